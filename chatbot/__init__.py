@@ -1,0 +1,1 @@
+"""The chatbot core library: models, chat, retrieval. Imports neither streamlit nor pulumi."""

@@ -1,0 +1,1 @@
+"""Chat sessions, history stores, stop, metrics (built on chatbot.models)."""

@@ -1,0 +1,1 @@
+"""The model layer: specs, request configs, adapters, endpoints, stream parsing, events."""

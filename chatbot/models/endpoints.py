@@ -1,0 +1,230 @@
+"""Calling a model endpoint through boto3's `sagemaker-runtime` client, in three modes.
+
+- native: InvokeEndpointWithResponseStream, parsed by the one stream parser;
+- batched: for endpoints that cannot stream, ask for a few tokens at a time with
+  InvokeEndpoint and append them to the prompt (the original chatbot's trick);
+- none: one blocking InvokeEndpoint.
+
+Every mode yields the same typed events and runs through the same stop-word hold-back.
+Closing the event generator (the user pressed stop) closes the HTTP stream, which is how
+the model server learns to stop decoding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import urllib3.exceptions
+from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
+
+from chatbot.errors import (
+    ChatbotError,
+    ConfigError,
+    ModelCallError,
+    ModelStreamError,
+    ModelThrottledError,
+    PromptTooLongError,
+)
+from chatbot.models.adapters import Adapter, FittedPrompt, Turn, adapter_for
+from chatbot.models.events import (
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    Metrics,
+    StartEvent,
+    TokenEvent,
+    Usage,
+    normalize_finish_reason,
+)
+from chatbot.models.request_config import ParsedChunk
+from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
+from chatbot.models.stop_words import StopWordFilter
+from chatbot.models.stream_parser import StreamParser
+
+#: Failures of the connection itself, as urllib3 raises them through botocore's stream.
+_CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
+
+
+class Endpoint:
+    def __init__(self, spec: ModelSpec, client: Any):
+        """`client` is a boto3 sagemaker-runtime client (see chatbot.models.clients)."""
+        self.spec = spec
+        self.adapter: Adapter = adapter_for(spec.model_id, spec.adapter)
+        self._client = client
+        self._config = spec.endpoint_req_config
+        if self.adapter.input_kind != self._config.input_kind:
+            raise ConfigError(
+                f"model {spec.name!r}: adapter {self.adapter.name!r} writes {self.adapter.input_kind!r} "
+                f"but its endpoint_req_config takes {self._config.input_kind!r}."
+            )
+        if spec.streaming == "batched" and self._config.input_kind != "prompt":
+            raise ConfigError(f"model {spec.name!r}: batched streaming needs a text-prompt endpoint.")
+
+    def fit_prompt(
+        self, history: Sequence[Turn], message: str, params: GenerationParams, context: Sequence[str] = ()
+    ) -> FittedPrompt:
+        """The adapter's prompt, fitted into the window next to `params.max_new_tokens`."""
+        budget = self.spec.context_window - params.max_new_tokens
+        return self.adapter.prompt(history, message, context, budget_tokens=budget)
+
+    def stream(
+        self,
+        prompt: str | list[dict[str, str]],
+        params: GenerationParams,
+        *,
+        mode: StreamingMode | None = None,
+    ) -> Iterator[Event]:
+        """Start, tokens, then Done or Error. Bad parameters raise ParameterError here,
+        before any call; failures after that arrive as an ErrorEvent."""
+        wire = params.wire_values(self.adapter.stop_words())
+        self._config.build_body(prompt, wire, stream=False)  # checks the backend's bounds
+        source = {"native": self._native, "batched": self._batched, "none": self._blocking}[
+            mode or self.spec.streaming
+        ](prompt, wire)
+        return self._events(source, StopWordFilter(wire["stop"] or []))
+
+    def _events(self, source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Iterator[Event]:
+        yield StartEvent(model=self.spec.name)
+        yield from _events(source, stop_filter)
+
+    # -- sources: each yields ParsedChunks; the last one may carry finish reason and usage --
+
+    def _native(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+        body = self._config.build_body(prompt, wire, stream=True)
+        response = self._call(self._client.invoke_endpoint_with_response_stream, body)
+        events, parser = response["Body"], StreamParser(self._config)
+        try:
+            for event in events:
+                if "PayloadPart" in event:
+                    yield from parser.feed(event["PayloadPart"]["Bytes"])
+            yield from parser.finish()
+        except EventStreamError as exc:
+            raise ModelStreamError(f"The model's stream failed part-way: {_message(exc)}") from exc
+        except _CONNECTION_ERRORS as exc:
+            raise ModelStreamError(
+                f"The connection to {self.spec.endpoint_name} broke part-way ({exc}). The partial answer was kept."
+            ) from exc
+        finally:
+            events.close()  # tells the server to stop decoding if we stopped early
+
+    def _batched(self, prompt: str, wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+        remaining, generated = wire["max_new_tokens"], ""
+        prompt_tokens, completion_tokens = None, 0
+        while remaining > 0:
+            step = min(self.spec.batch_tokens, remaining)
+            chunk = self._complete(prompt + generated, {**wire, "max_new_tokens": step})
+            prompt_tokens = prompt_tokens if prompt_tokens is not None else chunk.prompt_tokens
+            used = chunk.completion_tokens or step
+            completion_tokens += used
+            remaining -= used
+            generated += chunk.text
+            ended = chunk.finish_reason not in (None, "length") or not chunk.text
+            yield ParsedChunk(text=chunk.text)
+            if ended:
+                finish = chunk.finish_reason or "eos_token"
+                break
+        else:
+            finish = "length"
+        yield ParsedChunk(
+            finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+
+    def _blocking(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+        yield self._complete(prompt, wire)
+
+    def _complete(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> ParsedChunk:
+        response = self._call(
+            self._client.invoke_endpoint, self._config.build_body(prompt, wire, stream=False)
+        )
+        try:
+            body = response["Body"].read()
+        except _CONNECTION_ERRORS as exc:
+            raise ModelCallError(f"The connection to {self.spec.endpoint_name} broke ({exc}).") from exc
+        return self._config.parse_complete(body)
+
+    def _call(self, operation: Callable[..., dict], body: bytes) -> dict:
+        try:
+            return operation(EndpointName=self.spec.endpoint_name, Body=body, ContentType="application/json")
+        except ClientError as exc:
+            raise _from_client_error(self.spec, exc) from exc
+        except _CONNECTION_ERRORS as exc:
+            raise ModelCallError(
+                f"Cannot reach the endpoint of {self.spec.name} ({exc}). Is the model server running?"
+            ) from exc
+
+
+def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Iterator[Event]:
+    """The part every mode shares: hold back stop words, time, count, and end with Done or Error."""
+    started = time.perf_counter()
+    first_token_at: float | None = None
+    chunks_with_text = 0
+    finish: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    try:
+        for chunk in source:
+            if chunk.error is not None:
+                raise ModelCallError(f"The model reported an error: {chunk.error}")
+            chunks_with_text += bool(chunk.text)
+            visible = stop_filter.feed(chunk.text)
+            if visible:
+                first_token_at = first_token_at or time.perf_counter()
+                yield TokenEvent(text=visible)
+            prompt_tokens = chunk.prompt_tokens if chunk.prompt_tokens is not None else prompt_tokens
+            completion_tokens = (
+                chunk.completion_tokens if chunk.completion_tokens is not None else completion_tokens
+            )
+            finish = chunk.finish_reason or finish
+            if stop_filter.stopped:
+                finish = "stop_sequence"
+                break
+    except ChatbotError as exc:
+        yield ErrorEvent.from_exception(exc)
+        return
+    finally:
+        source.close()
+    if rest := stop_filter.flush():
+        first_token_at = first_token_at or time.perf_counter()
+        yield TokenEvent(text=rest)
+    ended = time.perf_counter()
+    tokens = completion_tokens if completion_tokens is not None else chunks_with_text
+    decode_s = ended - first_token_at if first_token_at else 0.0
+    yield DoneEvent(
+        finish_reason=normalize_finish_reason(finish),
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens),
+        metrics=Metrics(
+            ttft_ms=(first_token_at - started) * 1000 if first_token_at else None,
+            tokens_per_s=(tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else None,
+            total_ms=(ended - started) * 1000,
+        ),
+    )
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
+
+
+def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", str(exc))
+    if (
+        code in ("ThrottlingException", "ModelNotReadyException")
+        or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429
+    ):
+        return ModelThrottledError(f"{spec.name} is busy right now ({message}). Try again in a moment.")
+    if code == "ModelError":
+        original = exc.response.get("OriginalMessage") or message
+        if "`inputs` tokens" in original:
+            return PromptTooLongError(
+                f"The conversation is too long for {spec.name}: {original}. Start a new conversation "
+                "or ask for fewer new tokens."
+            )
+        return ModelCallError(f"{spec.name} refused the request: {original}")
+    if code == "ValidationError" and "not found" in message:
+        return ModelCallError(
+            f"The endpoint {spec.endpoint_name!r} of {spec.name} does not exist: {message} "
+            "Check that the model is deployed and its endpoint_name is right."
+        )
+    return ModelCallError(f"Calling {spec.name} failed ({code}): {message}")

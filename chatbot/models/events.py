@@ -1,0 +1,108 @@
+"""The one typed stream of events from a model endpoint up to the UI.
+
+Every layer passes these through unchanged (the chat API adds a lane id for compare
+sessions); none invents its own. On the wire each event is one JSON line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from chatbot import errors
+
+#: eos: the model ended its answer; stop_sequence: a stop word ended it; length: it hit
+#: max_new_tokens; stopped: the user stopped it; error: it failed part-way.
+FinishReason = Literal["eos", "stop_sequence", "length", "stopped", "error"]
+
+_BACKEND_FINISH_REASONS: dict[str, FinishReason] = {
+    "eos_token": "eos",  # TGI
+    "stop": "eos",  # OpenAI: end of turn or a stop sequence; it does not say which
+    "stop_sequence": "stop_sequence",
+    "length": "length",
+}
+
+
+def normalize_finish_reason(reason: str | None) -> FinishReason:
+    return _BACKEND_FINISH_REASONS.get(reason or "", "eos")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartEvent(_Event):
+    type: Literal["start"] = "start"
+    #: The ModelSpec name answering.
+    model: str
+
+
+class TokenEvent(_Event):
+    type: Literal["token"] = "token"
+    #: New text to append. May hold more than one token (batched and blocking modes).
+    text: str
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Tokens in the prompt, as the model server counted them (None if it did not say).
+    prompt_tokens: int | None = None
+    completion_tokens: int = 0
+
+
+class Metrics(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Time to first token, from the call to the first text.
+    ttft_ms: float | None = None
+    #: Completion tokens per second after the first token.
+    tokens_per_s: float | None = None
+    total_ms: float
+
+
+class DoneEvent(_Event):
+    type: Literal["done"] = "done"
+    finish_reason: FinishReason
+    usage: Usage
+    metrics: Metrics
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    #: One of the `code`s of chatbot.errors.
+    code: str
+    #: What went wrong and what to do, in words a user understands.
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: errors.ChatbotError) -> ErrorEvent:
+        return cls(code=exc.code, message=str(exc))
+
+    def to_exception(self) -> errors.ChatbotError:
+        for error_type in _error_types():
+            if error_type.code == self.code and error_type is not errors.UnknownModelError:
+                return error_type(self.message)
+        return errors.ChatbotError(self.message)
+
+
+def _error_types() -> list[type[errors.ChatbotError]]:
+    found, pending = [], [errors.ChatbotError]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(current.__subclasses__())
+    return found
+
+
+Event = Annotated[StartEvent | TokenEvent | DoneEvent | ErrorEvent, Field(discriminator="type")]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_to_json_line(event: Event) -> bytes:
+    return event.model_dump_json().encode() + b"\n"
+
+
+def event_from_json_line(line: bytes | str) -> Event:
+    return EVENT_ADAPTER.validate_json(line)

@@ -1,0 +1,1 @@
+"""Document chunking, embeddings, the pgvector store and hybrid search."""

@@ -1,0 +1,177 @@
+"""HTTP front of the model server.
+
+Two faces over one handler:
+- the SageMaker container contract (`GET /ping`, `POST /invocations`), so the same server
+  runs as a CPU inference container in AWS;
+- the SageMaker Runtime API (`POST /endpoints/{name}/invocations[-response-stream]`), so
+  boto3's real `sagemaker-runtime` client works against it with `endpoint_url` set.
+
+The runtime routes wrap the container handler the way SageMaker wraps a container: a
+container error becomes a `ModelError` (424) that boto3 raises as ClientError, and a
+streamed answer is framed as `PayloadPart` events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from chatbot.models.spec import ModelSpec
+from inference import eventstream, tgi
+from inference.engine import Finished, ModelEngine, QueueFullError
+
+
+@dataclass
+class ServedModel:
+    spec: ModelSpec
+    engine: ModelEngine
+
+
+@dataclass
+class Reply:
+    """A complete container response."""
+
+    status: int
+    body: bytes
+
+
+def _runtime_error(status: int, code: str, message: str, **fields: object) -> JSONResponse:
+    # boto3 reads the error code from this header and the message from the body.
+    return JSONResponse(
+        {"message": message, **fields}, status_code=status, headers={"x-amzn-ErrorType": code}
+    )
+
+
+async def _invoke_container(model: ServedModel, body: bytes) -> Reply | AsyncIterator[bytes]:
+    """What a TGI container answers for one /invocations request."""
+    try:
+        request = tgi.parse_request(body)
+        settings = request.parameters.sampling()
+        prompt_tokens = model.engine.tokenize(request.inputs)
+        tgi.check_length(len(prompt_tokens), settings.max_new_tokens, model.spec.context_window)
+        job = model.engine.submit(prompt_tokens, settings)
+    except tgi.TGIValidationError as exc:
+        return Reply(422, tgi.error_body(str(exc), "validation"))
+    except QueueFullError as exc:
+        return Reply(429, tgi.error_body(str(exc), "overloaded"))
+    if request.stream:
+        return _server_sent_events(job.events())
+    async for item in job.events():
+        finished = item if isinstance(item, Finished) else item.finished
+        if finished is not None and finished.reason == "error":
+            return Reply(500, tgi.error_body(f"Generation failed: {finished.error}", "generation"))
+        if finished is not None:
+            return Reply(200, tgi.complete_body(request, finished))
+    raise AssertionError("a job always ends with a finished event")
+
+
+async def _server_sent_events(events: AsyncIterator) -> AsyncIterator[bytes]:
+    index = 0
+    async for item in events:
+        if isinstance(item, Finished):  # cancelled or failed before a last token
+            if item.reason == "error":
+                yield tgi.stream_error_line(f"Generation failed: {item.error}")
+            return
+        index += 1
+        yield tgi.stream_line(index, item, item.finished)
+
+
+async def _event_stream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield eventstream.payload_part(chunk)
+    except Exception as exc:  # the container's stream broke: tell the client, as SageMaker does
+        yield eventstream.model_stream_error(f"The model's response stream failed: {exc}")
+
+
+def _model_error(reply: Reply) -> JSONResponse:
+    if reply.status == 429:
+        message = json.loads(reply.body).get("error", "The model is busy.")
+        return _runtime_error(429, "ThrottlingException", message)
+    kind = "client" if reply.status < 500 else "server"
+    original = reply.body.decode("utf-8", errors="replace")
+    return _runtime_error(
+        424,
+        "ModelError",
+        f'Received {kind} error ({reply.status}) from primary with message "{original}".',
+        OriginalStatusCode=reply.status,
+        OriginalMessage=original,
+    )
+
+
+def create_app(models: dict[str, ServedModel]) -> FastAPI:
+    """`models` is keyed by endpoint name."""
+    app = FastAPI(title="SageMaker-compatible llama.cpp model server")
+
+    def find(endpoint_name: str) -> ServedModel | JSONResponse:
+        if endpoint_name in models:
+            return models[endpoint_name]
+        return _runtime_error(
+            400,
+            "ValidationError",
+            f"Endpoint {endpoint_name} not found. This server serves: {', '.join(sorted(models))}.",
+        )
+
+    @app.get("/ping")
+    async def ping() -> Response:
+        return Response(status_code=200)
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        target = request.headers.get("X-Amzn-SageMaker-Target-Model")
+        if target is None and len(models) == 1:
+            target = next(iter(models))
+        model = models.get(target or "")
+        if model is None:
+            message = f"Name the model in the X-Amzn-SageMaker-Target-Model header: one of {sorted(models)}."
+            return Response(tgi.error_body(message, "validation"), 400, media_type="application/json")
+        result = await _invoke_container(model, await request.body())
+        if isinstance(result, Reply):
+            return Response(result.body, result.status, media_type="application/json")
+        return StreamingResponse(result, media_type="text/event-stream")
+
+    @app.post("/endpoints/{endpoint_name}/invocations")
+    async def invoke_endpoint(endpoint_name: str, request: Request) -> Response:
+        model = find(endpoint_name)
+        if isinstance(model, JSONResponse):
+            return model
+        result = await _invoke_container(model, await request.body())
+        if not isinstance(result, Reply):  # a streaming body asked of the blocking API: collect it
+            result = Reply(200, b"".join([chunk async for chunk in result]))
+        if result.status >= 400:
+            return _model_error(result)
+        headers = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+        return Response(result.body, 200, media_type="application/json", headers=headers)
+
+    @app.post("/endpoints/{endpoint_name}/invocations-response-stream")
+    async def invoke_endpoint_stream(endpoint_name: str, request: Request) -> Response:
+        model = find(endpoint_name)
+        if isinstance(model, JSONResponse):
+            return model
+        result = await _invoke_container(model, await request.body())
+        if isinstance(result, Reply):
+            if result.status >= 400:
+                return _model_error(result)
+            result = _single(result.body)  # a non-streaming answer arrives as one PayloadPart
+        headers = {
+            "X-Amzn-SageMaker-Content-Type": "text/event-stream",
+            "x-Amzn-Invoked-Production-Variant": "AllTraffic",
+        }
+        return StreamingResponse(
+            _event_stream_frames(result), media_type="application/vnd.amazon.eventstream", headers=headers
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> dict[str, dict[str, int]]:
+        """Per-endpoint counters (not part of SageMaker's API; for tests and operators)."""
+        return {name: model.engine.stats.snapshot() for name, model in models.items()}
+
+    return app
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chatbot.models.catalog import ModelCatalog, load_catalog
+from chatbot.models.clients import sagemaker_runtime_client
+from tests.servers import ROOT, model_server
+
+
+@pytest.fixture(scope="session")
+def catalog() -> ModelCatalog:
+    return load_catalog(ROOT / "models.yaml")
+
+
+@pytest.fixture(scope="session")
+def model_server_url() -> Iterator[str]:
+    """One real model server (both local models) shared by the whole run."""
+    with model_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def runtime_client(model_server_url: str):
+    """boto3's real sagemaker-runtime client, pointed at the local model server. No retries,
+    so a test sees each error as the server sent it."""
+    return sagemaker_runtime_client(endpoint_url=model_server_url, max_attempts=1)

@@ -1,0 +1,69 @@
+"""Start the project's own servers for tests: on 127.0.0.1, on a free port, stopped at the end.
+
+Each server gets `--exit-with-stdin` and a pipe for stdin, so it exits on its own even if
+the test process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(args: list[str], health_url: str, *, timeout_s: float = 60) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"{args} exited with {process.returncode}:\n{output}")
+            try:
+                if httpx.get(health_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args} did not become healthy within {timeout_s}s")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def model_server(*extra_args: str) -> Iterator[str]:
+    """The real model server with both local models; yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "inference", "--config", "models.yaml", "--port", str(port), "--exit-with-stdin", *extra_args]
+    with running_server(args, f"{url}/ping"):
+        yield url
