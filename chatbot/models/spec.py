@@ -65,7 +65,9 @@ class ModelSpec(BaseModel):
     model_id: str = Field(min_length=1)
     #: The SageMaker endpoint (or local server endpoint) that serves it.
     endpoint_name: str = Field(min_length=1, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-    #: An adapter name; by default the first adapter whose pattern matches model_id.
+    #: chat: answers messages; embedding: turns text into vectors; rerank: scores passages.
+    task: Literal["chat", "embedding", "rerank"] = "chat"
+    #: An adapter name; by default the first adapter whose pattern matches model_id (chat models).
     adapter: str | None = None
     streaming: StreamingMode = "native"
     #: A built-in config name ("tgi", "openai-chat") or a full config.
