@@ -32,7 +32,10 @@ def test_smollm2_uses_its_chatml_template():
 
 
 def test_gemma_base_uses_a_plain_transcript_with_stop_words():
-    assert render("google/gemma-3-270m") == "Be brief.\n\nUser: Hi\nAssistant: Hello!\nUser: Capital of France?\nAssistant:"
+    assert (
+        render("google/gemma-3-270m")
+        == "Be brief.\n\nUser: Hi\nAssistant: Hello!\nUser: Capital of France?\nAssistant:"
+    )
     assert adapter_for("google/gemma-3-270m").stop_words() == ["\nUser:", "\nAssistant:"]
 
 
@@ -84,7 +87,9 @@ def test_retrieved_context_sits_between_delimiters_marked_as_data():
 
 def test_oldest_turns_are_dropped_first_then_the_lowest_ranked_passages():
     adapter = adapter_for("google/gemma-3-270m")
-    history = [Turn(role=role, content=f"{role} {i} " + "x" * 60) for i in range(3) for role in ("user", "assistant")]
+    history = [
+        Turn(role=role, content=f"{role} {i} " + "x" * 60) for i in range(3) for role in ("user", "assistant")
+    ]
     passages = ["best passage " + "p" * 60, "worst passage " + "q" * 60]
     full = adapter.prompt(history, "Q?", passages, budget_tokens=10_000)
     assert (full.dropped_turns, full.dropped_passages) == (0, 0)

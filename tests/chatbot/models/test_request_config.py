@@ -66,7 +66,10 @@ def test_openai_chat_accepts_temperature_zero_as_a_value():
 
 def test_a_value_beyond_the_backends_bounds_is_rejected_before_any_call():
     config = EndpointRequestConfig.model_validate(
-        {**TGI.model_dump(), "request": {**TGI.request.model_dump(), "bounds": {"max_new_tokens": {"le": 100}}}}
+        {
+            **TGI.model_dump(),
+            "request": {**TGI.request.model_dump(), "bounds": {"max_new_tokens": {"le": 100}}},
+        }
     )
     with pytest.raises(ParameterError, match=r"max_new_tokens=500 is outside .*le 100"):
         config.build_body("Hi", GenerationParams(max_new_tokens=500).wire_values([]), stream=True)
@@ -98,7 +101,9 @@ def test_unknown_parameters_and_missing_text_mapping_are_rejected():
 def test_an_invalid_jsonpath_names_the_field():
     broken = TGI.model_dump()
     broken["response"]["mapping"]["text"] = "$.token[text"
-    with pytest.raises(ValidationError, match=r"response.mapping.text: '\$.token\[text' is not a valid JSONPath"):
+    with pytest.raises(
+        ValidationError, match=r"response.mapping.text: '\$.token\[text' is not a valid JSONPath"
+    ):
         EndpointRequestConfig.model_validate(broken)
 
 
@@ -133,16 +138,23 @@ def test_an_error_event_without_text_becomes_an_error_not_a_crash():
 
 def test_openai_stream_lines_parse_and_the_done_marker_is_skipped():
     assert OPENAI_CHAT.parse_line('data: {"choices":[{"index":0,"delta":{"content":"Bon"}}]}').text == "Bon"
-    assert OPENAI_CHAT.parse_line('data: {"choices":[{"delta":{"content":null},"finish_reason":"stop"}]}').text == ""
+    assert (
+        OPENAI_CHAT.parse_line('data: {"choices":[{"delta":{"content":null},"finish_reason":"stop"}]}').text
+        == ""
+    )
     usage = OPENAI_CHAT.parse_line('data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}')
     assert (usage.prompt_tokens, usage.completion_tokens) == (7, 3)
     assert OPENAI_CHAT.parse_line("data: [DONE]") is None
 
 
 def test_complete_responses_parse_with_their_own_mapping():
-    tgi = TGI.parse_complete(b'[{"generated_text":"Paris","details":{"finish_reason":"eos_token","generated_tokens":2}}]')
+    tgi = TGI.parse_complete(
+        b'[{"generated_text":"Paris","details":{"finish_reason":"eos_token","generated_tokens":2}}]'
+    )
     assert (tgi.text, tgi.finish_reason, tgi.completion_tokens) == ("Paris", "eos_token", 2)
-    openai = OPENAI_CHAT.parse_complete(b'{"choices":[{"message":{"content":"Paris"},"finish_reason":"stop"}]}')
+    openai = OPENAI_CHAT.parse_complete(
+        b'{"choices":[{"message":{"content":"Paris"},"finish_reason":"stop"}]}'
+    )
     assert openai.text == "Paris"
 
 

@@ -27,7 +27,10 @@ def write_catalog(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_catalog_lists_both_local_models(catalog: ModelCatalog):
-    assert {spec.model_id for spec in catalog} == {"HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"}
+    assert {spec.model_id for spec in catalog} == {
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "google/gemma-3-270m",
+    }
     assert all(spec.deployment.kind == "cpu-llamacpp" for spec in catalog)
 
 
@@ -75,13 +78,17 @@ def test_duplicate_names_are_rejected():
 
 
 def test_an_unknown_model_lists_the_available_ones(catalog: ModelCatalog):
-    with pytest.raises(UnknownModelError, match="Unknown model 'gpt-9'. Pick one of: gemma3-270m, smollm2-135m"):
+    with pytest.raises(
+        UnknownModelError, match="Unknown model 'gpt-9'. Pick one of: gemma3-270m, smollm2-135m"
+    ):
         catalog.get("gpt-9")
 
 
 def test_defaults_above_the_models_limit_are_a_config_error():
     with pytest.raises(ValueError, match="exceeds max_new_tokens_limit"):
-        ModelSpec.model_validate({**SPEC, "max_new_tokens_limit": 100, "default_parameters": {"max_new_tokens": 200}})
+        ModelSpec.model_validate(
+            {**SPEC, "max_new_tokens_limit": 100, "default_parameters": {"max_new_tokens": 200}}
+        )
 
 
 def test_caller_overrides_are_checked_against_the_models_limits():

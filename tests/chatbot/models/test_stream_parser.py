@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -17,13 +18,17 @@ RECORDED = (DATA / "tgi_stream_gemma3.txt").read_bytes()
 
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     edges = [0, *sorted(set(cuts)), len(data)]
-    return [data[start:end] for start, end in zip(edges, edges[1:], strict=False)]
+    return [data[start:end] for start, end in itertools.pairwise(edges)]
 
 
 def summary(payloads: list[bytes]) -> tuple[str, tuple]:
     chunks = list(parse_payloads(TGI, payloads))
     last = chunks[-1]
-    return "".join(chunk.text for chunk in chunks), (last.finish_reason, last.completion_tokens, last.prompt_tokens)
+    return "".join(chunk.text for chunk in chunks), (
+        last.finish_reason,
+        last.completion_tokens,
+        last.prompt_tokens,
+    )
 
 
 WHOLE_TEXT, FINAL = summary([RECORDED])
@@ -46,7 +51,9 @@ def test_the_last_line_is_flushed_even_without_a_newline():
 
 
 def test_blank_lines_comments_and_byte_by_byte_delivery_are_handled():
-    stream = b': keep-alive\n\ndata: {"choices":[{"delta":{"content":"\xc3\xa9t\xc3\xa9"}}]}\n\ndata: [DONE]\n'
+    stream = (
+        b': keep-alive\n\ndata: {"choices":[{"delta":{"content":"\xc3\xa9t\xc3\xa9"}}]}\n\ndata: [DONE]\n'
+    )
     chunks = list(parse_payloads(OPENAI_CHAT, [bytes([byte]) for byte in stream]))
     assert [chunk.text for chunk in chunks] == ["été"]
 

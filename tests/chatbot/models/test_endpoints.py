@@ -1,0 +1,128 @@
+"""Both real local models, through boto3's real sagemaker-runtime client, in all three modes."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from chatbot.errors import ParameterError
+from chatbot.models.catalog import ModelCatalog
+from chatbot.models.endpoints import Endpoint
+from chatbot.models.events import DoneEvent, ErrorEvent, StartEvent, TokenEvent
+from chatbot.models.spec import ModelSpec
+
+MODELS = ["smollm2-135m", "gemma3-270m"]
+MODES = ["native", "batched", "none"]
+
+
+@pytest.fixture
+def endpoint(request, catalog: ModelCatalog, runtime_client) -> Endpoint:
+    return Endpoint(catalog.get(request.param), runtime_client)
+
+
+def ask(endpoint: Endpoint, message: str, mode: str, **overrides) -> list:
+    params = endpoint.spec.resolve_parameters({"max_new_tokens": 24, "seed": 7, **overrides})
+    fitted = endpoint.fit_prompt([], message, params)
+    return list(endpoint.stream(fitted.prompt, params, mode=mode))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("endpoint", MODELS, indirect=True)
+def test_each_model_answers_in_each_mode_with_start_tokens_and_done(endpoint: Endpoint, mode: str):
+    events = ask(endpoint, "What is the capital of France?", mode)
+    assert events[0] == StartEvent(model=endpoint.spec.name)
+    tokens = [event for event in events if isinstance(event, TokenEvent)]
+    done = events[-1]
+    assert isinstance(done, DoneEvent), events
+    text = "".join(token.text for token in tokens)
+    assert text.strip(), "a real model writes something"
+    assert not any(word in text for word in endpoint.adapter.stop_words()), text
+    assert done.finish_reason in ("eos", "stop_sequence", "length")
+    assert 0 < done.usage.completion_tokens <= 24
+    assert done.metrics.ttft_ms is not None
+    assert done.metrics.ttft_ms > 0
+    if mode == "native":
+        assert len(tokens) > 1, "native streaming delivers text as it is decoded"
+        assert done.usage.prompt_tokens
+        assert done.usage.prompt_tokens > 10
+
+
+@pytest.mark.parametrize("endpoint", ["gemma3-270m"], indirect=True)
+def test_the_same_seed_gives_the_same_answer_in_every_mode(endpoint: Endpoint):
+    def text(mode: str) -> str:
+        events = ask(endpoint, "Name three colours.", mode, temperature=0)
+        return "".join(event.text for event in events if isinstance(event, TokenEvent))
+
+    assert text("native") == text("none")
+
+
+@pytest.mark.parametrize("endpoint", ["smollm2-135m"], indirect=True)
+def test_a_batched_answer_stops_at_max_new_tokens(endpoint: Endpoint):
+    done = ask(endpoint, "Count from one to fifty in words.", "batched", max_new_tokens=20)[-1]
+    assert done.finish_reason == "length"
+    assert done.usage.completion_tokens == 20
+
+
+@pytest.mark.parametrize("endpoint", ["gemma3-270m"], indirect=True)
+def test_a_base_model_is_stopped_by_its_stop_words_before_it_writes_the_users_turn(endpoint: Endpoint):
+    events = ask(endpoint, "Hello! Who are you?", "native", max_new_tokens=200, temperature=0)
+    text = "".join(event.text for event in events if isinstance(event, TokenEvent))
+    assert "User:" not in text
+    assert events[-1].finish_reason in ("stop_sequence", "eos", "length")
+
+
+@pytest.mark.parametrize("endpoint", ["smollm2-135m"], indirect=True)
+def test_closing_the_stream_stops_decoding_on_the_server(endpoint: Endpoint, model_server_url: str):
+    def counters() -> dict[str, int]:
+        return httpx.get(f"{model_server_url}/metrics").json()[endpoint.spec.endpoint_name]
+
+    params = endpoint.spec.resolve_parameters({"max_new_tokens": 1000, "temperature": 1.0})
+    prompt = endpoint.fit_prompt([], "Write a very long story about the sea.", params).prompt
+    before = counters()
+    events = endpoint.stream(prompt, params)
+    received = 0
+    for event in events:
+        received += isinstance(event, TokenEvent)
+        if received == 5:
+            events.close()  # what a stop in the UI does
+            break
+    time.sleep(0.3)  # the server notices the closed connection...
+    stopped_at = counters()
+    time.sleep(1.0)  # ...and generates nothing more
+    after = counters()
+    assert after["tokens_generated"] == stopped_at["tokens_generated"], (
+        "decoding went on after the stream closed"
+    )
+    assert after["tokens_generated"] - before["tokens_generated"] < 20
+    assert after["cancelled"] == before["cancelled"] + 1
+
+
+def test_unknown_endpoints_become_a_clear_error_event(runtime_client, catalog: ModelCatalog):
+    spec = catalog.get("smollm2-135m").model_copy(update={"endpoint_name": "not-deployed"})
+    events = list(Endpoint(spec, runtime_client).stream("hi", spec.default_parameters))
+    assert isinstance(events[-1], ErrorEvent)
+    assert events[-1].code == "model_error"
+    assert "'not-deployed'" in events[-1].message
+    assert "does not exist" in events[-1].message
+
+
+def test_a_prompt_longer_than_the_window_is_refused_by_the_server_with_a_clear_error(runtime_client, catalog):
+    endpoint = Endpoint(catalog.get("smollm2-135m"), runtime_client)
+    params = endpoint.spec.resolve_parameters({"max_new_tokens": 1000})
+    # Bypass the adapter's fitting on purpose: the server must still refuse, not crash.
+    events = list(endpoint.stream("word " * 1500, params))
+    assert events[-1] == ErrorEvent(code="prompt_too_long", message=events[-1].message)
+    assert "must be <= 2048" in events[-1].message
+
+
+def test_parameters_outside_the_backends_bounds_fail_before_any_call(catalog: ModelCatalog):
+    bounded = catalog.get("smollm2-135m").endpoint_req_config.model_dump()
+    bounded["request"]["bounds"]["temperature"] = {"gt": 0, "le": 1}
+    spec = ModelSpec.model_validate(
+        {**catalog.get("smollm2-135m").model_dump(), "endpoint_req_config": bounded}
+    )
+    endpoint = Endpoint(spec, client=None)  # no client: any call would crash
+    with pytest.raises(ParameterError, match="temperature=1.5"):
+        endpoint.stream("hi", spec.resolve_parameters({"temperature": 1.5}))
