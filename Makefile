@@ -28,7 +28,7 @@ models: $(INSTALLED)
 
 chat: models
 	@echo ">> Model server on http://$(HOST):$(MODEL_PORT) (SageMaker Runtime API). Try, in another shell:"
-	@echo "   $(PY) -m chatbot.models.try_it --endpoint-url http://$(HOST):$(MODEL_PORT) 'What is the capital of France?'"
+	@echo "   curl -N http://$(HOST):$(MODEL_PORT)/endpoints/smollm2-135m/invocations -d '{\"inputs\": \"<|im_start|>user\\nHi!<|im_end|>\\n<|im_start|>assistant\\n\", \"parameters\": {\"max_new_tokens\": 40, \"temperature\": 0.7}}'"
 	$(PY) -m inference --config models.yaml --host $(HOST) --port $(MODEL_PORT)
 
 lint: $(INSTALLED)

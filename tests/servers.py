@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,35 +29,42 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(args: list[str], health_url: str, *, timeout_s: float = 60) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"{args} exited with {process.returncode}:\n{output}")
-            try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not become healthy within {timeout_s}s")
-            time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
+    # Output goes to a file: a pipe nobody reads fills up and blocks a chatty server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            _wait_until_healthy(process, log, health_url, timeout_s)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_healthy(process: subprocess.Popen, log, health_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(health_url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args} did not become healthy within {timeout_s}s")
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -64,6 +72,15 @@ def model_server(*extra_args: str) -> Iterator[str]:
     """The real model server with both local models; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["-m", "inference", "--config", "models.yaml", "--port", str(port), "--exit-with-stdin", *extra_args]
+    args = [
+        "-m",
+        "inference",
+        "--config",
+        "models.yaml",
+        "--port",
+        str(port),
+        "--exit-with-stdin",
+        *extra_args,
+    ]
     with running_server(args, f"{url}/ping"):
         yield url
