@@ -6,12 +6,20 @@ import pytest
 
 from chatbot.models.catalog import ModelCatalog, load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
+from chatbot.postgres import temporary_server
 from tests.servers import ROOT, model_server
 
 
 @pytest.fixture(scope="session")
 def catalog() -> ModelCatalog:
     return load_catalog(ROOT / "models.yaml")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """One real embedded PostgreSQL (with pgvector) for the whole run, in a temporary folder."""
+    with temporary_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -31,11 +31,40 @@ def normalize_finish_reason(reason: str | None) -> FinishReason:
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: In compare sessions, the lane (column) the event belongs to; None otherwise.
+    lane: str | None = None
+
+
+class SessionEvent(_Event):
+    """First event of a turn: where the conversation is stored."""
+
+    type: Literal["session"] = "session"
+    session_id: str
+    title: str
+    #: The seq of the saved prompt; votes name a round by it.
+    round: int
+
 
 class StartEvent(_Event):
     type: Literal["start"] = "start"
-    #: The ModelSpec name answering.
+    #: The ModelSpec name answering (a placeholder such as "Model A" while an arena hides it).
     model: str
+
+
+class Source(BaseModel):
+    """A retrieved passage an answer drew on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_id: str
+    document_name: str
+    chunk_index: int
+    score: float
+
+
+class SourcesEvent(_Event):
+    type: Literal["sources"] = "sources"
+    sources: list[Source]
 
 
 class TokenEvent(_Event):
@@ -96,7 +125,10 @@ def _error_types() -> list[type[errors.ChatbotError]]:
     return found
 
 
-Event = Annotated[StartEvent | TokenEvent | DoneEvent | ErrorEvent, Field(discriminator="type")]
+Event = Annotated[
+    SessionEvent | StartEvent | SourcesEvent | TokenEvent | DoneEvent | ErrorEvent,
+    Field(discriminator="type"),
+]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -1,0 +1,219 @@
+"""The Postgres HistoryStore: the local stack's store (embedded Postgres), or any DATABASE_URL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from psycopg2.errors import UniqueViolation
+from psycopg2.extras import Json
+
+from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
+from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
+from chatbot.migrations import apply_migrations
+from chatbot.postgres import ConnectionPool
+
+MIGRATIONS = [
+    """
+    CREATE TABLE chat_sessions (
+        id text PRIMARY KEY,
+        user_id text NOT NULL,
+        title text NOT NULL,
+        kind text NOT NULL,
+        lanes jsonb NOT NULL DEFAULT '[]',
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        message_count integer NOT NULL DEFAULT 0,
+        -- lane id (or '*' for every lane) -> when a stop was requested
+        stop_requests jsonb NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX chat_sessions_newest_first ON chat_sessions (user_id, updated_at DESC, id DESC);
+    CREATE TABLE chat_messages (
+        session_id text NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        body jsonb NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE TABLE chat_votes (
+        session_id text NOT NULL,
+        round integer NOT NULL,
+        anonymous boolean NOT NULL,
+        created_at timestamptz NOT NULL,
+        body jsonb NOT NULL,
+        PRIMARY KEY (session_id, round)
+    );
+    """,
+]
+
+_SESSION_COLUMNS = "id, user_id, title, kind, lanes, created_at, updated_at, message_count"
+
+
+def _session(row: tuple) -> Session:
+    id_, user_id, title, kind, lanes, created_at, updated_at, count = row
+    return Session(
+        id=id_,
+        user_id=user_id,
+        title=title,
+        kind=kind,
+        lanes=[Lane.model_validate(lane) for lane in lanes],
+        created_at=created_at,
+        updated_at=updated_at,
+        message_count=count,
+    )
+
+
+def _encode_cursor(session: Session) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps([session.updated_at.isoformat(), session.id]).encode()
+    ).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    updated_at, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    return datetime.fromisoformat(updated_at), session_id
+
+
+class PostgresHistoryStore:
+    def __init__(self, pool: ConnectionPool):
+        self._pool = pool
+        with pool.connection() as conn:
+            apply_migrations(conn, "chat_history", MIGRATIONS)
+
+    def create_session(self, session: Session) -> Session:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO chat_sessions (id, user_id, title, kind, lanes, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    session.id,
+                    session.user_id,
+                    session.title,
+                    session.kind,
+                    Json([lane.model_dump() for lane in session.lanes]),
+                    session.created_at,
+                    session.updated_at,
+                ),
+            )
+        return session
+
+    def get_session(self, user_id: str, session_id: str) -> Session:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE id = %s AND user_id = %s",
+                (session_id, user_id),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise SessionNotFoundError(session_id)
+        return _session(row)
+
+    def list_sessions(self, user_id: str, *, limit: int = 20, cursor: str | None = None) -> SessionPage:
+        after = _decode_cursor(cursor) if cursor else None
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE user_id = %s"
+                " AND (%s::timestamptz IS NULL OR (updated_at, id) < (%s::timestamptz, %s))"
+                " ORDER BY updated_at DESC, id DESC LIMIT %s",
+                (user_id, after and after[0], after and after[0], after and after[1], limit + 1),
+            )
+            sessions = [_session(row) for row in cur.fetchall()]
+        more = len(sessions) > limit
+        sessions = sessions[:limit]
+        return SessionPage(sessions=sessions, cursor=_encode_cursor(sessions[-1]) if more else None)
+
+    def rename_session(self, user_id: str, session_id: str, title: str) -> Session:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE chat_sessions SET title = %s WHERE id = %s AND user_id = %s RETURNING {_SESSION_COLUMNS}",
+                (title, session_id, user_id),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise SessionNotFoundError(session_id)
+        return _session(row)
+
+    def delete_session(self, user_id: str, session_id: str) -> None:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM chat_sessions WHERE id = %s AND user_id = %s", (session_id, user_id))
+            if cur.rowcount == 0:
+                raise SessionNotFoundError(session_id)
+
+    def delete_all_sessions(self, user_id: str) -> int:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM chat_sessions WHERE user_id = %s", (user_id,))
+            return cur.rowcount
+
+    def append_message(self, user_id: str, session_id: str, message: Message) -> Message:
+        # The row lock taken by UPDATE serialises concurrent writers: each gets the next seq.
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE chat_sessions SET message_count = message_count + 1, updated_at = greatest(updated_at, %s)"
+                " WHERE id = %s AND user_id = %s RETURNING message_count",
+                (message.created_at, session_id, user_id),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise SessionNotFoundError(session_id)
+            stored = message.model_copy(update={"seq": row[0]})
+            cur.execute(
+                "INSERT INTO chat_messages (session_id, seq, body) VALUES (%s, %s, %s)",
+                (session_id, stored.seq, Json(stored.model_dump(mode="json"))),
+            )
+        return stored
+
+    def list_messages(self, user_id: str, session_id: str) -> list[Message]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT m.body FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id"
+                " WHERE s.id = %s AND s.user_id = %s ORDER BY m.seq",
+                (session_id, user_id),
+            )
+            rows = cur.fetchall()
+            if not rows:
+                self.get_session(user_id, session_id)  # raises for someone else's session
+        return [Message.model_validate(row[0]) for row in rows]
+
+    def request_stop(self, user_id: str, session_id: str, lane: str | None, at: datetime) -> None:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE chat_sessions SET stop_requests = stop_requests || jsonb_build_object(%s::text, %s::text)"
+                " WHERE id = %s AND user_id = %s",
+                (lane or "*", at.isoformat(), session_id, user_id),
+            )
+            if cur.rowcount == 0:
+                raise SessionNotFoundError(session_id)
+
+    def stop_requested(self, user_id: str, session_id: str, lane: str | None, started_at: datetime) -> bool:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT stop_requests FROM chat_sessions WHERE id = %s AND user_id = %s",
+                (session_id, user_id),
+            )
+            row = cur.fetchone()
+        return row is not None and stop_applies(row[0], lane, started_at)
+
+    def add_vote(self, vote: Vote) -> Vote:
+        try:
+            with self._pool.transaction() as conn, conn.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        vote.session_id,
+                        vote.round,
+                        vote.anonymous,
+                        vote.created_at,
+                        Json(vote.model_dump(mode="json")),
+                    ),
+                )
+        except UniqueViolation:
+            raise VoteExistsError() from None
+        return vote
+
+    def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT body FROM chat_votes WHERE anonymous OR NOT %s ORDER BY created_at", (anonymous_only,)
+            )
+            return [Vote.model_validate(row[0]) for row in cur.fetchall()]

@@ -1,0 +1,100 @@
+"""What the history stores keep: sessions, messages and votes (pydantic, the stores' boundary)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot.models.events import Metrics, Source, Usage
+
+#: complete: the model finished; stopped: the user stopped it; error: it failed part-way.
+MessageStatus = Literal["complete", "stopped", "error"]
+SessionKind = Literal["chat", "compare", "arena"]
+
+#: Longest title kept, from the first prompt (as the original chatbot did).
+TITLE_CHARS = 100
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def title_from(prompt: str) -> str:
+    title = " ".join(prompt.split())
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Lane(_Record):
+    """One model's column in a compare or arena session."""
+
+    id: str
+    model: str
+
+
+class Session(_Record):
+    id: str = Field(default_factory=new_id)
+    user_id: str
+    title: str = "New chat"
+    kind: SessionKind = "chat"
+    #: Compare and arena sessions: the models side by side. A chat session has one lane.
+    lanes: list[Lane] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    message_count: int = 0
+
+
+class Message(_Record):
+    #: Position in the session, from 1, given by the store: order of arrival.
+    seq: int = 0
+    role: Literal["user", "assistant"]
+    content: str
+    #: The lane this message belongs to; None for a prompt sent to every lane.
+    lane: str | None = None
+    status: MessageStatus = "complete"
+    #: Assistant messages: the model, settings and figures of the answer.
+    model: str | None = None
+    parameters: dict[str, Any] | None = None
+    usage: Usage | None = None
+    metrics: Metrics | None = None
+    error: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    #: Assistant messages: the seq of the prompt they answer.
+    reply_to: int | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class SessionPage(_Record):
+    sessions: list[Session]
+    #: Pass back to get the next page; None on the last page.
+    cursor: str | None = None
+
+
+VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
+
+
+class Vote(_Record):
+    """A user's verdict on one round of a compare or arena session."""
+
+    session_id: str
+    #: The seq of the prompt the lanes answered.
+    round: int
+    user_id: str
+    choice: VoteChoice
+    #: With choice "best": the lane judged best.
+    best_lane: str | None = None
+    #: The lanes' models, in lane order.
+    models: list[str]
+    #: Arena votes (models hidden while voting) are the only ones the leaderboard counts.
+    anonymous: bool
+    created_at: datetime = Field(default_factory=utc_now)

@@ -1,0 +1,76 @@
+"""HistoryStore: the one protocol that the DynamoDB (cloud) and Postgres (local) stores implement.
+
+Every method takes the user id, and a session is only ever found through its owner: another
+user's session id behaves exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from chatbot.chat.records import Message, Session, SessionPage, Vote
+from chatbot.errors import ChatbotError
+
+
+class SessionNotFoundError(ChatbotError):
+    code = "session_not_found"
+
+    def __init__(self, session_id: str):
+        super().__init__(f"No conversation {session_id!r} was found. It may have been deleted.")
+
+
+class VoteExistsError(ChatbotError):
+    code = "already_voted"
+
+    def __init__(self) -> None:
+        super().__init__("You already voted on this round. Start a new round to vote again.")
+
+
+class HistoryStore(Protocol):
+    def create_session(self, session: Session) -> Session: ...
+
+    def get_session(self, user_id: str, session_id: str) -> Session:
+        """Raises SessionNotFoundError."""
+        ...
+
+    def list_sessions(self, user_id: str, *, limit: int = 20, cursor: str | None = None) -> SessionPage:
+        """Newest (most recently updated) first."""
+        ...
+
+    def rename_session(self, user_id: str, session_id: str, title: str) -> Session: ...
+
+    def delete_session(self, user_id: str, session_id: str) -> None: ...
+
+    def delete_all_sessions(self, user_id: str) -> int:
+        """Returns how many sessions were deleted."""
+        ...
+
+    def append_message(self, user_id: str, session_id: str, message: Message) -> Message:
+        """Stores the message at the next position; safe under concurrent writers."""
+        ...
+
+    def list_messages(self, user_id: str, session_id: str) -> list[Message]:
+        """In order of arrival."""
+        ...
+
+    def request_stop(self, user_id: str, session_id: str, lane: str | None, at: datetime) -> None:
+        """Ask generations of this session (or one lane) started before `at` to stop."""
+        ...
+
+    def stop_requested(
+        self, user_id: str, session_id: str, lane: str | None, started_at: datetime
+    ) -> bool: ...
+
+    def add_vote(self, vote: Vote) -> Vote:
+        """Raises VoteExistsError if this round already has a vote."""
+        ...
+
+    def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]: ...
+
+
+def stop_applies(requests: dict[str, str], lane: str | None, started_at: datetime) -> bool:
+    """Both stores keep stop requests as {lane or '*': ISO time}. A generation stops for a
+    request on its whole session or its lane made after it started."""
+    times = [requests.get("*"), requests.get(lane) if lane else None]
+    return any(at is not None and datetime.fromisoformat(at) >= started_at for at in times)

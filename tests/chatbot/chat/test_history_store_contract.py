@@ -1,0 +1,154 @@
+"""One contract, two real stores: DynamoDB (moto) and Postgres (embedded, real)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from chatbot.chat.records import Lane, Message, Session, Vote, utc_now
+from chatbot.chat.store import HistoryStore, SessionNotFoundError, VoteExistsError
+from chatbot.models.events import Metrics, Source, Usage
+
+
+def session_for(store: HistoryStore, user: str = "alice", **fields) -> Session:
+    return store.create_session(Session(user_id=user, **fields))
+
+
+def say(store: HistoryStore, session: Session, text: str, role: str = "user", **fields) -> Message:
+    return store.append_message(session.user_id, session.id, Message(role=role, content=text, **fields))
+
+
+def test_a_session_is_stored_and_read_back(store: HistoryStore):
+    created = session_for(store, title="Trip to Lisbon", kind="compare", lanes=[Lane(id="a", model="m1")])
+    assert store.get_session("alice", created.id) == created
+
+
+def test_messages_keep_every_field_and_their_order(store: HistoryStore):
+    session = session_for(store)
+    prompt = say(store, session, "Hello")
+    answer = say(
+        store,
+        session,
+        "Hi there",
+        role="assistant",
+        model="smollm2-135m",
+        parameters={"temperature": 0.7},
+        usage=Usage(prompt_tokens=12, completion_tokens=3),
+        metrics=Metrics(ttft_ms=50.0, tokens_per_s=40.0, total_ms=120.0),
+        sources=[Source(document_id="d1", document_name="guide.pdf", chunk_index=2, score=0.8)],
+        reply_to=1,
+        status="stopped",
+        lane="a",
+    )
+    assert (prompt.seq, answer.seq) == (1, 2)
+    assert store.list_messages("alice", session.id) == [prompt, answer]
+    assert store.get_session("alice", session.id).message_count == 2
+
+
+def test_sessions_are_listed_newest_first_in_pages(store: HistoryStore):
+    sessions = [session_for(store, title=f"chat {index}") for index in range(5)]
+    for index, session in enumerate(sessions):
+        say(store, session, "hi", created_at=utc_now() + timedelta(seconds=index))
+    say(store, sessions[1], "back again", created_at=utc_now() + timedelta(seconds=10))
+
+    first = store.list_sessions("alice", limit=2)
+    second = store.list_sessions("alice", limit=2, cursor=first.cursor)
+    third = store.list_sessions("alice", limit=2, cursor=second.cursor)
+    titles = [session.title for page in (first, second, third) for session in page.sessions]
+    assert titles == ["chat 1", "chat 4", "chat 3", "chat 2", "chat 0"]
+    assert third.cursor is None or store.list_sessions("alice", cursor=third.cursor).sessions == []
+
+
+def test_rename_delete_and_delete_all(store: HistoryStore):
+    keep, drop = session_for(store), session_for(store)
+    say(store, drop, "soon gone")
+    assert store.rename_session("alice", keep.id, "Renamed").title == "Renamed"
+    store.delete_session("alice", drop.id)
+    with pytest.raises(SessionNotFoundError):
+        store.get_session("alice", drop.id)
+    with pytest.raises(SessionNotFoundError):
+        store.list_messages("alice", drop.id)
+    session_for(store)
+    assert store.delete_all_sessions("alice") == 2
+    assert store.list_sessions("alice").sessions == []
+
+
+def test_twenty_concurrent_writers_in_one_session_lose_nothing_and_keep_order(store: HistoryStore):
+    session = session_for(store)
+
+    def writer(number: int) -> list[int]:
+        return [say(store, session, f"writer {number} message {index}").seq for index in range(5)]
+
+    with ThreadPoolExecutor(20) as pool:
+        seqs = list(pool.map(writer, range(20)))
+    messages = store.list_messages("alice", session.id)
+    assert [message.seq for message in messages] == list(range(1, 101))
+    for number, writer_seqs in enumerate(seqs):
+        own = [m.content for m in messages if m.content.startswith(f"writer {number} ")]
+        assert own == [f"writer {number} message {index}" for index in range(5)], "each writer's order holds"
+        assert writer_seqs == sorted(writer_seqs)
+
+
+def test_twenty_concurrent_writers_across_sessions_lose_nothing(store: HistoryStore):
+    sessions = [session_for(store, user=f"user{index % 4}") for index in range(20)]
+
+    def writer(session: Session) -> None:
+        for index in range(5):
+            say(store, session, f"message {index}")
+
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(writer, sessions))
+    for session in sessions:
+        contents = [message.content for message in store.list_messages(session.user_id, session.id)]
+        assert contents == [f"message {index}" for index in range(5)]
+
+
+def test_one_user_can_neither_read_list_rename_nor_delete_anothers_sessions(store: HistoryStore):
+    private = session_for(store, user="alice", title="Alice's secrets")
+    say(store, private, "my secret")
+    for attempt in (
+        lambda: store.get_session("bob", private.id),
+        lambda: store.list_messages("bob", private.id),
+        lambda: store.rename_session("bob", private.id, "pwned"),
+        lambda: store.delete_session("bob", private.id),
+        lambda: say(store, private.model_copy(update={"user_id": "bob"}), "injected"),
+        lambda: store.request_stop("bob", private.id, None, utc_now()),
+    ):
+        with pytest.raises(SessionNotFoundError):
+            attempt()
+    assert store.list_sessions("bob").sessions == []
+    assert store.delete_all_sessions("bob") == 0
+    assert store.get_session("alice", private.id).title == "Alice's secrets"
+    assert [m.content for m in store.list_messages("alice", private.id)] == ["my secret"]
+
+
+def test_a_long_conversation_does_not_break_the_store(store: HistoryStore):
+    session = session_for(store)
+    paragraph = "A long answer about distributed systems. " * 60  # about 2.5 KB
+    for _ in range(200):  # about 500 KB in all: more than one DynamoDB item may hold
+        say(store, session, paragraph)
+    assert len(store.list_messages("alice", session.id)) == 200
+
+
+def test_stop_requests_apply_to_generations_started_before_them(store: HistoryStore):
+    session = session_for(store)
+    started = utc_now()
+    assert not store.stop_requested("alice", session.id, "a", started)
+    store.request_stop("alice", session.id, "a", utc_now())
+    assert store.stop_requested("alice", session.id, "a", started)
+    assert not store.stop_requested("alice", session.id, "b", started), "another lane goes on"
+    store.request_stop("alice", session.id, None, utc_now())
+    assert store.stop_requested("alice", session.id, "b", started), "a whole-session stop reaches every lane"
+    assert not store.stop_requested("alice", session.id, "b", utc_now() + timedelta(seconds=1))
+
+
+def test_a_round_is_voted_on_once(store: HistoryStore):
+    vote = Vote(session_id="s1", round=1, user_id="alice", choice="left", models=["a", "b"], anonymous=True)
+    store.add_vote(vote)
+    with pytest.raises(VoteExistsError):
+        store.add_vote(vote.model_copy(update={"choice": "right"}))
+    store.add_vote(vote.model_copy(update={"round": 3, "anonymous": False}))
+    assert store.list_votes() == [vote]
+    assert len(store.list_votes(anonymous_only=False)) == 2
