@@ -68,8 +68,8 @@ def _wait_until_healthy(process: subprocess.Popen, log, health_url: str, timeout
 
 
 @contextmanager
-def model_server(*extra_args: str) -> Iterator[str]:
-    """The real model server with both local models; yields its base URL."""
+def model_server_process(*extra_args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The real model server (both local models unless told otherwise): its URL and process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [
@@ -82,5 +82,11 @@ def model_server(*extra_args: str) -> Iterator[str]:
         "--exit-with-stdin",
         *extra_args,
     ]
-    with running_server(args, f"{url}/ping"):
+    with running_server(args, f"{url}/ping") as process:
+        yield url, process
+
+
+@contextmanager
+def model_server(*extra_args: str) -> Iterator[str]:
+    with model_server_process(*extra_args) as (url, _):
         yield url

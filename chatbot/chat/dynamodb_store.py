@@ -277,3 +277,10 @@ class DynamoDBHistoryStore:
         votes = [Vote.model_validate_json(item["body"]) for item in items]
         votes = [vote for vote in votes if vote.anonymous or not anonymous_only]
         return sorted(votes, key=lambda vote: vote.created_at)
+
+    def session_votes(self, session_id: str) -> list[Vote]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :session)",
+            ExpressionAttributeValues={":pk": "VOTES", ":session": f"{session_id}#"},
+        )
+        return [Vote.model_validate_json(item["body"]) for item in items]

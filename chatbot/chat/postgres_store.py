@@ -217,3 +217,8 @@ class PostgresHistoryStore:
                 "SELECT body FROM chat_votes WHERE anonymous OR NOT %s ORDER BY created_at", (anonymous_only,)
             )
             return [Vote.model_validate(row[0]) for row in cur.fetchall()]
+
+    def session_votes(self, session_id: str) -> list[Vote]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT body FROM chat_votes WHERE session_id = %s ORDER BY round", (session_id,))
+            return [Vote.model_validate(row[0]) for row in cur.fetchall()]

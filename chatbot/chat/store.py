@@ -68,6 +68,8 @@ class HistoryStore(Protocol):
 
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]: ...
 
+    def session_votes(self, session_id: str) -> list[Vote]: ...
+
 
 def stop_applies(requests: dict[str, str], lane: str | None, started_at: datetime) -> bool:
     """Both stores keep stop requests as {lane or '*': ISO time}. A generation stops for a

@@ -9,6 +9,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 DeploymentKind = Literal["package", "container", "custom-script", "cpu-llamacpp"]
 
 
+class Autoscaling(BaseModel):
+    """Scale an endpoint's instances on invocations per instance (SageMaker's own metric)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_instances: int = Field(1, ge=1)
+    max_instances: int = Field(2, ge=1)
+    #: Target invocations per instance per minute; above it SageMaker adds instances.
+    target_invocations_per_instance: int = Field(20, ge=1)
+    #: Seconds to wait after scaling in before scaling in again (instances take minutes to start).
+    scale_in_cooldown_s: int = Field(600, ge=0)
+    scale_out_cooldown_s: int = Field(120, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> Autoscaling:
+        if self.max_instances < self.min_instances:
+            raise ValueError("autoscaling.max_instances must be at least min_instances")
+        return self
+
+
 class Deployment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,6 +51,16 @@ class Deployment(BaseModel):
     code_dir: str | None = None
     #: kind=cpu-llamacpp: a packaged model name known to `inference.model_files` or a path.
     gguf: str | None = None
+    #: kind=container: the image version in the pinned table (infra/regional.py); None = the default.
+    image_version: str | None = None
+    #: Seconds SageMaker waits for the container's /ping to answer after start (large models load slowly).
+    startup_health_check_timeout_s: int = Field(600, ge=60, le=3600)
+    #: Seconds SageMaker may spend downloading model data onto the instance.
+    model_data_download_timeout_s: int = Field(900, ge=60, le=3600)
+    #: kind=custom-script: the packaging build fails the deployment after this many minutes.
+    build_timeout_minutes: int = Field(30, ge=5, le=480)
+    #: None keeps initial_instance_count instances.
+    autoscaling: Autoscaling | None = None
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Deployment:

@@ -12,7 +12,6 @@ the model server learns to stop decoding.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -32,7 +31,6 @@ from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
     Event,
-    Metrics,
     StartEvent,
     TokenEvent,
     Usage,
@@ -42,6 +40,7 @@ from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
 from chatbot.models.stream_parser import StreamParser
+from chatbot.models.timing import ResponseTimer
 
 #: Failures of the connection itself, as urllib3 raises them through botocore's stream.
 _CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
@@ -157,8 +156,7 @@ class Endpoint:
 
 def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Iterator[Event]:
     """The part every mode shares: hold back stop words, time, count, and end with Done or Error."""
-    started = time.perf_counter()
-    first_token_at: float | None = None
+    timer = ResponseTimer()
     chunks_with_text = 0
     finish: str | None = None
     prompt_tokens: int | None = None
@@ -168,14 +166,13 @@ def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Itera
             if chunk.error is not None:
                 raise ModelCallError(f"The model reported an error: {chunk.error}")
             chunks_with_text += bool(chunk.text)
-            visible = stop_filter.feed(chunk.text)
-            if visible:
-                first_token_at = first_token_at or time.perf_counter()
+            if visible := stop_filter.feed(chunk.text):
+                timer.text_arrived()
                 yield TokenEvent(text=visible)
-            prompt_tokens = chunk.prompt_tokens if chunk.prompt_tokens is not None else prompt_tokens
-            completion_tokens = (
-                chunk.completion_tokens if chunk.completion_tokens is not None else completion_tokens
-            )
+            if chunk.prompt_tokens is not None:
+                prompt_tokens = chunk.prompt_tokens
+            if chunk.completion_tokens is not None:
+                completion_tokens = chunk.completion_tokens
             finish = chunk.finish_reason or finish
             if stop_filter.stopped:
                 finish = "stop_sequence"
@@ -186,19 +183,13 @@ def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Itera
     finally:
         source.close()
     if rest := stop_filter.flush():
-        first_token_at = first_token_at or time.perf_counter()
+        timer.text_arrived()
         yield TokenEvent(text=rest)
-    ended = time.perf_counter()
     tokens = completion_tokens if completion_tokens is not None else chunks_with_text
-    decode_s = ended - first_token_at if first_token_at else 0.0
     yield DoneEvent(
         finish_reason=normalize_finish_reason(finish),
         usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens),
-        metrics=Metrics(
-            ttft_ms=(first_token_at - started) * 1000 if first_token_at else None,
-            tokens_per_s=(tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else None,
-            total_ms=(ended - started) * 1000,
-        ),
+        metrics=timer.metrics(tokens),
     )
 
 

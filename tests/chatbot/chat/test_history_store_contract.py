@@ -152,3 +152,5 @@ def test_a_round_is_voted_on_once(store: HistoryStore):
     store.add_vote(vote.model_copy(update={"round": 3, "anonymous": False}))
     assert store.list_votes() == [vote]
     assert len(store.list_votes(anonymous_only=False)) == 2
+    assert [v.round for v in store.session_votes("s1")] == [1, 3]
+    assert store.session_votes("s2") == []

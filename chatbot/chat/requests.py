@@ -1,0 +1,48 @@
+"""What callers ask of the ChatService (pydantic, validated before anything is saved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot.chat.records import VoteChoice
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatRequest(_Request):
+    #: Continue this conversation; a new one is started when omitted.
+    session_id: str | None = None
+    model: str
+    message: str
+    #: Overrides of the model's default generation parameters.
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    #: False asks for the whole answer at once (the endpoint's blocking call).
+    streaming: bool = True
+    #: Ground the answer in the user's documents.
+    use_documents: bool = False
+
+
+class CompareRequest(_Request):
+    session_id: str | None = None
+    #: A new compare session: the 2 to 4 models side by side.
+    models: list[str] = Field(default_factory=list)
+    #: A new arena session: the service picks `lanes` models at random and hides them until a vote.
+    arena: bool = False
+    lanes: int = Field(2, ge=2, le=4)
+    message: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    streaming: bool = True
+    use_documents: bool = False
+
+
+class VoteRequest(_Request):
+    session_id: str
+    #: The round: the seq of the prompt whose answers are judged (from the session event).
+    round: int = Field(ge=1)
+    #: Two lanes: left, right, tie or both_bad. More lanes: best (with best_lane) or all_bad.
+    choice: VoteChoice
+    best_lane: str | None = None
