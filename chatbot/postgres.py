@@ -27,7 +27,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
-import psycopg2.pool
 from psycopg2 import extensions, sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
@@ -147,52 +146,49 @@ def _connect(url: str) -> Connection:
 
 
 class ConnectionPool:
-    """A thread-safe pool of connections to one database.
+    """A thread-safe pool of connections to one database, opened lazily and kept idle for reuse.
 
     `on_connect` runs once on each new connection (e.g. pgvector's `register_vector`,
     which needs the connection because type ids differ between databases)."""
 
     def __init__(
-        self, url: str, *, max_connections: int = 8, on_connect: Callable[[Connection], None] | None = None
+        self,
+        url: str,
+        *,
+        max_connections: int = 8,
+        on_connect: Callable[[Connection], None] | None = None,
+        wait_s: float = 30,
     ):
         self.url = url
+        self.max_connections = max_connections
         self._on_connect = on_connect
-        self._configured: set[int] = set()
+        self._wait_s = wait_s
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
-        try:
-            self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections, url, connect_timeout=10)
-        except psycopg2.OperationalError as exc:  # pragma: no cover - minconn=0 connects lazily
-            raise DatabaseUnavailableError(f"Cannot connect to PostgreSQL at {redact(url)}: {exc}") from exc
+        self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A connection for this thread; returned to the pool afterwards."""
-        try:
-            conn = self._pool.getconn()
-        except psycopg2.pool.PoolError as exc:
+        """A connection for this thread; back to the pool afterwards, rolled back if a
+        transaction was left open."""
+        if not self._slots.acquire(timeout=self._wait_s):
             raise DatabaseUnavailableError(
-                f"All {self._pool.maxconn} database connections are busy; try again in a moment."
-            ) from exc
-        except psycopg2.OperationalError as exc:
-            raise DatabaseUnavailableError(
-                f"Cannot connect to PostgreSQL at {redact(self.url)}: {str(exc).strip()}. Check "
-                "DATABASE_URL, or unset it to use the embedded server."
-            ) from exc
-        broken = False
+                f"All {self.max_connections} database connections stayed busy for {self._wait_s:.0f} s; "
+                "try again in a moment."
+            )
+        conn = None
         try:
-            self._configure(conn)
+            conn = self._take()
             yield conn
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            broken = True  # the server went away: do not hand this connection out again
+            if conn is not None:
+                conn.close()  # the server went away: never hand this connection out again
             raise
         finally:
-            if not broken and not conn.closed:
-                conn.rollback()  # never return a connection inside an open transaction
-            close = broken or bool(conn.closed)
-            if close:
-                with self._lock:  # its id may be reused by a new connection
-                    self._configured.discard(id(conn))
-            self._pool.putconn(conn, close=close)
+            if conn is not None:
+                self._give_back(conn)
+            self._slots.release()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -201,21 +197,39 @@ class ConnectionPool:
             yield conn
             conn.commit()
 
-    def _configure(self, conn: Connection) -> None:
-        if self._on_connect is None:
-            return
+    def _take(self) -> Connection:
         with self._lock:
-            fresh = id(conn) not in self._configured
-            if fresh:
-                self._configured.add(id(conn))
-        if fresh:
+            if self._closed:
+                raise DatabaseUnavailableError("The connection pool is closed.")
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None:
+            return conn
+        conn = _connect(self.url)
+        if self._on_connect is not None:
             try:
                 self._on_connect(conn)
                 conn.commit()
             except Exception:
-                with self._lock:
-                    self._configured.discard(id(conn))
+                conn.close()
                 raise
+        return conn
+
+    def _give_back(self, conn: Connection) -> None:
+        if not conn.closed and conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                conn.close()
+        with self._lock:
+            if conn.closed or self._closed:
+                conn.close()
+            else:
+                self._idle.append(conn)
 
     def close(self) -> None:
-        self._pool.closeall()
+        """Close idle connections now, and busy ones when they come back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

