@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 
 import uvicorn
 
 from chatbot.errors import ConfigError
+from chatbot.lifecycle import exit_when_stdin_closes
 from chatbot.models.catalog import load_catalog
 from inference.app import ServedModel, create_app
 from inference.engine import ModelEngine
 from inference.model_files import model_path
-
-
-def _exit_when_stdin_closes() -> None:
-    while sys.stdin.buffer.read(1024):
-        pass
-    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.exit_with_stdin:
-        threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+        exit_when_stdin_closes()
 
     try:
         specs = [spec for spec in load_catalog(args.config) if spec.deployment.kind == "cpu-llamacpp"]

@@ -28,7 +28,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(args: list[str], health_url: str, *, timeout_s: float = 60) -> Iterator[subprocess.Popen]:
+def running_server(
+    args: list[str], health_url: str, *, timeout_s: float = 60, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     # Output goes to a file: a pipe nobody reads fills up and blocks a chatty server.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -37,7 +39,7 @@ def running_server(args: list[str], health_url: str, *, timeout_s: float = 60) -
             stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         try:
             _wait_until_healthy(process, log, health_url, timeout_s)
@@ -89,4 +91,14 @@ def model_server_process(*extra_args: str) -> Iterator[tuple[str, subprocess.Pop
 @contextmanager
 def model_server(*extra_args: str) -> Iterator[str]:
     with model_server_process(*extra_args) as (url, _):
+        yield url
+
+
+@contextmanager
+def chat_api_server(env: dict[str, str]) -> Iterator[str]:
+    """The real chat API (`python -m lambdas.chat_api`), configured by `env`; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "lambdas.chat_api", "--port", str(port), "--exit-with-stdin"]
+    with running_server(args, f"{url}/health", env=env):
         yield url

@@ -1,0 +1,241 @@
+"""The chat API: a FastAPI app that runs unchanged under uvicorn locally and on Lambda behind
+the Lambda Web Adapter in response-stream mode (see run.sh).
+
+Streaming endpoints answer NDJSON: one event of `chatbot.models.events` per line; compare
+sessions multiplex their lanes by each event's `lane`. Errors before the stream starts
+are HTTP errors with `{"error": {"code", "message"}}`; errors after it starts are error events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot import errors
+from chatbot.chat.leaderboard import Leaderboard
+from chatbot.chat.records import Session, SessionPage, Vote
+from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.chat.service import ChatService, Conversation, InvalidRequestError, MessageTooLongError
+from chatbot.chat.store import SessionNotFoundError, VoteExistsError
+from chatbot.models.events import ErrorEvent, Event, event_to_json_line
+from lambdas.chat_api.auth import AuthError, TokenVerifier, bearer_token
+
+NDJSON = "application/x-ndjson"
+
+#: HTTP status per error code; anything else is a 500.
+STATUS = {
+    AuthError.code: 401,
+    errors.UnknownModelError.code: 404,
+    SessionNotFoundError.code: 404,
+    VoteExistsError.code: 409,
+    MessageTooLongError.code: 413,
+    errors.PromptTooLongError.code: 413,
+    errors.ParameterError.code: 422,
+    InvalidRequestError.code: 422,
+    errors.ModelThrottledError.code: 429,
+    errors.ModelCallError.code: 502,
+    errors.ModelStreamError.code: 502,
+}
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    model_id: str
+    task: str
+    streaming: str
+    context_window: int
+    max_new_tokens_limit: int
+    default_parameters: dict[str, Any]
+
+
+class RenameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+
+
+class StopRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: One lane of a compare session; every lane when omitted.
+    lane: str | None = None
+
+
+class VoteResult(BaseModel):
+    vote: Vote
+    #: The lanes' models, revealed (arena sessions hide them until the vote).
+    models: dict[str, str]
+
+
+async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[bytes]:
+    """Relay a blocking event iterator from a worker thread. If the client goes away, the
+    generation is told to stop: it saves what it has, and the model server stops decoding."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for event in events:
+                loop.call_soon_threadsafe(lines.put_nowait, event_to_json_line(event))
+                if cancelled.is_set():
+                    events.close()
+                    break
+        except Exception as exc:
+            failure = ErrorEvent(code="internal_error", message=f"The answer failed: {exc}")
+            loop.call_soon_threadsafe(lines.put_nowait, event_to_json_line(failure))
+        finally:
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=pump, name="chat-stream", daemon=True).start()
+    try:
+        while (line := await lines.get()) is not None:
+            yield line
+    finally:
+        cancelled.set()  # a no-op when the stream ended by itself
+
+
+def current_user(request: Request) -> str:
+    return request.app.state.verifier.user_id(bearer_token(request.headers.get("authorization")))
+
+
+def current_service(request: Request) -> ChatService:
+    return request.app.state.service
+
+
+User = Annotated[str, Depends(current_user)]
+Service = Annotated[ChatService, Depends(current_service)]
+
+
+def create_app(
+    service: ChatService | None = None,
+    verifier: TokenVerifier | None = None,
+    *,
+    max_body_bytes: int = 256 * 1024,
+) -> FastAPI:
+    """With no arguments, the app builds its service from the environment at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if service is None:
+            from lambdas.chat_api.settings import ChatApiSettings
+            from lambdas.chat_api.wiring import build_service, build_verifier
+
+            settings = ChatApiSettings.from_env()
+            app.state.service = await run_in_threadpool(build_service, settings)
+            app.state.verifier = build_verifier(settings)
+        yield
+
+    app = FastAPI(title="Chat API", lifespan=lifespan)
+    app.state.service, app.state.verifier = service, verifier
+
+    @app.exception_handler(errors.ChatbotError)
+    async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:
+        extra = {"available": exc.available} if isinstance(exc, errors.UnknownModelError) else {}
+        return _error(STATUS.get(exc.code, 500), exc.code, str(exc), **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"] if part != "body")
+        return _error(422, "invalid_request", f"{where or 'body'}: {first['msg']}")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body_bytes:
+            return _error(
+                413, "body_too_large", f"The request body is over {max_body_bytes} bytes. Send less."
+            )
+        return await call_next(request)
+
+    @app.get("/health")
+    async def health(request: Request) -> dict[str, Any]:
+        return {"status": "ok", "models": len(request.app.state.service.catalog)}
+
+    @app.get("/models")
+    async def models(user: User, service: Service) -> list[ModelInfo]:
+        return [
+            ModelInfo(
+                name=spec.name,
+                model_id=spec.model_id,
+                task=spec.task,
+                streaming=spec.streaming,
+                context_window=spec.context_window,
+                max_new_tokens_limit=spec.max_new_tokens_limit,
+                default_parameters=spec.default_parameters.model_dump(),
+            )
+            for spec in service.catalog
+        ]
+
+    @app.post("/chat")
+    async def chat(body: ChatRequest, user: User, service: Service) -> StreamingResponse:
+        cancelled = threading.Event()
+        events = await run_in_threadpool(service.chat, user, body, cancelled=cancelled)
+        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
+
+    @app.post("/compare")
+    async def compare(body: CompareRequest, user: User, service: Service) -> StreamingResponse:
+        cancelled = threading.Event()
+        events = await run_in_threadpool(service.compare, user, body, cancelled=cancelled)
+        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
+
+    @app.get("/sessions")
+    async def sessions(
+        user: User,
+        service: Service,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        return await run_in_threadpool(service.list_sessions, user, limit=limit, cursor=cursor)
+
+    @app.get("/sessions/{session_id}")
+    async def conversation(session_id: str, user: User, service: Service) -> Conversation:
+        return await run_in_threadpool(service.get_conversation, user, session_id)
+
+    @app.patch("/sessions/{session_id}")
+    async def rename(session_id: str, body: RenameRequest, user: User, service: Service) -> Session:
+        return await run_in_threadpool(service.rename_session, user, session_id, body.title)
+
+    @app.delete("/sessions/{session_id}", status_code=204)
+    async def delete(session_id: str, user: User, service: Service) -> Response:
+        await run_in_threadpool(service.delete_session, user, session_id)
+        return Response(status_code=204)
+
+    @app.delete("/sessions")
+    async def delete_all(user: User, service: Service) -> dict[str, int]:
+        return {"deleted": await run_in_threadpool(service.delete_all_sessions, user)}
+
+    @app.post("/sessions/{session_id}/stop", status_code=202)
+    async def stop(
+        session_id: str, user: User, service: Service, body: StopRequest | None = None
+    ) -> dict[str, str]:
+        await run_in_threadpool(service.stop, user, session_id, body.lane if body else None)
+        return {"status": "stopping"}
+
+    @app.post("/votes")
+    async def vote(body: VoteRequest, user: User, service: Service) -> VoteResult:
+        stored = await run_in_threadpool(service.vote, user, body)
+        return VoteResult(vote=stored, models=dict(zip("abcd", stored.models, strict=False)))
+
+    @app.get("/leaderboard")
+    async def leaderboard(user: User, service: Service) -> Leaderboard:
+        return await run_in_threadpool(service.leaderboard)
+
+    return app
+
+
+#: The ASGI app for uvicorn (`lambdas.chat_api.app:app`), configured from the environment.
+app = create_app()

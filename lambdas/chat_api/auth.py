@@ -1,0 +1,127 @@
+"""Who is calling: the user id comes from a verified bearer token, never from the request body.
+
+- local: HS256 tokens signed with a secret kept in a file of the local data folder (the
+  Streamlit app signs them for its logged-in users);
+- cognito: Cognito ID tokens, checked against the user pool's JWKS (signature, issuer,
+  audience, expiry, token use).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import jwt
+import requests
+
+from chatbot.errors import ChatbotError
+
+LOCAL_ISSUER = "chatbot-local"
+LOCAL_AUDIENCE = "chatbot-api"
+
+
+class AuthError(ChatbotError):
+    code = "unauthorized"
+
+
+class TokenVerifier(Protocol):
+    def user_id(self, token: str) -> str:
+        """The verified user id; raises AuthError."""
+        ...
+
+
+def local_secret(path: Path) -> str:
+    """The local signing secret, made on first use (readable by its owner only)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = path.with_suffix(".tmp")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        candidate.replace(path)
+    return path.read_text().strip()
+
+
+class LocalTokens:
+    """Issues and verifies the local stack's HS256 tokens."""
+
+    def __init__(self, secret: str):
+        if len(secret) < 32:
+            raise ValueError("the local token secret must be at least 32 characters")
+        self._secret = secret
+
+    def issue(self, user_id: str, *, ttl_s: int = 12 * 3600) -> str:
+        now = int(time.time())
+        claims = {"sub": user_id, "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "iat": now, "exp": now + ttl_s}
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def user_id(self, token: str) -> str:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=LOCAL_AUDIENCE,
+                issuer=LOCAL_ISSUER,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("Your session has expired. Sign in again.") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
+        return claims["sub"]
+
+
+class CognitoTokens:
+    """Verifies Cognito ID tokens against the pool's published keys (fetched once, and again
+    when a token names a key we have not seen: Cognito rotates keys)."""
+
+    def __init__(self, region: str, user_pool_id: str, client_id: str, *, timeout_s: float = 5):
+        self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+        self._client_id = client_id
+        self._timeout_s = timeout_s
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            if kid not in self._keys:
+                try:
+                    response = requests.get(f"{self.issuer}/.well-known/jwks.json", timeout=self._timeout_s)
+                    response.raise_for_status()
+                    self._keys = {key["kid"]: jwt.PyJWK(key) for key in response.json()["keys"]}
+                except (requests.RequestException, KeyError, ValueError) as exc:
+                    raise AuthError(
+                        f"Cannot fetch the sign-in keys of the user pool ({exc}). Try again."
+                    ) from None
+            if kid not in self._keys:
+                raise AuthError("The sign-in token was signed by an unknown key. Sign in again.")
+            return self._keys[kid]
+
+    def user_id(self, token: str) -> str:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid", "")
+            claims = jwt.decode(
+                token,
+                self._key(kid),
+                algorithms=["RS256"],
+                audience=self._client_id,
+                issuer=self.issuer,
+                options={"require": ["sub", "exp", "iss", "aud", "token_use"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("Your session has expired. Sign in again.") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
+        if claims["token_use"] != "id":
+            raise AuthError("Send the Cognito ID token, not the access token.")
+        return claims["sub"]
+
+
+def bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Sign in first: send 'Authorization: Bearer <token>'.")
+    return token.strip()

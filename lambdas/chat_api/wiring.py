@@ -1,0 +1,44 @@
+"""Builds the ChatService and the token verifier from settings: the only place that knows
+whether we run locally or in AWS."""
+
+from __future__ import annotations
+
+from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
+from chatbot.chat.postgres_store import PostgresHistoryStore
+from chatbot.chat.service import ChatService, ServiceLimits
+from chatbot.chat.store import HistoryStore
+from chatbot.models.catalog import ModelCatalog, load_catalog
+from chatbot.models.clients import sagemaker_runtime_client
+from chatbot.models.endpoints import Endpoint
+from chatbot.models.registry import load_registry
+from chatbot.postgres import ConnectionPool, database_url
+from lambdas.chat_api.auth import CognitoTokens, LocalTokens, TokenVerifier, local_secret
+from lambdas.chat_api.settings import ChatApiSettings
+
+
+def build_catalog(settings: ChatApiSettings) -> ModelCatalog:
+    if settings.models_table:
+        return load_registry(settings.models_table, region=settings.region)
+    return load_catalog(settings.models_file)
+
+
+def build_store(settings: ChatApiSettings) -> HistoryStore:
+    if settings.history_table:
+        return DynamoDBHistoryStore(settings.history_table, region=settings.region)
+    return PostgresHistoryStore(ConnectionPool(database_url(), max_connections=16))
+
+
+def build_service(settings: ChatApiSettings) -> ChatService:
+    client = sagemaker_runtime_client(endpoint_url=settings.sagemaker_endpoint_url, region=settings.region)
+    return ChatService(
+        build_catalog(settings),
+        lambda spec: Endpoint(spec, client),
+        build_store(settings),
+        limits=ServiceLimits(max_message_chars=settings.max_message_chars),
+    )
+
+
+def build_verifier(settings: ChatApiSettings) -> TokenVerifier:
+    if settings.auth == "cognito":
+        return CognitoTokens(settings.region, settings.cognito_user_pool_id, settings.cognito_client_id)
+    return LocalTokens(local_secret(settings.secret_file))
