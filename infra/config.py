@@ -1,0 +1,177 @@
+"""The stack configuration: every key a `Pulumi.<stack>.yaml` may set, validated before any resource.
+
+Keys live in the `chatbot:` namespace. Structured values (lists, mappings) arrive from the CLI as
+JSON strings; each section is a pydantic model with `extra="forbid"`, so a typo fails with the key
+named instead of being silently ignored. docs/DEPLOY.md documents every key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chatbot.errors import ConfigError
+from chatbot.models.catalog import ModelCatalog, parse_model_specs
+from chatbot.models.spec import ModelSpec
+
+NAMESPACE = "chatbot"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Section):
+    cidr_block: str = "10.20.0.0/16"
+    #: 1 is cheapest; one per AZ (2) keeps egress working when an AZ fails.
+    nat_gateways: int = Field(1, ge=1, le=2)
+    flow_log_retention_days: int = Field(30, ge=1)
+
+
+class ChatApiConfig(_Section):
+    #: A streaming Lambda keeps running after its client leaves: this bounds the spend.
+    reserved_concurrency: int = Field(10, ge=1)
+    timeout_s: int = Field(300, ge=10, le=900)
+    memory_mb: int = Field(1024, ge=256, le=10240)
+    log_retention_days: int = Field(30, ge=1)
+
+
+class SemanticSearchConfig(_Section):
+    enabled: bool = False
+    #: The embeddings model (task: embedding; kind custom-script or cpu-llamacpp).
+    embeddings: ModelSpec | None = None
+    db_instance_class: str = "db.t4g.micro"
+    db_allocated_storage_gb: int = Field(20, ge=20)
+    db_backup_retention_days: int = Field(7, ge=1, le=35)
+    #: PostgreSQL major.minor with pgvector on RDS.
+    db_engine_version: str = "16.6"
+
+    @model_validator(mode="after")
+    def _embeddings_when_enabled(self) -> SemanticSearchConfig:
+        if self.enabled and self.embeddings is None:
+            raise ValueError("embeddings: a ModelSpec is required when enabled is true")
+        if self.embeddings is not None:
+            if self.embeddings.task != "embedding":
+                raise ValueError("embeddings.task must be 'embedding'")
+            if self.embeddings.deployment.kind not in ("custom-script", "cpu-llamacpp"):
+                raise ValueError("embeddings.deployment.kind must be custom-script or cpu-llamacpp")
+        return self
+
+
+class WebConfig(_Section):
+    cpu: int = Field(512, ge=256)
+    memory_mb: int = Field(1024, ge=512)
+    min_tasks: int = Field(1, ge=1)
+    max_tasks: int = Field(2, ge=1)
+    #: Cognito MFA: OFF, OPTIONAL (users may add a TOTP app) or ON (required).
+    mfa: Literal["OFF", "OPTIONAL", "ON"] = "OPTIONAL"
+    #: False: only administrators create users (the product is not public by default).
+    allow_self_signup: bool = False
+    #: Requests per 5 minutes per client IP before WAF blocks it.
+    rate_limit_per_5min: int = Field(1000, ge=100)
+    #: A custom domain with an ACM certificate in us-east-1. Without one, CloudFront serves its
+    #: *.cloudfront.net name, where it enforces only TLSv1 (an AWS limit): see security_waivers.
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WebConfig:
+        if self.max_tasks < self.min_tasks:
+            raise ValueError("max_tasks must be at least min_tasks")
+        if bool(self.domain_name) != bool(self.certificate_arn):
+            raise ValueError("domain_name and certificate_arn go together")
+        if self.certificate_arn and ":us-east-1:" not in self.certificate_arn:
+            raise ValueError("certificate_arn: CloudFront needs an ACM certificate in us-east-1")
+        return self
+
+
+class StackConfig(_Section):
+    """Everything the program reads. Field names are the config keys after `chatbot:`."""
+
+    models: list[ModelSpec]
+    #: RDS, the documents bucket and Cognito refuse deletion; databases keep a final snapshot.
+    deletion_protection: bool = False
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    chat_api: ChatApiConfig = Field(default_factory=ChatApiConfig)
+    semantic_search: SemanticSearchConfig = Field(default_factory=SemanticSearchConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
+    security_waivers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("security_waivers")
+    @classmethod
+    def _reasons_given(cls, waivers: dict[str, str]) -> dict[str, str]:
+        for rule, reason in waivers.items():
+            if len(reason.strip()) < 10:
+                raise ValueError(f"{rule}: say why the rule is waived (at least a sentence)")
+        return waivers
+
+    def all_models(self) -> list[ModelSpec]:
+        """The chat models plus the embeddings model: every endpoint this stack deploys."""
+        extra = [self.semantic_search.embeddings] if self.semantic_search.enabled else []
+        return [*self.models, *(spec for spec in extra if spec is not None)]
+
+
+def parse_stack_config(raw: Mapping[str, Any], source: str = "stack config") -> StackConfig:
+    """Validate `{"chatbot:<key>": value}` (values as JSON strings or already parsed).
+
+    Raises ConfigError naming the key, e.g. `chatbot:web.mfa: Input should be 'OFF', ...`."""
+    values: dict[str, Any] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key not in StackConfig.model_fields:
+            known = ", ".join(f"{NAMESPACE}:{name}" for name in StackConfig.model_fields)
+            raise ConfigError(f"{source}: unknown key {full_key!r}. Known keys: {known}.")
+        values[key] = _decode(value)
+    if "models" not in values:
+        raise ConfigError(f"{source}: {NAMESPACE}:models is required (a list of ModelSpecs).")
+    # Models first, through the catalog's reader, so errors name the model and its field.
+    specs = parse_model_specs(values.pop("models"), f"{source}: {NAMESPACE}:models")
+    ModelCatalog(specs)  # names must be unique
+    try:
+        config = StackConfig.model_validate({**values, "models": specs})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{source}: {NAMESPACE}:{where}: {first['msg']}") from None
+    _check_endpoint_names(config, source)
+    return config
+
+
+def _decode(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)  # structured values, numbers and booleans
+    except json.JSONDecodeError:
+        return value  # a plain string value
+
+
+def _check_endpoint_names(config: StackConfig, source: str) -> None:
+    seen: set[str] = set()
+    for spec in config.all_models():
+        if spec.endpoint_name in seen:
+            raise ConfigError(
+                f"{source}: {NAMESPACE}:models: endpoint_name {spec.endpoint_name!r} is used twice"
+            )
+        seen.add(spec.endpoint_name)
+
+
+def engine_config() -> dict[str, Any]:
+    """Every config value the engine handed the program (pulumi.Config reads one key at a time;
+    listing them all is what lets an unknown key fail instead of being ignored)."""
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def read_region(raw: Mapping[str, Any]) -> str:
+    region = raw.get("aws:region")
+    if not region:
+        raise ConfigError("aws:region is not set. Run: pulumi config set aws:region us-east-1")
+    return str(region)

@@ -1,0 +1,396 @@
+"""LargeLanguageModel: one SageMaker real-time endpoint for a ModelSpec, whatever its deployment kind.
+
+package        a model package ARN (per region), run with network isolation
+container      an AWS-published TGI or LMI image (pinned per region) that downloads hf_model_id
+custom-script  CodeBuild packs hf_model_id plus code_dir into model.tar.gz; the HF PyTorch image runs it
+cpu-llamacpp   this project's inference/ image (llama.cpp) on a CPU instance: the cheap dev option
+
+Every kind gets its own execution role (only what that kind needs), an endpoint config with a KMS
+key and the startup health timeout, optional autoscaling, and a registry item (the row the chat API
+reads from the models table; the ChatBackend that owns the table writes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from chatbot.errors import ConfigError
+from chatbot.models.spec import ModelSpec
+from infra import regional
+from infra.codebuild import CodeBuildRun
+from infra.iam import allow, assume_role_policy, policy_document
+from infra.inference_image import InferenceImage
+from infra.storage import secure_bucket
+
+VARIANT = "AllTraffic"
+#: The CodeBuild image and the huggingface_hub CLI the packaging build uses, pinned.
+CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+HF_HUB_REQUIREMENT = "huggingface_hub[cli]==0.26.2"
+
+
+@dataclass
+class LargeLanguageModelArgs:
+    spec: ModelSpec
+    region: str
+    #: The SageMaker endpoint's name: the spec's endpoint_name made unique per stack.
+    endpoint_name: str
+    project_root: Path
+    #: Required for kind cpu-llamacpp: the image built from inference/Dockerfile.
+    inference_image: InferenceImage | None = None
+    #: Destroy the custom-script code bucket with the stack (dev) or keep it (prod).
+    force_destroy_buckets: bool = True
+
+
+@dataclass(frozen=True)
+class _Container:
+    image: pulumi.Input[str] | None
+    environment: dict[str, str]
+    #: ECR repositories the role may pull from (AWS's or ours).
+    repository_arns: list[pulumi.Input[str]]
+    model_data_url: pulumi.Input[str] | None = None
+    model_package_name: str | None = None
+    #: Extra statements for the execution role (e.g. reading model.tar.gz).
+    statements: tuple[dict[str, Any], ...] = ()
+
+
+class LargeLanguageModel(pulumi.ComponentResource):
+    endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
+    registry_item: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LargeLanguageModelArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("chatbot:llm:LargeLanguageModel", name, None, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        spec, deployment = args.spec, args.spec.deployment
+
+        container = {
+            "package": self._package,
+            "container": self._hf_container,
+            "custom-script": self._custom_script,
+            "cpu-llamacpp": self._llamacpp,
+        }[deployment.kind]()
+
+        role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy", role=role.id, policy=self._role_policy(container), opts=child
+        )
+        model = aws.sagemaker.Model(
+            f"{name}-model",
+            execution_role_arn=role.arn,
+            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                image=container.image,
+                environment=container.environment or None,
+                model_data_url=container.model_data_url,
+                model_package_name=container.model_package_name,
+            ),
+            # A model package is third-party code: it must not reach the network.
+            enable_network_isolation=deployment.kind == "package",
+            opts=child,
+        )
+        kms_key_arn = None
+        if not regional.has_local_nvme(deployment.instance_type):
+            key = aws.kms.Key(
+                f"{name}-key",
+                description=f"Encrypts the storage volume of the {spec.name} endpoint",
+                enable_key_rotation=True,
+                deletion_window_in_days=7,
+                opts=child,
+            )
+            kms_key_arn = key.arn
+        config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=[
+                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                    variant_name=VARIANT,
+                    model_name=model.name,
+                    instance_type=deployment.instance_type,
+                    initial_instance_count=deployment.initial_instance_count,
+                    container_startup_health_check_timeout_in_seconds=deployment.startup_health_check_timeout_s,
+                    model_data_download_timeout_in_seconds=deployment.model_data_download_timeout_s,
+                )
+            ],
+            kms_key_arn=kms_key_arn,
+            opts=child,
+        )
+        endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint", name=args.endpoint_name, endpoint_config_name=config.name, opts=child
+        )
+        if deployment.autoscaling is not None:
+            self._autoscaling(endpoint)
+
+        self.endpoint_name = endpoint.name
+        self.endpoint_arn = endpoint.arn
+        self.registry_item = endpoint.name.apply(lambda deployed: registry_item(spec, deployed))
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+                "registry_item": self.registry_item,
+            }
+        )
+
+    # --- one method per kind -------------------------------------------------------------------
+
+    def _package(self) -> _Container:
+        arns = self._args.spec.deployment.model_package_arns
+        if self._args.region not in arns:
+            raise ConfigError(
+                f"model {self._args.spec.name!r}: deployment.model_package_arns has no ARN for "
+                f"{self._args.region} (it has {', '.join(arns) or 'none'})"
+            )
+        return _Container(
+            image=None, environment={}, repository_arns=[], model_package_name=arns[self._args.region]
+        )
+
+    def _hf_container(self) -> _Container:
+        spec, deployment, region = self._args.spec, self._args.spec.deployment, self._args.region
+        family = deployment.image or ""
+        if family in regional.IMAGE_FAMILIES:
+            image = regional.image_uri(family, region, deployment.image_version)
+            repository = regional.image_repository_arn(family, region)
+        else:  # a full image URI: account.dkr.ecr.region.amazonaws.com/repo:tag
+            image, repository = family, _repository_arn_from_uri(family)
+        prompt_tokens = spec.context_window - spec.max_new_tokens_limit
+        env = {
+            "lmi": {
+                "HF_MODEL_ID": deployment.hf_model_id or "",
+                "OPTION_ROLLING_BATCH": "vllm",
+                "OPTION_MAX_MODEL_LEN": str(spec.context_window),
+                "TENSOR_PARALLEL_DEGREE": "max",
+            },
+        }.get(
+            family,
+            {
+                "HF_MODEL_ID": deployment.hf_model_id or "",
+                "SM_NUM_GPUS": "1",
+                "MAX_INPUT_TOKENS": str(prompt_tokens),
+                "MAX_TOTAL_TOKENS": str(spec.context_window),
+            },
+        )
+        return _Container(image=image, environment={**env, **deployment.env}, repository_arns=[repository])
+
+    def _custom_script(self) -> _Container:
+        name, args = self._name, self._args
+        spec, deployment = args.spec, args.spec.deployment
+        child = pulumi.ResourceOptions(parent=self)
+        code_dir = args.project_root / (deployment.code_dir or "")
+        source_hash = _hash_folder(code_dir, extra=deployment.hf_model_id or "")
+        bucket = secure_bucket(f"{name}-code", self, force_destroy=args.force_destroy_buckets)
+        source_key = f"source/{source_hash}.zip"
+        source = aws.s3.BucketObjectv2(
+            f"{name}-source",
+            bucket=bucket.id,
+            key=source_key,
+            source=pulumi.FileArchive(str(code_dir)),
+            opts=child,
+        )
+        artifact_key = f"artifacts/{source_hash}/model.tar.gz"
+        artifact_uri = pulumi.Output.concat("s3://", bucket.bucket, "/", artifact_key)
+        log_group = aws.cloudwatch.LogGroup(f"{name}-build-logs", retention_in_days=30, opts=child)
+        build_role = aws.iam.Role(
+            f"{name}-build-role", assume_role_policy=assume_role_policy("codebuild.amazonaws.com"), opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-build-policy",
+            role=build_role.id,
+            policy=policy_document(
+                [
+                    allow(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [pulumi.Output.concat(log_group.arn, ":*")],
+                    ),
+                    allow(
+                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        [pulumi.Output.concat(bucket.arn, "/source/*")],
+                    ),
+                    allow(["s3:PutObject"], [pulumi.Output.concat(bucket.arn, "/artifacts/*")]),
+                ]
+            ),
+            opts=child,
+        )
+        project = aws.codebuild.Project(
+            f"{name}-build",
+            service_role=build_role.arn,
+            build_timeout=deployment.build_timeout_minutes,
+            source=aws.codebuild.ProjectSourceArgs(
+                type="S3", location=pulumi.Output.concat(bucket.bucket, "/", source_key), buildspec=BUILDSPEC
+            ),
+            artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
+            environment=aws.codebuild.ProjectEnvironmentArgs(
+                compute_type="BUILD_GENERAL1_MEDIUM",
+                image=CODEBUILD_IMAGE,
+                type="LINUX_CONTAINER",
+                environment_variables=[
+                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                        name="HF_MODEL_ID", value=deployment.hf_model_id or ""
+                    ),
+                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                        name="ARTIFACT_URI", value=artifact_uri
+                    ),
+                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                        name="HF_HUB_REQUIREMENT", value=HF_HUB_REQUIREMENT
+                    ),
+                ],
+            ),
+            logs_config=aws.codebuild.ProjectLogsConfigArgs(
+                cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name)
+            ),
+            opts=child,
+        )
+        run = CodeBuildRun(
+            f"{name}-build-run",
+            project_name=project.name,
+            region=args.region,
+            source_hash=source_hash,
+            artifact_uri=artifact_uri,
+            timeout_minutes=deployment.build_timeout_minutes,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[source]),
+        )
+        image_family = deployment.image or "hf-pytorch-cpu"
+        return _Container(
+            image=regional.image_uri(image_family, args.region, deployment.image_version),
+            environment={"SAGEMAKER_PROGRAM": "inference.py", "HF_TASK": _hf_task(spec), **deployment.env},
+            repository_arns=[regional.image_repository_arn(image_family, args.region)],
+            model_data_url=run.artifact_uri,
+            statements=(allow(["s3:GetObject"], [pulumi.Output.concat(bucket.arn, "/artifacts/*")]),),
+        )
+
+    def _llamacpp(self) -> _Container:
+        image = self._args.inference_image
+        if image is None:
+            raise ValueError("kind cpu-llamacpp needs LargeLanguageModelArgs.inference_image")
+        # The image serves models.yaml; this endpoint serves only this model from it.
+        return _Container(
+            image=image.image_uri,
+            environment={"INFERENCE_MODELS": self._args.spec.name, **self._args.spec.deployment.env},
+            repository_arns=[image.repository_arn],
+        )
+
+    # --- shared ------------------------------------------------------------------------------
+
+    def _role_policy(self, container: _Container) -> pulumi.Output[str]:
+        region, endpoint = self._args.region, self._args.endpoint_name
+        statements = [
+            allow(
+                [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                [f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/Endpoints/{endpoint}*"],
+            ),
+            allow(
+                ["cloudwatch:PutMetricData"],
+                ["*"],  # metrics have no ARN; the condition pins the namespace instead
+                {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "AWS/SageMaker"]}},
+            ),
+            *container.statements,
+        ]
+        if container.repository_arns:
+            statements += [
+                # GetAuthorizationToken has no resource to scope to: it only returns a login token.
+                allow(["ecr:GetAuthorizationToken"], ["*"]),
+                allow(
+                    ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    container.repository_arns,
+                ),
+            ]
+        return policy_document(statements)
+
+    def _autoscaling(self, endpoint: aws.sagemaker.Endpoint) -> None:
+        scaling = self._args.spec.deployment.autoscaling
+        assert scaling is not None
+        child = pulumi.ResourceOptions(parent=self)
+        target = aws.appautoscaling.Target(
+            f"{self._name}-scaling-target",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=pulumi.Output.concat("endpoint/", endpoint.name, f"/variant/{VARIANT}"),
+            min_capacity=scaling.min_instances,
+            max_capacity=scaling.max_instances,
+            opts=child,
+        )
+        aws.appautoscaling.Policy(
+            f"{self._name}-scaling-policy",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=scaling.target_invocations_per_instance,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                ),
+                scale_in_cooldown=scaling.scale_in_cooldown_s,
+                scale_out_cooldown=scaling.scale_out_cooldown_s,
+            ),
+            opts=child,
+        )
+
+
+def registry_item(spec: ModelSpec, deployed_endpoint_name: str) -> str:
+    """The models-table row, in DynamoDB JSON: sagemaker-fastchat's schema (model_name,
+    endpoint_name, endpoint_req_config) plus the whole ModelSpec, so the app needs nothing else.
+    Structured values are JSON strings: DynamoDB maps would turn every float into a Decimal."""
+    deployed = spec.model_copy(update={"endpoint_name": deployed_endpoint_name})
+    return json.dumps(
+        {
+            "model_name": {"S": spec.name},
+            "endpoint_name": {"S": deployed_endpoint_name},
+            "endpoint_req_config": {"S": deployed.endpoint_req_config.model_dump_json()},
+            "task": {"S": spec.task},
+            "model_spec": {"S": deployed.model_dump_json()},
+        }
+    )
+
+
+def _hf_task(spec: ModelSpec) -> str:
+    return {"chat": "text-generation", "embedding": "feature-extraction", "rerank": "text-classification"}[
+        spec.task
+    ]
+
+
+def _hash_folder(folder: Path, extra: str = "") -> str:
+    """A short content hash: a changed file (or model id) means a new build and a new artifact key."""
+    digest = hashlib.sha256(extra.encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _repository_arn_from_uri(uri: str) -> str:
+    host, _, repository = uri.partition("/")
+    account, _, rest = host.partition(".dkr.ecr.")
+    region = rest.split(".")[0]
+    return f"arn:aws:ecr:{region}:{account}:repository/{repository.split(':')[0].split('@')[0]}"
+
+
+#: Runs in CodeBuild with the code folder as its source: fetch the model, add code/, upload.
+BUILDSPEC = """version: 0.2
+phases:
+  install:
+    commands:
+      - pip install --quiet "$HF_HUB_REQUIREMENT"
+  build:
+    commands:
+      - mkdir -p /tmp/model/code
+      - huggingface-cli download "$HF_MODEL_ID" --local-dir /tmp/model --exclude "*.bin" "*.h5" "*.onnx" "*.msgpack"
+      - cp -r "$CODEBUILD_SRC_DIR"/. /tmp/model/code/
+      - tar -czf /tmp/model.tar.gz -C /tmp/model .
+      - aws s3 cp /tmp/model.tar.gz "$ARTIFACT_URI"
+"""

@@ -1,0 +1,227 @@
+"""Runs the Pulumi program in-process under `pulumi.runtime.set_mocks`, recording every resource.
+
+There is no Pulumi CLI here (REFERENCE.md), so tests and `python -m infra.plan` both build the
+program this way. The mocks answer like AWS would at the level the program needs: every resource
+gets an id, an ARN and the few computed outputs that other resources read (URLs, DNS names).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import reset_options
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """One resource as the engine would see it: engine (camelCase) input names."""
+
+    type: str
+    name: str
+    urn: str
+    parent_urn: str
+    custom: bool
+    inputs: dict[str, Any]
+    #: What the mocks answered: how other resources' inputs refer to this one.
+    id: str = ""
+    arn: str = ""
+    #: The name AWS would give it (the `name` input, or the mocks' stand-in for an auto-name).
+    physical_name: str = ""
+
+    def get(self, *path: str, default: Any = None) -> Any:
+        """A nested input, e.g. `get("viewerCertificate", "minimumProtocolVersion")`."""
+        value: Any = self.inputs
+        for key in path:
+            if not isinstance(value, Mapping) or key not in value:
+                return default
+            value = value[key]
+        return value
+
+
+@dataclass
+class ResourceGraph:
+    resources: list[RecordedResource] = field(default_factory=list)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [resource for resource in self.resources if resource.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources are named {name!r}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RecordedResource | None:
+        return next((resource for resource in self.resources if resource.urn == urn), None)
+
+    def children(self, urn: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.parent_urn == urn]
+
+    def ancestors(self, resource: RecordedResource) -> list[RecordedResource]:
+        chain = []
+        parent = self.by_urn(resource.parent_urn)
+        while parent is not None:
+            chain.append(parent)
+            parent = self.by_urn(parent.parent_urn)
+        return chain
+
+
+@dataclass
+class OfflineRun:
+    graph: ResourceGraph
+    outputs: dict[str, Any]
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(pulumi_mocks.rpc._special_sig_key) == pulumi_mocks.rpc._special_secret_sig:
+            return _unwrap_secrets(value.get("value"))
+        return {key: _unwrap_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(item) for item in value]
+    return value
+
+
+class _AwsMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations and data-source calls with plausible AWS values."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        resource_id = f"{args.name}-id"
+        if args.typ == "aws:cognito/userPool:UserPool":
+            resource_id = f"{self.region}_Offline{abs(hash(args.name)) % 10**6:06d}"  # Cognito's id shape
+        if args.typ.startswith("awsx:"):
+            # awsx components arrive as one resource; echoing their inputs back as outputs breaks
+            # their typed outputs (REFERENCE.md), so return only what dependants read.
+            return resource_id, _awsx_outputs(args, self.region)
+        if args.typ.startswith("pulumi-python:dynamic"):
+            return resource_id, {**args.inputs, "buildId": f"{args.name}:build-1"}
+        service = args.typ.split(":")[1].split("/")[0]
+        state = {
+            **args.inputs,
+            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{args.name}",
+            "name": args.inputs.get("name", args.name),
+        }
+        state.update(_computed_outputs(args, self.region))
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
+        if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            return {"id": "pl-3b927c52", "name": args.args.get("name"), "entries": []}
+        if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            return {"randomPassword": "offline-random-password-0123456789", "id": "random"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": "offline"}
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": []}
+        return {}
+
+
+def _awsx_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str, Any]:
+    if args.typ == "awsx:ecr:Image":
+        repository = args.inputs.get("repositoryUrl", f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/offline")
+        return {"imageUri": f"{repository}@sha256:{'0' * 64}"}
+    return {}
+
+
+def _computed_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str, Any]:
+    """Outputs that AWS computes and that other resources in this program read."""
+    name = args.name
+    by_type: dict[str, dict[str, Any]] = {
+        "aws:lambda/functionUrl:FunctionUrl": {"functionUrl": f"https://{name}.lambda-url.{region}.on.aws/"},
+        "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{name}.{region}.elb.amazonaws.com"},
+        "aws:cloudfront/distribution:Distribution": {"domainName": f"{name}.cloudfront.net"},
+        "aws:cognito/userPoolClient:UserPoolClient": {"clientSecret": "offline-client-secret"},
+        "aws:rds/instance:Instance": {
+            "address": f"{name}.offline.{region}.rds.amazonaws.com",
+            "masterUserSecrets": [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{name}",
+                    "kmsKeyId": "",
+                    "secretStatus": "active",
+                }
+            ],
+        },
+        "aws:ecr/repository:Repository": {
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{name}"
+        },
+        "aws:s3/bucket:Bucket": {"bucket": args.inputs.get("bucket", f"{name}-bucket")},
+        "aws:sqs/queue:Queue": {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"},
+    }
+    return by_type.get(args.typ, {})
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping every registration's inputs and parent (the tree)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, graph: ResourceGraph):
+        super().__init__(mocks)
+        self.graph = graph
+
+    def RegisterResource(self, request):  # noqa: N802 (the engine's gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            registration = self.resources.get(response.urn)
+            state = registration.state if registration is not None else {}
+            inputs = _unwrap_secrets(pulumi_mocks.rpc.deserialize_properties(request.object))
+            self.graph.resources.append(
+                RecordedResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent_urn=request.parent,
+                    custom=request.custom,
+                    inputs=inputs,
+                    id=response.id,
+                    arn=str(state.get("arn", "")),
+                    physical_name=str(state.get("name", "")),
+                )
+            )
+        return response
+
+
+def config_from_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
+    """A Pulumi.<stack>.yaml's `config:` as the CLI hands it to a program: structured values as JSON."""
+    values = document.get("config") or {}
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def run_offline(
+    program: Callable[[], Mapping[str, Any] | None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    region: str,
+    graph: ResourceGraph | None = None,
+) -> OfflineRun:
+    """Build `program` under mocks with `config`; returns every resource and the resolved outputs.
+
+    Raises what the program raises; pass `graph` to see what was registered before it did."""
+    graph = graph if graph is not None else ResourceGraph()
+    mocks = _AwsMocks(region)
+    reset_options(project=project, stack=stack)  # a fresh root stack for every run
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=_RecordingMonitor(mocks, graph)
+    )
+    pulumi.runtime.set_all_config(dict(config))
+    outputs: dict[str, Any] = {}
+
+    def run() -> None:
+        exported = program()
+        resolved = _sync_await(pulumi.Output.all(**dict(exported)).future()) if exported else {}
+        outputs.update(resolved or {})
+
+    _sync_await(run_pulumi_func(run))
+    return OfflineRun(graph=graph, outputs=outputs)

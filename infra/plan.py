@@ -1,0 +1,92 @@
+"""`python -m infra.plan --stack dev`: what `pulumi up` would build, whether it passes the security
+rules, and what it would cost per month at idle. Runs the real program under mocks; no AWS calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+from chatbot.errors import ConfigError
+from infra import pricing
+from infra.offline import ResourceGraph
+from infra.policies import Context, Verdict, evaluate
+from infra.program import PROJECT_ROOT, load_config, offline_run, stack_file, stacks
+
+#: Paths the program packages from folders other parts of the project own.
+ARTIFACTS = {
+    "lambdas/chat_api": "chat API code (FastAPI app and run.sh)",
+    "lambdas/chat_api/requirements.txt": "chat API dependencies (python -m infra.packaging chat_api)",
+    "lambdas/document_indexer": "document indexer code",
+    "lambdas/document_indexer/requirements.txt": "indexer dependencies (python -m infra.packaging document_indexer)",
+    "streamlit_app/Dockerfile": "web app image",
+    "inference/Dockerfile": "cpu-llamacpp model server image",
+}
+
+
+def tree_lines(graph: ResourceGraph) -> Iterator[str]:
+    """Resources indented under their component, in registration order."""
+    urns = {resource.urn for resource in graph.resources}
+
+    def walk(parent_urn: str, depth: int) -> Iterator[str]:
+        for resource in graph.resources:
+            if resource.parent_urn == parent_urn or (
+                depth == 0 and resource.parent_urn not in urns and parent_urn == ""
+            ):
+                yield f"{'  ' * depth}{resource.name}  ({resource.type})"
+                yield from walk(resource.urn, depth + 1)
+
+    yield from walk("", 0)
+
+
+def verdict_lines(verdicts: list[Verdict]) -> Iterator[str]:
+    for verdict in verdicts:
+        yield f"  {verdict.status.upper():6} {verdict.rule.id}: {verdict.rule.description}"
+        if verdict.status == "waived":
+            yield f"         waived: {verdict.waiver}"
+        if verdict.violations:
+            for violation in verdict.violations:
+                yield f"         - {violation.urn.split('::')[-1]}: {violation.message}"
+
+
+def cost_lines(lines: list[pricing.CostLine]) -> Iterator[str]:
+    for line in lines:
+        amount = "     n/a" if line.monthly_usd is None else f"{line.monthly_usd:8.2f}"
+        yield f"  ${amount}  {line.item}: {line.detail}"
+    unpriced = [line.item for line in lines if line.monthly_usd is None]
+    yield f"  ${pricing.total(lines):8.2f}  TOTAL per month at idle ({pricing.PRICES_REGION} list prices of {pricing.PRICES_AS_OF})"
+    if unpriced:
+        yield f"  (incomplete: no price in infra/pricing.py for {', '.join(unpriced)})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev", help=f"one of: {', '.join(stacks())}")
+    args = parser.parse_args(argv)
+    try:
+        raw = stack_file(args.stack)
+        config, region = load_config(raw, args.stack)
+        run = offline_run(args.stack, raw)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    graph = run.graph
+    verdicts = evaluate(graph, Context(production=config.deletion_protection), config.security_waivers)
+    print(f"Stack {args.stack} ({region}): {len(graph.resources)} resources\n")
+    print("\n".join(tree_lines(graph)))
+    print("\nSecurity rules:")
+    print("\n".join(verdict_lines(verdicts)))
+    missing = [f"{path} ({what})" for path, what in ARTIFACTS.items() if not (PROJECT_ROOT / path).exists()]
+    if missing:
+        print("\nNot built yet (pulumi up needs them):")
+        print("\n".join(f"  - {item}" for item in missing))
+    print("\nEstimated monthly cost:")
+    print("\n".join(cost_lines(pricing.estimate(graph))))
+    print("\nOutputs:")
+    print("\n".join(f"  {key}: {value}" for key, value in run.outputs.items()))
+    return 1 if any(verdict.status == "fail" for verdict in verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The whole stack, composed from the components; `__main__.py` and the offline plan both call it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from chatbot.errors import ConfigError
+from chatbot.models.catalog import load_catalog
+from chatbot.models.spec import ModelSpec
+from infra import regional
+from infra.chat_backend import ChatBackend, ChatBackendArgs
+from infra.config import StackConfig, parse_stack_config, read_region
+from infra.inference_image import InferenceImage, InferenceImageArgs
+from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
+from infra.network import Network, NetworkArgs
+from infra.offline import OfflineRun, ResourceGraph, config_from_stack_file, run_offline
+from infra.packaging import lambda_code
+from infra.policies import RULES
+from infra.vector_store import VectorStore, VectorStoreArgs
+from infra.web_app import WebApp, WebAppArgs
+
+PROJECT = "chatbot"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def check_deployable(config: StackConfig, region: str, source: str, root: Path = PROJECT_ROOT) -> None:
+    """What the schema cannot know: the region, files on disk, the image's model catalog.
+    Runs before any resource, so a bad stack fails with nothing half-created."""
+    try:
+        regional.dlc_account(region)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    served = {spec.name: spec for spec in load_catalog(root / "models.yaml")}
+    for spec in config.all_models():
+        where = f"{source}: model {spec.name!r}: deployment"
+        deployment = spec.deployment
+        if deployment.kind == "package" and region not in deployment.model_package_arns:
+            raise ConfigError(
+                f"{where}.model_package_arns: no ARN for {region} (model packages are regional)"
+            )
+        if deployment.kind == "custom-script" and not (root / (deployment.code_dir or "")).is_dir():
+            raise ConfigError(f"{where}.code_dir: folder {deployment.code_dir!r} not found under {root}")
+        if deployment.kind == "container":
+            _check_image(deployment.image or "", deployment.image_version, region, where)
+        if deployment.kind == "cpu-llamacpp":
+            # The inference image bakes models.yaml in and serves models from it by name.
+            packaged = served.get(spec.name)
+            if packaged is None or packaged.deployment.gguf != deployment.gguf:
+                raise ConfigError(
+                    f"{where}.gguf: cpu-llamacpp models are served from the image's models.yaml; "
+                    f"add {spec.name!r} with gguf {deployment.gguf!r} there (it has {', '.join(served)})"
+                )
+
+
+def _check_image(image: str, version: str | None, region: str, where: str) -> None:
+    if image in regional.IMAGE_FAMILIES:
+        try:
+            regional.image_uri(image, region, version)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    elif ".dkr.ecr." not in image:
+        raise ConfigError(
+            f"{where}.image: use one of {sorted(regional.IMAGE_FAMILIES)} or a full ECR image URI"
+        )
+
+
+def load_config(raw: Mapping[str, Any], stack: str) -> tuple[StackConfig, str]:
+    source = f"Pulumi.{stack}.yaml"
+    region = read_region(raw)
+    config = parse_stack_config(raw, source)
+    known_rules = {rule.id for rule in RULES}
+    if unknown := sorted(set(config.security_waivers) - known_rules):
+        raise ConfigError(
+            f"{source}: chatbot:security_waivers: unknown rules {unknown}; rules are {sorted(known_rules)}"
+        )
+    check_deployable(config, region, source)
+    return config, region
+
+
+def build_stack(
+    config: StackConfig, *, region: str, stack: str, require_artifacts: bool = True
+) -> dict[str, pulumi.Output[Any]]:
+    """Create every resource of one stack; returns the stack outputs."""
+    protect = config.deletion_protection
+    search = config.semantic_search
+    # Packaged first: a missing folder or unbuilt layer stops the run before any resource exists.
+    chat_code = lambda_code(
+        PROJECT_ROOT, "chat_api", "lambdas/chat_api/run.sh", require_built=require_artifacts
+    )
+    indexer_code = None
+    if search.enabled:
+        indexer_code = lambda_code(
+            PROJECT_ROOT,
+            "document_indexer",
+            "lambdas.document_indexer.handler.handler",
+            require_built=require_artifacts,
+        )
+    network = Network(
+        "network",
+        NetworkArgs(
+            region=region,
+            cidr_block=config.network.cidr_block,
+            nat_gateways=config.network.nat_gateways,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+        ),
+    )
+    inference_image = None
+    if any(spec.deployment.kind == "cpu-llamacpp" for spec in config.all_models()):
+        inference_image = InferenceImage(
+            "inference", InferenceImageArgs(project_root=PROJECT_ROOT, force_delete=not protect)
+        )
+
+    def model(spec: ModelSpec) -> LargeLanguageModel:
+        return LargeLanguageModel(
+            f"llm-{spec.name}",
+            LargeLanguageModelArgs(
+                spec=spec,
+                region=region,
+                endpoint_name=f"{spec.endpoint_name}-{stack}",
+                project_root=PROJECT_ROOT,
+                inference_image=inference_image,
+                force_destroy_buckets=not protect,
+            ),
+        )
+
+    endpoints = [(spec.name, model(spec)) for spec in config.models]
+    vector_store = None
+    if indexer_code is not None and search.embeddings is not None:
+        vector_store = VectorStore(
+            "retrieval",
+            VectorStoreArgs(
+                region=region,
+                stack=stack,
+                project_root=PROJECT_ROOT,
+                network=network,
+                embeddings=search.embeddings,
+                indexer_code=indexer_code,
+                inference_image=inference_image,
+                db_instance_class=search.db_instance_class,
+                db_allocated_storage_gb=search.db_allocated_storage_gb,
+                db_backup_retention_days=search.db_backup_retention_days,
+                db_engine_version=search.db_engine_version,
+                deletion_protection=protect,
+                log_retention_days=config.chat_api.log_retention_days,
+            ),
+        )
+        endpoints.append((search.embeddings.name, vector_store.embeddings))
+
+    web = WebApp(
+        "web",
+        WebAppArgs(
+            region=region,
+            stack=stack,
+            project_root=PROJECT_ROOT,
+            network=network,
+            cpu=config.web.cpu,
+            memory_mb=config.web.memory_mb,
+            min_tasks=config.web.min_tasks,
+            max_tasks=config.web.max_tasks,
+            mfa=config.web.mfa,
+            allow_self_signup=config.web.allow_self_signup,
+            rate_limit_per_5min=config.web.rate_limit_per_5min,
+            domain_name=config.web.domain_name,
+            certificate_arn=config.web.certificate_arn,
+            deletion_protection=protect,
+            log_retention_days=config.chat_api.log_retention_days,
+        ),
+    )
+    backend = ChatBackend(
+        "chat",
+        ChatBackendArgs(
+            region=region,
+            stack=stack,
+            code=chat_code,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.functions_security_group.id,
+            models=endpoints,
+            database=vector_store.database if vector_store else None,
+            reserved_concurrency=config.chat_api.reserved_concurrency,
+            timeout_s=config.chat_api.timeout_s,
+            memory_mb=config.chat_api.memory_mb,
+            log_retention_days=config.chat_api.log_retention_days,
+            deletion_protection=protect,
+            user_pool_id=web.user_pool_id,
+            user_pool_client_id=web.user_pool_client_id,
+        ),
+    )
+    web.serve(backend.function_arn, backend.function_url)
+    outputs: dict[str, pulumi.Output[Any]] = {
+        "app_url": web.url,
+        "user_pool_id": web.user_pool_id,
+        "user_pool_client_id": web.user_pool_client_id,
+        "chat_api_url": backend.function_url,
+        "models_table": backend.models_table_name,
+        "history_table": backend.history_table_name,
+        "endpoints": pulumi.Output.all(**{name: llm.endpoint_name for name, llm in endpoints}),
+    }
+    if vector_store is not None:
+        outputs["documents_bucket"] = vector_store.documents_bucket_name
+    return outputs
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> dict[str, str]:
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path.name} not found: stacks here are {', '.join(sorted(stacks(root)))}")
+    return config_from_stack_file(yaml.safe_load(path.read_text()) or {})
+
+
+def stacks(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(path.name.split(".")[1] for path in root.glob("Pulumi.*.yaml"))
+
+
+def offline_run(
+    stack: str, config: Mapping[str, str] | None = None, graph: ResourceGraph | None = None
+) -> OfflineRun:
+    """Build a stack under mocks: its Pulumi.<stack>.yaml, or `config` in its place."""
+    raw = dict(config) if config is not None else stack_file(stack)
+    region = str(raw.get("aws:region") or "us-east-1")
+
+    def program() -> dict[str, pulumi.Output[Any]]:
+        stack_config, stack_region = load_config(raw, stack)
+        return build_stack(stack_config, region=stack_region, stack=stack, require_artifacts=False)
+
+    return run_offline(program, project=PROJECT, stack=stack, config=raw, region=region, graph=graph)

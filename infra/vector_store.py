@@ -1,0 +1,261 @@
+"""VectorStore: RDS PostgreSQL (pgvector) in the isolated subnets, the documents bucket, and the
+indexing path S3 -> SQS (with a dead-letter queue) -> indexer Lambda -> embeddings endpoint -> Postgres.
+
+The schema (CREATE EXTENSION vector, tables, indexes) is created idempotently by the retrieval code
+when a function starts, so a fresh database needs no migration step in the deployment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from chatbot.models.spec import ModelSpec
+from infra.chat_backend import DatabaseAccess
+from infra.iam import LAMBDA_VPC_ACCESS, allow, assume_role_policy, log_statements, policy_document
+from infra.inference_image import InferenceImage
+from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
+from infra.network import Network
+from infra.packaging import LambdaCode
+from infra.storage import secure_bucket
+
+DB_NAME = "chatbot"
+DB_PORT = 5432
+INDEXER_TIMEOUT_S = 300
+
+
+@dataclass
+class VectorStoreArgs:
+    region: str
+    stack: str
+    project_root: Path
+    network: Network
+    embeddings: ModelSpec
+    indexer_code: LambdaCode
+    inference_image: InferenceImage | None = None
+    db_instance_class: str = "db.t4g.micro"
+    db_allocated_storage_gb: int = 20
+    db_backup_retention_days: int = 7
+    db_engine_version: str = "16.6"
+    deletion_protection: bool = False
+    log_retention_days: int = 30
+
+
+class VectorStore(pulumi.ComponentResource):
+    database: DatabaseAccess
+    documents_bucket_name: pulumi.Output[str]
+    embeddings: LargeLanguageModel
+
+    def __init__(self, name: str, args: VectorStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("chatbot:retrieval:VectorStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.embeddings = LargeLanguageModel(
+            f"{name}-embeddings",
+            LargeLanguageModelArgs(
+                spec=args.embeddings,
+                region=args.region,
+                endpoint_name=f"{args.embeddings.endpoint_name}-{args.stack}",
+                project_root=args.project_root,
+                inference_image=args.inference_image,
+                force_destroy_buckets=not args.deletion_protection,
+            ),
+            opts=child,
+        )
+        db = self._database(name, args)
+        self.database = DatabaseAccess(
+            host=db.address,
+            port=DB_PORT,
+            name=DB_NAME,
+            secret_arn=db.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+        )
+        bucket = secure_bucket(
+            f"{name}-documents",
+            self,
+            force_destroy=not args.deletion_protection,
+            protect=args.deletion_protection,
+        )
+        queue = self._queue(name, bucket)
+        self._indexer(name, args, bucket, queue)
+        self.documents_bucket_name = bucket.bucket
+        self.register_outputs(
+            {
+                "database_host": db.address,
+                "database_secret_arn": self.database.secret_arn,
+                "documents_bucket_name": self.documents_bucket_name,
+                "embeddings_endpoint_name": self.embeddings.endpoint_name,
+            }
+        )
+
+    def _database(self, name: str, args: VectorStoreArgs) -> aws.rds.Instance:
+        child = pulumi.ResourceOptions(parent=self)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-db-sg",
+            vpc_id=args.network.vpc_id,
+            description="Postgres, from the Lambda functions only",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=DB_PORT,
+                    to_port=DB_PORT,
+                    security_groups=[args.network.functions_security_group.id],
+                )
+            ],
+            opts=child,
+        )
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-db-subnets", subnet_ids=args.network.isolated_subnet_ids, opts=child
+        )
+        return aws.rds.Instance(
+            f"{name}-db",
+            engine="postgres",
+            engine_version=args.db_engine_version,  # pgvector ships with RDS PostgreSQL 15.2+ and 16
+            instance_class=args.db_instance_class,
+            allocated_storage=args.db_allocated_storage_gb,
+            storage_type="gp3",
+            db_name=DB_NAME,
+            username="chatbot_admin",
+            # RDS creates and rotates the password in Secrets Manager: it never passes through Pulumi.
+            manage_master_user_password=True,
+            iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group.id],
+            publicly_accessible=False,
+            storage_encrypted=True,
+            backup_retention_period=args.db_backup_retention_days,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=f"chatbot-{args.stack}-final" if args.deletion_protection else None,
+            auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+        )
+
+    def _queue(self, name: str, bucket: aws.s3.Bucket) -> aws.sqs.Queue:
+        child = pulumi.ResourceOptions(parent=self)
+        dead_letters = aws.sqs.Queue(
+            f"{name}-index-dlq",
+            message_retention_seconds=14 * 24 * 3600,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-index-queue",
+            # Lambda's rule: at least six times the function timeout, or messages reappear mid-run.
+            visibility_timeout_seconds=6 * INDEXER_TIMEOUT_S,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=pulumi.Output.json_dumps(
+                {"deadLetterTargetArn": dead_letters.arn, "maxReceiveCount": 3}
+            ),
+            opts=child,
+        )
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-index-queue-policy",
+            queue_url=queue.url,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "s3.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": queue.arn,
+                        "Condition": {"ArnEquals": {"aws:SourceArn": bucket.arn}},
+                    }
+                ]
+            ),
+            opts=child,
+        )
+        aws.s3.BucketNotification(
+            f"{name}-documents-events",
+            bucket=bucket.id,
+            queues=[
+                aws.s3.BucketNotificationQueueArgs(
+                    queue_arn=queue.arn, events=["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
+        )
+        return queue
+
+    def _indexer(self, name: str, args: VectorStoreArgs, bucket: aws.s3.Bucket, queue: aws.sqs.Queue) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"chatbot-{args.stack}-document-indexer"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-indexer-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-indexer-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-indexer-vpc-access", role=role.name, policy_arn=LAMBDA_VPC_ACCESS, opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-indexer-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    log_statements(log_group.arn),
+                    allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [queue.arn]),
+                    allow(["s3:GetObject"], [pulumi.Output.concat(bucket.arn, "/*")]),
+                    allow(["sagemaker:InvokeEndpoint"], [self.embeddings.endpoint_arn]),
+                    allow(["secretsmanager:GetSecretValue"], [self.database.secret_arn]),
+                ]
+            ),
+            opts=child,
+        )
+        layers = []
+        if args.indexer_code.dependencies is not None:
+            layer = aws.lambda_.LayerVersion(
+                f"{name}-indexer-dependencies",
+                layer_name=f"{function_name}-dependencies",
+                code=args.indexer_code.dependencies,
+                compatible_runtimes=["python3.12"],
+                opts=child,
+            )
+            layers.append(layer.arn)
+        function = aws.lambda_.Function(
+            f"{name}-indexer",
+            name=function_name,
+            runtime="python3.12",
+            handler=args.indexer_code.handler,
+            code=args.indexer_code.code,
+            role=role.arn,
+            layers=layers,
+            timeout=INDEXER_TIMEOUT_S,
+            memory_size=1024,
+            reserved_concurrent_executions=2,  # bounds the load on the database and the endpoint
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "DB_HOST": self.database.host,
+                    "DB_PORT": str(DB_PORT),
+                    "DB_NAME": DB_NAME,
+                    "DB_SECRET_ARN": self.database.secret_arn,
+                    # The deployed spec (endpoint name included), as the indexer's retrieval code reads it.
+                    "EMBEDDING_MODEL_SPEC": self.embeddings.endpoint_name.apply(
+                        lambda deployed: args.embeddings.model_copy(
+                            update={"endpoint_name": deployed}
+                        ).model_dump_json()
+                    ),
+                    "DOCUMENTS_BUCKET": bucket.bucket,
+                }
+            ),
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.network.private_subnet_ids,
+                security_group_ids=[args.network.functions_security_group.id],
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{name}-indexer-trigger",
+            event_source_arn=queue.arn,
+            function_name=function.arn,
+            batch_size=5,
+            function_response_types=["ReportBatchItemFailures"],  # one bad file does not redo the batch
+            opts=child,
+        )

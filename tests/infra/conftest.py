@@ -1,0 +1,81 @@
+"""Stacks built once per test session under Pulumi mocks (no CLI here: REFERENCE.md).
+
+A build leaves only plain data behind (the recorded graph), so sharing it between modules is safe."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.offline import OfflineRun
+from infra.program import offline_run
+from tests.infra.support import stack_config, stack_models
+
+#: One model of every deployment kind, to see each kind's resources in one build.
+ALL_KINDS = [
+    {
+        "name": "marketplace-model",
+        "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
+        "endpoint_name": "marketplace",
+        "context_window": 4096,
+        "deployment": {
+            "kind": "package",
+            "instance_type": "ml.g5.2xlarge",
+            "model_package_arns": {
+                "us-east-1": "arn:aws:sagemaker:us-east-1:865070037744:model-package/mistral-7b-instruct-v3"
+            },
+        },
+    },
+    {
+        "name": "tgi-model",
+        "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
+        "endpoint_name": "tgi",
+        "context_window": 4096,
+        "max_new_tokens_limit": 1024,
+        "deployment": {
+            "kind": "container",
+            "image": "tgi",
+            "hf_model_id": "mistralai/Mistral-7B-Instruct-v0.3",
+            "instance_type": "ml.g5.2xlarge",
+            "env": {"HF_MODEL_QUANTIZE": "bitsandbytes"},
+            "startup_health_check_timeout_s": 900,
+            "autoscaling": {"min_instances": 1, "max_instances": 4, "target_invocations_per_instance": 25},
+        },
+    },
+    {
+        "name": "lmi-model",
+        "model_id": "Qwen/Qwen2.5-7B-Instruct",
+        "endpoint_name": "lmi",
+        "adapter": "chat-messages",
+        "endpoint_req_config": "openai-chat",
+        "context_window": 8192,
+        "deployment": {"kind": "container", "image": "lmi", "hf_model_id": "Qwen/Qwen2.5-7B-Instruct"},
+    },
+    {
+        "name": "script-model",
+        "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "endpoint_name": "script",
+        "context_window": 2048,
+        "deployment": {
+            "kind": "custom-script",
+            "instance_type": "ml.m5.large",
+            "hf_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "code_dir": "infra/model_code/sentence_embeddings",
+        },
+    },
+    *stack_models("dev"),  # cpu-llamacpp
+]
+
+
+@pytest.fixture(scope="session")
+def dev() -> OfflineRun:
+    return offline_run("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> OfflineRun:
+    return offline_run("prod")
+
+
+@pytest.fixture(scope="session")
+def all_kinds() -> OfflineRun:
+    return offline_run("dev", stack_config("dev", models=ALL_KINDS))

@@ -1,0 +1,56 @@
+"""Shared helpers for the infra tests: stack configs and graph queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from infra.offline import RecordedResource, ResourceGraph
+from infra.program import PROJECT_ROOT, stack_file
+
+
+def stack_config(stack: str, **overrides: Any) -> dict[str, str]:
+    """A stack file's config with some `chatbot:` keys replaced (values as the CLI passes them)."""
+    raw = stack_file(stack)
+    for key, value in overrides.items():
+        full_key = key if ":" in key else f"chatbot:{key}"
+        raw[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return raw
+
+
+def stack_models(stack: str) -> list[dict[str, Any]]:
+    document = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return document["config"]["chatbot:models"]
+
+
+def one(graph: ResourceGraph, type_token: str, name: str | None = None) -> RecordedResource:
+    matches = [r for r in graph.of_type(type_token) if name is None or r.name == name]
+    assert len(matches) == 1, f"expected one {type_token} named {name}, found {[r.name for r in matches]}"
+    return matches[0]
+
+
+def policy(resource: RecordedResource, key: str = "policy") -> list[dict[str, Any]]:
+    statements = json.loads(resource.inputs[key])["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def allowed(graph: ResourceGraph, role: RecordedResource) -> dict[str, set[str]]:
+    """action -> resources, over every inline policy of `role`."""
+    grants: dict[str, set[str]] = {}
+    for inline in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if inline.inputs.get("role") != role.id:
+            continue
+        for statement in policy(inline):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                grants.setdefault(action, set()).update(statement["Resource"])
+    return grants
+
+
+def where(
+    graph: ResourceGraph, type_token: str, predicate: Callable[[RecordedResource], bool]
+) -> list[RecordedResource]:
+    return [r for r in graph.of_type(type_token) if predicate(r)]

@@ -1,0 +1,87 @@
+"""The program's shape: components with `chatbot:<area>:<Type>` tokens, children named after their
+parent and parented to it, and a thin __main__.py that builds the same stack."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from functools import partial
+
+import pytest
+
+from chatbot.errors import ConfigError
+from infra import packaging, program
+from infra.offline import OfflineRun, ResourceGraph, run_offline
+from infra.program import PROJECT, PROJECT_ROOT
+from tests.infra.support import stack_config
+
+
+def test_components_use_the_chatbot_area_type_tokens(dev: OfflineRun):
+    components = [r for r in dev.graph.resources if not r.custom]
+    assert {c.type for c in components} >= {
+        "chatbot:network:Network",
+        "chatbot:llm:LargeLanguageModel",
+        "chatbot:llm:InferenceImage",
+        "chatbot:chat:ChatBackend",
+        "chatbot:retrieval:VectorStore",
+        "chatbot:web:WebApp",
+    }
+    for component in components:
+        if not component.type.startswith("awsx:"):
+            assert re.fullmatch(r"chatbot:[a-z]+:[A-Z][A-Za-z]+", component.type), component.urn
+
+
+def test_every_resource_belongs_to_a_component_and_is_named_after_it(dev: OfflineRun):
+    graph = dev.graph
+    for resource in graph.resources:
+        parent = graph.by_urn(resource.parent_urn)
+        if parent is None:  # a top-level component
+            assert not resource.custom, f"{resource.urn} is not inside a component"
+            continue
+        assert resource.name.startswith(f"{parent.name}-"), f"{resource.urn} is not named after {parent.name}"
+
+
+def run_main(graph: ResourceGraph) -> OfflineRun:
+    return run_offline(
+        lambda: runpy.run_path(str(PROJECT_ROOT / "__main__.py")) and None,
+        project=PROJECT,
+        stack="dev",
+        config=stack_config("dev"),
+        region="us-east-1",
+        graph=graph,
+    )
+
+
+def test_main_builds_the_same_stack_as_the_offline_plan(dev: OfflineRun, monkeypatch: pytest.MonkeyPatch):
+    # Lambda layers are built by `python -m infra.packaging`, which needs the network: accept them unbuilt.
+    monkeypatch.setattr(program, "lambda_code", partial(_unbuilt_ok, packaging.lambda_code))
+    run = run_main(ResourceGraph())
+    assert sorted((r.type, r.name) for r in run.graph.resources) == sorted(
+        (r.type, r.name) for r in dev.graph.resources
+    )
+
+
+def _unbuilt_ok(real, *args, require_built: bool, **kwargs):
+    return real(*args, require_built=False, **kwargs)
+
+
+def test_main_refuses_to_deploy_unbuilt_lambda_code_before_creating_anything():
+    if (PROJECT_ROOT / packaging.LAYERS_DIR / "chat_api" / "python").is_dir():
+        pytest.skip("the chat API layer is built on this machine")
+    graph = ResourceGraph()
+    with pytest.raises(ConfigError, match=r"python -m infra\.packaging chat_api"):
+        run_main(graph)
+    assert graph.resources == []
+
+
+def test_the_stack_exports_the_app_url_user_pool_and_chat_api_url(dev: OfflineRun, prod: OfflineRun):
+    for run in (dev, prod):
+        assert run.outputs["app_url"].startswith("https://")
+        assert run.outputs["chat_api_url"].startswith("https://")
+        assert run.outputs["user_pool_id"].startswith("us-east-1_")
+    assert prod.outputs["app_url"] == "https://chat.example.com"
+
+
+def test_main_is_thin():
+    lines = [line for line in (PROJECT_ROOT / "__main__.py").read_text().splitlines() if line.strip()]
+    assert len(lines) <= 12
