@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 MODEL_PORT ?= 8080
+API_PORT ?= 8000
 
 .PHONY: chat test lint format models lock bench clean
 
@@ -27,9 +28,7 @@ models: $(INSTALLED)
 	$(PY) -m inference.model_files --config models.yaml
 
 chat: models
-	@echo ">> Model server on http://$(HOST):$(MODEL_PORT) (SageMaker Runtime API). Try, in another shell:"
-	@echo "   curl -N http://$(HOST):$(MODEL_PORT)/endpoints/smollm2-135m/invocations -d '{\"inputs\": \"<|im_start|>user\\nHi!<|im_end|>\\n<|im_start|>assistant\\n\", \"parameters\": {\"max_new_tokens\": 40, \"temperature\": 0.7}}'"
-	$(PY) -m inference --config models.yaml --host $(HOST) --port $(MODEL_PORT)
+	$(PY) -m launcher --host $(HOST) --model-port $(MODEL_PORT) --api-port $(API_PORT)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for model in models.values():
+        model.engine.warm_up()
     print(f"serving {', '.join(models)} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(create_app(models), host=args.host, port=args.port, log_level="warning")
     return 0

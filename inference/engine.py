@@ -131,6 +131,13 @@ class ModelEngine:
         self._worker = threading.Thread(target=self._work, name=f"engine-{model_path.stem}", daemon=True)
         self._worker.start()
 
+    def warm_up(self) -> None:
+        """Decode one token, so the first user does not pay for llama.cpp's first-call set-up
+        (buffer allocation, weights paged in: about half a second here)."""
+        tokens = self._llm.generate(self.tokenize("Hello"), temp=0.0)
+        next(tokens)
+        tokens.close()
+
     def tokenize(self, text: str) -> list[int]:
         # special=True: chat templates write control tokens such as <|im_start|> as text.
         return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)

@@ -1,72 +1,24 @@
-"""Start the project's own servers for tests: on 127.0.0.1, on a free port, stopped at the end.
-
-Each server gets `--exit-with-stdin` and a pipe for stdin, so it exits on its own even if
-the test process is killed.
-"""
+"""The project's own servers for tests: on 127.0.0.1, on a free port, stopped at the end."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import httpx
+from launcher.processes import ROOT, free_port
+from launcher.processes import running_server as _running_server
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["ROOT", "chat_api_server", "free_port", "model_server", "model_server_process", "running_server"]
 
 
 @contextmanager
 def running_server(
-    args: list[str], health_url: str, *, timeout_s: float = 60, env: dict[str, str] | None = None
+    args: list[str], health_url: str, *, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen]:
-    # Output goes to a file: a pipe nobody reads fills up and blocks a chatty server.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
-        try:
-            _wait_until_healthy(process, log, health_url, timeout_s)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_until_healthy(process: subprocess.Popen, log, health_url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            output = log.read().decode(errors="replace")
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{process.args} did not become healthy within {timeout_s}s")
-        time.sleep(0.1)
+    with tempfile.TemporaryFile() as log, _running_server(args, health_url, log=log, env=env) as process:
+        yield process
 
 
 @contextmanager
@@ -74,16 +26,7 @@ def model_server_process(*extra_args: str) -> Iterator[tuple[str, subprocess.Pop
     """The real model server (both local models unless told otherwise): its URL and process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [
-        "-m",
-        "inference",
-        "--config",
-        "models.yaml",
-        "--port",
-        str(port),
-        "--exit-with-stdin",
-        *extra_args,
-    ]
+    args = ["-m", "inference", "--config", "models.yaml", "--port", str(port), "--exit-with-stdin", *extra_args]
     with running_server(args, f"{url}/ping") as process:
         yield url, process
 

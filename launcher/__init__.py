@@ -1,0 +1,1 @@
+"""The local stack: every layer of the product on one machine (`make chat`)."""

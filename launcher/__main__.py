@@ -1,0 +1,119 @@
+"""`python -m launcher`: start every layer of the product on 127.0.0.1 and keep it running.
+
+Embedded Postgres (in this process), the model server, the chat API, each waited for until
+healthy; Ctrl-C stops them all. Children write their logs to .data/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from chatbot.errors import ChatbotError
+from chatbot.postgres import database_url, default_data_dir, redact
+from launcher.processes import StartupError, port_is_free, running_server
+
+
+def _check_ports(host: str, ports: dict[str, int]) -> None:
+    for name, port in ports.items():
+        if not port_is_free(host, port):
+            flag = {"model server": "MODEL_PORT", "chat API": "API_PORT"}[name]
+            raise StartupError(
+                f"Port {port} on {host} is taken, and the {name} needs it. Stop whatever uses it "
+                f"(another `make chat`?) or pick another port: make chat {flag}=<port>."
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model-port", type=int, default=8080)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--models", default="models.yaml")
+    args = parser.parse_args(argv)
+
+    data_dir = default_data_dir()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    model_url = f"http://{args.host}:{args.model_port}"
+    api_url = f"http://{args.host}:{args.api_port}"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly on `kill` as on Ctrl-C
+
+    with ExitStack() as stack:
+        try:
+            _check_ports(args.host, {"model server": args.model_port, "chat API": args.api_port})
+            print("Starting the embedded Postgres...", flush=True)
+            database = database_url(data_dir)
+            print(f"  ready: {redact(database)}", flush=True)
+
+            print(f"Starting the model server (loads {args.models})...", flush=True)
+            stack.enter_context(
+                running_server(
+                    [
+                        *("-m", "inference", "--config", args.models, "--host", args.host),
+                        *("--port", str(args.model_port), "--exit-with-stdin"),
+                    ],
+                    f"{model_url}/ping",
+                    log=stack.enter_context((logs / "model-server.log").open("w+b")),
+                )
+            )
+            print(f"  ready: {model_url}", flush=True)
+
+            print("Starting the chat API...", flush=True)
+            stack.enter_context(
+                running_server(
+                    [
+                        "-m",
+                        "lambdas.chat_api",
+                        "--host",
+                        args.host,
+                        "--port",
+                        str(args.api_port),
+                        "--exit-with-stdin",
+                    ],
+                    f"{api_url}/health",
+                    log=stack.enter_context((logs / "chat-api.log").open("w+b")),
+                    env={
+                        "CHATBOT_MODELS_FILE": args.models,
+                        "SAGEMAKER_ENDPOINT_URL": model_url,
+                        "DATABASE_URL": database,
+                    },
+                )
+            )
+            print(f"  ready: {api_url}", flush=True)
+        except (StartupError, ChatbotError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+        _print_usage(api_url, model_url, logs)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("\nStopping...", flush=True)
+    return 0
+
+
+def _print_usage(api_url: str, model_url: str, logs: Path) -> None:
+    print(
+        f"""
+The local stack is running (Ctrl-C stops it):
+  chat API      {api_url}      (docs: {api_url}/docs)
+  model server  {model_url}      (SageMaker Runtime API; counters: {model_url}/metrics)
+  logs          {logs}/
+
+Try it from another shell:
+  TOKEN=$(.venv/bin/python -m lambdas.chat_api.token me)
+  curl -N {api_url}/chat -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{{"model": "smollm2-135m", "message": "What is the capital of France?"}}'
+""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Starting the project's servers as child processes and waiting until they are healthy.
+
+Used by the local stack (`make chat`) and by the tests. Each child gets a pipe on stdin
+and `--exit-with-stdin`, so it exits on its own when its parent goes, however it goes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+@contextmanager
+def running_server(
+    args: list[str],
+    health_url: str,
+    *,
+    log: BinaryIO,
+    timeout_s: float = 60,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen]:
+    """`python <args>` until the block ends; healthy (200 at `health_url`) when the block starts.
+    Output goes to `log`, a file: a pipe nobody reads fills up and blocks a chatty server."""
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    try:
+        _wait_until_healthy(process, log, health_url, timeout_s)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_healthy(process: subprocess.Popen, log: BinaryIO, health_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            log.flush()
+            log.seek(0)
+            output = log.read().decode(errors="replace")[-4000:]
+            raise StartupError(f"{' '.join(process.args[1:])} exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(health_url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise StartupError(f"{' '.join(process.args[1:])} was not healthy within {timeout_s:.0f}s")
+        time.sleep(0.1)
