@@ -1,0 +1,267 @@
+"""Documents and their chunks in PostgreSQL with pgvector.
+
+A document is replaced whole: its old chunks are deleted and the new ones inserted in one
+transaction, under an advisory lock on (workspace, owner, source). Readers therefore see the
+old version or the new one, never a mix, and concurrent uploads of the same source end with
+exactly one copy (the last to commit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pgvector.psycopg2 import register_vector
+from psycopg2.extras import execute_values
+
+from chatbot.postgres import ConnectionPool
+from chatbot.retrieval.chunking import TextChunk
+from chatbot.retrieval.errors import DocumentNotFoundError
+from chatbot.retrieval.models import DocumentInfo
+from chatbot.retrieval.retriever import PRIVATE, SearchMode
+from chatbot.retrieval.schema import migrate, pin_embedding_model
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """Everything stored for one upload, ready to write."""
+
+    workspace: str
+    owner_key: str
+    uploaded_by: str
+    source: str
+    name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    chunks: Sequence[TextChunk]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One chunk found by the vector search, the full-text search, or both."""
+
+    chunk_id: int
+    document_id: str
+    document_name: str
+    workspace: str
+    chunk_index: int
+    start_offset: int
+    text: str
+    vector_score: float | None
+    vector_rank: int | None
+    text_score: float | None
+    text_rank: int | None
+
+
+_DOCUMENT_COLUMNS = (
+    "id::text, name, workspace, source, content_type, size_bytes, chunk_count, uploaded_by, created_at"
+)
+# Which chunks a user may read: their own private ones and those of the shared workspaces asked for.
+_VISIBLE = (
+    "((c.workspace = 'private' AND c.owner_id = %(user)s AND %(private)s) OR c.workspace = ANY(%(shared)s))"
+)
+
+
+class PgVectorStore:
+    def __init__(self, pool: ConnectionPool):
+        self.pool = pool
+
+    @classmethod
+    def open(
+        cls, url: str, *, embedding_model: str, dimension: int, max_connections: int = 8
+    ) -> PgVectorStore:
+        """Connect, migrate the schema, and check the embedding model against the index."""
+        migration_pool = ConnectionPool(url, max_connections=1)
+        try:
+            with migration_pool.connection() as conn:
+                migrate(conn)  # creates the vector extension: register_vector needs it first
+                pin_embedding_model(conn, embedding_model, dimension)
+        finally:
+            migration_pool.close()
+        return cls(ConnectionPool(url, max_connections=max_connections, on_connect=register_vector))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def replace_document(self, document: NewDocument) -> tuple[DocumentInfo, bool]:
+        """Store the document, replacing any earlier version of the same source.
+        Returns the stored document and whether it replaced one."""
+        rows = [
+            (chunk.index, chunk.start_offset, chunk.text, vector)
+            for chunk, vector in zip(document.chunks, document.vectors, strict=True)
+        ]
+        with self.pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                ("\x1f".join((document.workspace, document.owner_key, document.source)),),
+            )
+            cur.execute(
+                "DELETE FROM documents WHERE workspace = %s AND owner_id = %s AND source = %s RETURNING id",
+                (document.workspace, document.owner_key, document.source),
+            )
+            replaced = cur.fetchone() is not None
+            cur.execute(
+                f"""INSERT INTO documents (workspace, owner_id, uploaded_by, source, name, content_type,
+                                           size_bytes, sha256, chunk_count)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_DOCUMENT_COLUMNS}""",
+                (
+                    document.workspace,
+                    document.owner_key,
+                    document.uploaded_by,
+                    document.source,
+                    document.name,
+                    document.content_type,
+                    document.size_bytes,
+                    document.sha256,
+                    len(rows),
+                ),
+            )
+            info = _document_info(cur.fetchone())
+            execute_values(
+                cur,
+                """INSERT INTO chunks (document_id, workspace, owner_id, chunk_index, start_offset, text, embedding)
+                   VALUES %s""",
+                [(info.id, document.workspace, document.owner_key, *row) for row in rows],
+                page_size=256,
+            )
+        return info, replaced
+
+    def delete_document(self, user_id: str, document_id: str) -> None:
+        """Delete a document the user may delete: their private ones, and shared ones they uploaded."""
+        if not _is_uuid(document_id):
+            raise DocumentNotFoundError(f"No document {document_id!r}. List your documents to see their ids.")
+        with self.pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                """DELETE FROM documents
+                   WHERE id = %s AND ((workspace = 'private' AND owner_id = %s)
+                                      OR (workspace <> 'private' AND uploaded_by = %s))
+                   RETURNING id""",
+                (document_id, user_id, user_id),
+            )
+            if cur.fetchone() is None:
+                raise DocumentNotFoundError(
+                    f"No document {document_id!r} that you may delete. List your documents to see their ids."
+                )
+
+    def delete_source(self, workspace: str, owner_key: str, source: str) -> bool:
+        """Delete the document stored for a source (the S3 indexer's ObjectRemoved). True if one was."""
+        with self.pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM documents WHERE workspace = %s AND owner_id = %s AND source = %s RETURNING id",
+                (workspace, owner_key, source),
+            )
+            return cur.fetchone() is not None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def list_documents(self, user_id: str, workspaces: Sequence[str]) -> list[DocumentInfo]:
+        """The documents a user can see, newest first."""
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents c WHERE {_VISIBLE} ORDER BY created_at DESC, name",
+                _scope(user_id, workspaces),
+            )
+            return [_document_info(row) for row in cur.fetchall()]
+
+    def get_document(self, user_id: str, document_id: str, workspaces: Sequence[str]) -> DocumentInfo:
+        if _is_uuid(document_id):
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT {_DOCUMENT_COLUMNS} FROM documents c WHERE id = %(id)s AND {_VISIBLE}",
+                    {**_scope(user_id, workspaces), "id": document_id},
+                )
+                row = cur.fetchone()
+                if row is not None:
+                    return _document_info(row)
+        raise DocumentNotFoundError(f"No document {document_id!r}. List your documents to see their ids.")
+
+    def candidates(
+        self,
+        user_id: str,
+        workspaces: Sequence[str],
+        *,
+        query_text: str,
+        query_vector: np.ndarray | None,
+        limit: int,
+        mode: SearchMode,
+        ef_search: int,
+    ) -> list[Candidate]:
+        """Up to `limit` chunks from each side (vector, full text) in one round trip."""
+        sides = []
+        if mode in ("hybrid", "vector"):
+            # MATERIALIZED + re-ranking outside: pgvector's iterative scan may return neighbours
+            # slightly out of order when a filter drops some (relaxed_order), so order them again.
+            sides.append(
+                """v AS (SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank
+                         FROM (SELECT c.id, c.embedding <=> %(vector)s AS distance FROM chunks c
+                               WHERE """
+                + _VISIBLE
+                + """ ORDER BY distance LIMIT %(limit)s) AS hits)"""
+            )
+        if mode in ("hybrid", "text"):
+            sides.append(
+                """t AS (SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+                         FROM (SELECT c.id, ts_rank_cd(c.tsv, q.query) AS score
+                               FROM chunks c, websearch_to_tsquery('english', %(text)s) AS q(query)
+                               WHERE c.tsv @@ q.query AND """
+                + _VISIBLE
+                + """ ORDER BY score DESC, c.id LIMIT %(limit)s) AS hits)"""
+            )
+        if mode == "hybrid":
+            joined = "v FULL JOIN t ON v.id = t.id"
+            vector_cols, text_cols = "v.score, v.rank", "t.score, t.rank"
+        elif mode == "vector":
+            joined, vector_cols, text_cols = "v", "v.score, v.rank", "NULL::float8, NULL::bigint"
+        else:
+            joined, vector_cols, text_cols = "t", "NULL::float8, NULL::bigint", "t.score, t.rank"
+        key = {"hybrid": "COALESCE(v.id, t.id)", "vector": "v.id", "text": "t.id"}[mode]
+        query = (
+            "SELECT set_config('hnsw.ef_search', %(ef_search)s, true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true); "
+            f"WITH {', '.join(sides)} "
+            f"""SELECT c.id, c.document_id::text, d.name, c.workspace, c.chunk_index, c.start_offset, c.text,
+                       {vector_cols}, {text_cols}
+                FROM {joined} JOIN chunks c ON c.id = {key} JOIN documents d ON d.id = c.document_id"""
+        )
+        params = {
+            **_scope(user_id, workspaces),
+            "vector": query_vector,
+            "text": query_text,
+            "limit": limit,
+            "ef_search": str(ef_search),
+        }
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return [Candidate(*row) for row in cur.fetchall()]
+
+    def count_chunks(self) -> int:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM chunks")
+            return cur.fetchone()[0]
+
+
+def _scope(user_id: str, workspaces: Sequence[str]) -> dict[str, object]:
+    return {
+        "user": user_id,
+        "private": PRIVATE in workspaces,
+        "shared": [workspace for workspace in workspaces if workspace != PRIVATE],
+    }
+
+
+def _document_info(row: tuple) -> DocumentInfo:
+    names = ("id", "name", "workspace", "source", "content_type", "size_bytes", "chunk_count", "uploaded_by")
+    return DocumentInfo(**dict(zip(names, row[:8], strict=True)), created_at=row[8])
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
