@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from chatbot.errors import ConfigError
 from infra import pricing
-from infra.offline import ResourceGraph
+from infra.offline import RecordedResource, ResourceGraph
 from infra.policies import Context, Verdict, evaluate
 from infra.program import PROJECT_ROOT, load_config, offline_run, stack_file, stacks
 
@@ -26,18 +26,15 @@ ARTIFACTS = {
 
 
 def tree_lines(graph: ResourceGraph) -> Iterator[str]:
-    """Resources indented under their component, in registration order."""
+    """Resources indented under their component; siblings by name (registration order varies)."""
     urns = {resource.urn for resource in graph.resources}
 
-    def walk(parent_urn: str, depth: int) -> Iterator[str]:
-        for resource in graph.resources:
-            if resource.parent_urn == parent_urn or (
-                depth == 0 and resource.parent_urn not in urns and parent_urn == ""
-            ):
-                yield f"{'  ' * depth}{resource.name}  ({resource.type})"
-                yield from walk(resource.urn, depth + 1)
+    def walk(children: list[RecordedResource], depth: int) -> Iterator[str]:
+        for resource in sorted(children, key=lambda r: r.name):
+            yield f"{'  ' * depth}{resource.name}  ({resource.type})"
+            yield from walk(graph.children(resource.urn), depth + 1)
 
-    yield from walk("", 0)
+    yield from walk([r for r in graph.resources if r.parent_urn not in urns], 0)
 
 
 def verdict_lines(verdicts: list[Verdict]) -> Iterator[str]:

@@ -1,0 +1,97 @@
+"""ChatBackend: the streaming chat API Lambda and its tables, allowed to call this stack's
+endpoints and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+from infra.offline import OfflineRun
+from tests.infra.support import allowed, one
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+def test_the_chat_api_runs_behind_the_lambda_web_adapter(dev: OfflineRun):
+    function = one(dev.graph, FUNCTION, "chat-function")
+    assert function.inputs["runtime"] == "python3.12"
+    assert function.inputs["handler"] == "lambdas/chat_api/run.sh"
+    assert (
+        function.inputs["layers"][0] == "arn:aws:lambda:us-east-1:753240598075:layer:LambdaAdapterLayerX86:25"
+    )
+    env = function.inputs["environment"]["variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["PORT"] == "8000"
+
+
+def test_the_code_archive_holds_the_library_and_the_function(dev: OfflineRun):
+    code = one(dev.graph, FUNCTION, "chat-function").inputs["code"]
+    assert set(code.assets) >= {"chatbot", "lambdas/chat_api"}
+    assert code.assets["lambdas/chat_api"].path.endswith("lambdas/chat_api")
+
+
+def test_the_function_url_streams_and_requires_iam(dev: OfflineRun):
+    url = one(dev.graph, "aws:lambda/functionUrl:FunctionUrl")
+    assert url.inputs["invokeMode"] == "RESPONSE_STREAM"
+    assert url.inputs["authorizationType"] == "AWS_IAM"
+    assert url.inputs["functionName"] == one(dev.graph, FUNCTION, "chat-function").physical_name
+
+
+def test_concurrency_timeout_and_log_retention_come_from_the_stack(dev: OfflineRun, prod: OfflineRun):
+    for run, concurrency, timeout, retention in ((dev, 5, 300, 14), (prod, 50, 600, 90)):
+        function = one(run.graph, FUNCTION, "chat-function")
+        assert function.inputs["reservedConcurrentExecutions"] == concurrency
+        assert function.inputs["timeout"] == timeout
+        logs = one(run.graph, "aws:cloudwatch/logGroup:LogGroup", "chat-logs")
+        assert function.inputs["loggingConfig"]["logGroup"] == logs.physical_name
+        assert logs.inputs["retentionInDays"] == retention
+
+
+def test_the_api_verifies_cognito_tokens_and_reads_its_tables(dev: OfflineRun):
+    env = one(dev.graph, FUNCTION, "chat-function").inputs["environment"]["variables"]
+    pool = one(dev.graph, "aws:cognito/userPool:UserPool")
+    client = one(dev.graph, "aws:cognito/userPoolClient:UserPoolClient")
+    assert env["CHATBOT_AUTH"] == "cognito"
+    assert env["COGNITO_USER_POOL_ID"] == pool.id
+    assert env["COGNITO_CLIENT_ID"] == client.id
+    assert (
+        env["CHATBOT_HISTORY_TABLE"]
+        == one(dev.graph, "aws:dynamodb/table:Table", "chat-history").physical_name
+    )
+    assert (
+        env["CHATBOT_MODELS_TABLE"] == one(dev.graph, "aws:dynamodb/table:Table", "chat-models").physical_name
+    )
+    assert env["DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
+
+
+def test_tables_have_their_keys_recovery_and_encryption(dev: OfflineRun, prod: OfflineRun):
+    history = one(dev.graph, "aws:dynamodb/table:Table", "chat-history")
+    assert (history.inputs["hashKey"], history.inputs["rangeKey"]) == ("userId", "sessionId")
+    index = history.inputs["globalSecondaryIndexes"][0]
+    assert [k["attributeName"] for k in index["keySchemas"]] == ["userId", "startTime"]
+    assert one(dev.graph, "aws:dynamodb/table:Table", "chat-models").inputs["hashKey"] == "model_name"
+    for run, protected in ((dev, False), (prod, True)):
+        for table in run.graph.of_type("aws:dynamodb/table:Table"):
+            assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+            assert table.inputs["serverSideEncryption"]["enabled"] is True
+            assert table.inputs["deletionProtectionEnabled"] is protected
+
+
+def test_the_api_may_invoke_exactly_this_stacks_endpoints(dev: OfflineRun):
+    graph = dev.graph
+    grants = allowed(graph, one(graph, "aws:iam/role:Role", "chat-role"))
+    endpoints = {e.arn for e in graph.of_type("aws:sagemaker/endpoint:Endpoint")}
+    assert len(endpoints) == 2  # the chat model and the embeddings model
+    assert grants["sagemaker:InvokeEndpoint"] == endpoints
+    assert grants["sagemaker:InvokeEndpointWithResponseStream"] == endpoints
+    history = one(graph, "aws:dynamodb/table:Table", "chat-history").arn
+    assert grants["dynamodb:PutItem"] == {history, f"{history}/index/*"}
+    assert one(graph, "aws:dynamodb/table:Table", "chat-models").arn not in grants["dynamodb:PutItem"]
+    assert all("*" not in resources for action, resources in grants.items())
+
+
+def test_the_function_environment_fits_lambdas_4_kb_limit(dev: OfflineRun, prod: OfflineRun):
+    for run in (dev, prod):
+        for function in run.graph.of_type(FUNCTION):
+            size = len(json.dumps(function.inputs["environment"]["variables"]).encode())
+            assert size < 4096, f"{function.urn}: environment is {size} bytes"

@@ -1,0 +1,90 @@
+"""The packaging build: started once, waited for with a timeout, and a failure that fails the
+deployment with the build's log link. Driven by a stand-in for boto3's CodeBuild client that
+returns the API's own response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.codebuild import BuildFailedError, CodeBuildRunProvider, run_build
+
+LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEvent:group=/build;stream=1"
+
+
+class FakeCodeBuild:
+    """Answers start_build/batch_get_builds with a scripted sequence of build statuses."""
+
+    def __init__(self, statuses: list[str], failed_phase: str = "BUILD"):
+        self.statuses = statuses
+        self.failed_phase = failed_phase
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+
+    def _build(self, status: str) -> dict[str, Any]:
+        phases = [{"phaseType": "INSTALL", "phaseStatus": "SUCCEEDED"}]
+        if status == "FAILED":
+            phases.append({"phaseType": self.failed_phase, "phaseStatus": "FAILED"})
+        return {"id": "proj:1", "buildStatus": status, "phases": phases, "logs": {"deepLink": LOGS}}
+
+    def start_build(self, **kwargs: Any) -> dict[str, Any]:
+        self.started.append(kwargs["projectName"])
+        return {"build": self._build("IN_PROGRESS")}
+
+    def batch_get_builds(self, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["ids"] == ["proj:1"]
+        return {"builds": [self._build(self.statuses.pop(0))]}
+
+    def stop_build(self, **kwargs: Any) -> dict[str, Any]:
+        self.stopped.append(kwargs["id"])
+        return {"build": self._build("STOPPED")}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_build_is_started_and_polled_until_it_succeeds():
+    client, clock = FakeCodeBuild(["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]), Clock()
+    build = run_build(client, "proj", timeout_s=600, poll_s=10, clock=clock, sleep=clock.sleep)
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert client.started == ["proj"]
+    assert clock.now == 30
+
+
+def test_a_failed_build_fails_with_its_phase_and_log_link():
+    client, clock = FakeCodeBuild(["FAILED"], failed_phase="BUILD"), Clock()
+    with pytest.raises(BuildFailedError) as error:
+        run_build(client, "proj", timeout_s=600, clock=clock, sleep=clock.sleep)
+    assert "ended FAILED (failed phase: BUILD)" in str(error.value)
+    assert LOGS in str(error.value)
+
+
+def test_a_build_past_its_timeout_is_stopped_and_fails_with_its_log_link():
+    client, clock = FakeCodeBuild(["IN_PROGRESS"] * 100), Clock()
+    with pytest.raises(BuildFailedError, match=r"did not finish within 60 s and was stopped") as error:
+        run_build(client, "proj", timeout_s=60, poll_s=15, clock=clock, sleep=clock.sleep)
+    assert client.stopped == ["proj:1"]
+    assert LOGS in str(error.value)
+
+
+def test_a_new_source_means_a_new_build_and_other_changes_do_not():
+    provider = CodeBuildRunProvider()
+    olds = {
+        "project_name": "p",
+        "source_hash": "a",
+        "artifact_uri": "s3://b/a/model.tar.gz",
+        "timeout_minutes": 30,
+    }
+    assert provider.diff("id", olds, {**olds, "source_hash": "b"}).replaces == ["source_hash"]
+    unchanged = provider.diff("id", olds, {**olds, "timeout_minutes": 45})
+    assert unchanged.replaces == []
+    assert not unchanged.changes

@@ -1,0 +1,113 @@
+"""Network: three subnet tiers over two AZs, NAT per stack, endpoints, flow logs, and which
+resource sits in which tier."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from tests.infra.support import one
+
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def tier(graph: ResourceGraph, name: str) -> set[str]:
+    """Subnet ids of a tier (public, private, isolated)."""
+    return {s.id for s in graph.of_type(SUBNET) if s.inputs["tags"]["tier"] == name}
+
+
+def route_table_of(graph: ResourceGraph, subnet: RecordedResource) -> RecordedResource:
+    association = next(
+        a
+        for a in graph.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if a.inputs["subnetId"] == subnet.id
+    )
+    return next(
+        rt
+        for rt in graph.of_type("aws:ec2/routeTable:RouteTable")
+        if rt.id == association.inputs["routeTableId"]
+    )
+
+
+def test_three_tiers_of_subnets_over_two_availability_zones(dev: OfflineRun):
+    subnets = dev.graph.of_type(SUBNET)
+    assert (
+        sorted(s.inputs["tags"]["tier"] for s in subnets)
+        == ["isolated"] * 2 + ["private"] * 2 + ["public"] * 2
+    )
+    for name in ("public", "private", "isolated"):
+        zones = {s.inputs["availabilityZone"] for s in subnets if s.inputs["tags"]["tier"] == name}
+        assert zones == {"us-east-1a", "us-east-1b"}, name
+    assert not any(s.inputs["mapPublicIpOnLaunch"] for s in subnets)
+
+
+@pytest.mark.parametrize(("stack", "nats"), [("dev", 1), ("prod", 2)])
+def test_nat_gateways_per_stack_and_every_private_subnet_routes_through_one(stack: str, nats: int, request):
+    graph = request.getfixturevalue(stack).graph
+    gateways = graph.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(gateways) == nats
+    assert {g.inputs["subnetId"] for g in gateways} <= tier(graph, "public")
+    used = set()
+    for subnet in graph.of_type(SUBNET):
+        routes = route_table_of(graph, subnet).inputs.get("routes", [])
+        kind = subnet.inputs["tags"]["tier"]
+        if kind == "public":
+            assert routes[0]["gatewayId"] == one(graph, "aws:ec2/internetGateway:InternetGateway").id
+        elif kind == "private":
+            assert [r["cidrBlock"] for r in routes] == ["0.0.0.0/0"]
+            used.add(routes[0]["natGatewayId"])
+        else:
+            assert routes == [], "isolated subnets have no route out of the VPC"
+    assert used == {g.id for g in gateways}
+
+
+def test_gateway_and_interface_endpoints_serve_the_private_parts(dev: OfflineRun):
+    graph = dev.graph
+    endpoints = {e.inputs["serviceName"]: e for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    for service in ("s3", "dynamodb"):
+        gateway = endpoints[f"com.amazonaws.us-east-1.{service}"]
+        assert gateway.inputs["vpcEndpointType"] == "Gateway"
+        assert len(gateway.inputs["routeTableIds"]) == 3  # two private tables and the isolated one
+    for service in ("sagemaker.runtime", "secretsmanager"):
+        interface = endpoints[f"com.amazonaws.us-east-1.{service}"]
+        assert interface.inputs["privateDnsEnabled"] is True
+        assert set(interface.inputs["subnetIds"]) == tier(graph, "private")
+    endpoints_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "network-endpoints-sg")
+    ingress = [(r["fromPort"], r["toPort"], r["cidrBlocks"]) for r in endpoints_sg.inputs["ingress"]]
+    assert ingress == [(443, 443, ["10.20.0.0/16"])]
+
+
+def test_each_resource_sits_in_its_tier(dev: OfflineRun):
+    graph = dev.graph
+    db_subnets = one(graph, "aws:rds/subnetGroup:SubnetGroup")
+    assert set(db_subnets.inputs["subnetIds"]) == tier(graph, "isolated")
+    for function in graph.of_type("aws:lambda/function:Function"):
+        assert set(function.inputs["vpcConfig"]["subnetIds"]) == tier(graph, "private"), function.urn
+    service = one(graph, "aws:ecs/service:Service")
+    assert set(service.inputs["networkConfiguration"]["subnets"]) == tier(graph, "private")
+    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
+    assert set(alb.inputs["subnets"]) == tier(graph, "public")
+
+
+def test_flow_logs_capture_all_traffic_into_a_retained_log_group(dev: OfflineRun):
+    graph = dev.graph
+    flow_log = one(graph, "aws:ec2/flowLog:FlowLog")
+    assert flow_log.inputs["vpcId"] == one(graph, "aws:ec2/vpc:Vpc").id
+    assert flow_log.inputs["trafficType"] == "ALL"
+    group = one(graph, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
+    assert flow_log.inputs["logDestination"] == group.arn
+    assert group.inputs["retentionInDays"] == 30
+
+
+def test_the_default_security_group_is_adopted_with_no_rules(dev: OfflineRun):
+    default = one(dev.graph, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert not default.inputs.get("ingress")
+    assert not default.inputs.get("egress")
+
+
+def test_functions_may_only_reach_https_and_postgres(dev: OfflineRun):
+    functions_sg = one(dev.graph, "aws:ec2/securityGroup:SecurityGroup", "network-functions-sg")
+    assert not functions_sg.inputs.get("ingress")
+    assert sorted(rule["fromPort"] for rule in functions_sg.inputs["egress"]) == [443, 5432]
+    postgres = next(rule for rule in functions_sg.inputs["egress"] if rule["fromPort"] == 5432)
+    assert postgres["cidrBlocks"] == ["10.20.0.0/16"]

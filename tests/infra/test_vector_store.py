@@ -1,0 +1,110 @@
+"""VectorStore: Postgres in the isolated subnets, the documents bucket, and S3 -> SQS -> indexer."""
+
+from __future__ import annotations
+
+import json
+
+from infra.offline import OfflineRun
+from infra.program import offline_run
+from tests.infra.support import allowed, one, stack_config
+
+RDS = "aws:rds/instance:Instance"
+
+
+def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secrets_manager(dev: OfflineRun):
+    db = one(dev.graph, RDS)
+    assert db.inputs["engine"] == "postgres"
+    assert db.inputs["engineVersion"].startswith("16.")
+    assert db.inputs["publiclyAccessible"] is False
+    assert db.inputs["storageEncrypted"] is True
+    assert db.inputs["manageMasterUserPassword"] is True
+    assert "password" not in db.inputs
+    assert db.inputs["backupRetentionPeriod"] == 3
+    assert db.inputs["dbSubnetGroupName"] == one(dev.graph, "aws:rds/subnetGroup:SubnetGroup").physical_name
+
+
+def test_deletion_protection_follows_the_stack(dev: OfflineRun, prod: OfflineRun):
+    assert one(dev.graph, RDS).inputs["deletionProtection"] is False
+    assert one(dev.graph, RDS).inputs["skipFinalSnapshot"] is True
+    prod_db = one(prod.graph, RDS)
+    assert prod_db.inputs["deletionProtection"] is True
+    assert prod_db.inputs["skipFinalSnapshot"] is False
+    assert prod_db.inputs["finalSnapshotIdentifier"] == "chatbot-prod-final"
+
+
+def test_only_the_functions_reach_postgres(dev: OfflineRun):
+    graph = dev.graph
+    db_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "retrieval-db-sg")
+    functions_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "network-functions-sg")
+    assert [(r["fromPort"], r["securityGroups"]) for r in db_sg.inputs["ingress"]] == [
+        (5432, [functions_sg.id])
+    ]
+    assert one(graph, RDS).inputs["vpcSecurityGroupIds"] == [db_sg.id]
+
+
+def test_the_documents_bucket_is_locked_down(dev: OfflineRun):
+    graph = dev.graph
+    bucket = one(graph, "aws:s3/bucket:Bucket", "retrieval-documents")
+    block = one(
+        graph,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "retrieval-documents-public-access-block",
+    )
+    assert block.inputs["bucket"] == bucket.id
+    assert all(
+        block.inputs[k]
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    versioning = one(graph, "aws:s3/bucketVersioning:BucketVersioning", "retrieval-documents-versioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    policy = json.loads(
+        one(graph, "aws:s3/bucketPolicy:BucketPolicy", "retrieval-documents-tls-only").inputs["policy"]
+    )
+    deny = policy["Statement"][0]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [bucket.arn, f"{bucket.arn}/*"]
+
+
+def test_uploads_flow_through_a_queue_with_a_dead_letter_queue_to_the_indexer(dev: OfflineRun):
+    graph = dev.graph
+    bucket = one(graph, "aws:s3/bucket:Bucket", "retrieval-documents")
+    queue = one(graph, "aws:sqs/queue:Queue", "retrieval-index-queue")
+    dlq = one(graph, "aws:sqs/queue:Queue", "retrieval-index-dlq")
+    notification = one(graph, "aws:s3/bucketNotification:BucketNotification")
+    assert notification.inputs["bucket"] == bucket.id
+    assert notification.inputs["queues"][0]["queueArn"] == queue.arn
+    assert set(notification.inputs["queues"][0]["events"]) == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    assert json.loads(queue.inputs["redrivePolicy"]) == {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 3}
+    queue_policy = json.loads(one(graph, "aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])["Statement"][0]
+    assert queue_policy["Condition"] == {"ArnEquals": {"aws:SourceArn": bucket.arn}}
+    mapping = one(graph, "aws:lambda/eventSourceMapping:EventSourceMapping")
+    indexer = one(graph, "aws:lambda/function:Function", "retrieval-indexer")
+    assert mapping.inputs["eventSourceArn"] == queue.arn
+    assert mapping.inputs["functionName"] == indexer.arn
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue.inputs["visibilityTimeoutSeconds"] >= 6 * indexer.inputs["timeout"]
+
+
+def test_the_indexer_embeds_with_this_stacks_embeddings_endpoint_only(dev: OfflineRun):
+    graph = dev.graph
+    embeddings = one(graph, "chatbot:llm:LargeLanguageModel", "retrieval-embeddings")
+    assert graph.by_urn(embeddings.parent_urn).type == "chatbot:retrieval:VectorStore"
+    endpoint = one(graph, "aws:sagemaker/endpoint:Endpoint", "retrieval-embeddings-endpoint")
+    grants = allowed(graph, one(graph, "aws:iam/role:Role", "retrieval-indexer-role"))
+    assert grants["sagemaker:InvokeEndpoint"] == {endpoint.arn}
+    assert grants["s3:GetObject"] == {f"{one(graph, 'aws:s3/bucket:Bucket', 'retrieval-documents').arn}/*"}
+    env = one(graph, "aws:lambda/function:Function", "retrieval-indexer").inputs["environment"]["variables"]
+    assert json.loads(env["EMBEDDING_MODEL_SPEC"])["endpoint_name"] == "minilm-l6-dev"
+    assert json.loads(env["EMBEDDING_MODEL_SPEC"])["task"] == "embedding"
+
+
+def test_without_semantic_search_there_is_no_database_bucket_or_indexer():
+    run = offline_run("dev", stack_config("dev", semantic_search={"enabled": False}))
+    types = {r.type for r in run.graph.resources}
+    assert "aws:rds/instance:Instance" not in types
+    assert "chatbot:retrieval:VectorStore" not in types
+    assert (
+        "DB_SECRET_ARN"
+        not in one(run.graph, "aws:lambda/function:Function").inputs["environment"]["variables"]
+    )

@@ -1,0 +1,146 @@
+"""WebApp: viewers reach the Streamlit tasks only through CloudFront (HTTPS, WAF) and an ALB that
+admits only CloudFront; users sign in with Cognito; the client secret travels via Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.offline import OfflineRun
+from infra.web_app import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
+from tests.infra.support import allowed, one
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def test_cloudfront_reaches_the_alb_which_forwards_only_with_the_origin_secret_to_ecs(dev: OfflineRun):
+    graph = dev.graph
+    cdn = one(graph, "aws:cloudfront/distribution:Distribution")
+    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
+    listener = one(graph, "aws:lb/listener:Listener")
+    rule = one(graph, "aws:lb/listenerRule:ListenerRule")
+    target_group = one(graph, "aws:lb/targetGroup:TargetGroup")
+    service = one(graph, "aws:ecs/service:Service")
+
+    origin = cdn.inputs["origins"][0]
+    assert origin["domainName"] == f"{alb.name}.us-east-1.elb.amazonaws.com"
+    secret = origin["customHeaders"][0]
+    assert secret["name"] == ORIGIN_HEADER
+    assert len(secret["value"]) >= 32
+    assert listener.inputs["loadBalancerArn"] == alb.arn
+    assert listener.inputs["defaultActions"][0]["type"] == "fixed-response"
+    assert listener.inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "403"
+    assert rule.inputs["listenerArn"] == listener.arn
+    assert rule.inputs["conditions"][0]["httpHeader"] == {
+        "httpHeaderName": ORIGIN_HEADER,
+        "values": [secret["value"]],
+    }
+    assert rule.inputs["actions"][0] == {"type": "forward", "targetGroupArn": target_group.arn}
+    assert service.inputs["loadBalancers"][0]["targetGroupArn"] == target_group.arn
+    assert service.inputs["loadBalancers"][0]["containerPort"] == target_group.inputs["port"] == 8501
+
+
+def test_the_alb_admits_only_cloudfronts_prefix_list_and_the_tasks_only_the_alb(dev: OfflineRun):
+    graph = dev.graph
+    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
+    alb_sg = one(graph, SG, "web-alb-sg")
+    task_sg = one(graph, SG, "web-task-sg")
+    assert alb.inputs["securityGroups"] == [alb_sg.id]
+    assert [(r["fromPort"], r["prefixListIds"], r.get("cidrBlocks")) for r in alb_sg.inputs["ingress"]] == [
+        (80, ["pl-3b927c52"], None)
+    ]
+    assert [(r["fromPort"], r["securityGroups"]) for r in task_sg.inputs["ingress"]] == [(8501, [alb_sg.id])]
+    service = one(graph, "aws:ecs/service:Service")
+    assert service.inputs["networkConfiguration"]["securityGroups"] == [task_sg.id]
+    assert service.inputs["networkConfiguration"]["assignPublicIp"] is False
+
+
+def test_cloudfront_is_https_only_with_caching_off_and_all_methods_for_the_app(dev: OfflineRun):
+    behaviour = one(dev.graph, "aws:cloudfront/distribution:Distribution").inputs["defaultCacheBehavior"]
+    assert behaviour["viewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["cachePolicyId"] == CACHING_DISABLED
+    # Websockets need the Upgrade headers forwarded: the AllViewer origin request policy does that.
+    assert behaviour["originRequestPolicyId"] == ALL_VIEWER
+    assert {"GET", "POST", "OPTIONS"} <= set(behaviour["allowedMethods"])
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("dev", ("TLSv1", True)), ("prod", ("TLSv1.2_2021", None))])
+def test_the_viewer_certificate_follows_the_stacks_domain(stack: str, expected, request):
+    cdn = one(request.getfixturevalue(stack).graph, "aws:cloudfront/distribution:Distribution")
+    certificate = cdn.inputs["viewerCertificate"]
+    assert (
+        certificate["minimumProtocolVersion"],
+        certificate.get("cloudfrontDefaultCertificate"),
+    ) == expected
+    if stack == "prod":
+        assert cdn.inputs["aliases"] == ["chat.example.com"]
+        assert certificate["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
+
+
+def test_waf_rate_limits_each_client_ip(dev: OfflineRun, prod: OfflineRun):
+    for run, limit in ((dev, 1000), (prod, 2000)):
+        acl = one(run.graph, "aws:wafv2/webAcl:WebAcl")
+        assert acl.inputs["scope"] == "CLOUDFRONT"
+        rate = acl.inputs["rules"][0]["statement"]["rateBasedStatement"]
+        assert (rate["limit"], rate["aggregateKeyType"]) == (limit, "IP")
+        assert one(run.graph, "aws:cloudfront/distribution:Distribution").inputs["webAclId"] == acl.arn
+
+
+def test_cognito_pool_password_policy_mfa_and_no_self_signup(dev: OfflineRun, prod: OfflineRun):
+    for run, mfa in ((dev, "OPTIONAL"), (prod, "ON")):
+        pool = one(run.graph, "aws:cognito/userPool:UserPool")
+        assert pool.inputs["mfaConfiguration"] == mfa
+        assert pool.inputs["softwareTokenMfaConfiguration"] == {"enabled": True}
+        assert pool.inputs["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+        policy = pool.inputs["passwordPolicy"]
+        assert policy["minimumLength"] >= 12
+        assert all(
+            policy[k] for k in ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
+        )
+
+
+def test_the_app_client_uses_the_code_flow_back_to_the_app(dev: OfflineRun):
+    graph = dev.graph
+    client = one(graph, "aws:cognito/userPoolClient:UserPoolClient")
+    assert client.inputs["generateSecret"] is True
+    assert client.inputs["allowedOauthFlows"] == ["code"]
+    assert client.inputs["callbackUrls"] == [f"{dev.outputs['app_url']}/oauth2callback"]
+    domain = one(graph, "aws:cognito/userPoolDomain:UserPoolDomain")
+    assert domain.inputs["userPoolId"] == one(graph, "aws:cognito/userPool:UserPool").id
+    assert domain.inputs["domain"].startswith("chatbot-dev-")
+
+
+def test_the_client_secret_reaches_the_task_through_secrets_manager(dev: OfflineRun):
+    graph = dev.graph
+    secret = one(graph, "aws:secretsmanager/secret:Secret", "web-auth-secret")
+    value = json.loads(one(graph, "aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"])
+    assert value["client_secret"] == "offline-client-secret"
+    task = one(graph, "aws:ecs/taskDefinition:TaskDefinition")
+    container = json.loads(task.inputs["containerDefinitions"])[0]
+    assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == {
+        "AUTH_CLIENT_SECRET": f"{secret.arn}:client_secret::",
+        "AUTH_COOKIE_SECRET": f"{secret.arn}:cookie_secret::",
+    }
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert "offline-client-secret" not in env.values()
+    assert env["CHAT_API_URL"] == dev.outputs["chat_api_url"]
+    assert env["AUTH_REDIRECT_URI"] == f"{dev.outputs['app_url']}/oauth2callback"
+    execution = allowed(graph, one(graph, "aws:iam/role:Role", "web-execution-role"))
+    assert execution["secretsmanager:GetSecretValue"] == {secret.arn}
+
+
+def test_the_tasks_may_call_the_chat_api_and_nothing_else(dev: OfflineRun):
+    graph = dev.graph
+    grants = allowed(graph, one(graph, "aws:iam/role:Role", "web-task-role"))
+    function = one(graph, "aws:lambda/function:Function", "chat-function").arn
+    assert grants == {"lambda:InvokeFunctionUrl": {function}, "lambda:InvokeFunction": {function}}
+
+
+def test_the_service_runs_the_streamlit_image_and_autoscales(dev: OfflineRun, prod: OfflineRun):
+    image = one(dev.graph, "awsx:ecr:Image", "web-image")
+    assert image.inputs["dockerfile"].endswith("streamlit_app/Dockerfile")
+    for run, bounds in ((dev, (1, 2)), (prod, (2, 6))):
+        target = one(run.graph, "aws:appautoscaling/target:Target", "web-scaling-target")
+        assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == bounds
+        assert one(run.graph, "aws:ecs/service:Service").inputs["desiredCount"] == bounds[0]
