@@ -1,0 +1,1 @@
+"""The S3-triggered document indexer (S3 -> SQS -> Lambda), on the same code as UI uploads."""

@@ -1,0 +1,142 @@
+"""Index documents uploaded to the documents bucket; delete them when their objects go.
+
+S3 sends ObjectCreated/ObjectRemoved notifications to an SQS queue, which invokes this
+handler with batches of messages. Object keys say whose document it is:
+
+    private/<user_id>/<path>        a user's own document (visible to that user only)
+    shared/<workspace>/<path>       a shared workspace's document (the uploader is read from
+                                    the object's `uploaded-by` metadata, if the UI set it)
+
+A bad document (corrupt, encrypted, too large...) is logged and dropped: retrying cannot fix
+it. Anything else (database or S3 unavailable) fails only its own message, which SQS retries
+(the event source mapping needs ReportBatchItemFailures).
+
+Configuration (environment): DATABASE_URL; EMBEDDING_MODEL_SPEC, a ModelSpec as JSON for a
+SageMaker embeddings endpoint (unset: the local all-MiniLM-L6-v2); SAGEMAKER_ENDPOINT_URL
+(the local model server); MAX_DOCUMENT_MB (default 25).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chatbot.retrieval.errors import DocumentError
+from chatbot.retrieval.models import Upload
+from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
+from chatbot.retrieval.service import Retrieval
+from chatbot.retrieval.settings import MB, RetrievalSettings
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)
+
+
+@dataclass(frozen=True)
+class Owner:
+    workspace: str
+    user_id: str
+    #: The key's path inside the user's or workspace's folder: what re-uploads replace.
+    source: str
+
+
+class KeyLayoutError(ValueError):
+    """An object outside private/<user>/... and shared/<workspace>/...: not ours to index."""
+
+
+def owner_of(key: str) -> Owner:
+    parts = key.split("/")
+    if len(parts) < 3 or not parts[1] or not all(parts[2:]):
+        raise KeyLayoutError(f"{key!r} is not private/<user_id>/<path> or shared/<workspace>/<path>")
+    top, middle, source = parts[0], parts[1], "/".join(parts[2:])
+    if top == "private":
+        return Owner(PRIVATE, middle, source)
+    if top == "shared" and middle != PRIVATE and re.match(WORKSPACE_PATTERN, middle):
+        return Owner(middle, "", source)
+    raise KeyLayoutError(f"{key!r} is not private/<user_id>/<path> or shared/<workspace>/<path>")
+
+
+@functools.cache
+def _retrieval() -> Retrieval:
+    """Built once per Lambda container (cold start), reused by later invocations."""
+    settings = RetrievalSettings(max_document_bytes=int(float(os.environ.get("MAX_DOCUMENT_MB", "25")) * MB))
+    embedder = None
+    spec_json = os.environ.get("EMBEDDING_MODEL_SPEC")
+    if spec_json:
+        from chatbot.models.clients import sagemaker_runtime_client
+        from chatbot.models.spec import ModelSpec
+        from chatbot.retrieval.embedders import SageMakerEmbedder
+
+        client = sagemaker_runtime_client(endpoint_url=os.environ.get("SAGEMAKER_ENDPOINT_URL"))
+        embedder = SageMakerEmbedder(ModelSpec.model_validate_json(spec_json), client)
+    return Retrieval.open(os.environ.get("DATABASE_URL"), embedder=embedder, settings=settings)
+
+
+@functools.cache
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Entry point for an SQS batch (or a direct S3 notification)."""
+    return process_event(event, _retrieval(), _s3())
+
+
+def process_event(event: dict[str, Any], retrieval: Retrieval, s3: Any) -> dict[str, Any]:
+    failures = []
+    for record in event.get("Records", []):
+        if record.get("eventSource") == "aws:sqs":
+            try:
+                notification = json.loads(record["body"])
+                for s3_record in notification.get("Records", []):  # s3:TestEvent has none
+                    _handle_s3_record(s3_record, retrieval, s3)
+            except Exception:
+                log.exception("indexing failed; SQS will retry message %s", record.get("messageId"))
+                failures.append({"itemIdentifier": record["messageId"]})
+        else:
+            _handle_s3_record(record, retrieval, s3)  # a direct S3 notification: errors propagate
+    return {"batchItemFailures": failures}
+
+
+def _handle_s3_record(record: dict[str, Any], retrieval: Retrieval, s3: Any) -> None:
+    bucket = record["s3"]["bucket"]["name"]
+    key = unquote_plus(record["s3"]["object"]["key"])  # S3 sends keys URL-encoded, spaces as '+'
+    event_name = record.get("eventName", "")
+    try:
+        owner = owner_of(key)
+    except KeyLayoutError as exc:
+        log.warning(json.dumps({"skipped": key, "reason": str(exc)}))
+        return
+    if event_name.startswith("ObjectRemoved"):
+        owner_key = owner.user_id if owner.workspace == PRIVATE else ""
+        deleted = retrieval.store.delete_source(owner.workspace, owner_key, owner.source)
+        log.info(json.dumps({"deleted": key, "found": deleted}))
+        return
+    if not event_name.startswith("ObjectCreated"):
+        return
+    try:
+        # Refuse an oversized object before downloading it.
+        retrieval.ingestor.check_size(owner.source, int(record["s3"]["object"].get("size", 0)))
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        retrieval.ingestor.check_size(owner.source, int(obj["ContentLength"]))
+        uploaded_by = owner.user_id or obj.get("Metadata", {}).get("uploaded-by") or "s3"
+        result = retrieval.ingestor.ingest(
+            Upload(
+                user_id=uploaded_by,
+                filename=owner.source.rsplit("/", 1)[-1],
+                data=obj["Body"].read(),
+                workspace=owner.workspace,
+                source=owner.source,
+            )
+        )
+    except DocumentError as exc:
+        log.warning(json.dumps({"rejected": key, "code": exc.code, "reason": str(exc)}))
+        return
+    log.info(json.dumps({"indexed": key, "chunks": result.document.chunk_count, "replaced": result.replaced}))
