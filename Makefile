@@ -43,6 +43,7 @@ format: $(INSTALLED)
 
 bench: models
 	$(PY) benchmarks/stream_overhead.py
+	$(PY) benchmarks/chat_api.py
 
 # Re-pin every transitive dependency after changing requirements*.txt.
 lock: $(INSTALLED)
