@@ -28,7 +28,14 @@ PROJECT = "chatbot"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def check_deployable(config: StackConfig, region: str, source: str, root: Path = PROJECT_ROOT) -> None:
+def endpoint_name(spec: ModelSpec, stack: str) -> str:
+    """The deployed SageMaker endpoint: the spec's name, made unique per stack in one account."""
+    return f"{spec.endpoint_name}-{stack}"
+
+
+def check_deployable(
+    config: StackConfig, region: str, stack: str, source: str, root: Path = PROJECT_ROOT
+) -> None:
     """What the schema cannot know: the region, files on disk, the image's model catalog.
     Runs before any resource, so a bad stack fails with nothing half-created."""
     try:
@@ -37,6 +44,10 @@ def check_deployable(config: StackConfig, region: str, source: str, root: Path =
         raise ConfigError(f"{source}: {exc}") from None
     served = {spec.name: spec for spec in load_catalog(root / "models.yaml")}
     for spec in config.all_models():
+        if len(deployed := endpoint_name(spec, stack)) > 63:
+            raise ConfigError(
+                f"{source}: model {spec.name!r}: endpoint_name: {deployed!r} is over SageMaker's 63 characters"
+            )
         where = f"{source}: model {spec.name!r}: deployment"
         deployment = spec.deployment
         if deployment.kind == "package" and region not in deployment.model_package_arns:
@@ -78,7 +89,7 @@ def load_config(raw: Mapping[str, Any], stack: str) -> tuple[StackConfig, str]:
         raise ConfigError(
             f"{source}: chatbot:security_waivers: unknown rules {unknown}; rules are {sorted(known_rules)}"
         )
-    check_deployable(config, region, source)
+    check_deployable(config, region, stack, source)
     return config, region
 
 
@@ -121,7 +132,7 @@ def build_stack(
             LargeLanguageModelArgs(
                 spec=spec,
                 region=region,
-                endpoint_name=f"{spec.endpoint_name}-{stack}",
+                endpoint_name=endpoint_name(spec, stack),
                 project_root=PROJECT_ROOT,
                 inference_image=inference_image,
                 force_destroy_buckets=not protect,
@@ -139,6 +150,7 @@ def build_stack(
                 project_root=PROJECT_ROOT,
                 network=network,
                 embeddings=search.embeddings,
+                embeddings_endpoint_name=endpoint_name(search.embeddings, stack),
                 indexer_code=indexer_code,
                 inference_image=inference_image,
                 db_instance_class=search.db_instance_class,

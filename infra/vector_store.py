@@ -34,6 +34,8 @@ class VectorStoreArgs:
     project_root: Path
     network: Network
     embeddings: ModelSpec
+    #: The deployed name of the embeddings endpoint (unique per stack).
+    embeddings_endpoint_name: str
     indexer_code: LambdaCode
     inference_image: InferenceImage | None = None
     db_instance_class: str = "db.t4g.micro"
@@ -57,7 +59,7 @@ class VectorStore(pulumi.ComponentResource):
             LargeLanguageModelArgs(
                 spec=args.embeddings,
                 region=args.region,
-                endpoint_name=f"{args.embeddings.endpoint_name}-{args.stack}",
+                endpoint_name=args.embeddings_endpoint_name,
                 project_root=args.project_root,
                 inference_image=args.inference_image,
                 force_destroy_buckets=not args.deletion_protection,

@@ -4,11 +4,15 @@ returns the API's own response shapes."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
+from pulumi.dynamic.dynamic import serialize_provider
 
 from infra.codebuild import BuildFailedError, CodeBuildRunProvider, run_build
+from infra.program import PROJECT_ROOT
 
 LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEvent:group=/build;stream=1"
 
@@ -88,3 +92,17 @@ def test_a_new_source_means_a_new_build_and_other_changes_do_not():
     unchanged = provider.diff("id", olds, {**olds, "timeout_minutes": 45})
     assert unchanged.replaces == []
     assert not unchanged.changes
+
+
+def test_the_provider_survives_pulumis_serialization_into_the_provider_host():
+    """Pulumi pickles the provider with dill; its host (`python -m pulumi.dynamic`, run in the
+    project folder) must be able to load it and find its create/diff methods."""
+    blob = serialize_provider(CodeBuildRunProvider())
+    script = (
+        "import base64, sys, dill; p = dill.loads(base64.b64decode(sys.argv[1])); "
+        "print(type(p).__name__, callable(p.create), callable(p.diff))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, blob], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["CodeBuildRunProvider", "True", "True"]

@@ -105,6 +105,14 @@ def test_a_custom_script_needs_its_code_folder():
     )
 
 
+def test_a_deployed_endpoint_name_must_fit_sagemakers_limit():
+    models = stack_models("dev")
+    models[0] = {**models[0], "endpoint_name": "e" * 62}
+    fails_with(
+        stack_config("dev", models=models), r"endpoint_name: 'e{62}-dev' is over SageMaker's 63 characters"
+    )
+
+
 def test_semantic_search_needs_an_embeddings_model():
     fails_with(
         stack_config("dev", semantic_search={"enabled": True}), r"chatbot:semantic_search: .*embeddings"
