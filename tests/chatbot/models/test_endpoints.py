@@ -65,9 +65,12 @@ def test_a_batched_answer_stops_at_max_new_tokens(endpoint: Endpoint):
     assert done.usage.completion_tokens == 20
 
 
+@pytest.mark.parametrize("mode", ["native", "batched"])
 @pytest.mark.parametrize("endpoint", ["gemma3-270m"], indirect=True)
-def test_a_base_model_is_stopped_by_its_stop_words_before_it_writes_the_users_turn(endpoint: Endpoint):
-    events = ask(endpoint, "Hello! Who are you?", "native", max_new_tokens=200, temperature=0)
+def test_a_base_model_is_stopped_by_its_stop_words_before_it_writes_the_users_turn(
+    endpoint: Endpoint, mode: str
+):
+    events = ask(endpoint, "Hello! Who are you?", mode, max_new_tokens=200, temperature=0)
     text = "".join(event.text for event in events if isinstance(event, TokenEvent))
     assert "User:" not in text
     assert events[-1].finish_reason in ("stop_sequence", "eos", "length")
