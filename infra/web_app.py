@@ -20,15 +20,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from infra import cdn, cognito
+from infra.cdn import ORIGIN_HEADER
 from infra.iam import allow, assume_role_policy, policy_document
 from infra.network import Network
 
 APP_PORT = 8501
-ORIGIN_HEADER = "X-Origin-Verify"
-#: AWS managed CloudFront policies (fixed ids): no caching, and every viewer header (the websocket
-#: upgrade included) forwarded to the origin.
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
@@ -68,10 +65,10 @@ class WebApp(pulumi.ComponentResource):
             ).random_password
         )
         alb, target_group, listener = self._load_balancer(origin_secret)
-        distribution = self._distribution(alb, origin_secret)
+        distribution = cdn.distribution(name, self, args, alb, origin_secret)
         host = pulumi.Output.from_input(args.domain_name) if args.domain_name else distribution.domain_name
         self.url = pulumi.Output.concat("https://", host)
-        pool, client, domain = self._cognito(host)
+        pool, client, domain = cognito.user_pool(name, self, args, host)
         auth_secret = aws.secretsmanager.Secret(
             f"{name}-auth-secret",
             description="Streamlit st.login: OIDC client secret and cookie secret",
@@ -226,164 +223,6 @@ class WebApp(pulumi.ComponentResource):
             opts=child,
         )
         return alb, target_group, listener
-
-    def _distribution(
-        self, alb: aws.lb.LoadBalancer, origin_secret: pulumi.Output[str]
-    ) -> aws.cloudfront.Distribution:
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        if args.certificate_arn:
-            certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-                acm_certificate_arn=args.certificate_arn,
-                ssl_support_method="sni-only",
-                minimum_protocol_version="TLSv1.2_2021",
-            )
-        else:
-            # With *.cloudfront.net CloudFront applies its TLSv1 policy whatever is asked (an AWS
-            # limit); the cloudfront-tls rule fails this unless the stack waives it with a reason.
-            certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-                cloudfront_default_certificate=True, minimum_protocol_version="TLSv1"
-            )
-        return aws.cloudfront.Distribution(
-            f"{name}-cdn",
-            enabled=True,
-            is_ipv6_enabled=True,
-            http_version="http2and3",
-            price_class="PriceClass_100",
-            aliases=[args.domain_name] if args.domain_name else None,
-            web_acl_id=self._waf().arn,
-            origins=[
-                aws.cloudfront.DistributionOriginArgs(
-                    origin_id="alb",
-                    domain_name=alb.dns_name,
-                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
-                        http_port=80,
-                        https_port=443,
-                        # The ALB has no certificate of its own (no domain for it): see docs/DEPLOY.md.
-                        origin_protocol_policy="http-only",
-                        origin_ssl_protocols=["TLSv1.2"],
-                        origin_read_timeout=60,
-                    ),
-                    custom_headers=[
-                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
-                            name=ORIGIN_HEADER, value=origin_secret
-                        )
-                    ],
-                )
-            ],
-            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
-                target_origin_id="alb",
-                viewer_protocol_policy="redirect-to-https",
-                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-                cached_methods=["GET", "HEAD"],
-                cache_policy_id=CACHING_DISABLED,
-                origin_request_policy_id=ALL_VIEWER,
-                compress=True,
-            ),
-            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
-                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
-                    restriction_type="none"
-                )
-            ),
-            viewer_certificate=certificate,
-            opts=child,
-        )
-
-    def _waf(self) -> aws.wafv2.WebAcl:
-        name, args = self._name, self._args
-        # A CloudFront web ACL must live in us-east-1, whatever the stack's region.
-        provider = (
-            None
-            if args.region == "us-east-1"
-            else aws.Provider(
-                f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self)
-            )
-        )
-
-        def visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
-            return aws.wafv2.WebAclVisibilityConfigArgs(
-                cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-            )
-
-        return aws.wafv2.WebAcl(
-            f"{name}-waf",
-            scope="CLOUDFRONT",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
-            rules=[
-                aws.wafv2.WebAclRuleArgs(
-                    name="rate-limit-per-ip",
-                    priority=1,
-                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                            limit=args.rate_limit_per_5min, aggregate_key_type="IP", evaluation_window_sec=300
-                        )
-                    ),
-                    visibility_config=visibility("rate-limit-per-ip"),
-                )
-            ],
-            visibility_config=visibility(f"{name}-waf"),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
-        )
-
-    def _cognito(
-        self, host: pulumi.Output[str]
-    ) -> tuple[aws.cognito.UserPool, aws.cognito.UserPoolClient, aws.cognito.UserPoolDomain]:
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        pool = aws.cognito.UserPool(
-            f"{name}-users",
-            username_attributes=["email"],
-            auto_verified_attributes=["email"],
-            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=12,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_numbers=True,
-                require_symbols=True,
-                temporary_password_validity_days=3,
-            ),
-            mfa_configuration=args.mfa,
-            software_token_mfa_configuration=(
-                aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True)
-                if args.mfa != "OFF"
-                else None
-            ),
-            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
-                allow_admin_create_user_only=not args.allow_self_signup
-            ),
-            account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
-                recovery_mechanisms=[
-                    aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(
-                        name="verified_email", priority=1
-                    )
-                ]
-            ),
-            deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
-            opts=child,
-        )
-        client = aws.cognito.UserPoolClient(
-            f"{name}-client",
-            user_pool_id=pool.id,
-            generate_secret=True,  # st.login is a confidential OIDC client (authorization code flow)
-            allowed_oauth_flows_user_pool_client=True,
-            allowed_oauth_flows=["code"],
-            allowed_oauth_scopes=["openid", "email", "profile"],
-            supported_identity_providers=["COGNITO"],
-            callback_urls=[pulumi.Output.concat("https://", host, "/oauth2callback")],
-            logout_urls=[pulumi.Output.concat("https://", host, "/")],
-            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            prevent_user_existence_errors="ENABLED",
-            opts=child,
-        )
-        # Hosted-UI prefixes are global: derive one from the pool id, which is unique already.
-        domain = aws.cognito.UserPoolDomain(
-            f"{name}-login",
-            user_pool_id=pool.id,
-            domain=pool.id.apply(lambda pool_id: f"chatbot-{args.stack}-{pool_id.split('_')[-1].lower()}"),
-            opts=child,
-        )
-        return pool, client, domain
 
     def _service(
         self, chat_function_arn: pulumi.Input[str], environment: dict[str, pulumi.Input[str]]

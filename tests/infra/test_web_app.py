@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from infra.cdn import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
 from infra.offline import OfflineRun
-from infra.web_app import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
 from tests.infra.support import allowed, one
 
 SG = "aws:ec2/securityGroup:SecurityGroup"

@@ -1,0 +1,147 @@
+"""Rules for code and identity: Lambda, IAM, ECS, Cognito and secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from infra.offline import RecordedResource, ResourceGraph
+from infra.policies._base import Context, as_list, rule, statements
+
+# --- Lambda -----------------------------------------------------------------------------------
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+@rule("lambda-url-auth", "Function URLs require IAM auth")
+def _lambda_url(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for url in graph.of_type("aws:lambda/functionUrl:FunctionUrl"):
+        if url.inputs.get("authorizationType") != "AWS_IAM":
+            yield url, f"authorizationType is {url.inputs.get('authorizationType')!r}, not AWS_IAM"
+
+
+@rule(
+    "lambda-reserved-concurrency", "Every function has reserved concurrency (bounds runaway streams and cost)"
+)
+def _lambda_concurrency(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for function in graph.of_type(FUNCTION):
+        if (function.inputs.get("reservedConcurrentExecutions") or 0) < 1:
+            yield function, "reservedConcurrentExecutions is not set"
+
+
+@rule("log-retention", "Every function logs to a log group with a retention period")
+def _lambda_logs(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    groups = {g.physical_name: g for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    for function in graph.of_type(FUNCTION):
+        name = function.get("loggingConfig", "logGroup") or f"/aws/lambda/{function.inputs.get('name')}"
+        group = groups.get(name)
+        if group is None or not group.inputs.get("retentionInDays"):
+            yield function, f"log group {name} is not managed here with a retention period"
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+_ADMIN_POLICIES = re.compile(
+    r"policy/(AdministratorAccess|PowerUserAccess|AmazonSageMakerFullAccess|IAMFullAccess)$"
+)
+_POLICY_DOCUMENTS = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+
+
+@rule(
+    "iam-no-wildcards",
+    "No policy allows wildcard actions on all resources; no admin or full-access managed policies",
+)
+def _iam_wildcards(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for token, key in _POLICY_DOCUMENTS.items():
+        for policy in graph.of_type(token):
+            for statement in statements(policy.inputs.get(key)):
+                actions = [str(a) for a in as_list(statement.get("Action", []))]
+                resources = [str(r) for r in as_list(statement.get("Resource", []))]
+                if statement.get("Effect") == "Allow" and "*" in resources and any("*" in a for a in actions):
+                    yield policy, f"allows {', '.join(actions)} on *"
+    for attachment in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        if _ADMIN_POLICIES.search(str(attachment.inputs.get("policyArn", ""))):
+            yield attachment, f"attaches {attachment.inputs['policyArn']}"
+
+
+# --- ECS, Cognito, VPC ------------------------------------------------------------------------
+
+
+@rule("ecs-no-public-ip", "ECS tasks get no public IP")
+def _ecs_public_ip(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for service in graph.of_type("aws:ecs/service:Service"):
+        if service.get("networkConfiguration", "assignPublicIp") is not False:
+            yield service, "assignPublicIp must be false"
+
+
+@rule("cognito-password-policy", "User pools require long passwords with mixed character classes")
+def _cognito_passwords(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for pool in graph.of_type("aws:cognito/userPool:UserPool"):
+        policy = pool.inputs.get("passwordPolicy") or {}
+        classes = sum(
+            bool(policy.get(k))
+            for k in ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
+        )
+        if (policy.get("minimumLength") or 0) < 12 or classes < 3:
+            yield pool, "password policy needs minimumLength >= 12 and at least three character classes"
+
+
+@rule(
+    "cognito-mfa", "Production user pools require MFA; no pool allows self sign-up unless the stack says so"
+)
+def _cognito_mfa(graph: ResourceGraph, context: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for pool in graph.of_type("aws:cognito/userPool:UserPool"):
+        if context.production and pool.inputs.get("mfaConfiguration") != "ON":
+            yield pool, "mfaConfiguration must be ON in production"
+
+
+@rule("cognito-no-unauthenticated", "Identity pools do not hand out credentials to unauthenticated users")
+def _cognito_unauthenticated(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for pool in graph.of_type("aws:cognito/identityPool:IdentityPool"):
+        if pool.inputs.get("allowUnauthenticatedIdentities") is not False:
+            yield pool, "allowUnauthenticatedIdentities must be false"
+
+
+# --- Secrets ----------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|api_?key|private_?key|credential)")
+_REFERENCE = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):")
+
+
+def _plain_secrets(env: dict[str, Any]) -> list[str]:
+    """Variables whose name says secret and whose value is not a reference (ARN) to one."""
+    return [
+        name
+        for name, value in env.items()
+        if _SECRET_NAME.search(name)
+        and not name.upper().endswith("_ARN")
+        and not _REFERENCE.match(str(value))
+    ]
+
+
+@rule(
+    "secrets-in-secrets-manager",
+    "Secrets reach code through Secrets Manager, never plain environment variables",
+)
+def _secrets(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for function in graph.of_type(FUNCTION):
+        if names := _plain_secrets(function.get("environment", "variables") or {}):
+            yield function, f"plain secret environment variables: {', '.join(names)}"
+    for model in graph.of_type("aws:sagemaker/model:Model"):
+        if names := _plain_secrets(model.get("primaryContainer", "environment") or {}):
+            yield model, f"plain secret environment variables: {', '.join(names)}"
+    for task in graph.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        for container in json.loads(task.inputs.get("containerDefinitions") or "[]"):
+            env = {item["name"]: item.get("value") for item in container.get("environment", [])}
+            if names := _plain_secrets(env):
+                yield (
+                    task,
+                    f"container {container.get('name')}: plain secret environment variables: {', '.join(names)}",
+                )
