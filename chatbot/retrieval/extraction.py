@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbot.retrieval.errors import (
     CorruptDocumentError,
+    DocumentTooLargeError,
     EmptyDocumentError,
     EncryptedDocumentError,
     NotTextError,
@@ -46,6 +47,8 @@ _MAGIC = {
     b"\xd0\xcf\x11\xe0": "an old Office file (.doc/.xls) or a password-protected Office file",
     b"\x7fELF": "a program",
 }
+#: Text markup a .docx may unpack to: far beyond any real document, far below a zip bomb.
+MAX_DOCX_XML_BYTES = 100 * 1024 * 1024
 # Characters that do not occur in text: C0 controls other than tab, newline, form feed and CR.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -204,6 +207,7 @@ def _docx_text(filename: str, data: bytes) -> str:
             f"{filename!r} is password-protected or an old .doc file. Remove the password, or save it "
             "as .docx, and upload it again."
         )
+    _refuse_zip_bomb(filename, data)
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
@@ -216,6 +220,23 @@ def _docx_text(filename: str, data: bytes) -> str:
         for row in table.rows:
             blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
     return "\n\n".join(block for block in blocks if block.strip())
+
+
+def _refuse_zip_bomb(filename: str, data: bytes) -> None:
+    """A .docx is a ZIP: a small upload can unpack to gigabytes of XML. Check before parsing."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            xml_bytes = sum(info.file_size for info in archive.infolist() if info.filename.endswith(".xml"))
+    except zipfile.BadZipFile as exc:
+        raise CorruptDocumentError(
+            f"{filename!r} is not a readable .docx file ({exc}). Open it in a word processor, save it "
+            "as .docx, and upload it again."
+        ) from exc
+    if xml_bytes > MAX_DOCX_XML_BYTES:
+        raise DocumentTooLargeError(
+            f"{filename!r} unpacks to {xml_bytes // (1024 * 1024)} MB of text markup; the limit is "
+            f"{MAX_DOCX_XML_BYTES // (1024 * 1024)} MB. Split the document into smaller files."
+        )
 
 
 _EXTRACTORS: dict[str, Callable[[str, bytes], str]] = {

@@ -7,6 +7,7 @@ chunks = retrieval.retriever.search("u1", "what did I note about pgvector?", k=5
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from chatbot.postgres import database_url
@@ -14,7 +15,7 @@ from chatbot.retrieval.embedders import Embedder, LocalEmbedder
 from chatbot.retrieval.ingestion import Ingestor
 from chatbot.retrieval.reranker import Reranker
 from chatbot.retrieval.search import HybridRetriever
-from chatbot.retrieval.settings import RetrievalSettings
+from chatbot.retrieval.settings import MB, RetrievalSettings
 from chatbot.retrieval.store import PgVectorStore
 
 
@@ -43,6 +44,43 @@ class Retrieval:
             store=store,
             ingestor=Ingestor(store, embedder, settings),
             retriever=HybridRetriever(store, embedder, settings, reranker),
+        )
+
+    @classmethod
+    def from_environment(cls) -> Retrieval:
+        """Configured by the environment, as the Lambdas and the local stack run it:
+
+        - DATABASE_URL: the server (unset: the embedded one, see `chatbot.postgres`);
+        - EMBEDDING_MODEL_SPEC: a ModelSpec (JSON, task "embedding") for a SageMaker endpoint;
+          unset: the local all-MiniLM-L6-v2;
+        - RERANK_MODEL_SPEC: a ModelSpec (JSON, task "rerank"); unset: no reranker;
+        - SAGEMAKER_ENDPOINT_URL: where the endpoints are (the local model server); unset: AWS;
+        - MAX_DOCUMENT_MB: the upload limit (default 25).
+        """
+        from chatbot.models.clients import sagemaker_runtime_client
+        from chatbot.models.spec import ModelSpec
+        from chatbot.retrieval.embedders import SageMakerEmbedder
+        from chatbot.retrieval.reranker import SageMakerReranker
+
+        embedding_spec, rerank_spec = (
+            os.environ.get("EMBEDDING_MODEL_SPEC"),
+            os.environ.get("RERANK_MODEL_SPEC"),
+        )
+        client = None
+        if embedding_spec or rerank_spec:
+            client = sagemaker_runtime_client(endpoint_url=os.environ.get("SAGEMAKER_ENDPOINT_URL") or None)
+        embedder = (
+            SageMakerEmbedder(ModelSpec.model_validate_json(embedding_spec), client)
+            if embedding_spec
+            else None
+        )
+        reranker = (
+            SageMakerReranker(ModelSpec.model_validate_json(rerank_spec), client) if rerank_spec else None
+        )
+        limit_mb = float(os.environ.get("MAX_DOCUMENT_MB") or 25)
+        settings = RetrievalSettings(max_document_bytes=int(limit_mb * MB))
+        return cls.open(
+            os.environ.get("DATABASE_URL"), embedder=embedder, reranker=reranker, settings=settings
         )
 
     @property

@@ -11,9 +11,8 @@ A bad document (corrupt, encrypted, too large...) is logged and dropped: retryin
 it. Anything else (database or S3 unavailable) fails only its own message, which SQS retries
 (the event source mapping needs ReportBatchItemFailures).
 
-Configuration (environment): DATABASE_URL; EMBEDDING_MODEL_SPEC, a ModelSpec as JSON for a
-SageMaker embeddings endpoint (unset: the local all-MiniLM-L6-v2); SAGEMAKER_ENDPOINT_URL
-(the local model server); MAX_DOCUMENT_MB (default 25).
+Configuration: environment variables, read by `Retrieval.from_environment` (DATABASE_URL,
+EMBEDDING_MODEL_SPEC, SAGEMAKER_ENDPOINT_URL, MAX_DOCUMENT_MB...).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +29,6 @@ from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.models import Upload
 from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
 from chatbot.retrieval.service import Retrieval
-from chatbot.retrieval.settings import MB, RetrievalSettings
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
@@ -64,17 +61,7 @@ def owner_of(key: str) -> Owner:
 @functools.cache
 def _retrieval() -> Retrieval:
     """Built once per Lambda container (cold start), reused by later invocations."""
-    settings = RetrievalSettings(max_document_bytes=int(float(os.environ.get("MAX_DOCUMENT_MB", "25")) * MB))
-    embedder = None
-    spec_json = os.environ.get("EMBEDDING_MODEL_SPEC")
-    if spec_json:
-        from chatbot.models.clients import sagemaker_runtime_client
-        from chatbot.models.spec import ModelSpec
-        from chatbot.retrieval.embedders import SageMakerEmbedder
-
-        client = sagemaker_runtime_client(endpoint_url=os.environ.get("SAGEMAKER_ENDPOINT_URL"))
-        embedder = SageMakerEmbedder(ModelSpec.model_validate_json(spec_json), client)
-    return Retrieval.open(os.environ.get("DATABASE_URL"), embedder=embedder, settings=settings)
+    return Retrieval.from_environment()
 
 
 @functools.cache

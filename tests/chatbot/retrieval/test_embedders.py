@@ -12,7 +12,7 @@ from chatbot.retrieval.embedders import Embedder, SageMakerEmbedder
 from chatbot.retrieval.errors import EmbeddingError
 from chatbot.retrieval.reranker import SageMakerReranker
 from tests.chatbot.retrieval.endpoint_server import endpoint_server
-from tests.chatbot.retrieval.test_search import _spec
+from tests.chatbot.retrieval.support import endpoint_spec
 
 
 @pytest.fixture(scope="module")
@@ -45,46 +45,46 @@ def test_no_texts_embed_to_an_empty_matrix(embedder):
 
 def test_both_embedders_satisfy_the_protocol(embedder, endpoint):
     assert isinstance(embedder, Embedder)
-    assert isinstance(SageMakerEmbedder(_spec("minilm-embed", "embedding"), endpoint), Embedder)
+    assert isinstance(SageMakerEmbedder(endpoint_spec("minilm-embed", "embedding"), endpoint), Embedder)
 
 
 def test_the_endpoint_embedder_matches_the_model_it_serves_across_batches(embedder, endpoint):
-    remote = SageMakerEmbedder(_spec("minilm-embed", "embedding"), endpoint, max_batch=2)
+    remote = SageMakerEmbedder(endpoint_spec("minilm-embed", "embedding"), endpoint, max_batch=2)
     texts = ["one", "two", "three", "four", "five"]
     assert np.allclose(remote.embed_documents(texts), embedder.embed_documents(texts), atol=1e-5)
     assert remote.name == "sentence-transformers/all-MiniLM-L6-v2"  # same model: same pinned index
 
 
 def test_an_endpoint_error_becomes_an_embedding_error_that_says_what_to_check(endpoint):
-    remote = SageMakerEmbedder(_spec("broken", "embedding"), endpoint)
+    remote = SageMakerEmbedder(endpoint_spec("broken", "embedding"), endpoint)
     with pytest.raises(EmbeddingError, match="'broken' failed.*deployed and InService"):
         remote.embed_query("hello")
 
 
 def test_vectors_of_the_wrong_size_are_refused(endpoint):
-    remote = SageMakerEmbedder(_spec("wrong-shape", "embedding"), endpoint)
+    remote = SageMakerEmbedder(endpoint_spec("wrong-shape", "embedding"), endpoint)
     with pytest.raises(EmbeddingError, match=r"returned shape \(1, 2\); expected \(1, 384\)"):
         remote.embed_query("hello")
 
 
 def test_a_chat_model_cannot_be_used_as_an_embedder(endpoint):
     with pytest.raises(ConfigError, match="task 'chat'; an embedder needs a model with task: embedding"):
-        SageMakerEmbedder(_spec("minilm-embed", "chat"), endpoint)
+        SageMakerEmbedder(endpoint_spec("minilm-embed", "chat"), endpoint)
 
 
 def test_the_reranker_scores_each_text_in_the_order_given(endpoint):
-    reranker = SageMakerReranker(_spec("minilm-rerank", "rerank"), endpoint)
+    reranker = SageMakerReranker(endpoint_spec("minilm-rerank", "rerank"), endpoint)
     scores = reranker.scores("feline", ["stock prices", "a cat", "bonds"])
     assert len(scores) == 3
     assert max(scores) == scores[1]
 
 
 def test_a_failing_reranker_says_what_to_do(endpoint):
-    reranker = SageMakerReranker(_spec("broken", "rerank"), endpoint)
+    reranker = SageMakerReranker(endpoint_spec("broken", "rerank"), endpoint)
     with pytest.raises(ModelCallError, match="remove the reranker"):
         reranker.scores("q", ["a"])
 
 
 def test_an_embedding_model_cannot_be_used_as_a_reranker(endpoint):
     with pytest.raises(ConfigError, match="a reranker needs a model with task: rerank"):
-        SageMakerReranker(_spec("minilm-embed", "embedding"), endpoint)
+        SageMakerReranker(endpoint_spec("minilm-embed", "embedding"), endpoint)

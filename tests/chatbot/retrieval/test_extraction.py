@@ -7,6 +7,7 @@ import pytest
 
 from chatbot.retrieval.errors import (
     CorruptDocumentError,
+    DocumentTooLargeError,
     EmptyDocumentError,
     EncryptedDocumentError,
     NotTextError,
@@ -128,6 +129,15 @@ def test_a_password_protected_pdf_is_refused_with_what_to_do():
 def test_a_damaged_docx_is_refused():
     with pytest.raises(CorruptDocumentError, match=r"not a readable \.docx"):
         extract_text("broken.docx", b"PK\x03\x04" + b"\x00" * 100)
+
+
+def test_a_docx_that_unpacks_to_huge_markup_is_refused_before_parsing(monkeypatch):
+    import chatbot.retrieval.extraction as extraction
+
+    data = docx_with(["Short, but its XML is bigger than the limit set below."])
+    monkeypatch.setattr(extraction, "MAX_DOCX_XML_BYTES", 1024)
+    with pytest.raises(DocumentTooLargeError, match=r"unpacks to .* of text markup.*Split the document"):
+        extract_text("bomb.docx", data)
 
 
 def test_a_password_protected_docx_is_refused():

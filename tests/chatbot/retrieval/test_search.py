@@ -8,7 +8,6 @@ import json
 import pytest
 
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.errors import InvalidQueryError
 from chatbot.retrieval.models import Upload
 from chatbot.retrieval.reranker import SageMakerReranker
@@ -16,6 +15,7 @@ from chatbot.retrieval.retriever import Retriever
 from chatbot.retrieval.search import HybridRetriever
 from tests.chatbot.retrieval.documents import ALICE, DATA
 from tests.chatbot.retrieval.endpoint_server import endpoint_server
+from tests.chatbot.retrieval.support import endpoint_spec
 
 ALL_MODES = ["hybrid", "vector", "text"]
 
@@ -166,25 +166,10 @@ def test_an_exact_phrase_from_the_text_comes_first(alice):
 # -- reranker ------------------------------------------------------------------------------
 
 
-def _spec(name: str, task: str) -> ModelSpec:
-    return ModelSpec.model_validate(
-        {
-            "name": name,
-            "model_id": "sentence-transformers/all-MiniLM-L6-v2",
-            "endpoint_name": name,
-            "task": task,
-            "context_window": 512,
-            "max_new_tokens_limit": 1,
-            "default_parameters": {"max_new_tokens": 1},
-            "deployment": {"kind": "container", "image": "tei", "hf_model_id": "x"},
-        }
-    )
-
-
 def test_a_reranker_reorders_the_fused_candidates_by_its_scores(alice):
     with endpoint_server(alice.embedder) as url:
         client = sagemaker_runtime_client(endpoint_url=url, max_attempts=1)
-        reranker = SageMakerReranker(_spec("minilm-rerank", "rerank"), client)
+        reranker = SageMakerReranker(endpoint_spec("minilm-rerank", "rerank"), client)
         retriever = HybridRetriever(alice.store, alice.embedder, alice.retriever.settings, reranker)
         hits = retriever.search("reader", "What was the caterpillar smoking?", k=5)
 
