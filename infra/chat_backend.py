@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from infra import regional
 from infra.iam import LAMBDA_VPC_ACCESS, allow, assume_role_policy, log_statements, policy_document
 from infra.llm import LargeLanguageModel
@@ -161,29 +162,31 @@ class ChatBackend(pulumi.ComponentResource):
             "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             "deletion_protection_enabled": args.deletion_protection,
         }
-        # The original chatbot's history schema: one item per session, listed by start time.
+        # The history store's own layout (chatbot/chat/dynamodb_store.py): sessions and their
+        # messages as separate items under the user's key, and an index listing sessions newest first.
+        keys = {key["KeyType"]: key["AttributeName"] for key in HISTORY_TABLE_SCHEMA["KeySchema"]}
         history = aws.dynamodb.Table(
             f"{name}-history",
-            hash_key="userId",
-            range_key="sessionId",
+            hash_key=keys["HASH"],
+            range_key=keys["RANGE"],
             attributes=[
-                aws.dynamodb.TableAttributeArgs(name="userId", type="S"),
-                aws.dynamodb.TableAttributeArgs(name="sessionId", type="S"),
-                aws.dynamodb.TableAttributeArgs(name="startTime", type="S"),
+                aws.dynamodb.TableAttributeArgs(
+                    name=attribute["AttributeName"], type=attribute["AttributeType"]
+                )
+                for attribute in HISTORY_TABLE_SCHEMA["AttributeDefinitions"]
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name="byStartTime",
+                    name=index["IndexName"],
                     key_schemas=[
                         aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                            attribute_name="userId", key_type="HASH"
-                        ),
-                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                            attribute_name="startTime", key_type="RANGE"
-                        ),
+                            attribute_name=key["AttributeName"], key_type=key["KeyType"]
+                        )
+                        for key in index["KeySchema"]
                     ],
-                    projection_type="ALL",
+                    projection_type=index["Projection"]["ProjectionType"],
                 )
+                for index in HISTORY_TABLE_SCHEMA["GlobalSecondaryIndexes"]
             ],
             opts=child,
             **common,

@@ -27,7 +27,7 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import ChatService, Conversation, InvalidRequestError, MessageTooLongError
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError
 from chatbot.models.events import ErrorEvent, Event, event_to_json_line
-from lambdas.chat_api.auth import AuthError, TokenVerifier, bearer_token
+from lambdas.chat_api.auth import AuthError, TokenVerifier, user_token
 
 NDJSON = "application/x-ndjson"
 
@@ -108,7 +108,7 @@ async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncI
 
 
 def current_user(request: Request) -> str:
-    return request.app.state.verifier.user_id(bearer_token(request.headers.get("authorization")))
+    return request.app.state.verifier.user_id(user_token(request.headers))
 
 
 def current_service(request: Request) -> ChatService:

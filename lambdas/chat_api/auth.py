@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -120,8 +121,16 @@ class CognitoTokens:
         return claims["sub"]
 
 
-def bearer_token(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
+#: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4
+#: signature, so the signed-in user's token travels in this header instead.
+ID_TOKEN_HEADER = "x-id-token"
+
+
+def user_token(headers: Mapping[str, str]) -> str:
+    """The user's token: the X-Id-Token header, or else `Authorization: Bearer <token>`."""
+    if token := headers.get(ID_TOKEN_HEADER, "").strip():
+        return token
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("Sign in first: send 'Authorization: Bearer <token>'.")
+        raise AuthError("Sign in first: send 'Authorization: Bearer <token>' (or an X-Id-Token header).")
     return token.strip()

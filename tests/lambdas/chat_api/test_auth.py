@@ -9,7 +9,7 @@ import jwt
 import pytest
 from moto import mock_aws
 
-from lambdas.chat_api.auth import AuthError, CognitoTokens, LocalTokens, bearer_token, local_secret
+from lambdas.chat_api.auth import AuthError, CognitoTokens, LocalTokens, local_secret, user_token
 
 
 @pytest.fixture
@@ -78,8 +78,10 @@ def test_local_tokens_round_trip_and_expire(tmp_path: Path):
         LocalTokens("y" * 40).user_id(tokens.issue("alice"))
 
 
-def test_the_authorization_header_must_be_a_bearer_token():
-    assert bearer_token("Bearer abc") == "abc"
-    for header in (None, "", "Basic abc", "Bearer "):
+def test_the_token_comes_from_x_id_token_or_a_bearer_authorization_header():
+    assert user_token({"authorization": "Bearer abc"}) == "abc"
+    # Behind AWS_IAM auth, Authorization holds the SigV4 signature; the user's token comes apart.
+    assert user_token({"authorization": "AWS4-HMAC-SHA256 Credential=...", "x-id-token": "xyz"}) == "xyz"
+    for headers in ({}, {"authorization": ""}, {"authorization": "Basic abc"}, {"authorization": "Bearer "}):
         with pytest.raises(AuthError, match="Sign in first"):
-            bearer_token(header)
+            user_token(headers)
