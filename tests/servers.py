@@ -26,7 +26,16 @@ def model_server_process(*extra_args: str) -> Iterator[tuple[str, subprocess.Pop
     """The real model server (both local models unless told otherwise): its URL and process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["-m", "inference", "--config", "models.yaml", "--port", str(port), "--exit-with-stdin", *extra_args]
+    args = [
+        "-m",
+        "inference",
+        "--config",
+        "models.yaml",
+        "--port",
+        str(port),
+        "--exit-with-stdin",
+        *extra_args,
+    ]
     with running_server(args, f"{url}/ping") as process:
         yield url, process
 

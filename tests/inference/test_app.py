@@ -51,7 +51,9 @@ def test_streaming_sends_payload_parts_of_tgi_events_and_ends_with_details(runti
     assert all(line.startswith(b"data:") and line.endswith(b"\n\n") for line in lines)
     assert [event["index"] for event in events] == list(range(1, len(events) + 1))
     assert events[-1]["details"]["generated_tokens"] == len(events)
-    assert events[-1]["generated_text"] == "".join(e["token"]["text"] for e in events if not e["token"]["special"])
+    assert events[-1]["generated_text"] == "".join(
+        e["token"]["text"] for e in events if not e["token"]["special"]
+    )
 
 
 def test_an_unknown_endpoint_is_a_validation_error_listing_the_served_ones(runtime_client):
@@ -90,7 +92,10 @@ def test_a_prompt_longer_than_the_context_window_is_refused(runtime_client):
 def test_the_container_contract_streams_server_sent_events_when_asked(model_server_url: str):
     headers = {"X-Amzn-SageMaker-Target-Model": "smollm2-135m"}
     with httpx.stream(
-        "POST", f"{model_server_url}/invocations", content=body(stream=True, max_new_tokens=4), headers=headers
+        "POST",
+        f"{model_server_url}/invocations",
+        content=body(stream=True, max_new_tokens=4),
+        headers=headers,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in response.iter_lines() if line]
@@ -110,7 +115,9 @@ def test_a_client_that_disconnects_stops_decoding(model_server_url: str):
 
     before = counters()
     url = f"{model_server_url}/endpoints/smollm2-135m/invocations-response-stream"
-    with httpx.stream("POST", url, content=body("Tell a long story.", stream=True, max_new_tokens=1000)) as response:
+    with httpx.stream(
+        "POST", url, content=body("Tell a long story.", stream=True, max_new_tokens=1000)
+    ) as response:
         for _ in zip(range(3), response.iter_bytes(), strict=False):
             pass
     # The connection is closed here; give the server a moment to notice.
@@ -137,7 +144,9 @@ def test_a_full_queue_answers_429_with_a_clear_message():
                 client.invoke_endpoint(EndpointName="smollm2-135m", Body=body(max_new_tokens=2))
             assert error.value.response["Error"]["Code"] == "ThrottlingException"
             assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-            assert "This model is busy: 1 requests are already waiting. Try again shortly." in str(error.value)
+            assert "This model is busy: 1 requests are already waiting. Try again shortly." in str(
+                error.value
+            )
         finally:
             for stream in streams:
                 stream.close()
