@@ -51,6 +51,7 @@ class HybridRetriever:
             limit=max(self.settings.candidates, k),
             mode=mode,
             ef_search=max(self.settings.ef_search, k),
+            text_scan_limit=max(self.settings.text_scan_limit, self.settings.candidates),
         )
         ranked = self._fused(candidates)
         if self.reranker is not None and ranked:

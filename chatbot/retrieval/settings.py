@@ -24,6 +24,9 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1)
     #: HNSW search breadth: higher finds more true neighbours and costs more time.
     ef_search: int = Field(100, ge=1, le=1000)
+    #: Full-text matches ranked at most: bounds the cost of queries made of very common words
+    #: (which match most chunks and say little); selective queries are ranked exactly.
+    text_scan_limit: int = Field(2000, ge=1)
     #: Fused candidates the reranker (when there is one) re-scores.
     rerank_candidates: int = Field(20, ge=1, le=200)
 

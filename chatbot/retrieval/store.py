@@ -191,6 +191,7 @@ class PgVectorStore:
         limit: int,
         mode: SearchMode,
         ef_search: int,
+        text_scan_limit: int = 2000,
     ) -> list[Candidate]:
         """Up to `limit` chunks from each side (vector, full text) in one round trip."""
         sides = []
@@ -205,13 +206,18 @@ class PgVectorStore:
                 + """ ORDER BY distance LIMIT %(limit)s) AS hits)"""
             )
         if mode in ("hybrid", "text"):
+            # Ranks at most `text_scan_limit` matches: a query of only very common words can
+            # match most chunks, and ts_rank_cd over all of them would cost far more than the
+            # vector side. Selective queries (the useful ones) are ranked exactly.
             sides.append(
                 """t AS (SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-                         FROM (SELECT c.id, ts_rank_cd(c.tsv, q.query) AS score
-                               FROM chunks c, websearch_to_tsquery('english', %(text)s) AS q(query)
-                               WHERE c.tsv @@ q.query AND """
+                         FROM (SELECT m.id, ts_rank_cd(m.tsv, m.query) AS score
+                               FROM (SELECT c.id, c.tsv, q.query
+                                     FROM chunks c, websearch_to_tsquery('english', %(text)s) AS q(query)
+                                     WHERE c.tsv @@ q.query AND """
                 + _VISIBLE
-                + """ ORDER BY score DESC, c.id LIMIT %(limit)s) AS hits)"""
+                + """ LIMIT %(text_scan_limit)s) AS m
+                               ORDER BY score DESC, m.id LIMIT %(limit)s) AS hits)"""
             )
         if mode == "hybrid":
             joined = "v FULL JOIN t ON v.id = t.id"
@@ -235,6 +241,7 @@ class PgVectorStore:
             "text": query_text,
             "limit": limit,
             "ef_search": str(ef_search),
+            "text_scan_limit": text_scan_limit,
         }
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(query, params)

@@ -13,6 +13,7 @@ from chatbot.retrieval.models import Upload
 from chatbot.retrieval.reranker import SageMakerReranker
 from chatbot.retrieval.retriever import Retriever
 from chatbot.retrieval.search import HybridRetriever
+from chatbot.retrieval.settings import RetrievalSettings
 from tests.chatbot.retrieval.documents import ALICE, DATA
 from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import endpoint_spec
@@ -177,3 +178,15 @@ def test_a_reranker_reorders_the_fused_candidates_by_its_scores(alice):
     assert None not in scores
     assert scores == sorted(scores, reverse=True)
     assert "hookah" in hits[0].text
+
+
+def test_full_text_ranks_a_bounded_number_of_matches_for_words_found_everywhere(retrieval):
+    for number in range(5):
+        text = f"Common words everywhere. Document {number} mentions zebra{number}."
+        retrieval.ingestor.ingest(Upload(user_id="ana", filename=f"{number}.txt", data=text.encode()))
+    settings = RetrievalSettings(candidates=2, text_scan_limit=2)
+    retriever = HybridRetriever(retrieval.store, retrieval.embedder, settings)
+
+    assert len(retriever.search("ana", "common words", k=5, mode="text")) == 2
+    [hit] = retriever.search("ana", "zebra3", k=5, mode="text")  # selective queries are unaffected
+    assert hit.document_name == "3.txt"
