@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,10 +24,13 @@ from chatbot import errors
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage, Vote
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import ChatService, Conversation, InvalidRequestError, MessageTooLongError
+from chatbot.chat.service import Conversation, InvalidRequestError, MessageTooLongError
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError
 from chatbot.models.events import ErrorEvent, Event, event_to_json_line
-from lambdas.chat_api.auth import AuthError, TokenVerifier, user_token
+from chatbot.retrieval import errors as document_errors
+from lambdas.chat_api import documents
+from lambdas.chat_api.auth import AuthError
+from lambdas.chat_api.dependencies import DocumentsUnavailableError, Service, User
 
 NDJSON = "application/x-ndjson"
 
@@ -44,6 +47,17 @@ STATUS = {
     errors.ModelThrottledError.code: 429,
     errors.ModelCallError.code: 502,
     errors.ModelStreamError.code: 502,
+    document_errors.DocumentError.code: 422,
+    document_errors.EmptyDocumentError.code: 422,
+    document_errors.CorruptDocumentError.code: 422,
+    document_errors.EncryptedDocumentError.code: 422,
+    document_errors.NotTextError.code: 422,
+    document_errors.UnsupportedFormatError.code: 415,
+    document_errors.DocumentTooLargeError.code: 413,
+    document_errors.DocumentNotFoundError.code: 404,
+    document_errors.InvalidQueryError.code: 422,
+    document_errors.EmbeddingError.code: 502,
+    DocumentsUnavailableError.code: 503,
 }
 
 
@@ -107,39 +121,25 @@ async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncI
         cancelled.set()  # a no-op when the stream ended by itself
 
 
-def current_user(request: Request) -> str:
-    return request.app.state.verifier.user_id(user_token(request.headers))
-
-
-def current_service(request: Request) -> ChatService:
-    return request.app.state.service
-
-
-User = Annotated[str, Depends(current_user)]
-Service = Annotated[ChatService, Depends(current_service)]
-
-
-def create_app(
-    service: ChatService | None = None,
-    verifier: TokenVerifier | None = None,
-    *,
-    max_body_bytes: int = 256 * 1024,
-) -> FastAPI:
-    """With no arguments, the app builds its service from the environment at start-up."""
+def create_app() -> FastAPI:
+    """The app builds its services from the environment at start-up (lambdas/chat_api/settings.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if service is None:
-            from lambdas.chat_api.settings import ChatApiSettings
-            from lambdas.chat_api.wiring import build_service, build_verifier
+        from lambdas.chat_api.settings import ChatApiSettings
+        from lambdas.chat_api.wiring import build_retrieval, build_service, build_verifier
 
-            settings = ChatApiSettings.from_env()
-            app.state.service = await run_in_threadpool(build_service, settings)
-            app.state.verifier = build_verifier(settings)
+        settings = ChatApiSettings.from_env()
+        app.state.max_body_bytes = settings.max_body_bytes
+        app.state.retrieval = await run_in_threadpool(build_retrieval, settings)
+        app.state.service = await run_in_threadpool(build_service, settings, app.state.retrieval)
+        app.state.verifier = build_verifier(settings)
         yield
+        if app.state.retrieval is not None:
+            app.state.retrieval.close()
 
     app = FastAPI(title="Chat API", lifespan=lifespan)
-    app.state.service, app.state.verifier = service, verifier
+    app.include_router(documents.router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:
@@ -154,11 +154,11 @@ def create_app(
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
+        # Uploads have their own, larger limit, checked with a message that names the file.
+        limit = None if request.url.path == "/documents" else request.app.state.max_body_bytes
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body_bytes:
-            return _error(
-                413, "body_too_large", f"The request body is over {max_body_bytes} bytes. Send less."
-            )
+        if limit and length and length.isdigit() and int(length) > limit:
+            return _error(413, "body_too_large", f"The request body is over {limit} bytes. Send less.")
         return await call_next(request)
 
     @app.get("/health")

@@ -12,7 +12,9 @@
 | CHATBOT_LOCAL_SECRET_FILE | secret that signs local tokens (made on first use) | $CHATBOT_DATA_DIR/local-auth-secret |
 | COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID | with CHATBOT_AUTH=cognito | - |
 | CHATBOT_MAX_MESSAGE_CHARS | longest message accepted | 8000 |
-| CHATBOT_MAX_BODY_BYTES | largest request body accepted | 262144 |
+| CHATBOT_MAX_BODY_BYTES | largest request body accepted (uploads have their own limit) | 262144 |
+| CHATBOT_DOCUMENTS | `off` turns document upload and search off | on |
+| EMBEDDING_MODEL_SPEC | the embeddings endpoint's ModelSpec as JSON (cloud); else the local MiniLM | - |
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class ChatApiSettings(BaseModel):
     cognito_client_id: str | None = None
     max_message_chars: int = 8000
     max_body_bytes: int = 256 * 1024
+    documents: bool = True
+    embedding_model_spec: str | None = None
 
     @model_validator(mode="after")
     def _cognito_needs_its_pool(self) -> ChatApiSettings:
@@ -66,5 +70,7 @@ class ChatApiSettings(BaseModel):
             "cognito_client_id": env.get("COGNITO_CLIENT_ID"),
             "max_message_chars": env.get("CHATBOT_MAX_MESSAGE_CHARS"),
             "max_body_bytes": env.get("CHATBOT_MAX_BODY_BYTES"),
+            "documents": env.get("CHATBOT_DOCUMENTS"),
+            "embedding_model_spec": env.get("EMBEDDING_MODEL_SPEC"),
         }
         return cls.model_validate({key: value for key, value in values.items() if value})

@@ -11,7 +11,10 @@ from chatbot.models.catalog import ModelCatalog, load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
 from chatbot.models.endpoints import Endpoint
 from chatbot.models.registry import load_registry
+from chatbot.models.spec import ModelSpec
 from chatbot.postgres import ConnectionPool, database_url
+from chatbot.retrieval.embedders import SageMakerEmbedder
+from chatbot.retrieval.service import Retrieval
 from lambdas.chat_api.auth import CognitoTokens, LocalTokens, TokenVerifier, local_secret
 from lambdas.chat_api.settings import ChatApiSettings
 
@@ -28,12 +31,27 @@ def build_store(settings: ChatApiSettings) -> HistoryStore:
     return PostgresHistoryStore(ConnectionPool(database_url(), max_connections=16))
 
 
-def build_service(settings: ChatApiSettings) -> ChatService:
+def build_retrieval(settings: ChatApiSettings) -> Retrieval | None:
+    """Documents and search, unless turned off. The embedder is the SageMaker endpoint the
+    stack deployed (EMBEDDING_MODEL_SPEC), or else the local MiniLM model."""
+    if not settings.documents:
+        return None
+    embedder = None
+    if settings.embedding_model_spec:
+        client = sagemaker_runtime_client(
+            endpoint_url=settings.sagemaker_endpoint_url, region=settings.region
+        )
+        embedder = SageMakerEmbedder(ModelSpec.model_validate_json(settings.embedding_model_spec), client)
+    return Retrieval.open(database_url(), embedder=embedder)
+
+
+def build_service(settings: ChatApiSettings, retrieval: Retrieval | None = None) -> ChatService:
     client = sagemaker_runtime_client(endpoint_url=settings.sagemaker_endpoint_url, region=settings.region)
     return ChatService(
         build_catalog(settings),
         lambda spec: Endpoint(spec, client),
         build_store(settings),
+        retriever=retrieval.retriever if retrieval else None,
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),
     )
 

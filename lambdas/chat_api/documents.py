@@ -1,0 +1,131 @@
+"""Document routes of the chat API: upload with progress, list, delete, and a search debugger.
+
+Uploads answer NDJSON: `progress` lines (stage, chunks done / total) and then one `document`
+line, or an `error` line. A file refused outright (too large, unsupported, unreadable) gets an
+HTTP error instead, and the store is left as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from chatbot.errors import ChatbotError
+from chatbot.retrieval.models import DocumentInfo, IngestProgress, Upload
+from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, PRIVATE, RetrievedChunk, SearchMode
+from lambdas.chat_api.dependencies import RetrievalDep, User
+
+router = APIRouter()
+
+
+class ProgressLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["progress"] = "progress"
+    progress: IngestProgress
+    #: 0..1, for a progress bar.
+    fraction: float
+
+
+class DocumentLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["document"] = "document"
+    document: DocumentInfo
+    #: This upload replaced an earlier version of the same file.
+    replaced: bool
+
+
+class ErrorLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+@router.post("/documents")
+async def upload(
+    user: User,
+    retrieval: RetrievalDep,
+    file: Annotated[UploadFile, File()],
+    workspace: Annotated[str, Form()] = PRIVATE,
+) -> Response:
+    retrieval.ingestor.check_size(file.filename or "upload", file.size or 0)
+    data = await file.read()
+    document = Upload(user_id=user, filename=file.filename or "upload", data=data, workspace=workspace)
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[BaseModel | ChatbotError | None] = asyncio.Queue()
+
+    def ingest() -> None:
+        def report(progress: IngestProgress) -> None:
+            loop.call_soon_threadsafe(
+                lines.put_nowait, ProgressLine(progress=progress, fraction=progress.fraction)
+            )
+
+        try:
+            result = retrieval.ingestor.ingest(document, on_progress=report)
+            loop.call_soon_threadsafe(
+                lines.put_nowait, DocumentLine(document=result.document, replaced=result.replaced)
+            )
+        except ChatbotError as exc:
+            loop.call_soon_threadsafe(lines.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=ingest, name="ingest", daemon=True).start()
+    # Hold the answer until the text is extracted: a file that cannot be read (empty, corrupt,
+    # encrypted, not text) is then refused with a plain HTTP error, before any chunk is stored.
+    held: list[BaseModel | None] = []
+    while True:
+        item = await lines.get()
+        if isinstance(item, ChatbotError):
+            raise item
+        held.append(item)
+        if not isinstance(item, ProgressLine) or item.progress.stage != "extracting":
+            break
+
+    async def stream() -> AsyncIterator[bytes]:
+        pending = list(held)
+        while True:
+            item = pending.pop(0) if pending else await lines.get()
+            if item is None:
+                return
+            if isinstance(item, ChatbotError):
+                item = ErrorLine(code=item.code, message=str(item))
+            yield item.model_dump_json().encode() + b"\n"
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+@router.get("/documents")
+async def list_documents(
+    user: User, retrieval: RetrievalDep, workspace: Annotated[list[str] | None, Query()] = None
+) -> list[DocumentInfo]:
+    return await run_in_threadpool(
+        retrieval.store.list_documents, user, workspace or list(DEFAULT_WORKSPACES)
+    )
+
+
+@router.delete("/documents/{document_id}", status_code=204)
+async def delete_document(document_id: str, user: User, retrieval: RetrievalDep) -> Response:
+    await run_in_threadpool(retrieval.store.delete_document, user, document_id)
+    return Response(status_code=204)
+
+
+@router.get("/documents/search")
+async def search(
+    user: User,
+    retrieval: RetrievalDep,
+    q: Annotated[str, Query(min_length=1, max_length=2000)],
+    k: Annotated[int, Query(ge=1, le=50)] = 10,
+    mode: SearchMode = "hybrid",
+    workspace: Annotated[list[str] | None, Query()] = None,
+) -> list[RetrievedChunk]:
+    """The search debugger: ranked chunks with their vector, full-text and fused scores."""
+    workspaces = workspace or list(DEFAULT_WORKSPACES)
+    return await run_in_threadpool(retrieval.retriever.search, user, q, k, workspaces=workspaces, mode=mode)
