@@ -111,7 +111,13 @@ def _handle_s3_record(record: dict[str, Any], retrieval: Retrieval, s3: Any) -> 
     try:
         # Refuse an oversized object before downloading it.
         retrieval.ingestor.check_size(owner.source, int(record["s3"]["object"].get("size", 0)))
-        obj = s3.get_object(Bucket=bucket, Key=key)
+        try:
+            obj = s3.get_object(Bucket=bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            # Deleted since this notification was sent (SQS may deliver late): its ObjectRemoved
+            # notification deletes the document, and a retry could never succeed.
+            log.info(json.dumps({"skipped": key, "reason": "the object no longer exists"}))
+            return
         retrieval.ingestor.check_size(owner.source, int(obj["ContentLength"]))
         uploaded_by = owner.user_id or obj.get("Metadata", {}).get("uploaded-by") or "s3"
         result = retrieval.ingestor.ingest(

@@ -104,12 +104,20 @@ def test_an_object_over_the_size_limit_is_refused_before_it_is_downloaded(retrie
 
 
 def test_a_transient_failure_fails_only_its_own_message_for_sqs_to_retry(retrieval, s3):
-    missing = {"Records": [s3_record("private/ana/vanished.txt")]}  # S3 answers NoSuchKey
+    unreachable = {"Records": [s3_record("private/ana/a.txt")]}
+    unreachable["Records"][0]["s3"]["bucket"]["name"] = "bucket-not-there-yet"  # S3 answers NoSuchBucket
     good = put(s3, "private/ana/fine.txt", b"Still indexed.")
-    result = process_event(sqs_event(missing, good), retrieval, s3)
+    result = process_event(sqs_event(unreachable, good), retrieval, s3)
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert [doc.name for doc in retrieval.store.list_documents("ana", ["private"])] == ["fine.txt"]
+
+
+def test_a_late_notification_for_an_object_deleted_since_is_skipped_not_retried(retrieval, s3):
+    late = put(s3, "private/ana/gone.txt", b"Deleted before we got to it.")
+    s3.delete_object(Bucket=BUCKET, Key="private/ana/gone.txt")
+    assert process_event(sqs_event(late), retrieval, s3) == {"batchItemFailures": []}
+    assert table_counts(retrieval.store.pool) == (0, 0)
 
 
 def test_the_s3_test_event_and_foreign_keys_are_ignored(retrieval, s3):
