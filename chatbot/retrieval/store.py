@@ -66,6 +66,45 @@ _VISIBLE = (
 )
 
 
+# The vector side: nearest chunks by cosine distance (HNSW). relaxed_order may return them
+# slightly out of order, so row_number() ranks them again by distance.
+_VECTOR_SIDE = (
+    """v AS (SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank
+             FROM (SELECT c.id, c.embedding <=> %(vector)s AS distance FROM chunks c
+                   WHERE """
+    + _VISIBLE
+    + """ ORDER BY distance LIMIT %(limit)s) AS hits)"""
+)
+# The full-text side ranks at most `text_scan_limit` matches: a query of only very common words
+# can match most chunks, and ts_rank_cd over all of them would cost far more than the vector
+# side. Selective queries (the useful ones) are ranked exactly.
+_TEXT_SIDE = (
+    """t AS (SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+             FROM (SELECT m.id, ts_rank_cd(m.tsv, m.query) AS score
+                   FROM (SELECT c.id, c.tsv, q.query
+                         FROM chunks c, websearch_to_tsquery('english', %(text)s) AS q(query)
+                         WHERE c.tsv @@ q.query AND """
+    + _VISIBLE
+    + """ LIMIT %(text_scan_limit)s) AS m
+                   ORDER BY score DESC, m.id LIMIT %(limit)s) AS hits)"""
+)
+_NO_SIDE = "NULL::float8, NULL::bigint"
+_CHUNK_COLUMNS = "c.id, c.document_id::text, d.name, c.workspace, c.chunk_index, c.start_offset, c.text"
+_CANDIDATES_SQL: dict[str, str] = {
+    # Each chunk once, with its rank and score on each side that found it (NULL where none did).
+    "hybrid": f"""WITH {_VECTOR_SIDE}, {_TEXT_SIDE}
+        SELECT {_CHUNK_COLUMNS}, v.score, v.rank, t.score, t.rank
+        FROM v FULL JOIN t ON v.id = t.id
+        JOIN chunks c ON c.id = COALESCE(v.id, t.id) JOIN documents d ON d.id = c.document_id""",
+    "vector": f"""WITH {_VECTOR_SIDE}
+        SELECT {_CHUNK_COLUMNS}, v.score, v.rank, {_NO_SIDE}
+        FROM v JOIN chunks c ON c.id = v.id JOIN documents d ON d.id = c.document_id""",
+    "text": f"""WITH {_TEXT_SIDE}
+        SELECT {_CHUNK_COLUMNS}, {_NO_SIDE}, t.score, t.rank
+        FROM t JOIN chunks c ON c.id = t.id JOIN documents d ON d.id = c.document_id""",
+}
+
+
 class PgVectorStore:
     def __init__(self, pool: ConnectionPool):
         self.pool = pool
@@ -194,46 +233,11 @@ class PgVectorStore:
         text_scan_limit: int = 2000,
     ) -> list[Candidate]:
         """Up to `limit` chunks from each side (vector, full text) in one round trip."""
-        sides = []
-        if mode in ("hybrid", "vector"):
-            # MATERIALIZED + re-ranking outside: pgvector's iterative scan may return neighbours
-            # slightly out of order when a filter drops some (relaxed_order), so order them again.
-            sides.append(
-                """v AS (SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank
-                         FROM (SELECT c.id, c.embedding <=> %(vector)s AS distance FROM chunks c
-                               WHERE """
-                + _VISIBLE
-                + """ ORDER BY distance LIMIT %(limit)s) AS hits)"""
-            )
-        if mode in ("hybrid", "text"):
-            # Ranks at most `text_scan_limit` matches: a query of only very common words can
-            # match most chunks, and ts_rank_cd over all of them would cost far more than the
-            # vector side. Selective queries (the useful ones) are ranked exactly.
-            sides.append(
-                """t AS (SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-                         FROM (SELECT m.id, ts_rank_cd(m.tsv, m.query) AS score
-                               FROM (SELECT c.id, c.tsv, q.query
-                                     FROM chunks c, websearch_to_tsquery('english', %(text)s) AS q(query)
-                                     WHERE c.tsv @@ q.query AND """
-                + _VISIBLE
-                + """ LIMIT %(text_scan_limit)s) AS m
-                               ORDER BY score DESC, m.id LIMIT %(limit)s) AS hits)"""
-            )
-        if mode == "hybrid":
-            joined = "v FULL JOIN t ON v.id = t.id"
-            vector_cols, text_cols = "v.score, v.rank", "t.score, t.rank"
-        elif mode == "vector":
-            joined, vector_cols, text_cols = "v", "v.score, v.rank", "NULL::float8, NULL::bigint"
-        else:
-            joined, vector_cols, text_cols = "t", "NULL::float8, NULL::bigint", "t.score, t.rank"
-        key = {"hybrid": "COALESCE(v.id, t.id)", "vector": "v.id", "text": "t.id"}[mode]
         query = (
+            # Local to this transaction: the search breadth, and pgvector 0.8's iterative scan,
+            # which keeps searching the graph when the workspace filter drops neighbours.
             "SELECT set_config('hnsw.ef_search', %(ef_search)s, true), "
-            "set_config('hnsw.iterative_scan', 'relaxed_order', true); "
-            f"WITH {', '.join(sides)} "
-            f"""SELECT c.id, c.document_id::text, d.name, c.workspace, c.chunk_index, c.start_offset, c.text,
-                       {vector_cols}, {text_cols}
-                FROM {joined} JOIN chunks c ON c.id = {key} JOIN documents d ON d.id = c.document_id"""
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true); " + _CANDIDATES_SQL[mode]
         )
         params = {
             **_scope(user_id, workspaces),

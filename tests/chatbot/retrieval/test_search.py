@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.retrieval.errors import InvalidQueryError
+from chatbot.retrieval.errors import DocumentNotFoundError, InvalidQueryError
 from chatbot.retrieval.models import Upload
 from chatbot.retrieval.reranker import SageMakerReranker
 from chatbot.retrieval.retriever import Retriever
@@ -66,6 +66,14 @@ def test_the_workspaces_asked_for_bound_the_search(three_owners, workspaces, exp
 def test_listing_documents_is_isolated_the_same_way(three_owners):
     names = {doc.name for doc in three_owners.store.list_documents("ana", ["private", "shared"])}
     assert names == {"ana.txt", "team.txt"}
+
+
+def test_a_user_cannot_open_another_users_private_document_by_id(three_owners):
+    store = three_owners.store
+    [bens] = [doc for doc in store.list_documents("ben", ["private"]) if doc.name == "ben.txt"]
+    assert store.get_document("ben", bens.id, ["private"]) == bens
+    with pytest.raises(DocumentNotFoundError, match="List your documents"):
+        store.get_document("ana", bens.id, ["private", "shared"])
 
 
 def test_a_chunk_found_by_both_sides_is_returned_once_with_all_three_scores(retrieval):
