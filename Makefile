@@ -44,6 +44,7 @@ format: $(INSTALLED)
 bench: models
 	$(PY) benchmarks/stream_overhead.py
 	$(PY) benchmarks/chat_api.py
+	$(PY) benchmarks/retrieval.py
 
 # Re-pin every transitive dependency after changing requirements*.txt.
 lock: $(INSTALLED)

@@ -17,6 +17,7 @@ Tests use `temporary_server()` for one throwaway server per session and
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -51,14 +52,46 @@ def default_data_dir() -> Path:
 
 
 def database_url(data_dir: Path | str | None = None, *, database: str = DEFAULT_DATABASE) -> str:
-    """`DATABASE_URL` if it is set; otherwise the URL of the embedded server kept in
-    `data_dir/postgres` (started if it is not running), pointing at `database`."""
+    """`DATABASE_URL` if it is set; in AWS, RDS from `DB_HOST` and the RDS-managed secret
+    `DB_SECRET_ARN`; otherwise the URL of the embedded server kept in `data_dir/postgres`
+    (started if it is not running), pointing at `database`."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
         return configured
+    if os.environ.get("DB_SECRET_ARN"):
+        return rds_url_from_secret(
+            os.environ["DB_SECRET_ARN"],
+            host=os.environ["DB_HOST"],
+            port=int(os.environ.get("DB_PORT", "5432")),
+            database=os.environ.get("DB_NAME", database),
+        )
     folder = Path(data_dir).resolve() if data_dir else default_data_dir()
     admin_url = embedded_server_url(folder / "postgres")
     return create_database(admin_url, database)
+
+
+def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str) -> str:
+    """The RDS URL with the credentials of its managed master secret. The password stays out of
+    environment variables and code: it is read from Secrets Manager at start-up."""
+    import boto3  # imported here: the local stack never needs it for Postgres
+
+    try:
+        secret = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        )
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"Cannot read the database credentials from {secret_arn}: {exc}. Check that the task or "
+            "function role may call secretsmanager:GetSecretValue on it."
+        ) from exc
+    return make_dsn(
+        host=host,
+        port=port,
+        dbname=database,
+        user=secret["username"],
+        password=secret["password"],
+        sslmode="require",  # RDS encrypts in transit; never fall back to plain text
+    )
 
 
 _servers_lock = threading.Lock()

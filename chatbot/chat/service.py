@@ -82,6 +82,8 @@ class _Lane:
     params: GenerationParams
     fitted: FittedPrompt
     events: Iterator[Event]
+    #: The retrieved passages this model's prompt kept (the adapter drops the last ones to fit).
+    sources: list[Source]
     #: Shown instead of the model's name (arena).
     alias: str | None = None
 
@@ -153,10 +155,10 @@ class ChatService:
             raise InvalidRequestError("This is a compare session: send its messages to /compare.")
         passages, sources = self._retrieve(user_id, message, request.use_documents)
         history = self._history(user_id, session, lane=None)
-        lane = self._prepare_lane(None, request.model, history, message, passages, request)
+        lane = self._prepare_lane(None, request.model, history, message, passages, sources, request)
         session = session or self.store.create_session(Session(user_id=user_id, title=title_from(message)))
         prompt = self.store.append_message(user_id, session.id, Message(role="user", content=message))
-        return self._turn(user_id, session, prompt, [lane], sources, cancelled or threading.Event())
+        return self._turn(user_id, session, prompt, [lane], cancelled or threading.Event())
 
     def compare(
         self, user_id: str, request: CompareRequest, *, cancelled: threading.Event | None = None
@@ -181,6 +183,7 @@ class ChatService:
                 self._history(user_id, session, lane=lane.id),
                 message,
                 passages,
+                sources,
                 request,
                 alias=hidden_name(lane.id) if arena else None,
             )
@@ -192,7 +195,7 @@ class ChatService:
                 Session(user_id=user_id, title=title_from(message), kind=kind, lanes=lanes)
             )
         prompt = self.store.append_message(user_id, session.id, Message(role="user", content=message))
-        return self._turn(user_id, session, prompt, prepared, sources, cancelled or threading.Event())
+        return self._turn(user_id, session, prompt, prepared, cancelled or threading.Event())
 
     def stop(self, user_id: str, session_id: str, lane: str | None = None) -> None:
         """Stop the session's generations (or one lane's), wherever they run."""
@@ -294,6 +297,7 @@ class ChatService:
         history: Sequence[Turn],
         message: str,
         passages: Sequence[str],
+        sources: Sequence[Source],
         request: ChatRequest | CompareRequest,
         alias: str | None = None,
     ) -> _Lane:
@@ -302,7 +306,8 @@ class ChatService:
         params = endpoint.spec.resolve_parameters(request.parameters)
         fitted = endpoint.fit_prompt(history, message, params, passages)
         events = endpoint.stream(fitted.prompt, params, mode=None if request.streaming else "none")
-        return _Lane(lane, endpoint, params, fitted, events, alias)
+        kept = list(sources[: len(sources) - fitted.dropped_passages])
+        return _Lane(lane, endpoint, params, fitted, events, kept, alias)
 
     def _turn(
         self,
@@ -310,16 +315,13 @@ class ChatService:
         session: Session,
         prompt: Message,
         lanes: list[_Lane],
-        sources: list[Source],
         cancelled: threading.Event,
     ) -> Iterator[Event]:
         yield SessionEvent(session_id=session.id, title=session.title, round=prompt.seq)
-        if sources:
-            yield SourcesEvent(sources=sources)
         if len(lanes) == 1:
-            yield from self._answer(user_id, session.id, prompt.seq, lanes[0], sources, cancelled)
+            yield from self._answer(user_id, session.id, prompt.seq, lanes[0], cancelled)
         else:
-            yield from self._answer_side_by_side(user_id, session.id, prompt.seq, lanes, sources, cancelled)
+            yield from self._answer_side_by_side(user_id, session.id, prompt.seq, lanes, cancelled)
 
     def _answer_side_by_side(
         self,
@@ -327,7 +329,6 @@ class ChatService:
         session_id: str,
         round_: int,
         lanes: list[_Lane],
-        sources: list[Source],
         cancelled: threading.Event,
     ) -> Iterator[Event]:
         """Each lane streams from its own thread; their events are merged as they come."""
@@ -335,7 +336,7 @@ class ChatService:
 
         def run(lane: _Lane) -> None:
             try:
-                for event in self._answer(user_id, session_id, round_, lane, sources, cancelled):
+                for event in self._answer(user_id, session_id, round_, lane, cancelled):
                     merged.put(event)
             except Exception as exc:  # one lane failing must not take the others down
                 merged.put(
@@ -367,7 +368,6 @@ class ChatService:
         session_id: str,
         round_: int,
         lane: _Lane,
-        sources: list[Source],
         cancelled: threading.Event,
     ) -> Iterator[Event]:
         """Stream one model's answer and save it, however it ends."""
@@ -386,6 +386,8 @@ class ChatService:
         status, error, done = "complete", None, None
         with self._local.running(session_id, lane.lane, stop_signal):
             try:
+                if lane.sources:
+                    yield SourcesEvent(lane=lane.lane, sources=lane.sources)
                 for event in lane.events:
                     if watch.should_stop():
                         status = "stopped"
@@ -428,7 +430,7 @@ class ChatService:
                         usage=done.usage,
                         metrics=done.metrics,
                         error=error,
-                        sources=sources,
+                        sources=lane.sources,
                         reply_to=round_,
                     ),
                 )

@@ -170,3 +170,39 @@ def test_a_caller_waits_for_a_free_connection_and_then_gets_a_clear_error(admin_
     with pool.connection() as conn:  # free again once the first caller is done
         assert not conn.closed
     pool.close()
+
+
+def test_in_aws_the_url_is_built_from_the_rds_managed_secret(monkeypatch):
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from chatbot.postgres import database_url
+
+    with mock_aws():
+        secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="rds-master", SecretString=json.dumps({"username": "chatbot", "password": "s3cr3t!"})
+        )
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("DB_SECRET_ARN", secret["ARN"])
+        monkeypatch.setenv("DB_HOST", "db.internal")
+        monkeypatch.setenv("DB_NAME", "chatbot")
+        assert (
+            database_url()
+            == "host=db.internal port=5432 dbname=chatbot user=chatbot password=s3cr3t! sslmode=require"
+        )
+
+
+def test_an_unreadable_secret_says_which_permission_is_missing(monkeypatch):
+    from moto import mock_aws
+
+    from chatbot.postgres import DatabaseUnavailableError, rds_url_from_secret
+
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        with pytest.raises(DatabaseUnavailableError, match="secretsmanager:GetSecretValue"):
+            rds_url_from_secret(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope", host="h", port=5432, database="d"
+            )
