@@ -127,12 +127,11 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from lambdas.chat_api.settings import ChatApiSettings
-        from lambdas.chat_api.wiring import build_retrieval, build_service, build_verifier
+        from lambdas.chat_api.wiring import build_services, build_verifier
 
         settings = ChatApiSettings.from_env()
         app.state.max_body_bytes = settings.max_body_bytes
-        app.state.retrieval = await run_in_threadpool(build_retrieval, settings)
-        app.state.service = await run_in_threadpool(build_service, settings, app.state.retrieval)
+        app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.verifier = build_verifier(settings)
         yield
         if app.state.retrieval is not None:
@@ -178,6 +177,7 @@ def create_app() -> FastAPI:
                 default_parameters=spec.default_parameters.model_dump(),
             )
             for spec in service.catalog
+            if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
     @app.post("/chat")

@@ -3,6 +3,8 @@ whether we run locally or in AWS."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
@@ -31,29 +33,32 @@ def build_store(settings: ChatApiSettings) -> HistoryStore:
     return PostgresHistoryStore(ConnectionPool(database_url(), max_connections=16))
 
 
-def build_retrieval(settings: ChatApiSettings) -> Retrieval | None:
-    """Documents and search, unless turned off. The embedder is the SageMaker endpoint the
-    stack deployed (EMBEDDING_MODEL_SPEC), or else the local MiniLM model."""
+def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: Any) -> Retrieval | None:
+    """Documents and search, unless turned off. The embedder is the stack's embeddings endpoint
+    (EMBEDDING_MODEL_SPEC, or the registry's model with task: embedding), else the local MiniLM."""
     if not settings.documents:
         return None
-    embedder = None
     if settings.embedding_model_spec:
-        client = sagemaker_runtime_client(
-            endpoint_url=settings.sagemaker_endpoint_url, region=settings.region
-        )
-        embedder = SageMakerEmbedder(ModelSpec.model_validate_json(settings.embedding_model_spec), client)
+        spec = ModelSpec.model_validate_json(settings.embedding_model_spec)
+    else:
+        spec = next((spec for spec in catalog if spec.task == "embedding"), None)
+    embedder = SageMakerEmbedder(spec, client) if spec else None
     return Retrieval.open(database_url(), embedder=embedder)
 
 
-def build_service(settings: ChatApiSettings, retrieval: Retrieval | None = None) -> ChatService:
+def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | None]:
+    """The chat service and, unless turned off, document retrieval, sharing one catalog and client."""
+    catalog = build_catalog(settings)
     client = sagemaker_runtime_client(endpoint_url=settings.sagemaker_endpoint_url, region=settings.region)
-    return ChatService(
-        build_catalog(settings),
+    retrieval = build_retrieval(settings, catalog, client)
+    service = ChatService(
+        catalog,
         lambda spec: Endpoint(spec, client),
         build_store(settings),
         retriever=retrieval.retriever if retrieval else None,
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),
     )
+    return service, retrieval
 
 
 def build_verifier(settings: ChatApiSettings) -> TokenVerifier:
