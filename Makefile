@@ -8,8 +8,11 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 MODEL_PORT ?= 8080
 API_PORT ?= 8000
+UI_PORT ?= 8501
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+CHROMIUM_VERSION ?= 150.0.7871.100-1~deb12u1
 
-.PHONY: chat test lint format models lock bench clean
+.PHONY: chat test lint format models lock bench clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +31,26 @@ models: $(INSTALLED)
 	$(PY) -m inference.model_files --config models.yaml
 
 chat: models
-	$(PY) -m launcher --host $(HOST) --model-port $(MODEL_PORT) --api-port $(API_PORT)
+	$(PY) -m launcher --host $(HOST) --model-port $(MODEL_PORT) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: models lint
+test: models lint chromium
 	$(PY) -m pytest
+
+# Installs Debian's Chromium when it is missing (as root, or through sudo). Debian's mirror keeps
+# only the newest security build: if the pinned one is gone, the current one is installed instead.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo ">> Installing Debian's chromium $(CHROMIUM_VERSION) for the browser tests (about 30 s)."; \
+	  $$SUDO apt-get update -qq && \
+	  { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium=$(CHROMIUM_VERSION) \
+	    || { echo ">> chromium $(CHROMIUM_VERSION) is no longer on the mirror; installing its current build."; \
+	         DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }; }; \
+	fi
 
 format: $(INSTALLED)
 	$(PY) -m ruff check --fix .

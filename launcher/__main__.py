@@ -1,7 +1,7 @@
 """`python -m launcher`: start every layer of the product on 127.0.0.1 and keep it running.
 
-Embedded Postgres (in this process), the model server, the chat API, each waited for until
-healthy; Ctrl-C stops them all. Children write their logs to .data/logs/.
+Embedded Postgres (in this process), the model server, the chat API and the Streamlit app, each
+waited for until healthy; Ctrl-C stops them all. Children write their logs to .data/logs/.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from launcher.processes import StartupError, port_is_free, running_server
 def _check_ports(host: str, ports: dict[str, int]) -> None:
     for name, port in ports.items():
         if not port_is_free(host, port):
-            flag = {"model server": "MODEL_PORT", "chat API": "API_PORT"}[name]
+            flag = {"model server": "MODEL_PORT", "chat API": "API_PORT", "web app": "UI_PORT"}[name]
             raise StartupError(
                 f"Port {port} on {host} is taken, and the {name} needs it. Stop whatever uses it "
                 f"(another `make chat`?) or pick another port: make chat {flag}=<port>."
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--model-port", type=int, default=8080)
     parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--ui-port", type=int, default=8501)
     parser.add_argument("--models", default="models.yaml")
     args = parser.parse_args(argv)
 
@@ -41,11 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     model_url = f"http://{args.host}:{args.model_port}"
     api_url = f"http://{args.host}:{args.api_port}"
+    ui_url = f"http://{args.host}:{args.ui_port}"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly on `kill` as on Ctrl-C
 
     with ExitStack() as stack:
         try:
-            _check_ports(args.host, {"model server": args.model_port, "chat API": args.api_port})
+            _check_ports(
+                args.host,
+                {"model server": args.model_port, "chat API": args.api_port, "web app": args.ui_port},
+            )
             print("Starting the embedded Postgres...", flush=True)
             database = database_url(data_dir)
             print(f"  ready: {redact(database)}", flush=True)
@@ -85,11 +90,22 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             print(f"  ready: {api_url}", flush=True)
+
+            print("Starting the web app...", flush=True)
+            stack.enter_context(
+                running_server(
+                    streamlit_args(args.host, args.ui_port),
+                    f"{ui_url}/_stcore/health",
+                    log=stack.enter_context((logs / "web-app.log").open("w+b")),
+                    env={"CHAT_API_URL": api_url},
+                )
+            )
+            print(f"  ready: {ui_url}", flush=True)
         except (StartupError, ChatbotError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
 
-        _print_usage(api_url, model_url, logs)
+        _print_usage(ui_url, api_url, model_url, logs)
         try:
             while True:
                 time.sleep(1)
@@ -98,10 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_usage(api_url: str, model_url: str, logs: Path) -> None:
+def streamlit_args(host: str, port: int) -> list[str]:
+    """`python <these>` runs the web app on host:port (Streamlit reads .streamlit/config.toml
+    from the project root, where the launcher starts it)."""
+    return [
+        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
+        *("--server.address", host, "--server.port", str(port), "--server.headless", "true"),
+    ]
+
+
+def _print_usage(ui_url: str, api_url: str, model_url: str, logs: Path) -> None:
     print(
         f"""
 The local stack is running (Ctrl-C stops it):
+  web app       {ui_url}      (open it; first make a user: .venv/bin/python -m streamlit_app.users add NAME)
   chat API      {api_url}      (docs: {api_url}/docs)
   model server  {model_url}      (SageMaker Runtime API; counters: {model_url}/metrics)
   logs          {logs}/

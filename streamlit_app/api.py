@@ -1,0 +1,172 @@
+"""The chat API over HTTP: the only way the app reaches models, history and votes.
+
+One `httpx.Client` (a connection pool) is shared by every browser session (`st.cache_resource`);
+each session wraps it in a `ChatApi` that carries its user's token. Failures become `ApiError`s
+whose message a user can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from chatbot.models.events import Event, event_from_json_line
+from streamlit_app.api_models import (
+    Conversation,
+    Leaderboard,
+    ModelInfo,
+    SessionPage,
+    SessionSummary,
+    VoteOutcome,
+)
+from streamlit_app.settings import UiSettings
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """A chat API call failed; the message says what happened in a user's words."""
+
+    def __init__(self, message: str, *, code: str = "api_error", status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def http_client(settings: UiSettings) -> httpx.Client:
+    """The shared connection pool, signing every request when the API sits behind AWS_IAM."""
+    auth: httpx.Auth | None = None
+    if settings.chat_api_auth == "aws_iam":
+        from streamlit_app.aws_signing import SigV4Auth  # botocore is only needed in AWS
+
+        auth = SigV4Auth(settings.region)
+    return httpx.Client(
+        base_url=settings.chat_api_url,
+        auth=auth,
+        timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
+    )
+
+
+class ChatApi:
+    """One signed-in user's calls to the chat API."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        token: str,
+        *,
+        token_header: Literal["authorization", "x-id-token"] = "authorization",
+    ):
+        self._http = http
+        # Behind a function URL with AWS_IAM auth, Authorization carries the SigV4 signature,
+        # so the user's own token travels in X-Id-Token (lambdas/chat_api/auth.py).
+        self._headers = (
+            {"Authorization": f"Bearer {token}"} if token_header == "authorization" else {"X-Id-Token": token}
+        )
+
+    # -- models and history ---------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        return [ModelInfo.model_validate(item) for item in self._json("GET", "/models")]
+
+    def sessions(self, *, limit: int = 20, cursor: str | None = None) -> SessionPage:
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return _parse(SessionPage, self._json("GET", "/sessions", params=params))
+
+    def conversation(self, session_id: str) -> Conversation:
+        return _parse(Conversation, self._json("GET", f"/sessions/{session_id}"))
+
+    def rename(self, session_id: str, title: str) -> SessionSummary:
+        return _parse(SessionSummary, self._json("PATCH", f"/sessions/{session_id}", json={"title": title}))
+
+    def delete(self, session_id: str) -> None:
+        self._json("DELETE", f"/sessions/{session_id}")
+
+    def delete_all(self) -> int:
+        return int(self._json("DELETE", "/sessions")["deleted"])
+
+    # -- answers ------------------------------------------------------------------------
+
+    def chat(self, body: dict[str, Any]) -> Iterator[Event]:
+        """POST /chat: the answer's events as they arrive."""
+        return self._stream("/chat", body)
+
+    def compare(self, body: dict[str, Any]) -> Iterator[Event]:
+        """POST /compare: every lane's events, multiplexed on one stream (each names its lane)."""
+        return self._stream("/compare", body)
+
+    def stop(self, session_id: str, lane: str | None = None) -> None:
+        self._json("POST", f"/sessions/{session_id}/stop", json={"lane": lane} if lane else {})
+
+    # -- votes --------------------------------------------------------------------------
+
+    def vote(self, session_id: str, round_: int, choice: str, best_lane: str | None = None) -> VoteOutcome:
+        body = {"session_id": session_id, "round": round_, "choice": choice}
+        if best_lane:
+            body["best_lane"] = best_lane
+        return _parse(VoteOutcome, self._json("POST", "/votes", json=body))
+
+    def leaderboard(self) -> Leaderboard:
+        return _parse(Leaderboard, self._json("GET", "/leaderboard"))
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, headers=self._headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self._http.base_url) from None
+        if response.status_code >= 400:
+            raise _status_error(response)
+        return response.json() if response.content else None
+
+    def _stream(self, path: str, body: dict[str, Any]) -> Iterator[Event]:
+        try:
+            with self._http.stream("POST", path, json=body, headers=self._headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _status_error(response)
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield event_from_json_line(line)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self._http.base_url) from None
+        except ValidationError as exc:
+            raise ApiError(
+                f"The chat API sent an event this app cannot read ({exc.errors()[0]['msg']})."
+            ) from None
+
+
+def _parse(kind: type[T], data: Any) -> T:
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(
+            f"The chat API answered something this app cannot read ({exc.errors()[0]['msg']})."
+        ) from None
+
+
+def _status_error(response: httpx.Response) -> ApiError:
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = (
+            "http_error",
+            f"The chat API answered {response.status_code} {response.reason_phrase}.",
+        )
+    return ApiError(message, code=code, status=response.status_code)
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: httpx.URL) -> ApiError:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ApiError(
+            f"Cannot reach the chat API at {base_url}. Is it running? (`make chat` starts it.)",
+            code="api_unreachable",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ApiError("The chat API took too long to answer. Try again.", code="api_timeout")
+    return ApiError(f"The connection to the chat API broke ({exc}). Try again.", code="api_broken")

@@ -1,0 +1,99 @@
+"""What the chat API answers, as the UI reads it. Extra fields are ignored: the API may grow
+without breaking the app. Stream events are `chatbot.models.events`, the one shared schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot.models.events import Metrics, Source, Usage
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ModelInfo(_Answer):
+    name: str
+    model_id: str
+    task: str = "chat"
+    streaming: str = "native"
+    context_window: int
+    max_new_tokens_limit: int
+    default_parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class LaneInfo(_Answer):
+    id: str
+    model: str
+
+
+class SessionSummary(_Answer):
+    id: str
+    title: str
+    #: chat, compare or arena.
+    kind: str = "chat"
+    lanes: list[LaneInfo] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    message_count: int = 0
+
+
+class SessionPage(_Answer):
+    sessions: list[SessionSummary]
+    cursor: str | None = None
+
+
+class StoredMessage(_Answer):
+    seq: int
+    role: str
+    content: str
+    lane: str | None = None
+    #: complete, stopped or error.
+    status: str = "complete"
+    model: str | None = None
+    usage: Usage | None = None
+    metrics: Metrics | None = None
+    error: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    reply_to: int | None = None
+
+
+class Conversation(_Answer):
+    session: SessionSummary
+    messages: list[StoredMessage]
+    #: Arena sessions: whether a vote has revealed the models.
+    revealed: bool = True
+
+
+class VoteOutcome(_Answer):
+    #: The lanes' models, revealed by the vote: {"a": "smollm2-135m", ...}.
+    models: dict[str, str]
+
+
+class Rating(_Answer):
+    model: str
+    elo: float
+    bradley_terry: float
+    bt_lower: float
+    bt_upper: float
+    votes: int
+    wins: int
+    losses: int
+    ties: int
+
+
+class PairRecord(_Answer):
+    model_a: str
+    model_b: str
+    a_wins: int
+    b_wins: int
+    ties: int
+
+
+class Leaderboard(_Answer):
+    ratings: list[Rating]
+    pairs: list[PairRecord]
+    votes: int

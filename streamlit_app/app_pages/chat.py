@@ -1,0 +1,82 @@
+"""Chat: one model at a time, streaming or not, with history, stop, regenerate and copy."""
+
+import streamlit as st
+
+from streamlit_app import chat_flow, context
+from streamlit_app.api import ApiError
+from streamlit_app.widgets import history
+from streamlit_app.widgets.live_view import Pane, follow
+from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
+from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+
+api = context.api()
+
+if (opened := history.take_open_request()) is not None:
+    if opened.kind != "chat":
+        st.session_state[history.KEY_OPEN] = opened  # the compare page shows it
+        st.switch_page("app_pages/compare.py")
+    try:
+        chat_flow.load(api, opened.session_id)
+    except ApiError as exc:
+        st.error(f"That conversation cannot be opened: {exc}")
+
+chat_flow.absorb_finished()
+turn = chat_flow.live()
+history.history_sidebar(api, current_id=chat_flow.session_id(), on_deleted_current=chat_flow.reset)
+
+try:
+    models = context.chat_models()
+except ApiError as exc:
+    st.error(f"The models cannot be listed, so chatting is not possible right now: {exc}")
+    st.button("Try again", key="chat_retry_models")
+    st.stop()
+if not models:
+    st.warning("The chat API serves no chat models. Add one to its model catalog (see the README).")
+    st.stop()
+
+picker, mode, knobs, fresh = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+with picker:
+    model = model_picker(models, key="chat_model")
+with mode:
+    streaming = st.toggle(
+        "Stream tokens", value=True, key="chat_streaming", help="Off: the whole answer at once."
+    )
+with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
+    parameters = parameter_controls(ParameterBounds.of([model]), prefix="chat")
+fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_flow.reset, width="stretch")
+
+shown = chat_flow.messages()
+if not shown and turn is None:
+    st.caption(f"Ask {model.name} anything. Answers appear as they are written; Stop ends one early.")
+for index, message in enumerate(shown):
+    with st.chat_message(message.role):
+        answer_body(message)
+        if message.role == "assistant" and message.content:
+            copy_box(message.content, key=f"chat_copy_{index}")
+
+last_is_answer = bool(shown) and shown[-1].role == "assistant"
+if turn is None and last_is_answer and chat_flow.last_prompt():
+    st.button(
+        "Regenerate",
+        key="chat_regenerate",
+        icon=":material/refresh:",
+        help=f"Ask {model.name} the last question again.",
+        on_click=chat_flow.start_turn,
+        args=(api, chat_flow.last_prompt(), model.name, parameters, streaming),
+    )
+
+prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
+if prompt and turn is None:
+    chat_flow.start_turn(api, prompt, model.name, parameters, streaming)
+    chat_bubble(chat_flow.messages()[-1])
+    turn = chat_flow.live()
+
+if turn is not None:
+    with st.chat_message("assistant"):
+        st.button(
+            "Stop", key="chat_stop", icon=":material/stop_circle:", on_click=chat_flow.stop, args=(turn,)
+        )
+        if turn.notice:
+            st.warning(turn.notice)
+        follow(turn, {None: Pane.here()})
+    st.rerun()

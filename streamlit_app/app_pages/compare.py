@@ -1,0 +1,150 @@
+"""Compare: 2 to 4 models answer one prompt side by side, all streaming at once; vote on the answers.
+Arena mode picks the models at random and hides them until the vote."""
+
+import streamlit as st
+
+from streamlit_app import compare_flow as flow
+from streamlit_app import context
+from streamlit_app.api import ApiError
+from streamlit_app.formatting import lane_label
+from streamlit_app.widgets import history
+from streamlit_app.widgets.live_view import Pane, follow
+from streamlit_app.widgets.messages import answer_body
+from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.votes import vote_buttons
+
+api = context.api()
+
+if (opened := history.take_open_request()) is not None:
+    if opened.kind == "chat":
+        st.session_state[history.KEY_OPEN] = opened  # the chat page shows it
+        st.switch_page("app_pages/chat.py")
+    try:
+        flow.load(api, opened.session_id)
+    except ApiError as exc:
+        st.error(f"That comparison cannot be opened: {exc}")
+
+flow.absorb_finished()
+turn = flow.live()
+history.history_sidebar(api, current_id=flow.session_id(), on_deleted_current=flow.reset)
+
+try:
+    models = context.chat_models()
+except ApiError as exc:
+    st.error(f"The models cannot be listed, so comparing is not possible right now: {exc}")
+    st.button("Try again", key="cmp_retry_models")
+    st.stop()
+if len(models) < 2:
+    st.warning("Comparing needs at least two chat models; the chat API serves fewer.")
+    st.stop()
+
+# -- set-up: before the first prompt of a session ----------------------------------------------
+started = flow.session_id() is not None or turn is not None
+arena = flow.kind() == "arena" if started else st.session_state.get("cmp_arena", False)
+chosen = [models[0]]
+if not started:
+    count_column, arena_column = st.columns([2, 3], vertical_alignment="bottom")
+    lane_count = (
+        count_column.segmented_control(
+            "Panes", [2, 3, 4], default=2, key="cmp_lane_count", help="How many models answer side by side."
+        )
+        or 2
+    )
+    lane_count = min(lane_count, len(models))
+    arena = arena_column.toggle(
+        "Arena: random models, hidden until you vote",
+        key="cmp_arena",
+        help="Only arena votes count on the leaderboard: nobody knew which model wrote what.",
+    )
+    if not arena:
+        chosen = []
+        for index, (lane, column) in enumerate(zip(flow.LANE_IDS, st.columns(lane_count), strict=False)):
+            with column:
+                chosen.append(
+                    model_picker(models, key=f"cmp_model_{lane}", label=lane_label(lane), index=index)
+                )
+else:
+    lane_count = len(flow.lanes())
+    chosen = [model for model in models if model.name in flow.model_names().values()] or models
+
+options, knobs, fresh = st.columns([2, 2, 2], vertical_alignment="bottom")
+streaming = options.toggle("Stream tokens", value=True, key="cmp_streaming")
+with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
+    parameters = parameter_controls(
+        ParameterBounds.of(models if arena and not started else chosen), prefix="cmp"
+    )
+new_label = "New round" if arena else "New comparison"
+fresh.button(new_label, key="cmp_new", icon=":material/add:", on_click=flow.reset, width="stretch")
+
+if error := st.session_state.get(flow.KEY_ERROR):
+    st.error(error)
+
+# -- rounds so far -------------------------------------------------------------------------------
+names = flow.model_names()
+
+
+def header(lane: str) -> str:
+    name = names.get(lane, lane_label(lane))
+    return f"**{lane_label(lane)}**" if name == lane_label(lane) else f"**{lane_label(lane)}** · {name}"
+
+
+for past in flow.rounds():
+    with st.chat_message("user"):
+        st.markdown(past.prompt)
+    for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
+        with column.container(border=True):
+            st.markdown(header(lane))
+            if lane in past.answers:
+                answer_body(past.answers[lane])
+    if past.verdict:
+        st.caption(f"Your vote: {past.verdict}")
+
+if flow.can_vote():
+    vote_buttons(flow.lanes(), lambda choice, best: flow.vote(api, choice, best))
+if vote_error := st.session_state.get(flow.KEY_VOTE_ERROR):
+    st.error(vote_error)
+if flow.arena_over():
+    st.success("Thanks for voting: the models are revealed above. Start a new round for another match.")
+
+# -- the prompt, and the round being answered ---------------------------------------------------
+placeholder = "Send one message to every pane" if not flow.arena_over() else "Start a new round to ask again"
+prompt = st.chat_input(placeholder, key="cmp_prompt", disabled=turn is not None or flow.arena_over())
+if prompt and turn is None:
+    flow.start_turn(
+        api,
+        prompt,
+        models=[model.name for model in chosen],
+        arena=arena,
+        lane_count=lane_count,
+        parameters=parameters,
+        streaming=streaming,
+    )
+    turn = flow.live()
+    names = flow.model_names()
+
+if turn is not None:
+    with st.chat_message("user"):
+        st.markdown(turn.prompt)
+    st.button(
+        "Stop all",
+        key="cmp_stop_all",
+        icon=":material/stop_circle:",
+        on_click=flow.stop_lane,
+        args=(turn, None),
+    )
+    if turn.notice:
+        st.warning(turn.notice)
+    panes = {}
+    for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
+        with column.container(border=True):
+            st.markdown(header(lane))
+            st.button(
+                "Stop",
+                key=f"cmp_stop_{lane}",
+                icon=":material/stop:",
+                on_click=flow.stop_lane,
+                args=(turn, lane),
+            )
+            panes[lane] = Pane.here()
+    follow(turn, panes)
+    st.rerun()

@@ -1,0 +1,195 @@
+"""The compare page's state (keys `cmp_*`): the lanes side by side, their rounds, the round being
+answered, and votes. Arena sessions hide the models until the vote reveals them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import streamlit as st
+
+from streamlit_app.api import ApiError, ChatApi
+from streamlit_app.api_models import Conversation
+from streamlit_app.formatting import lane_label
+from streamlit_app.live import LiveTurn
+from streamlit_app.transcript import Shown
+from streamlit_app.widgets import history
+
+LANE_IDS = ("a", "b", "c", "d")
+KEY_SESSION = "cmp_session_id"
+KEY_KIND = "cmp_kind"
+KEY_LANES = "cmp_lanes"
+KEY_MODELS = "cmp_models"
+KEY_ROUNDS = "cmp_rounds"
+KEY_LIVE = "cmp_live"
+KEY_REVEALED = "cmp_revealed"
+KEY_ERROR = "cmp_error"
+KEY_VOTE_ERROR = "cmp_vote_error"
+
+#: What a vote's choice is called on its button and afterwards.
+TWO_LANE_CHOICES = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+
+
+@dataclass
+class Round:
+    """One prompt and every lane's answer to it."""
+
+    prompt: str
+    #: The prompt's seq: votes name rounds by it. None when the request failed.
+    number: int | None
+    answers: dict[str, Shown] = field(default_factory=dict)
+    #: The vote given, in words; None until then.
+    verdict: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.number is not None and bool(self.answers)
+
+
+def session_id() -> str | None:
+    return st.session_state.get(KEY_SESSION)
+
+
+def kind() -> str | None:
+    return st.session_state.get(KEY_KIND)
+
+
+def lanes() -> list[str]:
+    return st.session_state.get(KEY_LANES, [])
+
+
+def model_names() -> dict[str, str]:
+    """Each lane's model, as it may be shown (an arena says "Model A" until the vote)."""
+    return st.session_state.get(KEY_MODELS, {})
+
+
+def rounds() -> list[Round]:
+    return st.session_state.setdefault(KEY_ROUNDS, [])
+
+
+def live() -> LiveTurn | None:
+    return st.session_state.get(KEY_LIVE)
+
+
+def revealed() -> bool:
+    return bool(st.session_state.get(KEY_REVEALED))
+
+
+def arena_over() -> bool:
+    """An arena round ends with its vote: the next prompt starts a new round with new models."""
+    return kind() == "arena" and revealed()
+
+
+def reset() -> None:
+    for key in (KEY_SESSION, KEY_KIND, KEY_LANES, KEY_MODELS, KEY_ROUNDS, KEY_LIVE, KEY_REVEALED, KEY_ERROR):
+        st.session_state.pop(key, None)
+    st.session_state.pop(KEY_VOTE_ERROR, None)
+
+
+def load(api: ChatApi, opened: str) -> None:
+    """Show a compare or arena session from the history. Raises ApiError."""
+    conversation = api.conversation(opened)
+    reset()
+    _adopt(conversation)
+
+
+def _adopt(conversation: Conversation) -> None:
+    session = conversation.session
+    state = st.session_state
+    state[KEY_SESSION], state[KEY_KIND] = session.id, session.kind
+    state[KEY_LANES] = [lane.id for lane in session.lanes]
+    state[KEY_MODELS] = {lane.id: lane.model for lane in session.lanes}
+    state[KEY_REVEALED] = session.kind != "arena" or conversation.revealed
+    by_number: dict[int, Round] = {}
+    for message in conversation.messages:
+        if message.role == "user":
+            by_number[message.seq] = Round(prompt=message.content, number=message.seq)
+            rounds().append(by_number[message.seq])
+        elif message.reply_to in by_number and message.lane:
+            by_number[message.reply_to].answers[message.lane] = Shown.from_stored(message)
+
+
+def start_turn(
+    api: ChatApi,
+    prompt: str,
+    *,
+    models: list[str],
+    arena: bool,
+    lane_count: int,
+    parameters: dict[str, Any],
+    streaming: bool,
+) -> None:
+    """Send one prompt to every lane; a worker reads the multiplexed stream."""
+    st.session_state.pop(KEY_ERROR, None)
+    st.session_state.pop(KEY_VOTE_ERROR, None)
+    body: dict[str, Any] = {"message": prompt, "parameters": parameters, "streaming": streaming}
+    if session_id():
+        body["session_id"] = session_id()
+        ids, names = lanes(), model_names()
+    elif arena:
+        body.update(arena=True, lanes=lane_count)
+        ids = list(LANE_IDS[:lane_count])
+        names = {lane: lane_label(lane) for lane in ids}
+    else:
+        body["models"] = models
+        ids = list(LANE_IDS[: len(models)])
+        names = dict(zip(ids, models, strict=True))
+    turn = LiveTurn(prompt, list(ids), models=dict(names))
+    turn.start(lambda: api.compare(body), api.stop)
+    state = st.session_state
+    state[KEY_LIVE] = turn
+    if not session_id():
+        state[KEY_LANES], state[KEY_MODELS] = list(ids), dict(names)
+        state[KEY_KIND], state[KEY_REVEALED] = ("arena", False) if arena else ("compare", True)
+
+
+def absorb_finished() -> None:
+    """Once every lane has ended, the round joins the session (called at the top of each run)."""
+    turn = live()
+    if turn is None or not turn.finished:
+        return
+    state = st.session_state
+    state.pop(KEY_LIVE)
+    if turn.failure is not None:
+        state[KEY_ERROR] = turn.failure
+        if not session_id():  # nothing was started: back to picking models
+            for key in (KEY_LANES, KEY_MODELS, KEY_KIND, KEY_REVEALED):
+                state.pop(key, None)
+        return
+    state[KEY_SESSION] = turn.session_id
+    snapshot = turn.snapshot()
+    answers = {str(lane): Shown.from_answer(answer, reply_to=turn.round) for lane, answer in snapshot.items()}
+    rounds().append(Round(prompt=turn.prompt, number=turn.round, answers=answers))
+    history.invalidate()
+
+
+def can_vote() -> bool:
+    last = rounds()[-1] if rounds() else None
+    return live() is None and last is not None and last.complete and last.verdict is None and not arena_over()
+
+
+def vote(api: ChatApi, choice: str, best_lane: str | None = None) -> None:
+    """Judge the last round; an arena vote reveals the models."""
+    last = rounds()[-1]
+    try:
+        outcome = api.vote(str(session_id()), int(last.number or 0), choice, best_lane)
+    except ApiError as exc:
+        st.session_state[KEY_VOTE_ERROR] = f"The vote was not counted: {exc}"
+        return
+    st.session_state.pop(KEY_VOTE_ERROR, None)
+    last.verdict = verdict_words(choice, best_lane)
+    if kind() == "arena":
+        st.session_state[KEY_MODELS] = dict(outcome.models)
+        st.session_state[KEY_REVEALED] = True
+        for answer_lane, answer in list(last.answers.items()):
+            last.answers[answer_lane] = replace(answer, model=outcome.models.get(answer_lane))
+
+
+def verdict_words(choice: str, best_lane: str | None) -> str:
+    if choice == "best" and best_lane:
+        return f"{lane_label(best_lane)} is best"
+    return TWO_LANE_CHOICES.get(choice, "All are bad" if choice == "all_bad" else choice)
+
+
+def stop_lane(turn: LiveTurn, lane: str | None) -> None:
+    turn.request_stop(lane)

@@ -1,0 +1,50 @@
+"""What every page needs: the signed-in user's chat API client and the model list.
+
+The HTTP connection pool is shared by all sessions (`st.cache_resource`, one per API URL);
+the identity lives in this session's state, set by streamlit_app.py before any page runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import streamlit as st
+
+from streamlit_app.api import ChatApi, http_client
+from streamlit_app.api_models import ModelInfo
+from streamlit_app.identity import Identity
+from streamlit_app.settings import UiSettings
+
+KEY_IDENTITY = "auth_identity"
+KEY_MODELS = "app_models"
+KEY_MODELS_AT = "app_models_at"
+#: The model list is read again after this long, so new models appear without a sign-out.
+MODELS_TTL_S = 300
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_http(settings_json: str) -> httpx.Client:
+    return http_client(UiSettings.model_validate_json(settings_json))
+
+
+def settings() -> UiSettings:
+    return UiSettings.from_env()
+
+
+def identity() -> Identity:
+    return st.session_state[KEY_IDENTITY]
+
+
+def api() -> ChatApi:
+    user = identity()
+    return ChatApi(_shared_http(settings().model_dump_json()), user.token, token_header=user.token_header)
+
+
+def chat_models() -> list[ModelInfo]:
+    """The models people can chat with (GET /models, kept a few minutes). Raises ApiError."""
+    state = st.session_state
+    if KEY_MODELS not in state or time.monotonic() - state.get(KEY_MODELS_AT, 0) > MODELS_TTL_S:
+        state[KEY_MODELS] = [model for model in api().models() if model.task == "chat"]
+        state[KEY_MODELS_AT] = time.monotonic()
+    return state[KEY_MODELS]

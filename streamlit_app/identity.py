@@ -1,0 +1,171 @@
+"""Who is using the app, and the token that proves it to the chat API.
+
+Two ways in, picked by UiSettings.login:
+- local: streamlit-authenticator over the users file; the app signs a short-lived HS256 token
+  for the signed-in user with the chat API's own local secret (lambdas/chat_api/auth.py).
+- oidc: `st.login` with Cognito; the user's ID token (exposed by `expose_tokens = "id"` in
+  secrets.toml) is forwarded as it is, and the chat API verifies it against the user pool.
+
+Both draw their own sign-in page, and `signed_in()` returns None until someone is signed in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import streamlit as st
+
+from streamlit_app.settings import UiSettings
+from streamlit_app.users import UsersFile
+
+#: Local tokens are re-issued when less than this is left of them.
+TOKEN_MARGIN_S = 600
+LOCAL_TOKEN_TTL_S = 4 * 3600
+
+KEY_TOKEN = "auth_token"
+KEY_TOKEN_EXPIRES = "auth_token_expires"
+KEY_TOKEN_USER = "auth_token_user"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    display_name: str
+    token: str
+    #: Where the token travels: Authorization (local) or X-Id-Token (behind AWS_IAM).
+    token_header: Literal["authorization", "x-id-token"] = "authorization"
+
+
+class LocalLogin:
+    """streamlit-authenticator over the users file. One per run: its cookie component may be
+    drawn only once per run."""
+
+    def __init__(self, settings: UiSettings):
+        self._users = UsersFile(settings.users_file)
+        self._authenticator = None
+
+    def signed_in(self) -> Identity | None:
+        """The signed-in user; otherwise draws the sign-in page and returns None."""
+        if not self._users.names():
+            _no_users_yet(self._users)
+            return None
+        if not st.session_state.get("authentication_status"):
+            st.title("Multi-LLM chatbot")
+            st.caption("Chat with several language models, one at a time or side by side.")
+        self._get().login(
+            location="main",
+            key="auth_login_form",
+            fields={
+                "Form name": "Sign in",
+                "Username": "User name",
+                "Password": "Password",
+                "Login": "Sign in",
+            },
+        )
+        status = st.session_state.get("authentication_status")
+        if status is False:
+            st.error("Wrong user name or password. Try again.")
+        if not status:
+            st.caption(
+                "No account? Whoever runs this app adds one with `python -m streamlit_app.users add NAME` "
+                "(the same command resets a forgotten password)."
+            )
+            return None
+        user = str(st.session_state["username"])
+        name = str(st.session_state.get("name") or user)
+        return Identity(user_id=user, display_name=name, token=_local_token(user))
+
+    def sign_out(self) -> None:
+        # Also deletes the "remember me" cookie, through a component drawn in this run.
+        self._get().logout(location="unrendered")
+        _forget_token()
+
+    def _get(self):
+        if self._authenticator is None:
+            import streamlit_authenticator as stauth
+
+            cookie = self._users.load()["cookie"]
+            self._authenticator = stauth.Authenticate(
+                credentials=self._users.credentials(),
+                cookie_name=str(cookie.get("name", "chatbot_login")),
+                cookie_key=self._users.cookie_key(),
+                cookie_expiry_days=float(cookie.get("expiry_days", 7)),
+                auto_hash=False,
+                # The library waits 0.7 s before every sign-in form for its cookie component; it
+                # reads the cookie from the HTTP request instead (st.context.cookies): no wait needed.
+                login_sleep_time=0,
+            )
+        return self._authenticator
+
+
+def _no_users_yet(users: UsersFile) -> None:
+    st.title("Multi-LLM chatbot")
+    st.warning("No one can sign in yet: this app has no users.")
+    st.markdown("Create the first user in a terminal, in the project folder, then reload this page:")
+    st.code("python -m streamlit_app.users add YOUR_NAME", language="bash")
+    st.caption(f"Users are kept, as bcrypt hashes, in `{users.path}`.")
+
+
+def _local_token(user: str) -> str:
+    """A token for the chat API, signed with its local secret; re-used until close to expiry."""
+    now = time.time()
+    state = st.session_state
+    if state.get(KEY_TOKEN_USER) == user and state.get(KEY_TOKEN_EXPIRES, 0) - now > TOKEN_MARGIN_S:
+        return str(state[KEY_TOKEN])
+    # The chat API's own modules decide where the secret lives, so both sides agree on it.
+    from lambdas.chat_api.auth import LocalTokens, local_secret
+    from lambdas.chat_api.settings import ChatApiSettings
+
+    token = LocalTokens(local_secret(ChatApiSettings.from_env().secret_file)).issue(
+        user, ttl_s=LOCAL_TOKEN_TTL_S
+    )
+    state[KEY_TOKEN], state[KEY_TOKEN_EXPIRES], state[KEY_TOKEN_USER] = token, now + LOCAL_TOKEN_TTL_S, user
+    return token
+
+
+def _forget_token() -> None:
+    for key in (KEY_TOKEN, KEY_TOKEN_EXPIRES, KEY_TOKEN_USER):
+        st.session_state.pop(key, None)
+
+
+# -- Cognito (st.login) ----------------------------------------------------------------------
+
+
+class OidcLogin:
+    """`st.login` with the OIDC provider of secrets.toml (Cognito in AWS)."""
+
+    def __init__(self, settings: UiSettings):
+        self._settings = settings
+
+    def signed_in(self) -> Identity | None:
+        if not st.user.is_logged_in:
+            st.title("Multi-LLM chatbot")
+            st.markdown(
+                "Sign in with your account to chat with the models. New here? Ask your administrator "
+                "for an account in the user pool."
+            )
+            st.button(
+                "Sign in", on_click=st.login, type="primary", key="auth_sign_in", icon=":material/login:"
+            )
+            return None
+        token = st.user.tokens.get("id")
+        if not token:
+            st.error(
+                "You are signed in, but the sign-in passed on no ID token, so the chat API cannot know who "
+                'you are. The app\'s secrets need `expose_tokens = "id"` in their [auth] section.'
+            )
+            return None
+        name = str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "you")
+        header = "x-id-token" if self._settings.chat_api_auth == "aws_iam" else "authorization"
+        return Identity(
+            user_id=str(st.user.get("sub") or name), display_name=name, token=str(token), token_header=header
+        )
+
+    def sign_out(self) -> None:
+        st.logout()
+
+
+def login_for(settings: UiSettings) -> LocalLogin | OidcLogin:
+    return OidcLogin(settings) if settings.login == "oidc" else LocalLogin(settings)

@@ -1,0 +1,54 @@
+"""The web app's entry point: `streamlit run streamlit_app/streamlit_app.py` (from the project root).
+
+Signs the user in, then hands over to the page picked in the navigation (app_pages/).
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this file's folder first on sys.path, where the name `streamlit_app`
+# would mean this very file instead of the package around it: put the project root first.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import streamlit as st  # noqa: E402
+
+from streamlit_app import context  # noqa: E402
+from streamlit_app.identity import login_for  # noqa: E402
+from streamlit_app.widgets.theme import theme_hint  # noqa: E402
+
+st.set_page_config(page_title="Multi-LLM chatbot", page_icon="💬", layout="wide")
+
+login = login_for(context.settings())
+user = login.signed_in()
+if user is None:
+    theme_hint()
+    st.stop()
+st.session_state[context.KEY_IDENTITY] = user
+
+page = st.navigation(
+    [
+        st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
+        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    ]
+)
+
+with st.sidebar:
+    st.caption(f"Signed in as **{user.display_name}**")
+    signing_out = st.button("Log out", key="auth_logout", icon=":material/logout:")
+if signing_out:
+    login.sign_out()
+    # Nothing of this user's may stay for whoever signs in next in this browser.
+    for key in list(st.session_state):
+        if key.startswith(("chat_", "cmp_", "hist_", "lb_", "app_")) or key == context.KEY_IDENTITY:
+            del st.session_state[key]
+    # No rerun: the sign-in page is drawn in this run, together with the component that
+    # deletes the "remember me" cookie (a rerun would drop it before it reached the browser).
+    st.success("You are signed out.")
+    login.signed_in()
+    st.stop()
+theme_hint()
+
+page.run()

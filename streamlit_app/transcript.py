@@ -1,0 +1,65 @@
+"""Messages as the pages show them, whether read back from history or just answered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from chatbot.models.events import Metrics, Source, Usage
+from streamlit_app.api_models import StoredMessage
+from streamlit_app.live import LaneAnswer
+
+
+@dataclass(frozen=True)
+class Shown:
+    role: Literal["user", "assistant"]
+    content: str
+    #: The compare lane (a, b, c, d); None for chat messages and for prompts sent to every lane.
+    lane: str | None = None
+    model: str | None = None
+    #: complete, stopped or error.
+    status: str = "complete"
+    error: str | None = None
+    usage: Usage | None = None
+    metrics: Metrics | None = None
+    sources: list[Source] = field(default_factory=list)
+    #: Assistant messages: the seq of the prompt they answer (votes name rounds by it).
+    reply_to: int | None = None
+    seq: int | None = None
+
+    @classmethod
+    def from_stored(cls, message: StoredMessage) -> Shown:
+        return cls(
+            role="user" if message.role == "user" else "assistant",
+            content=message.content,
+            lane=message.lane,
+            model=message.model,
+            status=message.status,
+            error=message.error,
+            usage=message.usage,
+            metrics=message.metrics,
+            sources=list(message.sources),
+            reply_to=message.reply_to,
+            seq=message.seq,
+        )
+
+    @classmethod
+    def from_answer(cls, answer: LaneAnswer, reply_to: int | None = None) -> Shown:
+        if answer.finish_reason == "stopped":
+            status = "stopped"
+        elif answer.error is not None or answer.finish_reason == "error":
+            status = "error"
+        else:
+            status = "complete"
+        return cls(
+            role="assistant",
+            content=answer.text,
+            lane=answer.lane,
+            model=answer.model or None,
+            status=status,
+            error=answer.error,
+            usage=answer.usage,
+            metrics=answer.metrics,
+            sources=list(answer.sources),
+            reply_to=reply_to,
+        )

@@ -1,0 +1,48 @@
+"""One message: its text as markdown (never as live HTML), its figures, sources and a copy box."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from streamlit_app.formatting import answer_figures
+from streamlit_app.transcript import Shown
+
+
+def answer_body(message: Shown) -> None:
+    """The answer's text and everything about it, in the current container."""
+    # st.markdown escapes raw HTML unless unsafe_allow_html=True, which this app never passes:
+    # a model that answers <script> or <img onerror=...> shows that text, and nothing runs.
+    if message.content:
+        st.markdown(message.content)
+    elif message.role == "assistant" and message.status != "error":
+        st.caption("(no text)")
+    if message.error:
+        st.error(message.error, icon=":material/error:")
+    if message.role == "assistant":
+        figures = answer_figures(message.metrics, message.usage, message.status)
+        if figures:
+            st.caption(figures)
+        if message.sources:
+            with st.expander(f"Sources ({len(message.sources)})", icon=":material/description:"):
+                for source in message.sources:
+                    st.markdown(
+                        f"- {escape_markdown(source.document_name)}, passage {source.chunk_index + 1} (score {source.score:.2f})"
+                    )
+
+
+def copy_box(text: str, key: str) -> None:
+    """A popover with the raw text in a code block, whose button copies it to the clipboard."""
+    with st.popover("Copy", icon=":material/content_copy:", key=key):
+        st.caption("The answer as markdown; the button at the top right of the box copies it.")
+        st.code(text, language="markdown", wrap_lines=True)
+
+
+def chat_bubble(message: Shown) -> None:
+    with st.chat_message(message.role):
+        answer_body(message)
+
+
+def escape_markdown(text: str) -> str:
+    """Names from documents shown inside markdown, with markdown's special characters escaped."""
+    special = "\\`*_{}[]()#+-.!|<>"
+    return "".join(f"\\{char}" if char in special else char for char in text)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from tests.streamlit_app.conftest import new_app, sign_in
+
+
+def texts(app) -> str:
+    return "\n".join(
+        str(element.value)
+        for element in [*app.markdown, *app.caption, *app.code, *app.warning, *app.error, *app.success]
+    )
+
+
+def test_with_no_users_yet_the_page_says_how_to_create_the_first_one(stack, monkeypatch, tmp_path):
+    monkeypatch.setenv("CHATBOT_USERS_FILE", str(tmp_path / "nobody.yaml"))
+    app = new_app().run()
+    assert "this app has no users" in texts(app)
+    assert "python -m streamlit_app.users add YOUR_NAME" in texts(app)
+    assert not app.text_input  # no sign-in form that nobody could use
+
+
+def test_a_user_signs_in_with_the_password_kept_in_the_users_file(stack):
+    stack.add_user("carol")
+    app = sign_in(new_app(), "carol")
+    assert not app.exception
+    assert "Signed in as **carol**" in [caption.value for caption in app.sidebar.caption]
+    assert [box.value for box in app.selectbox] == ["smollm2-135m"]  # the chat page, with GET /models
+
+
+def test_a_wrong_password_is_refused_in_words(stack):
+    stack.add_user("dave")
+    app = sign_in(new_app(), "dave", "not the password")
+    assert "Wrong user name or password. Try again." in [error.value for error in app.error]
+    assert not app.selectbox
+
+
+def test_logging_out_brings_back_the_sign_in_form(stack):
+    stack.add_user("erin")
+    app = sign_in(new_app(), "erin")
+    app.sidebar.button(key="auth_logout").click().run()
+    assert "You are signed out." in [success.value for success in app.success]
+    assert any(button.label == "Sign in" for button in app.button)
+    assert "auth_identity" not in app.session_state  # nothing of erin's stays for the next user
+    assert "chat_model" not in app.session_state
+    app.run()  # and it stays so
+    assert any(button.label == "Sign in" for button in app.button)

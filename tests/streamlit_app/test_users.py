@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from streamlit_app.users import UsersError, UsersFile
+from tests.servers import ROOT
+
+
+def test_adding_a_user_stores_a_bcrypt_hash_and_never_the_password(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    assert users.add("Alice", "s3cret-enough") is True
+    text = users.path.read_text()
+    assert "s3cret-enough" not in text
+    assert "$2b$" in text  # bcrypt
+    assert users.names() == ["alice"]  # names are kept lower-case, as streamlit-authenticator compares them
+    assert users.check("alice", "s3cret-enough")
+    assert not users.check("alice", "wrong password")
+
+
+def test_the_file_is_readable_by_its_owner_only_as_it_holds_the_cookie_key(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("alice", "s3cret-enough")
+    assert stat.S_IMODE(users.path.stat().st_mode) == 0o600
+    assert len(users.cookie_key()) >= 32
+
+
+def test_adding_an_existing_user_resets_the_password_and_keeps_the_cookie_key(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("alice", "first password")
+    key = users.cookie_key()
+    assert users.add("alice", "second password") is False
+    assert users.check("alice", "second password")
+    assert not users.check("alice", "first password")
+    assert users.cookie_key() == key
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "reason"),
+    [
+        ("bad name!", "long enough", "cannot be a user name"),
+        ("", "long enough", "cannot be a user name"),
+        ("alice", "short", "too short"),
+    ],
+)
+def test_unusable_names_and_passwords_are_refused_with_the_reason(tmp_path, name, password, reason):
+    with pytest.raises(UsersError, match=reason):
+        UsersFile(tmp_path / "users.yaml").add(name, password)
+    assert not (tmp_path / "users.yaml").exists()
+
+
+def test_the_command_adds_a_user_with_the_password_from_stdin(tmp_path):
+    users_file = tmp_path / "users.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "streamlit_app.users", "add", "bob", "--password-stdin"],
+        input="from stdin 123\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"CHATBOT_USERS_FILE": str(users_file), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Added bob in {users_file}" in result.stdout
+    assert UsersFile(users_file).check("bob", "from stdin 123")
+
+
+def test_the_command_explains_a_refused_password(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "streamlit_app.users", "add", "bob", "--password-stdin"],
+        input="short\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"CHATBOT_USERS_FILE": str(tmp_path / "users.yaml"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 1
+    assert "too short: use at least 8 characters" in result.stderr
