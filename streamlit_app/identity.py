@@ -140,7 +140,7 @@ class OidcLogin:
         self._settings = settings
 
     def signed_in(self) -> Identity | None:
-        if not st.user.is_logged_in:
+        if not getattr(st.user, "is_logged_in", False):  # absent when no [auth] is configured
             st.title("Multi-LLM chatbot")
             st.markdown(
                 "Sign in with your account to chat with the models. New here? Ask your administrator "

@@ -44,24 +44,33 @@ arena = flow.kind() == "arena" if started else st.session_state.get("cmp_arena",
 chosen = [models[0]]
 if not started:
     count_column, arena_column = st.columns([2, 3], vertical_alignment="bottom")
-    lane_count = (
-        count_column.segmented_control(
-            "Panes", [2, 3, 4], default=2, key="cmp_lane_count", help="How many models answer side by side."
-        )
-        or 2
-    )
-    lane_count = min(lane_count, len(models))
     arena = arena_column.toggle(
         "Arena: random models, hidden until you vote",
         key="cmp_arena",
         help="Only arena votes count on the leaderboard: nobody knew which model wrote what.",
+    )
+    # The arena draws distinct models; side by side, a model may sit in several panes.
+    most = min(len(flow.LANE_IDS), len(models)) if arena else len(flow.LANE_IDS)
+    if (st.session_state.get("cmp_lane_count") or 2) > most:
+        st.session_state["cmp_lane_count"] = most
+    lane_count = (
+        count_column.segmented_control(
+            "Panes",
+            list(range(2, most + 1)),
+            default=2,
+            key="cmp_lane_count",
+            help="How many models answer side by side.",
+        )
+        or 2
     )
     if not arena:
         chosen = []
         for index, (lane, column) in enumerate(zip(flow.LANE_IDS, st.columns(lane_count), strict=False)):
             with column:
                 chosen.append(
-                    model_picker(models, key=f"cmp_model_{lane}", label=lane_label(lane), index=index)
+                    model_picker(
+                        models, key=f"cmp_model_{lane}", label=lane_label(lane), index=index % len(models)
+                    )
                 )
 else:
     lane_count = len(flow.lanes())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -45,5 +47,6 @@ def sign_in(app: AppTest, user: str, password: str = PASSWORD) -> AppTest:
 @pytest.fixture
 def signed_in(stack: UiStack, request) -> AppTest:
     """The app, signed in as a user of its own (so tests do not see each other's history)."""
-    user = stack.add_user(request.node.name.lower().replace("[", "-").replace("]", "")[:60])
+    readable = re.sub(r"[^a-z0-9_]+", "-", request.node.name.lower())[:48].strip("-")
+    user = stack.add_user(f"{readable}-{zlib.crc32(request.node.nodeid.encode()):08x}")
     return sign_in(new_app(), user)

@@ -43,3 +43,21 @@ def test_logging_out_brings_back_the_sign_in_form(stack):
     assert "chat_model" not in app.session_state
     app.run()  # and it stays so
     assert any(button.label == "Sign in" for button in app.button)
+
+
+def test_the_cloud_sign_in_page_explains_what_to_do(stack, monkeypatch):
+    monkeypatch.setenv("CHATBOT_UI_AUTH", "oidc")
+    app = new_app()
+    app.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "a cookie secret that is long enough",
+        "client_id": "client",
+        "client_secret": "secret",
+        "server_metadata_url": "https://cognito-idp.us-east-1.amazonaws.com/pool/.well-known/openid-configuration",
+        "expose_tokens": "id",
+    }
+    app.run()
+    assert not app.exception
+    assert "Sign in with your account" in texts(app)
+    assert [button.label for button in app.button] == ["Sign in"]
+    assert not app.selectbox  # nothing of the app before signing in
