@@ -72,7 +72,7 @@ if prompt and turn is None:
     turn = chat_flow.live()
 
 if turn is not None:
-    with st.chat_message("assistant"):
+    with st.chat_message("assistant"), st.container(key="chat_live"):
         st.button(
             "Stop", key="chat_stop", icon=":material/stop_circle:", on_click=chat_flow.stop, args=(turn,)
         )

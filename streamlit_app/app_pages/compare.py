@@ -97,11 +97,11 @@ def header(lane: str) -> str:
     return f"**{lane_label(lane)}**" if name == lane_label(lane) else f"**{lane_label(lane)}** · {name}"
 
 
-for past in flow.rounds():
+for number, past in enumerate(flow.rounds()):
     with st.chat_message("user"):
         st.markdown(past.prompt)
     for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
-        with column.container(border=True):
+        with column.container(border=True, key=f"cmp_round_{number}_{lane}"):
             st.markdown(header(lane))
             if lane in past.answers:
                 answer_body(past.answers[lane])
@@ -145,7 +145,7 @@ if turn is not None:
         st.warning(turn.notice)
     panes = {}
     for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
-        with column.container(border=True):
+        with column.container(border=True, key=f"cmp_live_{lane}"):
             st.markdown(header(lane))
             st.button(
                 "Stop",

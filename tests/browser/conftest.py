@@ -1,0 +1,142 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against the real local stack (model
+server, Postgres, chat API) and the real web app, started on a free port of 127.0.0.1.
+
+Screenshots of every step go to test-artifacts/browser/<test>/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright, expect, sync_playwright
+
+from tests.browser.support import wait_until_idle
+from tests.servers import ROOT, free_port, running_server
+from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+USER = "tester"
+#: REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+# Answers come from real models on a busy machine: wait for them longer than Playwright's 5 s.
+expect.set_options(timeout=30_000)
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is missing: `make chromium` installs it", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> Iterator[UiStack]:
+    with ui_stack(
+        model_server_url, postgres_server_url, tmp_path_factory.mktemp("browser"), "ui_browser"
+    ) as running:
+        running.add_user(USER)
+        yield running
+
+
+@pytest.fixture(scope="session")
+def app_url(stack: UiStack) -> Iterator[str]:
+    """The web app as `make chat` runs it (streamlit_app.serve), stopped at the end."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
+        *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
+    ]
+    with running_server(args, f"{url}/_stcore/health", env=stack.env()):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_artifacts() -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+
+
+@pytest.fixture
+def page(playwright: Playwright, app_url: str, request) -> Iterator[Page]:
+    """A new browser with a profile of its own (no cookies, no saved theme), 1400x900."""
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    context = playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 900},
+        base_url=app_url,
+    )
+    try:
+        tab = context.pages[0] if context.pages else context.new_page()
+        tab.set_default_timeout(30_000)
+        tab.shots = Shots(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name))  # type: ignore[attr-defined]
+        yield tab
+        if getattr(request.node, "failed", False):
+            tab.shots.take(tab, "failure")  # type: ignore[attr-defined]
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True
+    return report
+
+
+class Shots:
+    """Numbered screenshots of one test's steps."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+
+    def take(self, page: Page, step: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+
+def shot(page: Page, step: str) -> Path:
+    return page.shots.take(page, step)  # type: ignore[attr-defined]
+
+
+def sign_in(page: Page, user: str = USER, password: str = PASSWORD) -> None:
+    page.goto("/")
+    wait_until_idle(page)  # typing before the page is ready would be lost
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def signed_in(page: Page) -> Page:
+    sign_in(page)
+    page.get_by_text(f"Signed in as {USER}").wait_for()
+    wait_until_idle(page)
+    return page

@@ -1,0 +1,176 @@
+"""The web app in a real browser against the real local stack, as a person uses it.
+
+Each step leaves a screenshot in test-artifacts/browser/<test>/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import USER, shot, sign_in
+from tests.browser.support import go_to, main, sample, send, set_max_tokens, text_now, wait_until_idle
+
+CURSOR = "▌"
+DARK_BACKGROUND = "rgb(15, 23, 42)"  # .streamlit/config.toml [theme.dark] backgroundColor
+LIGHT_BACKGROUND = "rgb(255, 255, 255)"
+
+
+def test_signing_in_refuses_a_wrong_password_then_opens_the_chat(page: Page):
+    sign_in(page, password="not the password")
+    expect(page.get_by_text("Wrong user name or password. Try again.")).to_be_visible()
+    shot(page, "wrong-password")
+    sign_in(page)
+    expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
+    shot(page, "signed-in")
+
+
+def test_a_streamed_answer_grows_token_by_token(signed_in: Page):
+    page = signed_in
+    set_max_tokens(page, 64)
+    send(page, "Tell me a story about a lighthouse keeper.")
+    live = page.locator(".st-key-chat_live")
+    live.wait_for()
+    shot(page, "streaming")
+    answer_css = '.st-key-chat_live [data-testid="stMarkdown"]'  # the answer; its figures come after it
+
+    def length() -> int | None:
+        text = text_now(page, answer_css)
+        return None if text is None else len(text)
+
+    lengths = sample(length, every_s=0.15, until=lambda: live.count() == 0, timeout_s=60)
+    growing = [length for length in lengths if length is not None]
+    # Not strictly rising: markdown may fold a "**" into bold as the next token arrives.
+    assert len(set(growing)) >= 3, f"the answer did not grow in steps: {lengths}"
+    assert growing[-1] > growing[0] + 20
+    answer = page.get_by_test_id("stChatMessage").last
+    expect(answer.get_by_text(re.compile(r"TTFT \d+\.\d\d s · [\d.]+ tokens/s · \d+ tokens"))).to_be_visible()
+    shot(page, "answered")
+
+
+def test_stop_ends_a_long_answer_within_moments(signed_in: Page):
+    page = signed_in
+    set_max_tokens(page, 1000)
+    send(page, "Write a very long essay about the history of the sea, with many chapters.")
+    live = page.locator(".st-key-chat_live")
+    sample(
+        lambda: None,
+        every_s=0.2,
+        until=lambda: len(text_now(page, ".st-key-chat_live") or "") > 80,
+        timeout_s=30,
+    )
+    shot(page, "before-stop")
+    clicked = time.monotonic()
+    live.get_by_role("button", name="Stop").click()
+    live.wait_for(state="detached", timeout=15_000)
+    took = time.monotonic() - clicked
+    answer = page.get_by_test_id("stChatMessage").last
+    figures = answer.get_by_text(re.compile(r"(\d+) tokens · stopped"))
+    expect(figures).to_be_visible()
+    tokens = int(re.search(r"(\d+) tokens · stopped", figures.inner_text()).group(1))
+    assert tokens < 500, f"{tokens} tokens: the model went on long after Stop"
+    assert took < 10, f"the answer ended {took:.1f} s after Stop"
+    shot(page, "stopped")
+
+
+def test_compare_streams_both_models_at_the_same_time(signed_in: Page):
+    page = signed_in
+    go_to(page, "Compare")
+    set_max_tokens(page, 96)
+    shot(page, "compare-set-up")
+    send(page, "Write a long poem about autumn leaves.")
+    pane_a = page.locator(".st-key-cmp_live_a")
+    pane_a.wait_for()
+
+    def read() -> tuple[int, int, bool]:
+        """Both answers' lengths, and whether both are still streaming (their cursor is there).
+        In each pane the answer is the second markdown, after the header."""
+        a = text_now(page, '.st-key-cmp_live_a [data-testid="stMarkdown"]', 1) or ""
+        b = text_now(page, '.st-key-cmp_live_b [data-testid="stMarkdown"]', 1) or ""
+        return len(a), len(b), CURSOR in a and CURSOR in b
+
+    samples = sample(read, every_s=0.05, until=lambda: read()[2] and min(read()[:2]) > 1, timeout_s=30)
+    shot(page, "both-panes-streaming")
+    samples += sample(read, every_s=0.1, until=lambda: not read()[2], timeout_s=60)
+    together = [(a, b) for a, b, streaming in samples if streaming and a > 1 and b > 1]
+    assert len(together) >= 2, f"the panes never streamed at the same time: {samples}"
+    (first_a, first_b), (last_a, last_b) = together[0], together[-1]
+    assert last_a > first_a, f"pane A did not grow while B streamed: {samples}"
+    assert last_b > first_b, f"pane B did not grow while A streamed: {samples}"
+    shot(page, "one-pane-finished")
+    pane_a.wait_for(state="detached", timeout=60_000)
+    expect(main(page).get_by_role("button", name="A is better")).to_be_visible()
+    shot(page, "compare-finished")
+
+
+def test_an_arena_vote_reveals_the_models_and_moves_the_leaderboard(signed_in: Page):
+    page = signed_in
+    go_to(page, "Leaderboard")
+    before = int(page.get_by_test_id("stMetricValue").inner_text())
+    shot(page, "leaderboard-before")
+    go_to(page, "Compare")
+    main(page).get_by_text("Arena: random models, hidden until you vote").click()
+    wait_until_idle(page)
+    set_max_tokens(page, 16)
+    send(page, "Say something kind.")
+    vote = main(page).get_by_role("button", name="A is better")
+    vote.wait_for(timeout=60_000)
+    expect(page.locator(".st-key-cmp_round_0_a")).to_contain_text("Model A")
+    expect(page.locator(".st-key-cmp_round_0_a")).not_to_contain_text("smollm2")
+    expect(page.locator(".st-key-cmp_round_0_a")).not_to_contain_text("gemma3")
+    shot(page, "arena-before-vote")
+    vote.click()
+    expect(main(page).get_by_text("Your vote: A is better")).to_be_visible()
+    expect(page.locator(".st-key-cmp_round_0_a")).to_contain_text(re.compile("smollm2-135m|gemma3-270m"))
+    shot(page, "arena-revealed")
+    go_to(page, "Leaderboard")
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(str(before + 1))
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart")).to_be_visible()
+    shot(page, "leaderboard-after")
+
+
+def test_the_dark_theme_is_one_click_away_on_every_page(signed_in: Page):
+    page = signed_in
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_css("background-color", LIGHT_BACKGROUND)
+    for title in ("Chat", "Compare", "Leaderboard"):
+        go_to(page, title)
+        shot(page, f"{title.lower()}-light")
+    page.get_by_test_id("stMainMenu").click()
+    page.get_by_role("menuitemradio", name="Dark").click()
+    expect(app).to_have_css("background-color", DARK_BACKGROUND)
+    page.keyboard.press("Escape")
+    for title in ("Chat", "Compare", "Leaderboard"):
+        go_to(page, title)
+        expect(app).to_have_css("background-color", DARK_BACKGROUND)
+        shot(page, f"{title.lower()}-dark")
+
+
+def test_html_in_messages_is_shown_as_text_and_never_runs(signed_in: Page):
+    page = signed_in
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    set_max_tokens(page, 24)
+    attack = '<img src=x onerror="window.__xss=1;alert(1)"> <script>window.__xss=2;alert(2)</script>'
+    send(page, f"Repeat exactly: {attack}")
+    page.locator(".st-key-chat_live").wait_for(state="detached", timeout=60_000)
+    wait_until_idle(page)
+    question = page.get_by_test_id("stChatMessage").first
+    expect(question).to_contain_text('<img src=x onerror="window.__xss=1;alert(1)">')
+    expect(question).to_contain_text("<script>window.__xss=2;alert(2)</script>")
+    shot(page, "html-as-text")
+    # Read back from the history too: the same text through the other path.
+    page.get_by_test_id("stSidebar").get_by_role("button", name=re.compile("^Repeat exactly")).first.click()
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stChatMessage").first).to_contain_text(
+        "<script>window.__xss=2;alert(2)</script>"
+    )
+    assert page.evaluate("window.__xss") is None
+    assert main(page).locator('img[src="x"]').count() == 0
+    assert main(page).locator("script").count() == 0
+    assert dialogs == []
+    shot(page, "html-from-history")
