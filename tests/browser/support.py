@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 
 def main(page: Page) -> Locator:
@@ -13,14 +14,22 @@ def main(page: Page) -> Locator:
 
 
 def set_max_tokens(page: Page, tokens: int) -> None:
-    """Parameters popover → Max new tokens."""
-    wait_until_idle(page)
-    main(page).get_by_role("button", name="Parameters").click()
+    """Parameters popover → Max new tokens. Tried again if a rerun closes the popover meanwhile."""
     field = page.get_by_role("spinbutton", name="Max new tokens")
-    field.fill(str(tokens))
-    field.press("Enter")
-    page.keyboard.press("Escape")
-    wait_until_idle(page)
+    for _ in range(5):
+        wait_until_idle(page)
+        if not field.is_visible():
+            main(page).get_by_role("button", name="Parameters").click()
+        try:
+            field.fill(str(tokens), timeout=5_000)
+            field.press("Enter", timeout=5_000)
+        except PlaywrightTimeoutError:
+            continue
+        wait_until_idle(page)
+        if field.is_visible() and field.input_value() == str(tokens):
+            page.keyboard.press("Escape")
+            return
+    raise AssertionError(f"could not set max new tokens to {tokens}")
 
 
 def send(page: Page, prompt: str) -> None:
@@ -35,9 +44,29 @@ def go_to(page: Page, title: str) -> None:
 
 
 def wait_until_idle(page: Page, timeout_s: float = 60) -> None:
-    """Until the script has finished running (Streamlit's status widget says nothing)."""
-    time.sleep(0.3)  # a rerun may take a moment to start
-    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=timeout_s * 1000)
+    """Until the page script has stopped running and stays stopped for a moment: a widget's
+    value can set off a rerun just after a run ends (the sign-in's cookie component does)."""
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        state = page.get_by_test_id("stApp").get_attribute("data-test-script-state")
+        if state == "notRunning":
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 0.4:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    raise AssertionError(f"the page was still running after {timeout_s} s")
+
+
+def gone(page: Page, css: str, timeout_s: float = 60) -> None:
+    """Until nothing matches `css` (Streamlit may briefly show an old and a new copy of a block)."""
+    deadline = time.monotonic() + timeout_s
+    while page.locator(css).count():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{css} still shown after {timeout_s} s")
+        time.sleep(0.1)
 
 
 def sample(

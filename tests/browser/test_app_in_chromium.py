@@ -11,7 +11,7 @@ import time
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import USER, shot, sign_in
-from tests.browser.support import go_to, main, sample, send, set_max_tokens, text_now, wait_until_idle
+from tests.browser.support import go_to, gone, main, sample, send, set_max_tokens, text_now, wait_until_idle
 
 CURSOR = "▌"
 DARK_BACKGROUND = "rgb(15, 23, 42)"  # .streamlit/config.toml [theme.dark] backgroundColor
@@ -33,7 +33,7 @@ def test_a_streamed_answer_grows_token_by_token(signed_in: Page):
     set_max_tokens(page, 64)
     send(page, "Tell me a story about a lighthouse keeper.")
     live = page.locator(".st-key-chat_live")
-    live.wait_for()
+    live.first.wait_for()
     shot(page, "streaming")
     answer_css = '.st-key-chat_live [data-testid="stMarkdown"]'  # the answer; its figures come after it
 
@@ -64,8 +64,8 @@ def test_stop_ends_a_long_answer_within_moments(signed_in: Page):
     )
     shot(page, "before-stop")
     clicked = time.monotonic()
-    live.get_by_role("button", name="Stop").click()
-    live.wait_for(state="detached", timeout=15_000)
+    live.first.get_by_role("button", name="Stop").click()
+    gone(page, ".st-key-chat_live", timeout_s=15)
     took = time.monotonic() - clicked
     answer = page.get_by_test_id("stChatMessage").last
     figures = answer.get_by_text(re.compile(r"(\d+) tokens · stopped"))
@@ -83,7 +83,7 @@ def test_compare_streams_both_models_at_the_same_time(signed_in: Page):
     shot(page, "compare-set-up")
     send(page, "Write a long poem about autumn leaves.")
     pane_a = page.locator(".st-key-cmp_live_a")
-    pane_a.wait_for()
+    pane_a.first.wait_for()
 
     def read() -> tuple[int, int, bool]:
         """Both answers' lengths, and whether both are still streaming (their cursor is there).
@@ -101,7 +101,7 @@ def test_compare_streams_both_models_at_the_same_time(signed_in: Page):
     assert last_a > first_a, f"pane A did not grow while B streamed: {samples}"
     assert last_b > first_b, f"pane B did not grow while A streamed: {samples}"
     shot(page, "one-pane-finished")
-    pane_a.wait_for(state="detached", timeout=60_000)
+    gone(page, ".st-key-cmp_live_a")
     expect(main(page).get_by_role("button", name="A is better")).to_be_visible()
     shot(page, "compare-finished")
 
@@ -157,7 +157,7 @@ def test_html_in_messages_is_shown_as_text_and_never_runs(signed_in: Page):
     set_max_tokens(page, 24)
     attack = '<img src=x onerror="window.__xss=1;alert(1)"> <script>window.__xss=2;alert(2)</script>'
     send(page, f"Repeat exactly: {attack}")
-    page.locator(".st-key-chat_live").wait_for(state="detached", timeout=60_000)
+    gone(page, ".st-key-chat_live")
     wait_until_idle(page)
     question = page.get_by_test_id("stChatMessage").first
     expect(question).to_contain_text('<img src=x onerror="window.__xss=1;alert(1)">')
