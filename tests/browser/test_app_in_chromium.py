@@ -18,7 +18,7 @@ DARK_BACKGROUND = "rgb(15, 23, 42)"  # .streamlit/config.toml [theme.dark] backg
 LIGHT_BACKGROUND = "rgb(255, 255, 255)"
 
 
-def test_signing_in_refuses_a_wrong_password_then_opens_the_chat(page: Page):
+def test_signing_in_refuses_a_wrong_password_opens_the_chat_and_logging_out_sticks(page: Page):
     sign_in(page, password="not the password")
     expect(page.get_by_text("Wrong user name or password. Try again.")).to_be_visible()
     shot(page, "wrong-password")
@@ -26,6 +26,18 @@ def test_signing_in_refuses_a_wrong_password_then_opens_the_chat(page: Page):
     expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
     expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
     shot(page, "signed-in")
+    wait_until_idle(page)
+    page.reload()  # the "remember me" cookie keeps a reload signed in
+    expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    wait_until_idle(page)
+    page.reload()  # and once signed out, a reload does not sign back in
+    wait_until_idle(page)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {USER}")).to_have_count(0)
+    shot(page, "signed-out")
 
 
 def test_a_streamed_answer_grows_token_by_token(signed_in: Page):
