@@ -188,3 +188,41 @@ def test_html_in_messages_is_shown_as_text_and_never_runs(signed_in: Page):
     assert main(page).locator("script").count() == 0
     assert dialogs == []
     shot(page, "html-from-history")
+
+
+def test_a_panes_stop_stops_that_pane_only_and_stop_all_stops_every_pane(signed_in: Page):
+    # Gemma (pane B) ends its answers within a second; SmolLM2 (pane A) writes on. So: B's Stop,
+    # pressed while A streams, must leave A streaming; then A's own Stop ends A; then Stop all.
+    page = signed_in
+    go_to(page, "Compare")
+    set_max_tokens(page, 800)
+    send(page, "Write a very long essay about the history of the sea, with many chapters.")
+    text_a = '.st-key-cmp_live_a [data-testid="stMarkdown"]'
+
+    def a_streams_and_b_is_done() -> bool:
+        a = text_now(page, text_a, 1) or ""
+        b_pane = text_now(page, ".st-key-cmp_live_b") or ""
+        return CURSOR in a and len(a) > 40 and "TTFT" in b_pane and CURSOR not in b_pane
+
+    sample(lambda: None, every_s=0.1, until=a_streams_and_b_is_done, timeout_s=30)
+    page.locator(".st-key-cmp_live_b").first.get_by_role("button", name="Stop").click()
+    before = text_now(page, text_a, 1) or ""
+    time.sleep(1.5)
+    after = text_now(page, text_a, 1) or ""
+    assert CURSOR in after, "pane B's Stop stopped pane A"
+    assert len(after) > len(before), "pane A stopped growing after pane B's Stop"
+    shot(page, "b-stop-left-a-streaming")
+
+    page.locator(".st-key-cmp_live_a").first.get_by_role("button", name="Stop").click()
+    gone(page, ".st-key-cmp_live_a", timeout_s=15)
+    expect(page.locator(".st-key-cmp_round_0_a")).to_contain_text(re.compile(r"\d+ tokens · stopped"))
+    expect(page.locator(".st-key-cmp_round_0_b")).not_to_contain_text("stopped")
+    shot(page, "a-stopped")
+
+    send(page, "Go on, write the next chapters.")
+    sample(lambda: None, every_s=0.1, until=lambda: len(text_now(page, text_a, 1) or "") > 40, timeout_s=30)
+    main(page).get_by_role("button", name="Stop all").click()
+    gone(page, ".st-key-cmp_live_a", timeout_s=15)
+    expect(page.locator(".st-key-cmp_round_1_a")).to_contain_text(re.compile(r"\d+ tokens · stopped"))
+    expect(main(page).get_by_role("button", name="A is better")).to_be_visible()
+    shot(page, "all-stopped")
