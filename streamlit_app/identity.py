@@ -11,6 +11,8 @@ Both draw their own sign-in page, and `signed_in()` returns None until someone i
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -151,6 +153,12 @@ class OidcLogin:
             )
             return None
         token = st.user.tokens.get("id")
+        if token and token_expired(str(token), time.time()):
+            # Streamlit keeps its sign-in cookie longer than Cognito's ID token lives (an hour by
+            # default) and does not refresh the token: sign out, so the next sign-in brings a new one.
+            st.info("Your sign-in has expired. Signing you out: sign in again to go on.")
+            st.logout()  # the browser goes to Streamlit's logout route, then back to the sign-in page
+            return None
         if not token:
             st.error(
                 "You are signed in, but the sign-in passed on no ID token, so the chat API cannot know who "
@@ -165,6 +173,17 @@ class OidcLogin:
 
     def sign_out(self) -> None:
         st.logout()
+
+
+def token_expired(token: str, now: float, *, margin_s: float = 60) -> bool:
+    """Whether a JWT's `exp` is past (or within `margin_s`). Only the app's own bookkeeping: the
+    chat API verifies the signature; an unreadable token counts as expired."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - margin_s <= now
+    except (IndexError, ValueError, KeyError, TypeError):
+        return True
 
 
 def login_for(settings: UiSettings) -> LocalLogin | OidcLogin:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from tests.streamlit_app.conftest import new_app, sign_in
 
 
@@ -61,3 +63,15 @@ def test_the_cloud_sign_in_page_explains_what_to_do(stack, monkeypatch):
     assert "Sign in with your account" in texts(app)
     assert [button.label for button in app.button] == ["Sign in"]
     assert not app.selectbox  # nothing of the app before signing in
+
+
+def test_an_id_token_past_its_expiry_counts_as_expired():
+    from lambdas.chat_api.auth import LocalTokens
+    from streamlit_app.identity import token_expired
+
+    token = LocalTokens("x" * 32).issue("someone", ttl_s=3600)
+    now = time.time()
+    assert not token_expired(token, now)
+    assert token_expired(token, now + 3600)
+    assert token_expired(token, now + 3590)  # within the margin: it would expire on the way
+    assert token_expired("not-a-jwt", now)
