@@ -7,6 +7,7 @@ whose message a user can act on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
@@ -16,10 +17,13 @@ from pydantic import BaseModel, ValidationError
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.api_models import (
     Conversation,
+    DocumentSummary,
     Leaderboard,
     ModelInfo,
+    SearchHit,
     SessionPage,
     SessionSummary,
+    UploadUpdate,
     VoteOutcome,
 )
 from streamlit_app.settings import UiSettings
@@ -112,6 +116,24 @@ class ChatApi:
     def leaderboard(self) -> Leaderboard:
         return _parse(Leaderboard, self._json("GET", "/leaderboard"))
 
+    # -- documents ----------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentSummary]:
+        return [_parse(DocumentSummary, item) for item in self._json("GET", "/documents")]
+
+    def upload(self, filename: str, data: bytes, workspace: str = "private") -> Iterator[UploadUpdate]:
+        """POST /documents: progress updates, then the stored document (or an error line)."""
+        request = {"files": {"file": (filename, data)}, "data": {"workspace": workspace}}
+        for line in self._lines("/documents", request):
+            yield _parse(UploadUpdate, json.loads(line))
+
+    def delete_document(self, document_id: str) -> None:
+        self._json("DELETE", f"/documents/{document_id}")
+
+    def search_documents(self, query: str, *, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+        params = {"q": query, "k": k, "mode": mode}
+        return [_parse(SearchHit, item) for item in self._json("GET", "/documents/search", params=params)]
+
     # -- plumbing -----------------------------------------------------------------------
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -125,19 +147,25 @@ class ChatApi:
 
     def _stream(self, path: str, body: dict[str, Any]) -> Iterator[Event]:
         try:
-            with self._http.stream("POST", path, json=body, headers=self._headers) as response:
+            for line in self._lines(path, {"json": body}):
+                yield event_from_json_line(line)
+        except ValidationError as exc:
+            raise ApiError(
+                f"The chat API sent an event this app cannot read ({exc.errors()[0]['msg']})."
+            ) from None
+
+    def _lines(self, path: str, request: dict[str, Any]) -> Iterator[str]:
+        """The non-empty lines of a streamed (NDJSON) POST answer."""
+        try:
+            with self._http.stream("POST", path, headers=self._headers, **request) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _status_error(response)
                 for line in response.iter_lines():
                     if line.strip():
-                        yield event_from_json_line(line)
+                        yield line
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self._http.base_url) from None
-        except ValidationError as exc:
-            raise ApiError(
-                f"The chat API sent an event this app cannot read ({exc.errors()[0]['msg']})."
-            ) from None
 
 
 def _parse(kind: type[T], data: Any) -> T:

@@ -97,3 +97,38 @@ class Leaderboard(_Answer):
     ratings: list[Rating]
     pairs: list[PairRecord]
     votes: int
+
+
+class DocumentSummary(_Answer):
+    id: str
+    name: str
+    #: "private" (the uploader's only) or a shared workspace.
+    workspace: str
+    size_bytes: int
+    chunk_count: int
+    created_at: datetime
+
+
+class UploadUpdate(_Answer):
+    """One line of POST /documents: progress, the stored document, or an error."""
+
+    type: str
+    fraction: float = 0.0
+    progress: dict[str, Any] | None = None
+    document: DocumentSummary | None = None
+    replaced: bool = False
+    code: str | None = None
+    message: str | None = None
+
+
+class SearchHit(_Answer):
+    document_name: str
+    workspace: str
+    chunk_index: int
+    text: str
+    vector_score: float | None = None
+    text_score: float | None = None
+    vector_rank: int | None = None
+    text_rank: int | None = None
+    fused_score: float
+    rerank_score: float | None = None

@@ -42,9 +42,22 @@ def load(api: ChatApi, opened: str) -> None:
     st.session_state[KEY_MESSAGES] = [Shown.from_stored(message) for message in conversation.messages]
 
 
-def start_turn(api: ChatApi, prompt: str, model: str, parameters: dict[str, Any], streaming: bool) -> None:
+def start_turn(
+    api: ChatApi,
+    prompt: str,
+    model: str,
+    parameters: dict[str, Any],
+    streaming: bool,
+    use_documents: bool = False,
+) -> None:
     """Send the prompt; a worker reads the answer while the page draws it."""
-    body = {"model": model, "message": prompt, "parameters": parameters, "streaming": streaming}
+    body = {
+        "model": model,
+        "message": prompt,
+        "parameters": parameters,
+        "streaming": streaming,
+        "use_documents": use_documents,
+    }
     if session_id():
         body["session_id"] = session_id()
     turn = LiveTurn(prompt, [None], models={None: model})

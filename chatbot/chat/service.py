@@ -71,6 +71,8 @@ class Conversation(BaseModel):
     messages: list[Message]
     #: Arena sessions: whether the models have been revealed by a vote.
     revealed: bool = True
+    #: Compare and arena sessions: the rounds already voted on (a round takes one vote).
+    voted_rounds: list[int] = []
 
 
 @dataclass
@@ -117,16 +119,26 @@ class ChatService:
     # -- sessions -------------------------------------------------------------------------
 
     def list_sessions(self, user_id: str, *, limit: int = 20, cursor: str | None = None) -> SessionPage:
-        return self.store.list_sessions(user_id, limit=limit, cursor=cursor)
+        page = self.store.list_sessions(user_id, limit=limit, cursor=cursor)
+        return page.model_copy(update={"sessions": [self._as_shown(session) for session in page.sessions]})
+
+    def _as_shown(self, session: Session) -> Session:
+        """An arena session's models stay hidden until its vote."""
+        if session.kind != "arena" or self.store.session_votes(session.id):
+            return session
+        lanes = [lane.model_copy(update={"model": hidden_name(lane.id)}) for lane in session.lanes]
+        return session.model_copy(update={"lanes": lanes})
 
     def get_conversation(self, user_id: str, session_id: str) -> Conversation:
         session = self.store.get_session(user_id, session_id)
         messages = self.store.list_messages(user_id, session_id)
-        if session.kind != "arena" or self.store.session_votes(session_id):
-            return Conversation(session=session, messages=messages)
-        lanes = [lane.model_copy(update={"model": hidden_name(lane.id)}) for lane in session.lanes]
+        voted = (
+            [vote.round for vote in self.store.session_votes(session_id)] if session.kind != "chat" else []
+        )
+        if session.kind != "arena" or voted:
+            return Conversation(session=session, messages=messages, voted_rounds=voted)
         return Conversation(
-            session=session.model_copy(update={"lanes": lanes}),
+            session=self._as_shown(session),
             messages=[m.model_copy(update={"model": m.lane and hidden_name(m.lane)}) for m in messages],
             revealed=False,
         )

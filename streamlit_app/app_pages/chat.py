@@ -41,6 +41,12 @@ with mode:
     streaming = st.toggle(
         "Stream tokens", value=True, key="chat_streaming", help="Off: the whole answer at once."
     )
+    use_documents = st.toggle(
+        "Use my documents",
+        value=False,
+        key="chat_documents",
+        help="Ground the answer in your uploaded documents (see the Documents page); sources are shown.",
+    )
 with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
     parameters = parameter_controls(ParameterBounds.of([model]), prefix="chat")
 fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_flow.reset, width="stretch")
@@ -62,12 +68,12 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         icon=":material/refresh:",
         help=f"Ask {model.name} the last question again.",
         on_click=chat_flow.start_turn,
-        args=(api, chat_flow.last_prompt(), model.name, parameters, streaming),
+        args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents),
     )
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
 if prompt and turn is None:
-    chat_flow.start_turn(api, prompt, model.name, parameters, streaming)
+    chat_flow.start_turn(api, prompt, model.name, parameters, streaming, use_documents)
     chat_bubble(chat_flow.messages()[-1])
     turn = chat_flow.live()
 

@@ -37,7 +37,7 @@ class UiStack:
 
 @contextmanager
 def ui_stack(
-    model_server_url: str, postgres_server_url: str, folder: Path, database: str
+    model_server_url: str, postgres_server_url: str, folder: Path, database: str, *, documents: bool = False
 ) -> Iterator[UiStack]:
     secret_file = folder / "local-auth-secret"
     env = {
@@ -45,8 +45,8 @@ def ui_stack(
         "SAGEMAKER_ENDPOINT_URL": model_server_url,
         "DATABASE_URL": create_database(postgres_server_url, database),
         "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
-        # No embedding model in UI tests: documents are another page's business.
-        "CHATBOT_DOCUMENTS": "off",
+        # The embedding model loads only where a test needs documents (it takes seconds).
+        "CHATBOT_DOCUMENTS": "on" if documents else "off",
     }
     with chat_api_server(env) as url:
         yield UiStack(api_url=url, users_file=folder / "users.yaml", secret_file=secret_file)

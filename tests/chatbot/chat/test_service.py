@@ -197,6 +197,8 @@ def test_arena_hides_the_models_until_the_vote_and_then_closes_the_round(service
     hidden = service.get_conversation("alice", session_event.session_id)
     assert not hidden.revealed
     assert {lane.model for lane in hidden.session.lanes} == {"Model A", "Model B"}
+    listed = next(s for s in service.list_sessions("alice").sessions if s.id == session_event.session_id)
+    assert {lane.model for lane in listed.lanes} == {"Model A", "Model B"}, "the history list hides them too"
     assert all(m.model in (None, "Model A", "Model B") for m in hidden.messages)
 
     vote = service.vote(
@@ -206,6 +208,7 @@ def test_arena_hides_the_models_until_the_vote_and_then_closes_the_round(service
     assert vote.anonymous
     revealed = service.get_conversation("alice", session_event.session_id)
     assert revealed.revealed
+    assert revealed.voted_rounds == [session_event.round]
     assert sorted(lane.model for lane in revealed.session.lanes) == ["gemma3-270m", "smollm2-135m"]
     with pytest.raises(InvalidRequestError, match="round is over"):
         service.compare("alice", CompareRequest(session_id=session_event.session_id, message="again"))
