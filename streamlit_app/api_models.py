@@ -66,6 +66,8 @@ class Conversation(_Answer):
     messages: list[StoredMessage]
     #: Arena sessions: whether a vote has revealed the models.
     revealed: bool = True
+    #: The rounds (prompt seqs) already voted on.
+    voted_rounds: list[int] = Field(default_factory=list)
 
 
 class VoteOutcome(_Answer):

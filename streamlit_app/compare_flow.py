@@ -103,7 +103,9 @@ def _adopt(conversation: Conversation) -> None:
     by_number: dict[int, Round] = {}
     for message in conversation.messages:
         if message.role == "user":
-            by_number[message.seq] = Round(prompt=message.content, number=message.seq)
+            # A round voted on earlier takes no second vote (the API would refuse it).
+            verdict = "already given" if message.seq in conversation.voted_rounds else None
+            by_number[message.seq] = Round(prompt=message.content, number=message.seq, verdict=verdict)
             rounds().append(by_number[message.seq])
         elif message.reply_to in by_number and message.lane:
             by_number[message.reply_to].answers[message.lane] = Shown.from_stored(message)
