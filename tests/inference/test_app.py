@@ -116,7 +116,9 @@ def test_a_client_that_disconnects_stops_decoding(model_server_url: str):
     before = counters()
     url = f"{model_server_url}/endpoints/smollm2-135m/invocations-response-stream"
     with httpx.stream(
-        "POST", url, content=body("Tell a long story.", stream=True, max_new_tokens=1000)
+        "POST",
+        url,
+        content=body("Tell a long story.", stream=True, max_new_tokens=1000, temperature=1.0, seed=1),
     ) as response:
         for _ in zip(range(3), response.iter_bytes(), strict=False):
             pass
@@ -133,7 +135,7 @@ def test_a_client_that_disconnects_stops_decoding(model_server_url: str):
 def test_a_full_queue_answers_429_with_a_clear_message():
     with model_server("--only", "smollm2-135m", "--max-queue", "1") as url:
         client = sagemaker_runtime_client(endpoint_url=url, max_attempts=1)
-        long_answer = body("Write a long poem.", stream=True, max_new_tokens=400, temperature=1.0)
+        long_answer = body("Write a long poem.", stream=True, max_new_tokens=400, temperature=1.0, seed=1)
         # One request runs and one waits: both slots are taken.
         streams = [
             client.invoke_endpoint_with_response_stream(EndpointName="smollm2-135m", Body=long_answer)["Body"]

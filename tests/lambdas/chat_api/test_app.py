@@ -12,7 +12,8 @@ import pytest
 from lambdas.chat_api.auth import LocalTokens
 
 SHORT = {"max_new_tokens": 12, "seed": 3}
-LONG = {"max_new_tokens": 600, "temperature": 1.0}
+# With this seed SmolLM2 writes 200+ tokens for these prompts: the stop always lands mid-answer.
+LONG = {"max_new_tokens": 600, "temperature": 1.0, "seed": 1}
 
 
 def stream_events(client: httpx.Client, path: str, body: dict) -> list[dict]:
@@ -149,7 +150,7 @@ def test_sessions_can_be_listed_renamed_and_deleted_by_their_owner_only(
 def test_a_stop_sent_on_another_connection_stops_the_stream(
     alice: httpx.Client, api_url: str, tokens: LocalTokens
 ):
-    body = {"model": "smollm2-135m", "message": "Tell me a very long story.", "parameters": LONG}
+    body = {"model": "smollm2-135m", "message": "Tell me a long story.", "parameters": LONG}
     events = []
     with alice.stream("POST", "/chat", json=body) as response:
         for line in response.iter_lines():
