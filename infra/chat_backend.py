@@ -15,7 +15,8 @@ import pulumi_aws as aws
 
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from infra import regional
-from infra.iam import LAMBDA_VPC_ACCESS, allow, assume_role_policy, log_statements, policy_document
+from infra.iam import allow, log_statements, policy_document
+from infra.lambda_function import function_basics
 from infra.llm import LargeLanguageModel
 from infra.packaging import LambdaCode
 
@@ -67,34 +68,16 @@ class ChatBackend(pulumi.ComponentResource):
         self._registry(name, args, models_table)
 
         function_name = f"chatbot-{args.stack}-chat-api"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
+        basics = function_basics(
+            name,
+            function_name,
+            code=args.code,
+            log_retention_days=args.log_retention_days,
+            policy=lambda log_group: self._policy(args, log_group, history, models_table),
+            parent=self,
+            layers=[regional.lambda_web_adapter_layer(args.region)],
         )
-        role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-vpc-access", role=role.name, policy_arn=LAMBDA_VPC_ACCESS, opts=child
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=self._policy(args, log_group, history, models_table),
-            opts=child,
-        )
-        layers: list[pulumi.Input[str]] = [regional.lambda_web_adapter_layer(args.region)]
-        if args.code.dependencies is not None:
-            dependencies = aws.lambda_.LayerVersion(
-                f"{name}-dependencies",
-                layer_name=f"{function_name}-dependencies",
-                code=args.code.dependencies,
-                compatible_runtimes=["python3.12"],
-                opts=child,
-            )
-            layers.append(dependencies.arn)
+        log_group, role, layers = basics.log_group, basics.role, basics.layers
         environment: dict[str, pulumi.Input[str]] = {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",  # the Web Adapter wraps the runtime
             "AWS_LWA_INVOKE_MODE": "response_stream",

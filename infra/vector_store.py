@@ -15,8 +15,9 @@ import pulumi_aws as aws
 
 from chatbot.models.spec import ModelSpec
 from infra.chat_backend import DatabaseAccess
-from infra.iam import LAMBDA_VPC_ACCESS, allow, assume_role_policy, log_statements, policy_document
+from infra.iam import allow, log_statements, policy_document
 from infra.inference_image import InferenceImage
+from infra.lambda_function import function_basics
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
 from infra.network import Network
 from infra.packaging import LambdaCode
@@ -184,22 +185,12 @@ class VectorStore(pulumi.ComponentResource):
     def _indexer(self, name: str, args: VectorStoreArgs, bucket: aws.s3.Bucket, queue: aws.sqs.Queue) -> None:
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"chatbot-{args.stack}-document-indexer"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-indexer-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-indexer-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-indexer-vpc-access", role=role.name, policy_arn=LAMBDA_VPC_ACCESS, opts=child
-        )
-        aws.iam.RolePolicy(
-            f"{name}-indexer-policy",
-            role=role.id,
-            policy=policy_document(
+        basics = function_basics(
+            f"{name}-indexer",
+            function_name,
+            code=args.indexer_code,
+            log_retention_days=args.log_retention_days,
+            policy=lambda log_group: policy_document(
                 [
                     log_statements(log_group.arn),
                     allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [queue.arn]),
@@ -208,18 +199,9 @@ class VectorStore(pulumi.ComponentResource):
                     allow(["secretsmanager:GetSecretValue"], [self.database.secret_arn]),
                 ]
             ),
-            opts=child,
+            parent=self,
         )
-        layers = []
-        if args.indexer_code.dependencies is not None:
-            layer = aws.lambda_.LayerVersion(
-                f"{name}-indexer-dependencies",
-                layer_name=f"{function_name}-dependencies",
-                code=args.indexer_code.dependencies,
-                compatible_runtimes=["python3.12"],
-                opts=child,
-            )
-            layers.append(layer.arn)
+        log_group, role, layers = basics.log_group, basics.role, basics.layers
         function = aws.lambda_.Function(
             f"{name}-indexer",
             name=function_name,
