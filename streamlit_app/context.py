@@ -11,7 +11,7 @@ import time
 import httpx
 import streamlit as st
 
-from streamlit_app.api import ChatApi, http_client
+from streamlit_app.api import ApiError, ChatApi, http_client
 from streamlit_app.api_models import ModelInfo
 from streamlit_app.identity import Identity
 from streamlit_app.settings import UiSettings
@@ -48,3 +48,17 @@ def chat_models() -> list[ModelInfo]:
         state[KEY_MODELS] = [model for model in api().models() if model.task == "chat"]
         state[KEY_MODELS_AT] = time.monotonic()
     return state[KEY_MODELS]
+
+
+def chat_models_or_stop(*, minimum: int, activity: str, too_few: str, retry_key: str) -> list[ModelInfo]:
+    """The chat models, or a message in words and the end of this page run."""
+    try:
+        models = chat_models()
+    except ApiError as exc:
+        st.error(f"The models cannot be listed, so {activity} is not possible right now: {exc}")
+        st.button("Try again", key=retry_key)
+        st.stop()
+    if len(models) < minimum:
+        st.warning(too_few)
+        st.stop()
+    return models

@@ -24,15 +24,12 @@ chat_flow.absorb_finished()
 turn = chat_flow.live()
 history.history_sidebar(api, current_id=chat_flow.session_id(), on_deleted_current=chat_flow.reset)
 
-try:
-    models = context.chat_models()
-except ApiError as exc:
-    st.error(f"The models cannot be listed, so chatting is not possible right now: {exc}")
-    st.button("Try again", key="chat_retry_models")
-    st.stop()
-if not models:
-    st.warning("The chat API serves no chat models. Add one to its model catalog (see the README).")
-    st.stop()
+models = context.chat_models_or_stop(
+    minimum=1,
+    activity="chatting",
+    too_few="The chat API serves no chat models. Add one to its model catalog (see the README).",
+    retry_key="chat_retry_models",
+)
 
 picker, mode, knobs, fresh = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
 with picker:

@@ -28,15 +28,12 @@ flow.absorb_finished()
 turn = flow.live()
 history.history_sidebar(api, current_id=flow.session_id(), on_deleted_current=flow.reset)
 
-try:
-    models = context.chat_models()
-except ApiError as exc:
-    st.error(f"The models cannot be listed, so comparing is not possible right now: {exc}")
-    st.button("Try again", key="cmp_retry_models")
-    st.stop()
-if len(models) < 2:
-    st.warning("Comparing needs at least two chat models; the chat API serves fewer.")
-    st.stop()
+models = context.chat_models_or_stop(
+    minimum=2,
+    activity="comparing",
+    too_few="Comparing needs at least two chat models; the chat API serves fewer.",
+    retry_key="cmp_retry_models",
+)
 
 # -- set-up: before the first prompt of a session ----------------------------------------------
 started = flow.session_id() is not None or turn is not None
