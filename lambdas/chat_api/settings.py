@@ -7,6 +7,7 @@
 | CHATBOT_HISTORY_TABLE | DynamoDB history table (cloud); else Postgres | - |
 | DATABASE_URL / CHATBOT_DATA_DIR | Postgres for history (see chatbot/postgres.py) | embedded, .data |
 | SAGEMAKER_ENDPOINT_URL | the local model server; unset in AWS | - |
+| BEDROCK_ENDPOINT_URL | Bedrock Runtime API endpoint; unset in AWS (defaults to SAGEMAKER_ENDPOINT_URL: the local model server speaks both) | - |
 | AWS_REGION | region of SageMaker, DynamoDB and Cognito | us-east-1 |
 | CHATBOT_AUTH | `local` (HS256 tokens) or `cognito` (ID tokens) | local |
 | CHATBOT_LOCAL_SECRET_FILE | secret that signs local tokens (made on first use) | $CHATBOT_DATA_DIR/local-auth-secret |
@@ -35,6 +36,7 @@ class ChatApiSettings(BaseModel):
     models_table: str | None = None
     history_table: str | None = None
     sagemaker_endpoint_url: str | None = None
+    bedrock_endpoint_url: str | None = None
     region: str = "us-east-1"
     auth: Literal["local", "cognito"] = "local"
     local_secret_file: Path | None = None
@@ -52,6 +54,11 @@ class ChatApiSettings(BaseModel):
         return self
 
     @property
+    def bedrock_url(self) -> str | None:
+        """Where Bedrock calls go: the local model server speaks the Bedrock Runtime API too."""
+        return self.bedrock_endpoint_url or self.sagemaker_endpoint_url
+
+    @property
     def secret_file(self) -> Path:
         return self.local_secret_file or default_data_dir() / "local-auth-secret"
 
@@ -63,6 +70,7 @@ class ChatApiSettings(BaseModel):
             "models_table": env.get("CHATBOT_MODELS_TABLE"),
             "history_table": env.get("CHATBOT_HISTORY_TABLE"),
             "sagemaker_endpoint_url": env.get("SAGEMAKER_ENDPOINT_URL"),
+            "bedrock_endpoint_url": env.get("BEDROCK_ENDPOINT_URL"),
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             "auth": env.get("CHATBOT_AUTH"),
             "local_secret_file": env.get("CHATBOT_LOCAL_SECRET_FILE"),
