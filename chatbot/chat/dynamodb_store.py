@@ -7,6 +7,7 @@ One table, keyed so that everything is found through its owner:
 | session | USER#{user}                 | SESSION#{session}  | gsi1pk=USER#{user}, gsi1sk={updated}#{session} |
 | message | USER#{user}#SESSION#{id}    | MSG#{seq:010d}     |                                       |
 | vote    | VOTES                       | {session}#{round:010d} |                                   |
+| API key | see chatbot/chat/dynamodb_api_keys.py                                                    |
 
 Each message is its own item, so a long conversation never meets DynamoDB's 400 KB item
 limit. A message's seq comes from an atomic counter on the session item, and the message
@@ -25,6 +26,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 
@@ -60,7 +62,7 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-class DynamoDBHistoryStore:
+class DynamoDBHistoryStore(DynamoDBApiKeys):
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region

@@ -9,6 +9,7 @@ from datetime import datetime
 from psycopg2.errors import UniqueViolation
 from psycopg2.extras import Json
 
+from chatbot.chat.postgres_api_keys import PostgresApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.migrations import apply_migrations
@@ -74,11 +75,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return datetime.fromisoformat(updated_at), session_id
 
 
-class PostgresHistoryStore:
+class PostgresHistoryStore(PostgresApiKeys):
     def __init__(self, pool: ConnectionPool):
         self._pool = pool
         with pool.connection() as conn:
             apply_migrations(conn, "chat_history", MIGRATIONS)
+        self._migrate_api_keys()
 
     def create_session(self, session: Session) -> Session:
         with self._pool.transaction() as conn, conn.cursor() as cur:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.records import Message, Session, SessionPage, Vote
 from chatbot.errors import ChatbotError
 
@@ -69,6 +70,28 @@ class HistoryStore(Protocol):
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]: ...
 
     def session_votes(self, session_id: str) -> list[Vote]: ...
+
+    # -- the gateway's API keys (chatbot/chat/api_keys.py) -----------------------------------
+
+    def create_api_key(self, key: ApiKey) -> ApiKey: ...
+
+    def list_api_keys(self, user_id: str) -> list[ApiKey]:
+        """The user's keys, revoked ones included, newest first."""
+        ...
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, whoever owns it (the gateway's lookup)."""
+        ...
+
+    def revoke_api_key(self, user_id: str, key_id: str, at: datetime) -> ApiKey:
+        """Revoking twice keeps the first time. Raises ApiKeyNotFoundError, also for another user's key."""
+        ...
+
+    def record_api_key_use(
+        self, key: ApiKey, prompt_tokens: int, completion_tokens: int, at: datetime
+    ) -> None:
+        """Count one gateway call and its tokens against the key."""
+        ...
 
 
 def stop_applies(requests: dict[str, str], lane: str | None, started_at: datetime) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 import jwt
 import requests
 
+from chatbot.chat.api_keys import ApiKey, hash_api_key, looks_like_api_key
 from chatbot.errors import ChatbotError
 
 LOCAL_ISSUER = "chatbot-local"
@@ -134,3 +135,30 @@ def user_token(headers: Mapping[str, str]) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Sign in first: send 'Authorization: Bearer <token>' (or an X-Id-Token header).")
     return token.strip()
+
+
+#: Where an API key may also travel: in AWS, CloudFront signs gateway requests for the function
+#: URL (origin access control), which takes the `Authorization` header, so the edge moves the
+#: caller's key here (see DEPLOY.md).
+API_KEY_HEADER = "x-api-key"
+
+
+def presented_api_key(headers: Mapping[str, str]) -> str | None:
+    """An API key sent as `Authorization: Bearer sk-chatbot-...` (how OpenAI clients send theirs)
+    or in X-Api-Key, or None when the caller sent something else (a sign-in token, or nothing)."""
+    if looks_like_api_key(key := headers.get(API_KEY_HEADER, "").strip()):
+        return key
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and looks_like_api_key(token) else None
+
+
+def api_key_record(key: str, find_by_hash: Callable[[str], ApiKey | None]) -> ApiKey:
+    """The stored record of an active key; raises AuthError for an unknown or revoked one."""
+    record = find_by_hash(hash_api_key(key))
+    if record is None or not record.active:
+        raise AuthError(
+            f"Incorrect API key provided: {key[:15]}... Create a key in the app (Settings) or check "
+            "that it was not revoked."
+        )
+    return record
