@@ -1,7 +1,9 @@
 """The exception tree. Every message says what went wrong and what to do about it.
 
-Layers above map these to their own shapes: the chat API to HTTP status codes, the
-stream to `ErrorEvent`s (see `chatbot.models.events`), the UI to a message in the pane.
+Each class declares its own HTTP status next to its code, so the chat API answers an error
+the way its class says (no table kept in step elsewhere); the stream carries the code in an
+`ErrorEvent` (see `chatbot.models.events`), the UI shows the message in the pane. A new error
+class declares both `code` and `http_status` (tests/lambdas/chat_api/test_errors.py checks).
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ class ChatbotError(Exception):
 
     #: A stable, machine-readable code carried by error events and API responses.
     code = "internal_error"
+    #: The HTTP status the chat API answers with when this error ends a request.
+    http_status = 500
+
+    def details(self) -> dict[str, object]:
+        """Extra fields of the API's error body beside code and message (none by default)."""
+        return {}
 
 
 class ConfigError(ChatbotError):
     """A configuration file or value is wrong; the message names the file, model and field."""
 
     code = "config_error"
+    http_status = 500
 
 
 class UnknownModelError(ChatbotError):
     code = "unknown_model"
+    http_status = 404
 
     def __init__(self, name: str, available: list[str]):
         self.name = name
@@ -29,32 +39,52 @@ class UnknownModelError(ChatbotError):
         choices = ", ".join(self.available) or "none are configured"
         super().__init__(f"Unknown model {name!r}. Pick one of: {choices}.")
 
+    def details(self) -> dict[str, object]:
+        return {"available": self.available}
+
 
 class ParameterError(ChatbotError):
     """A generation parameter is outside what the model accepts. Raised before any call."""
 
     code = "invalid_parameters"
+    http_status = 422
 
 
 class PromptTooLongError(ChatbotError):
     """The prompt cannot be made to fit the model's context window."""
 
     code = "prompt_too_long"
+    http_status = 413
 
 
 class ModelCallError(ChatbotError):
     """The model endpoint failed or answered something we cannot read."""
 
     code = "model_error"
+    http_status = 502
 
 
 class ModelThrottledError(ModelCallError):
     """The endpoint is busy (its queue is full). Retrying a little later usually works."""
 
     code = "model_busy"
+    http_status = 429
 
 
 class ModelStreamError(ModelCallError):
     """The stream broke after it had started: the partial answer is all there is."""
 
     code = "stream_interrupted"
+    http_status = 502
+
+
+class InvalidRequestError(ChatbotError):
+    """The request is well formed but cannot be done as asked; the message says what to change."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class MessageTooLongError(ChatbotError):
+    code = "message_too_long"
+    http_status = 413

@@ -45,6 +45,7 @@ class DatabaseUnavailableError(ChatbotError):
     """PostgreSQL cannot be reached or started."""
 
     code = "database_unavailable"
+    http_status = 503
 
 
 def default_data_dir() -> Path:
@@ -217,10 +218,13 @@ class ConnectionPool:
         try:
             conn = self._take()
             yield conn
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if conn is not None:
                 conn.close()  # the server went away: never hand this connection out again
-            raise
+            raise DatabaseUnavailableError(
+                f"The database stopped answering ({str(exc).strip() or type(exc).__name__}). "
+                "Try again in a moment; if it keeps failing, check that PostgreSQL is running."
+            ) from exc
         finally:
             if conn is not None:
                 self._give_back(conn)

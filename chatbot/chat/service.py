@@ -21,7 +21,7 @@ from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote, titl
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.stop import LocalGenerations, StopWatch
 from chatbot.chat.store import HistoryStore
-from chatbot.errors import ChatbotError
+from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import FittedPrompt, Turn
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
@@ -41,14 +41,6 @@ from chatbot.models.timing import ResponseTimer
 from chatbot.retrieval.retriever import Retriever
 
 LANE_IDS = "abcd"
-
-
-class InvalidRequestError(ChatbotError):
-    code = "invalid_request"
-
-
-class MessageTooLongError(ChatbotError):
-    code = "message_too_long"
 
 
 class ServiceLimits(BaseModel):

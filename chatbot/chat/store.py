@@ -16,6 +16,7 @@ from chatbot.errors import ChatbotError
 
 class SessionNotFoundError(ChatbotError):
     code = "session_not_found"
+    http_status = 404
 
     def __init__(self, session_id: str):
         super().__init__(f"No conversation {session_id!r} was found. It may have been deleted.")
@@ -23,6 +24,7 @@ class SessionNotFoundError(ChatbotError):
 
 class VoteExistsError(ChatbotError):
     code = "already_voted"
+    http_status = 409
 
     def __init__(self) -> None:
         super().__init__("You already voted on this round. Start a new round to vote again.")

@@ -24,41 +24,12 @@ from chatbot import errors
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage, Vote
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import Conversation, InvalidRequestError, MessageTooLongError
-from chatbot.chat.store import SessionNotFoundError, VoteExistsError
+from chatbot.chat.service import Conversation
 from chatbot.models.events import ErrorEvent, Event, event_to_json_line
-from chatbot.retrieval import errors as document_errors
 from lambdas.chat_api import documents
-from lambdas.chat_api.auth import AuthError
-from lambdas.chat_api.dependencies import DocumentsUnavailableError, Service, User
+from lambdas.chat_api.dependencies import Service, User
 
 NDJSON = "application/x-ndjson"
-
-#: HTTP status per error code; anything else is a 500.
-STATUS = {
-    AuthError.code: 401,
-    errors.UnknownModelError.code: 404,
-    SessionNotFoundError.code: 404,
-    VoteExistsError.code: 409,
-    MessageTooLongError.code: 413,
-    errors.PromptTooLongError.code: 413,
-    errors.ParameterError.code: 422,
-    InvalidRequestError.code: 422,
-    errors.ModelThrottledError.code: 429,
-    errors.ModelCallError.code: 502,
-    errors.ModelStreamError.code: 502,
-    document_errors.DocumentError.code: 422,
-    document_errors.EmptyDocumentError.code: 422,
-    document_errors.CorruptDocumentError.code: 422,
-    document_errors.EncryptedDocumentError.code: 422,
-    document_errors.NotTextError.code: 422,
-    document_errors.UnsupportedFormatError.code: 415,
-    document_errors.DocumentTooLargeError.code: 413,
-    document_errors.DocumentNotFoundError.code: 404,
-    document_errors.InvalidQueryError.code: 422,
-    document_errors.EmbeddingError.code: 502,
-    DocumentsUnavailableError.code: 503,
-}
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -142,8 +113,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:
-        extra = {"available": exc.available} if isinstance(exc, errors.UnknownModelError) else {}
-        return _error(STATUS.get(exc.code, 500), exc.code, str(exc), **extra)
+        return _error(exc.http_status, exc.code, str(exc), **exc.details())
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:

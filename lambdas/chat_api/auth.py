@@ -27,6 +27,7 @@ LOCAL_AUDIENCE = "chatbot-api"
 
 class AuthError(ChatbotError):
     code = "unauthorized"
+    http_status = 401
 
 
 class TokenVerifier(Protocol):

@@ -14,6 +14,7 @@ from lambdas.chat_api.auth import user_token
 
 class DocumentsUnavailableError(ChatbotError):
     code = "documents_unavailable"
+    http_status = 503
 
 
 def current_user(request: Request) -> str:
