@@ -4,7 +4,9 @@ Two faces over one handler:
 - the SageMaker container contract (`GET /ping`, `POST /invocations`), so the same server
   runs as a CPU inference container in AWS;
 - the SageMaker Runtime API (`POST /endpoints/{name}/invocations[-response-stream]`), so
-  boto3's real `sagemaker-runtime` client works against it with `endpoint_url` set.
+  boto3's real `sagemaker-runtime` client works against it with `endpoint_url` set;
+- and, from inference/bedrock.py, the Bedrock Runtime Converse API
+  (`POST /model/{modelId}/converse[-stream]`) for boto3's `bedrock-runtime` client.
 
 The runtime routes wrap the container handler the way SageMaker wraps a container: a
 container error becomes a `ModelError` (424) that boto3 raises as ClientError, and a
@@ -21,7 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chatbot.models.spec import ModelSpec
-from inference import eventstream, tgi
+from inference import bedrock, eventstream, tgi
+from inference.aws_errors import aws_error
 from inference.engine import Finished, ModelEngine, QueueFullError
 
 
@@ -37,13 +40,6 @@ class Reply:
 
     status: int
     body: bytes
-
-
-def _runtime_error(status: int, code: str, message: str, **fields: object) -> JSONResponse:
-    # boto3 reads the error code from this header and the message from the body.
-    return JSONResponse(
-        {"message": message, **fields}, status_code=status, headers={"x-amzn-ErrorType": code}
-    )
 
 
 async def _invoke_container(model: ServedModel, body: bytes) -> Reply | AsyncIterator[bytes]:
@@ -91,10 +87,10 @@ async def _event_stream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[by
 def _model_error(reply: Reply) -> JSONResponse:
     if reply.status == 429:
         message = json.loads(reply.body).get("error", "The model is busy.")
-        return _runtime_error(429, "ThrottlingException", message)
+        return aws_error(429, "ThrottlingException", message)
     kind = "client" if reply.status < 500 else "server"
     original = reply.body.decode("utf-8", errors="replace")
-    return _runtime_error(
+    return aws_error(
         424,
         "ModelError",
         f'Received {kind} error ({reply.status}) from primary with message "{original}".',
@@ -105,12 +101,13 @@ def _model_error(reply: Reply) -> JSONResponse:
 
 def create_app(models: dict[str, ServedModel]) -> FastAPI:
     """`models` is keyed by endpoint name."""
-    app = FastAPI(title="SageMaker-compatible llama.cpp model server")
+    app = FastAPI(title="SageMaker- and Bedrock-compatible llama.cpp model server")
+    app.include_router(bedrock.router(models))
 
     def find(endpoint_name: str) -> ServedModel | JSONResponse:
         if endpoint_name in models:
             return models[endpoint_name]
-        return _runtime_error(
+        return aws_error(
             400,
             "ValidationError",
             f"Endpoint {endpoint_name} not found. This server serves: {', '.join(sorted(models))}.",

@@ -90,13 +90,16 @@ class Adapter(ABC):
         context: Sequence[str] = (),
         *,
         budget_tokens: int,
+        system: str | None = None,
     ) -> FittedPrompt:
-        """Render, dropping the oldest turns and then the last passages until it fits."""
+        """Render, dropping the oldest turns and then the last passages until it fits.
+        `system` replaces the adapter's own system prompt (an API caller's system message)."""
         turns, passages = list(history), list(context)
         dropped_turns = dropped_passages = 0
+        instructions = system or self.system_prompt
         while True:
-            system = self.system_prompt + ("\n\n" + format_context(passages) if passages else "")
-            rendered = self.render(system, turns, message)
+            system_text = instructions + ("\n\n" + format_context(passages) if passages else "")
+            rendered = self.render(system_text, turns, message)
             tokens = estimate_tokens(rendered)
             if tokens <= budget_tokens:
                 return FittedPrompt(

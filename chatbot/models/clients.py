@@ -1,14 +1,20 @@
-"""The boto3 `sagemaker-runtime` client, set up for long streams and many lanes."""
+"""The boto3 runtime clients (`sagemaker-runtime`, `bedrock-runtime`), set up for long streams and
+many lanes, and the endpoint that calls a model through the right one."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from chatbot.models.bedrock import BedrockEndpoint
+from chatbot.models.endpoints import Endpoint, ModelEndpoint
+from chatbot.models.spec import ModelSpec
 
-def sagemaker_runtime_client(
-    *, endpoint_url: str | None = None, region: str = "us-east-1", max_attempts: int = 3
-):
+
+def _runtime_client(service: str, *, endpoint_url: str | None, region: str, max_attempts: int):
     """A real boto3 client. With `endpoint_url` (the local model server), it signs with
     placeholder credentials: the local server does not check signatures, and a laptop
     may have no AWS credentials at all."""
@@ -20,6 +26,33 @@ def sagemaker_runtime_client(
         tcp_keepalive=True,
     )
     credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint_url else {}
-    return boto3.client(
-        "sagemaker-runtime", region_name=region, endpoint_url=endpoint_url, config=config, **credentials
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=config, **credentials)
+
+
+def sagemaker_runtime_client(
+    *, endpoint_url: str | None = None, region: str = "us-east-1", max_attempts: int = 3
+):
+    return _runtime_client(
+        "sagemaker-runtime", endpoint_url=endpoint_url, region=region, max_attempts=max_attempts
     )
+
+
+def bedrock_runtime_client(
+    *, endpoint_url: str | None = None, region: str = "us-east-1", max_attempts: int = 3
+):
+    return _runtime_client(
+        "bedrock-runtime", endpoint_url=endpoint_url, region=region, max_attempts=max_attempts
+    )
+
+
+@dataclass(frozen=True)
+class RuntimeClients:
+    """One client per runtime API, shared by every model of that kind."""
+
+    sagemaker: Any
+    bedrock: Any
+
+    def endpoint(self, spec: ModelSpec) -> ModelEndpoint:
+        if spec.deployment.kind == "bedrock":
+            return BedrockEndpoint(spec, self.bedrock)
+        return Endpoint(spec, self.sagemaker)

@@ -6,7 +6,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DeploymentKind = Literal["package", "container", "custom-script", "cpu-llamacpp"]
+from chatbot.models.request_config import Bound
+
+DeploymentKind = Literal["package", "container", "custom-script", "cpu-llamacpp", "bedrock"]
+#: GenerationParams a Bedrock model may take in Converse's additionalModelRequestFields.
+BedrockRequestField = Literal["top_k", "seed", "repetition_penalty"]
+
+#: What most Bedrock models accept through Converse's inferenceConfig (Anthropic, Meta, Mistral,
+#: Amazon): temperature and topP in [0, 1], and a few stop sequences. A ModelSpec may narrow or widen.
+BEDROCK_BOUNDS: dict[str, Bound] = {
+    "temperature": Bound(ge=0, le=1),
+    "top_p": Bound(ge=0, le=1),
+    "max_new_tokens": Bound(ge=1),
+    "stop": Bound(max_items=4),
+}
 
 
 class Autoscaling(BaseModel):
@@ -30,12 +43,22 @@ class Autoscaling(BaseModel):
 
 
 class Deployment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     #: package: a SageMaker model package by ARN; container: a Hugging Face TGI or LMI image;
     #: custom-script: inference code packaged by CodeBuild; cpu-llamacpp: this project's
-    #: `inference/` image serving a GGUF file on a CPU instance.
+    #: `inference/` image serving a GGUF file on a CPU instance; bedrock: a Bedrock model called
+    #: through the Converse API (no endpoint to deploy).
     kind: DeploymentKind
+    #: kind=bedrock: the Bedrock model id or inference-profile id (e.g.
+    #: `us.anthropic.claude-3-5-haiku-20241022-v1:0`). Locally: a model the model server serves.
+    model_id: str | None = None
+    #: kind=bedrock: the model's limits on inferenceConfig, checked before any call; None means
+    #: BEDROCK_BOUNDS, what most Bedrock models accept.
+    bedrock_bounds: dict[str, Bound] | None = None
+    #: kind=bedrock: parameters sent in additionalModelRequestFields, for models that take them
+    #: (Anthropic takes top_k; the local model server takes all three). Others are not sent.
+    bedrock_request_fields: list[BedrockRequestField] = Field(default_factory=list)
     #: SageMaker instance type, e.g. ml.g5.2xlarge or ml.c7i.large.
     instance_type: str = "ml.g5.2xlarge"
     initial_instance_count: int = Field(1, ge=1)
@@ -69,6 +92,7 @@ class Deployment(BaseModel):
             "container": ("image", "hf_model_id"),
             "custom-script": ("code_dir", "hf_model_id"),
             "cpu-llamacpp": ("gguf",),
+            "bedrock": ("model_id",),
         }[self.kind]
         missing = [field for field in required if not getattr(self, field)]
         if missing:

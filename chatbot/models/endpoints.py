@@ -12,6 +12,7 @@ the model server learns to stop decoding.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -43,14 +44,47 @@ from chatbot.models.stream_parser import StreamParser
 from chatbot.models.timing import ResponseTimer
 
 #: Failures of the connection itself, as urllib3 raises them through botocore's stream.
-_CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
+CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
 
 
-class Endpoint:
+class ModelEndpoint(ABC):
+    """What the chat service needs of any model, whatever serves it: fit a prompt, stream events."""
+
+    def __init__(self, spec: ModelSpec, adapter: Adapter):
+        self.spec = spec
+        self.adapter = adapter
+
+    def fit_prompt(
+        self,
+        history: Sequence[Turn],
+        message: str,
+        params: GenerationParams,
+        context: Sequence[str] = (),
+        *,
+        system: str | None = None,
+    ) -> FittedPrompt:
+        """The adapter's prompt, fitted into the window next to `params.max_new_tokens`."""
+        budget = self.spec.context_window - params.max_new_tokens
+        return self.adapter.prompt(history, message, context, budget_tokens=budget, system=system)
+
+    @abstractmethod
+    def stream(
+        self,
+        prompt: str | list[dict[str, str]],
+        params: GenerationParams,
+        *,
+        mode: StreamingMode | None = None,
+    ) -> Iterator[Event]:
+        """Start, tokens, then Done or Error. Bad parameters raise ParameterError here,
+        before any call; failures after that arrive as an ErrorEvent."""
+
+
+class Endpoint(ModelEndpoint):
+    """A SageMaker endpoint (or the local model server's SageMaker Runtime API)."""
+
     def __init__(self, spec: ModelSpec, client: Any):
         """`client` is a boto3 sagemaker-runtime client (see chatbot.models.clients)."""
-        self.spec = spec
-        self.adapter: Adapter = adapter_for(spec.model_id, spec.adapter)
+        super().__init__(spec, adapter_for(spec.model_id, spec.adapter))
         self._client = client
         self._config = spec.endpoint_req_config
         if self.adapter.input_kind != self._config.input_kind:
@@ -61,13 +95,6 @@ class Endpoint:
         if spec.streaming == "batched" and self._config.input_kind != "prompt":
             raise ConfigError(f"model {spec.name!r}: batched streaming needs a text-prompt endpoint.")
 
-    def fit_prompt(
-        self, history: Sequence[Turn], message: str, params: GenerationParams, context: Sequence[str] = ()
-    ) -> FittedPrompt:
-        """The adapter's prompt, fitted into the window next to `params.max_new_tokens`."""
-        budget = self.spec.context_window - params.max_new_tokens
-        return self.adapter.prompt(history, message, context, budget_tokens=budget)
-
     def stream(
         self,
         prompt: str | list[dict[str, str]],
@@ -75,18 +102,12 @@ class Endpoint:
         *,
         mode: StreamingMode | None = None,
     ) -> Iterator[Event]:
-        """Start, tokens, then Done or Error. Bad parameters raise ParameterError here,
-        before any call; failures after that arrive as an ErrorEvent."""
         wire = params.wire_values(self.adapter.stop_words())
         self._config.build_body(prompt, wire, stream=False)  # checks the backend's bounds
         source = {"native": self._native, "batched": self._batched, "none": self._blocking}[
             mode or self.spec.streaming
         ](prompt, wire)
-        return self._events(source, StopWordFilter(wire["stop"] or []))
-
-    def _events(self, source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Iterator[Event]:
-        yield StartEvent(model=self.spec.name)
-        yield from _events(source, stop_filter)
+        return model_events(self.spec, source, StopWordFilter(wire["stop"] or []))
 
     # -- sources: each yields ParsedChunks; the last one may carry finish reason and usage --
 
@@ -100,8 +121,8 @@ class Endpoint:
                     yield from parser.feed(event["PayloadPart"]["Bytes"])
             yield from parser.finish()
         except EventStreamError as exc:
-            raise ModelStreamError(f"The model's stream failed part-way: {_message(exc)}") from exc
-        except _CONNECTION_ERRORS as exc:
+            raise ModelStreamError(f"The model's stream failed part-way: {error_message(exc)}") from exc
+        except CONNECTION_ERRORS as exc:
             raise ModelStreamError(
                 f"The connection to {self.spec.endpoint_name} broke part-way ({exc}). The partial answer was kept."
             ) from exc
@@ -139,7 +160,7 @@ class Endpoint:
         )
         try:
             body = response["Body"].read()
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise ModelCallError(f"The connection to {self.spec.endpoint_name} broke ({exc}).") from exc
         return self._config.parse_complete(body)
 
@@ -148,15 +169,20 @@ class Endpoint:
             return operation(EndpointName=self.spec.endpoint_name, Body=body, ContentType="application/json")
         except ClientError as exc:
             raise _from_client_error(self.spec, exc) from exc
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise ModelCallError(
                 f"Cannot reach the endpoint of {self.spec.name} ({exc}). Is the model server running?"
             ) from exc
 
 
-def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Iterator[Event]:
-    """The part every mode shares: hold back stop words, time, count, and end with Done or Error."""
+def model_events(
+    spec: ModelSpec, source: Iterator[ParsedChunk], stop_filter: StopWordFilter
+) -> Iterator[Event]:
+    """What every endpoint and mode shares: Start, then text with stop words held back, timed
+    and counted, ending with Done or Error."""
+    yield StartEvent(model=spec.name)
     timer = ResponseTimer()
+    latency_ms: float | None = None
     chunks_with_text = 0
     finish: str | None = None
     prompt_tokens: int | None = None
@@ -174,6 +200,7 @@ def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Itera
             if chunk.completion_tokens is not None:
                 completion_tokens = chunk.completion_tokens
             finish = chunk.finish_reason or finish
+            latency_ms = chunk.latency_ms if chunk.latency_ms is not None else latency_ms
             if stop_filter.stopped:
                 finish = "stop_sequence"
                 break
@@ -186,14 +213,17 @@ def _events(source: Iterator[ParsedChunk], stop_filter: StopWordFilter) -> Itera
         timer.text_arrived()
         yield TokenEvent(text=rest)
     tokens = completion_tokens if completion_tokens is not None else chunks_with_text
+    metrics = timer.metrics(tokens)
+    if latency_ms is not None:  # the backend's own figure, without our network time
+        metrics = metrics.model_copy(update={"total_ms": latency_ms})
     yield DoneEvent(
         finish_reason=normalize_finish_reason(finish),
         usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens),
-        metrics=timer.metrics(tokens),
+        metrics=metrics,
     )
 
 
-def _message(exc: Exception) -> str:
+def error_message(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
 
 

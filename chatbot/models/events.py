@@ -21,6 +21,8 @@ _BACKEND_FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "eos",  # OpenAI: end of turn or a stop sequence; it does not say which
     "stop_sequence": "stop_sequence",
     "length": "length",
+    "end_turn": "eos",  # Bedrock Converse
+    "max_tokens": "length",  # Bedrock Converse
 }
 
 

@@ -142,6 +142,8 @@ class ParsedChunk:
     completion_tokens: int | None = None
     error: str | None = None
     error_type: str | None = None
+    #: The backend's own measure of the call, when it gives one (Bedrock's metrics.latencyMs).
+    latency_ms: float | None = None
 
 
 class EndpointRequestConfig(BaseModel):
@@ -202,16 +204,7 @@ class EndpointRequestConfig(BaseModel):
         return json.dumps(body).encode()
 
     def _within_bounds(self, params: dict[str, Any]) -> dict[str, Any]:
-        checked: dict[str, Any] = {}
-        for name, value in params.items():
-            bound = self.request.bounds.get(name)
-            if bound is None or value is None:
-                checked[name] = value
-            elif isinstance(value, list):
-                checked[name] = value[: bound.max_items] if bound.max_items is not None else value
-            else:
-                checked[name] = _check_bound(name, value, bound)
-        return checked
+        return within_bounds(params, self.request.bounds)
 
     # -- responses ------------------------------------------------------------------------
 
@@ -245,6 +238,21 @@ class EndpointRequestConfig(BaseModel):
             error=None if error is None else str(error),
             error_type=found.get("error_type"),
         )
+
+
+def within_bounds(params: dict[str, Any], bounds: dict[str, Bound]) -> dict[str, Any]:
+    """`params` checked against a backend's bounds: lists cut to `max_items`, a value at an
+    exclusive edge left out (None), a value beyond an edge a ParameterError."""
+    checked: dict[str, Any] = {}
+    for name, value in params.items():
+        bound = bounds.get(name)
+        if bound is None or value is None:
+            checked[name] = value
+        elif isinstance(value, list):
+            checked[name] = value[: bound.max_items] if bound.max_items is not None else value
+        else:
+            checked[name] = _check_bound(name, value, bound)
+    return checked
 
 
 def _check_bound(name: str, value: float, bound: Bound) -> float | None:

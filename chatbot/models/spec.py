@@ -5,6 +5,7 @@ Read by the Pulumi program (to deploy) and by the app and the model server (to c
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -63,7 +64,8 @@ class ModelSpec(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     #: The model's repository id, e.g. HuggingFaceTB/SmolLM2-135M-Instruct. Adapters match on it.
     model_id: str = Field(min_length=1)
-    #: The SageMaker endpoint (or local server endpoint) that serves it.
+    #: The SageMaker endpoint (or local server endpoint) that serves it. Bedrock models have none
+    #: (it defaults to the name).
     endpoint_name: str = Field(min_length=1, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     #: chat: answers messages; embedding: turns text into vectors; rerank: scores passages.
     task: Literal["chat", "embedding", "rerank"] = "chat"
@@ -80,6 +82,22 @@ class ModelSpec(BaseModel):
     #: Tokens to ask for per call in batched mode.
     batch_tokens: int = Field(8, ge=1, le=64)
     deployment: Deployment
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bedrock_needs_no_endpoint(cls, value: Any) -> Any:
+        """A Bedrock model has no endpoint: its endpoint_name is only a label (the model's name)."""
+        if isinstance(value, dict) and not value.get("endpoint_name"):
+            deployment = value.get("deployment")
+            kind = (
+                deployment.get("kind") if isinstance(deployment, dict) else getattr(deployment, "kind", None)
+            )
+            if kind == "bedrock" and isinstance(value.get("name"), str):
+                return {
+                    **value,
+                    "endpoint_name": re.sub(r"[^a-zA-Z0-9]+", "-", value["name"]).strip("-")[:63],
+                }
+        return value
 
     @field_validator("endpoint_req_config", mode="before")
     @classmethod
@@ -99,6 +117,10 @@ class ModelSpec(BaseModel):
             )
         if self.max_new_tokens_limit >= self.context_window:
             raise ValueError("max_new_tokens_limit must leave room for a prompt in context_window")
+        if self.deployment.kind == "bedrock" and self.streaming == "batched":
+            raise ValueError(
+                "a bedrock model streams natively (converse_stream) or not at all: use native or none"
+            )
         return self
 
     def resolve_parameters(self, overrides: dict[str, Any] | None = None) -> GenerationParams:

@@ -10,8 +10,7 @@ from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import HistoryStore
 from chatbot.models.catalog import ModelCatalog, load_catalog
-from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 from chatbot.models.registry import load_registry
 from chatbot.models.spec import ModelSpec
 from chatbot.postgres import ConnectionPool, database_url
@@ -50,10 +49,14 @@ def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | 
     """The chat service and, unless turned off, document retrieval, sharing one catalog and client."""
     catalog = build_catalog(settings)
     client = sagemaker_runtime_client(endpoint_url=settings.sagemaker_endpoint_url, region=settings.region)
+    clients = RuntimeClients(
+        sagemaker=client,
+        bedrock=bedrock_runtime_client(endpoint_url=settings.bedrock_url, region=settings.region),
+    )
     retrieval = build_retrieval(settings, catalog, client)
     service = ChatService(
         catalog,
-        lambda spec: Endpoint(spec, client),
+        clients.endpoint,
         build_store(settings),
         retriever=retrieval.retriever if retrieval else None,
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),

@@ -1,0 +1,212 @@
+"""Calling a Bedrock model through boto3's `bedrock-runtime` client and the Converse API.
+
+- native: ConverseStream (`converse_stream`), read event by event;
+- none: one blocking Converse (`converse`).
+
+Converse takes messages, so no prompt format is needed: the adapter (`chat-messages` unless
+the ModelSpec names another) only fits the conversation into the window and supplies the
+system prompt. GenerationParams become `inferenceConfig`, checked against the model's
+`deployment.bedrock_bounds` before any call; usage and latency come from the `metadata`
+event. Bedrock's errors become the library's typed errors, with what to do about them.
+The same events as every other model come out, through the same stop-word hold-back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError, EventStreamError
+
+from chatbot.errors import (
+    ChatbotError,
+    ConfigError,
+    ModelCallError,
+    ModelStreamError,
+    ModelThrottledError,
+    ParameterError,
+    PromptTooLongError,
+)
+from chatbot.models.adapters import adapter_for
+from chatbot.models.deployment import BEDROCK_BOUNDS
+from chatbot.models.endpoints import CONNECTION_ERRORS, ModelEndpoint, model_events
+from chatbot.models.events import Event
+from chatbot.models.request_config import ParsedChunk, within_bounds
+from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
+from chatbot.models.stop_words import StopWordFilter
+
+#: Bedrock error codes a retry a little later usually cures.
+_BUSY = {
+    "ThrottlingException",
+    "ServiceQuotaExceededException",
+    "ModelNotReadyException",
+    "ServiceUnavailableException",
+    "throttlingException",
+    "serviceUnavailableException",
+}
+
+
+class BedrockEndpoint(ModelEndpoint):
+    def __init__(self, spec: ModelSpec, client: Any):
+        """`client` is a boto3 bedrock-runtime client (see chatbot.models.clients)."""
+        adapter = adapter_for(spec.model_id, spec.adapter or "chat-messages")
+        if adapter.input_kind != "messages":
+            raise ConfigError(
+                f"model {spec.name!r}: Converse takes messages, but adapter {adapter.name!r} writes a text "
+                "prompt. Leave `adapter` out (chat-messages is used) or name a messages adapter."
+            )
+        super().__init__(spec, adapter)
+        self.model_id: str = spec.deployment.model_id or ""
+        self._client = client
+
+    def stream(
+        self,
+        prompt: str | list[dict[str, str]],
+        params: GenerationParams,
+        *,
+        mode: StreamingMode | None = None,
+    ) -> Iterator[Event]:
+        wire = params.wire_values(self.adapter.stop_words())
+        request = self.request(prompt, wire)  # raises ParameterError before any call
+        source = (
+            self._native(request) if (mode or self.spec.streaming) == "native" else self._blocking(request)
+        )
+        return model_events(self.spec, source, StopWordFilter(wire["stop"] or []))
+
+    def request(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> dict[str, Any]:
+        """Converse's keyword arguments for this prompt and these wire values."""
+        if isinstance(prompt, str):
+            raise ParameterError("Bedrock's Converse takes a message list, not a text prompt.")
+        deployment = self.spec.deployment
+        values = within_bounds(wire, deployment.bedrock_bounds or BEDROCK_BOUNDS)
+        inference = {
+            "maxTokens": values["max_new_tokens"],
+            "temperature": values["temperature"],
+            "topP": values["top_p"],
+            "stopSequences": values["stop"],
+        }
+        system, messages = converse_messages(prompt)
+        request: dict[str, Any] = {
+            "modelId": self.model_id,
+            "messages": messages,
+            "inferenceConfig": {key: value for key, value in inference.items() if value is not None},
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        extra = {
+            name: values[name]
+            for name in deployment.bedrock_request_fields
+            if values.get(name) is not None and not (name == "top_k" and values[name] == 0)
+        }
+        if extra:
+            request["additionalModelRequestFields"] = extra
+        return request
+
+    # -- sources: each yields ParsedChunks; the last one carries finish reason and usage --------
+
+    def _native(self, request: dict[str, Any]) -> Iterator[ParsedChunk]:
+        stream = self._call(self._client.converse_stream, request)["stream"]
+        finish: str | None = None
+        try:
+            for event in stream:
+                if "contentBlockDelta" in event:
+                    yield ParsedChunk(text=event["contentBlockDelta"]["delta"].get("text", ""))
+                elif "messageStop" in event:
+                    finish = event["messageStop"].get("stopReason")
+                elif "metadata" in event:
+                    yield _final_chunk(finish, event["metadata"])
+        except EventStreamError as exc:
+            raise _from_stream_error(self.spec, exc) from exc
+        except CONNECTION_ERRORS as exc:
+            raise ModelStreamError(
+                f"The connection to Bedrock broke part-way ({exc}). The partial answer was kept."
+            ) from exc
+        finally:
+            stream.close()  # stops the model's work when we stopped early
+
+    def _blocking(self, request: dict[str, Any]) -> Iterator[ParsedChunk]:
+        response = self._call(self._client.converse, request)
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        yield ParsedChunk(text="".join(block.get("text", "") for block in content))
+        yield _final_chunk(response.get("stopReason"), response)
+
+    def _call(self, operation: Callable[..., dict], request: dict[str, Any]) -> dict:
+        try:
+            return operation(**request)
+        except ClientError as exc:
+            raise _from_client_error(self.spec, exc) from exc
+        except CONNECTION_ERRORS as exc:
+            raise ModelCallError(
+                f"Cannot reach Bedrock for {self.spec.name} ({exc}). Check the network (or that the local "
+                "model server is running)."
+            ) from exc
+
+
+def converse_messages(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+    """System text and Converse messages from a chat message list. Converse wants a conversation
+    that starts with the user and alternates: consecutive messages of one role are joined, and
+    assistant messages before the first user message are left out."""
+    system = "\n\n".join(m["content"] for m in prompt if m["role"] == "system" and m["content"])
+    messages: list[dict[str, Any]] = []
+    for message in prompt:
+        if message["role"] == "system" or not message["content"]:
+            continue
+        if messages and messages[-1]["role"] == message["role"]:
+            messages[-1]["content"][0]["text"] += "\n\n" + message["content"]
+        else:
+            messages.append({"role": message["role"], "content": [{"text": message["content"]}]})
+    while messages and messages[0]["role"] != "user":
+        messages.pop(0)  # an answer to nothing we have: Converse refuses a conversation opened by it
+    return system, messages
+
+
+def _final_chunk(finish: str | None, metadata: dict[str, Any]) -> ParsedChunk:
+    usage = metadata.get("usage", {})
+    return ParsedChunk(
+        finish_reason=finish,
+        prompt_tokens=usage.get("inputTokens"),
+        completion_tokens=usage.get("outputTokens"),
+        latency_ms=metadata.get("metrics", {}).get("latencyMs"),
+    )
+
+
+def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", str(exc))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    model_id = spec.deployment.model_id
+    if code in _BUSY or status == 429:
+        return ModelThrottledError(f"{spec.name} is busy right now ({message}). Try again in a moment.")
+    if code == "ValidationException":
+        lowered = message.lower()
+        if "too long" in lowered or "too many tokens" in lowered or "context" in lowered:
+            return PromptTooLongError(
+                f"The conversation is too long for {spec.name}: {message} Start a new conversation "
+                "or ask for fewer new tokens."
+            )
+        if "model identifier is invalid" in lowered:
+            return ModelCallError(
+                f"Bedrock does not know the model id {model_id!r} of {spec.name}: {message} "
+                "Check deployment.model_id (a model id or an inference-profile id of this region)."
+            )
+        return ParameterError(f"{spec.name} refused the request: {message}")
+    if code == "AccessDeniedException":
+        return ModelCallError(
+            f"No access to {model_id!r} for {spec.name}: {message} Enable the model in the Bedrock "
+            "console (Model access) and check that the caller may invoke it."
+        )
+    if code == "ResourceNotFoundException":
+        return ModelCallError(
+            f"Bedrock has no model {model_id!r} for {spec.name}: {message} Check deployment.model_id."
+        )
+    return ModelCallError(f"Calling {spec.name} on Bedrock failed ({code}): {message}")
+
+
+def _from_stream_error(spec: ModelSpec, exc: EventStreamError) -> ChatbotError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message") or str(exc)
+    if code in _BUSY:
+        return ModelThrottledError(
+            f"{spec.name} became busy part-way ({message}). The partial answer was kept; try again shortly."
+        )
+    return ModelStreamError(f"{spec.name}'s stream failed part-way ({code}): {message}")
