@@ -4,6 +4,10 @@
   Streamlit app signs them for its logged-in users);
 - cognito: Cognito ID tokens, checked against the user pool's JWKS (signature, issuer,
   audience, expiry, token use).
+
+Roles ride in the same verified token: a local token carries `roles` (the app reads them from
+the users file); a Cognito ID token carries the user's groups in `cognito:groups`, and a group
+named like a role gives that role. `admin` manages users.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -25,14 +30,50 @@ LOCAL_ISSUER = "chatbot-local"
 LOCAL_AUDIENCE = "chatbot-api"
 
 
+#: The role that manages users (a Cognito group of the same name gives it in AWS).
+ADMIN = "admin"
+ROLES = frozenset({ADMIN})
+
+
 class AuthError(ChatbotError):
     code = "unauthorized"
     http_status = 401
 
 
+class ForbiddenError(ChatbotError):
+    """Signed in, but this needs a role the user does not have."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, from a verified token only."""
+
+    user_id: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    def require_admin(self) -> Caller:
+        if not self.is_admin:
+            raise ForbiddenError("Only an administrator can do this. Ask one to do it for you.")
+        return self
+
+
+def _roles(claim: object) -> frozenset[str]:
+    """The known roles named in a token's claim (a list of names); anything else gives none."""
+    if not isinstance(claim, list):
+        return frozenset()
+    return frozenset(name for name in claim if isinstance(name, str)) & ROLES
+
+
 class TokenVerifier(Protocol):
-    def user_id(self, token: str) -> str:
-        """The verified user id; raises AuthError."""
+    def caller(self, token: str) -> Caller:
+        """The verified caller; raises AuthError."""
         ...
 
 
@@ -55,12 +96,17 @@ class LocalTokens:
             raise ValueError("the local token secret must be at least 32 characters")
         self._secret = secret
 
-    def issue(self, user_id: str, *, ttl_s: int = 12 * 3600) -> str:
+    def issue(self, user_id: str, *, ttl_s: int = 12 * 3600, roles: Iterable[str] = ()) -> str:
         now = int(time.time())
         claims = {"sub": user_id, "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "iat": now, "exp": now + ttl_s}
+        if roles := sorted(roles):
+            claims["roles"] = roles
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def user_id(self, token: str) -> str:
+        return self.caller(token).user_id
+
+    def caller(self, token: str) -> Caller:
         try:
             claims = jwt.decode(
                 token,
@@ -74,7 +120,7 @@ class LocalTokens:
             raise AuthError("Your session has expired. Sign in again.") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
-        return claims["sub"]
+        return Caller(claims["sub"], _roles(claims.get("roles")))
 
 
 class CognitoTokens:
@@ -104,6 +150,9 @@ class CognitoTokens:
             return self._keys[kid]
 
     def user_id(self, token: str) -> str:
+        return self.caller(token).user_id
+
+    def caller(self, token: str) -> Caller:
         try:
             kid = jwt.get_unverified_header(token).get("kid", "")
             claims = jwt.decode(
@@ -120,7 +169,7 @@ class CognitoTokens:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
         if claims["token_use"] != "id":
             raise AuthError("Send the Cognito ID token, not the access token.")
-        return claims["sub"]
+        return Caller(claims["sub"], _roles(claims.get("cognito:groups")))
 
 
 #: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4

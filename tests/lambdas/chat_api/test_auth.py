@@ -9,7 +9,15 @@ import jwt
 import pytest
 from moto import mock_aws
 
-from lambdas.chat_api.auth import AuthError, CognitoTokens, LocalTokens, local_secret, user_token
+from lambdas.chat_api.auth import (
+    AuthError,
+    Caller,
+    CognitoTokens,
+    ForbiddenError,
+    LocalTokens,
+    local_secret,
+    user_token,
+)
 
 
 @pytest.fixture
@@ -76,6 +84,37 @@ def test_local_tokens_round_trip_and_expire(tmp_path: Path):
         tokens.user_id(tokens.issue("alice", ttl_s=-5))
     with pytest.raises(AuthError, match="not valid"):
         LocalTokens("y" * 40).user_id(tokens.issue("alice"))
+
+
+def test_a_cognito_group_named_admin_gives_the_admin_role(cognito):
+    pool, client, tokens = cognito
+    verifier = CognitoTokens("us-east-1", pool, client)
+    assert not verifier.caller(tokens["IdToken"]).is_admin, "no group, no role"
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    idp.create_group(GroupName="admin", UserPoolId=pool)
+    idp.create_group(GroupName="testers", UserPoolId=pool)
+    for group in ("admin", "testers"):
+        idp.admin_add_user_to_group(UserPoolId=pool, Username="alice", GroupName=group)
+    id_token = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client,
+        AuthFlow="ADMIN_NO_SRP_AUTH",
+        AuthParameters={"USERNAME": "alice", "PASSWORD": "Real-Passw0rd!"},
+    )["AuthenticationResult"]["IdToken"]
+    caller = verifier.caller(id_token)
+    assert caller.is_admin
+    assert caller.roles == {"admin"}, "groups that name no role give none"
+
+
+def test_local_tokens_carry_the_roles_they_were_issued_with(tmp_path: Path):
+    tokens = LocalTokens(local_secret(tmp_path / "secret"))
+    assert tokens.caller(tokens.issue("alice", roles=["admin"])) == Caller("alice", frozenset({"admin"}))
+    assert not tokens.caller(tokens.issue("bob")).is_admin
+    assert tokens.caller(tokens.issue("eve", roles=["root"])).roles == frozenset(), (
+        "unknown roles are ignored"
+    )
+    with pytest.raises(ForbiddenError, match="Only an administrator can do this"):
+        tokens.caller(tokens.issue("bob")).require_admin()
 
 
 def test_the_token_comes_from_x_id_token_or_a_bearer_authorization_header():
