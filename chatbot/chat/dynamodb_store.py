@@ -17,7 +17,6 @@ each other and keep the order in which they got their seq.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
@@ -52,6 +52,21 @@ TABLE_SCHEMA: dict[str, Any] = {
 
 def _user_key(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+def _start_key(user_id: str, cursor: str) -> dict[str, str]:
+    """The last key of the previous page: the index's and the table's keys, of this user's own
+    sessions (a key of anyone else's is refused, not queried)."""
+    key = decode_cursor(cursor)
+    fields = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if (
+        not isinstance(key, dict)
+        or set(key) != fields
+        or not all(isinstance(value, str) for value in key.values())
+        or key["gsi1pk"] != _user_key(user_id)
+    ):
+        raise InvalidCursorError()
+    return key
 
 
 def _messages_key(user_id: str, session_id: str) -> str:
@@ -133,12 +148,12 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             "Limit": limit,
         }
         if cursor:
-            query["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            query["ExclusiveStartKey"] = _start_key(user_id, cursor)
         response = self._table.query(**query)
         last = response.get("LastEvaluatedKey")
         return SessionPage(
             sessions=[self._session(item) for item in response["Items"]],
-            cursor=base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None,
+            cursor=encode_cursor(last) if last else None,
         )
 
     def rename_session(self, user_id: str, session_id: str, title: str) -> Session:

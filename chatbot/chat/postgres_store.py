@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 
 from psycopg2.errors import UniqueViolation
 from psycopg2.extras import Json
 
+from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.postgres_api_keys import PostgresApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
@@ -65,14 +64,17 @@ def _session(row: tuple) -> Session:
 
 
 def _encode_cursor(session: Session) -> str:
-    return base64.urlsafe_b64encode(
-        json.dumps([session.updated_at.isoformat(), session.id]).encode()
-    ).decode()
+    return encode_cursor([session.updated_at.isoformat(), session.id])
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    updated_at, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    return datetime.fromisoformat(updated_at), session_id
+    match decode_cursor(cursor):
+        case [str(updated_at), str(session_id)] if "\x00" not in session_id:  # text cannot hold NUL
+            try:
+                return datetime.fromisoformat(updated_at), session_id
+            except ValueError:
+                pass
+    raise InvalidCursorError()
 
 
 class PostgresHistoryStore(PostgresApiKeys):

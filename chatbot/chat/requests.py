@@ -7,6 +7,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.chat.records import VoteChoice
+from chatbot.errors import ChatbotError
+
+
+class NulCharacterError(ChatbotError):
+    """A NUL character (U+0000) in a person's text: no store can keep it, and nobody means it."""
+
+    code = "nul_character"
+
+    def __init__(self, where: str):
+        self.where = where
+        super().__init__(
+            f"{where} contains a NUL character (\\u0000), which cannot be stored. Remove it and send again."
+        )
 
 
 class _Request(BaseModel):

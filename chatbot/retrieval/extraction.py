@@ -78,6 +78,8 @@ def extract_text(filename: str, data: bytes) -> ExtractedText:
     if not data:
         raise EmptyDocumentError(f"{filename!r} is empty. Upload a file with some text in it.")
     extractor = _EXTRACTORS[content_type]
+    # Text files with a NUL were refused above; a NUL that a PDF or DOCX extractor writes is no
+    # one's text, and is dropped.
     text = extractor(filename, data).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if not text.strip():
         hint = (
@@ -113,6 +115,13 @@ def _decode_text(filename: str, data: bytes) -> str:
         ) from exc
     if len(_CONTROL.findall(text[:65536])) > 0.01 * min(len(text), 65536):
         raise NotTextError(f"{filename!r} holds binary data, not text. Upload the text itself.")
+    if (at := text.find("\x00")) >= 0:
+        # A person's text is refused for a NUL wherever it arrives (messages, titles, names),
+        # not stripped: the chat API says where it is and nothing is changed behind anyone's back.
+        raise NotTextError(
+            f"{filename!r} contains a NUL character (\\u0000) at character {at}, which cannot be "
+            "stored. Remove it and upload the file again."
+        )
     return text
 
 

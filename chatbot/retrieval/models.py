@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
 
 
@@ -27,9 +28,25 @@ class Upload(BaseModel):
     @field_validator("filename")
     @classmethod
     def _no_control_characters(cls, name: str) -> str:
+        if "\x00" in name:
+            raise ValueError("contains a NUL character (\\u0000), which cannot be stored")
         if any(ord(char) < 32 for char in name):
-            raise ValueError("a filename must not contain control characters")
+            raise ValueError("must not contain control characters")
         return name
+
+    @classmethod
+    def checked(cls, **fields: Any) -> Upload:
+        """An Upload from what a caller sent; a bad field is a DocumentError (the caller's
+        mistake, said in words), never a bare ValidationError."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise DocumentError(
+                f"The upload's {where} {message}. Rename it or fix it and try again."
+            ) from None
 
     @property
     def document_source(self) -> str:

@@ -57,7 +57,9 @@ async def upload(
 ) -> Response:
     retrieval.ingestor.check_size(file.filename or "upload", file.size or 0)
     data = await file.read()
-    document = Upload(user_id=user, filename=file.filename or "upload", data=data, workspace=workspace)
+    document = Upload.checked(
+        user_id=user, filename=file.filename or "upload", data=data, workspace=workspace
+    )
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[BaseModel | ChatbotError | None] = asyncio.Queue()
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from chatbot.chat.cursor import InvalidCursorError, encode_cursor
 from chatbot.chat.records import Lane, Message, Session, Vote, utc_now
 from chatbot.chat.store import HistoryStore, SessionNotFoundError, VoteExistsError
 from chatbot.models.events import Metrics, Source, Usage
@@ -59,6 +60,27 @@ def test_sessions_are_listed_newest_first_in_pages(store: HistoryStore):
     titles = [session.title for page in (first, second, third) for session in page.sessions]
     assert titles == ["chat 1", "chat 4", "chat 3", "chat 2", "chat 0"]
     assert third.cursor is None or store.list_sessions("alice", cursor=third.cursor).sessions == []
+
+
+@pytest.mark.parametrize(
+    "cursor", ["null", "%%%", "gICA", encode_cursor({"pk": "x"}), encode_cursor(["not a date", "id"])]
+)
+def test_a_cursor_the_store_did_not_give_out_is_refused_as_such(store: HistoryStore, cursor: str):
+    store.create_session(Session(user_id="alice"))
+    with pytest.raises(InvalidCursorError):
+        store.list_sessions("alice", cursor=cursor)
+
+
+def test_a_cursor_of_anothers_page_shows_nothing_of_theirs(store: HistoryStore):
+    for _ in range(3):
+        store.create_session(Session(user_id="alice"))
+    store.create_session(Session(user_id="bob"))
+    alices_cursor = store.list_sessions("alice", limit=1).cursor
+    try:
+        shown = store.list_sessions("bob", cursor=alices_cursor).sessions
+    except InvalidCursorError:
+        shown = []
+    assert all(session.user_id == "bob" for session in shown)
 
 
 def test_rename_delete_and_delete_all(store: HistoryStore):
