@@ -88,3 +88,11 @@ class InvalidRequestError(ChatbotError):
 class MessageTooLongError(ChatbotError):
     code = "message_too_long"
     http_status = 413
+
+
+class ModelServerRestartingError(ModelCallError):
+    """Nothing answers at the model server's address. Locally the launcher restarts a model
+    server that exits, so this passes within seconds."""
+
+    code = "model_server_restarting"
+    http_status = 503

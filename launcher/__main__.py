@@ -1,7 +1,8 @@
 """`python -m launcher`: start every layer of the product on 127.0.0.1 and keep it running.
 
 Embedded Postgres (in this process), the model server, the chat API and the Streamlit app, each
-waited for until healthy; Ctrl-C stops them all. Children write their logs to .data/logs/.
+waited for until healthy; Ctrl-C stops them all. Children write their logs to .data/logs/. A child
+that exits is started again (launcher/supervisor.py), and the console says so.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
-from contextlib import ExitStack
 from pathlib import Path
 
 from chatbot.errors import ChatbotError
 from chatbot.postgres import database_url, default_data_dir, redact
-from launcher.processes import StartupError, port_is_free, running_server
+from launcher.processes import StartupError, port_is_free
+from launcher.supervisor import ChildGaveUpError, ChildSpec, Supervisor
 
 
 def _check_ports(host: str, ports: dict[str, int]) -> None:
@@ -45,73 +45,70 @@ def main(argv: list[str] | None = None) -> int:
     ui_url = f"http://{args.host}:{args.ui_port}"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly on `kill` as on Ctrl-C
 
-    with ExitStack() as stack:
-        try:
-            _check_ports(
-                args.host,
-                {"model server": args.model_port, "chat API": args.api_port, "web app": args.ui_port},
-            )
-            print("Starting the embedded Postgres...", flush=True)
-            database = database_url(data_dir)
-            print(f"  ready: {redact(database)}", flush=True)
-
-            print(f"Starting the model server (loads {args.models})...", flush=True)
-            stack.enter_context(
-                running_server(
-                    [
-                        *("-m", "inference", "--config", args.models, "--host", args.host),
-                        *("--port", str(args.model_port), "--exit-with-stdin"),
-                    ],
-                    f"{model_url}/ping",
-                    log=stack.enter_context((logs / "model-server.log").open("w+b")),
-                )
-            )
-            print(f"  ready: {model_url}", flush=True)
-
-            print("Starting the chat API...", flush=True)
-            stack.enter_context(
-                running_server(
-                    [
-                        "-m",
-                        "lambdas.chat_api",
-                        "--host",
-                        args.host,
-                        "--port",
-                        str(args.api_port),
-                        "--exit-with-stdin",
-                    ],
-                    f"{api_url}/health",
-                    log=stack.enter_context((logs / "chat-api.log").open("w+b")),
-                    env={
-                        "CHATBOT_MODELS_FILE": args.models,
-                        "SAGEMAKER_ENDPOINT_URL": model_url,
-                        "DATABASE_URL": database,
-                    },
-                )
-            )
-            print(f"  ready: {api_url}", flush=True)
-
-            print("Starting the web app...", flush=True)
-            stack.enter_context(
-                running_server(
-                    streamlit_args(args.host, args.ui_port),
-                    f"{ui_url}/_stcore/health",
-                    log=stack.enter_context((logs / "web-app.log").open("w+b")),
-                    env={"CHAT_API_URL": api_url},
-                )
-            )
-            print(f"  ready: {ui_url}", flush=True)
-        except (StartupError, ChatbotError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
+    supervisor = Supervisor(say=lambda line: print(line, flush=True))
+    try:
+        _check_ports(
+            args.host,
+            {"model server": args.model_port, "chat API": args.api_port, "web app": args.ui_port},
+        )
+        print("Starting the embedded Postgres...", flush=True)
+        database = database_url(data_dir)
+        print(f"  ready: {redact(database)}", flush=True)
+        for spec in _children(args, logs, database):
+            print(f"Starting the {spec.name}...", flush=True)
+            process = supervisor.start(spec)
+            print(f"  ready: {spec.health_url.rsplit('/', 1)[0]} (pid {process.pid})", flush=True)
         _print_usage(ui_url, api_url, model_url, logs)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            print("\nStopping...", flush=True)
+        supervisor.watch()
+    except (StartupError, ChatbotError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ChildGaveUpError as exc:
+        print(f"error: {exc}\nStopping the local stack.", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+    finally:
+        supervisor.stop()
     return 0
+
+
+def _children(args: argparse.Namespace, logs: Path, database: str) -> list[ChildSpec]:
+    """The servers of the stack, in the order they start (each needs the one before)."""
+    model_url = f"http://{args.host}:{args.model_port}"
+    api_url = f"http://{args.host}:{args.api_port}"
+    return [
+        ChildSpec(
+            name="model server",
+            args=[
+                *("-m", "inference", "--config", args.models, "--host", args.host),
+                *("--port", str(args.model_port), "--exit-with-stdin"),
+            ],
+            health_url=f"{model_url}/ping",
+            log_path=logs / "model-server.log",
+        ),
+        ChildSpec(
+            name="chat API",
+            args=[
+                *("-m", "lambdas.chat_api", "--host", args.host),
+                *("--port", str(args.api_port), "--exit-with-stdin"),
+            ],
+            health_url=f"{api_url}/health",
+            log_path=logs / "chat-api.log",
+            env={
+                "CHATBOT_MODELS_FILE": args.models,
+                "SAGEMAKER_ENDPOINT_URL": model_url,
+                "DATABASE_URL": database,
+            },
+        ),
+        ChildSpec(
+            name="web app",
+            args=streamlit_args(args.host, args.ui_port),
+            health_url=f"http://{args.host}:{args.ui_port}/_stcore/health",
+            log_path=logs / "web-app.log",
+            env={"CHAT_API_URL": api_url},
+        ),
+    ]
 
 
 def streamlit_args(host: str, port: int) -> list[str]:

@@ -40,6 +40,45 @@ def port_is_free(host: str, port: int) -> bool:
         return True
 
 
+def start_server(
+    args: list[str],
+    health_url: str,
+    *,
+    log: BinaryIO,
+    timeout_s: float = 60,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """`python <args>`, healthy (200 at `health_url`) when this returns; StartupError (and the
+    child stopped) if it exits or is not healthy in time. Output goes to `log`, a file: a pipe
+    nobody reads fills up and blocks a chatty server."""
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        # Its own process group: Ctrl-C in the terminal reaches the parent alone, which then
+        # stops its children in order (rather than watching them all die at once).
+        start_new_session=True,
+    )
+    try:
+        _wait_until_healthy(process, log, health_url, timeout_s)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_server(
     args: list[str],
@@ -49,34 +88,26 @@ def running_server(
     timeout_s: float = 60,
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """`python <args>` until the block ends; healthy (200 at `health_url`) when the block starts.
-    Output goes to `log`, a file: a pipe nobody reads fills up and blocks a chatty server."""
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
+    """`start_server` until the block ends."""
+    process = start_server(args, health_url, log=log, timeout_s=timeout_s, env=env)
     try:
-        _wait_until_healthy(process, log, health_url, timeout_s)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
+
+
+def log_tail(log: BinaryIO, lines: int = 20) -> str:
+    """The last lines a child wrote to its log file."""
+    log.flush()
+    log.seek(0)
+    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
 def _wait_until_healthy(process: subprocess.Popen, log: BinaryIO, health_url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
-            log.flush()
-            log.seek(0)
-            output = log.read().decode(errors="replace")[-4000:]
+            output = log_tail(log, lines=40)[-4000:]
             raise StartupError(f"{' '.join(process.args[1:])} exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(health_url, timeout=1).status_code == 200:

@@ -17,6 +17,7 @@ from chatbot.errors import ChatbotError
 
 class InvalidCursorError(ChatbotError):
     code = "invalid_cursor"
+    http_status = 422
 
     def __init__(self) -> None:
         super().__init__(

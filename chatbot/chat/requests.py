@@ -14,6 +14,7 @@ class NulCharacterError(ChatbotError):
     """A NUL character (U+0000) in a person's text: no store can keep it, and nobody means it."""
 
     code = "nul_character"
+    http_status = 422
 
     def __init__(self, where: str):
         self.where = where

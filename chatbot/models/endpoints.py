@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import urllib3.exceptions
-from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, EventStreamError
 
 from chatbot.errors import (
     ChatbotError,
     ConfigError,
     ModelCallError,
+    ModelServerRestartingError,
     ModelStreamError,
     ModelThrottledError,
     PromptTooLongError,
@@ -169,10 +170,18 @@ class Endpoint(ModelEndpoint):
             return operation(EndpointName=self.spec.endpoint_name, Body=body, ContentType="application/json")
         except ClientError as exc:
             raise _from_client_error(self.spec, exc) from exc
+        except EndpointConnectionError as exc:
+            raise model_server_restarting(exc.kwargs.get("endpoint_url", "")) from exc
         except CONNECTION_ERRORS as exc:
             raise ModelCallError(
                 f"Cannot reach the endpoint of {self.spec.name} ({exc}). Is the model server running?"
             ) from exc
+
+
+def model_server_restarting(url: str) -> ModelServerRestartingError:
+    return ModelServerRestartingError(
+        f"The model server is restarting (nothing answers at {url} yet). Try again in a few seconds."
+    )
 
 
 def model_events(

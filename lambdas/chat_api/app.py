@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -27,7 +27,8 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import Conversation
 from chatbot.models.events import ErrorEvent, Event, event_to_json_line
 from lambdas.chat_api import documents
-from lambdas.chat_api.dependencies import Service, User
+from lambdas.chat_api.dependencies import Service, User, model_server_answers
+from lambdas.chat_api.guards import refuse_nul_characters
 
 NDJSON = "application/x-ndjson"
 
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
 
         settings = ChatApiSettings.from_env()
         app.state.max_body_bytes = settings.max_body_bytes
+        app.state.model_server_url = settings.sagemaker_endpoint_url
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.verifier = build_verifier(settings)
         yield
@@ -120,6 +122,8 @@ def create_app() -> FastAPI:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"] if part != "body")
         return _error(422, "invalid_request", f"{where or 'body'}: {first['msg']}")
+
+    app.middleware("http")(refuse_nul_characters)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -150,13 +154,13 @@ def create_app() -> FastAPI:
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
-    @app.post("/chat")
+    @app.post("/chat", dependencies=[Depends(model_server_answers)])
     async def chat(body: ChatRequest, user: User, service: Service) -> StreamingResponse:
         cancelled = threading.Event()
         events = await run_in_threadpool(service.chat, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
-    @app.post("/compare")
+    @app.post("/compare", dependencies=[Depends(model_server_answers)])
     async def compare(body: CompareRequest, user: User, service: Service) -> StreamingResponse:
         cancelled = threading.Event()
         events = await run_in_threadpool(service.compare, user, body, cancelled=cancelled)

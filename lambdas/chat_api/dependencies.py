@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
+from chatbot.models.endpoints import model_server_restarting
 from chatbot.retrieval.service import Retrieval
-from lambdas.chat_api.auth import user_token
+from lambdas.chat_api.auth import Caller, user_token
 
 
 class DocumentsUnavailableError(ChatbotError):
@@ -17,9 +20,18 @@ class DocumentsUnavailableError(ChatbotError):
     http_status = 503
 
 
-def current_user(request: Request) -> str:
-    """The user id, from a verified token only: never from the request body."""
-    return request.app.state.verifier.user_id(user_token(request.headers))
+def current_caller(request: Request) -> Caller:
+    """The caller (user id and roles), from a verified token only: never from the request body."""
+    return request.app.state.verifier.caller(user_token(request.headers))
+
+
+def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> str:
+    return caller.user_id
+
+
+def current_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """The caller, who must be an administrator (403 otherwise)."""
+    return caller.require_admin()
 
 
 def current_service(request: Request) -> ChatService:
@@ -33,6 +45,23 @@ def current_retrieval(request: Request) -> Retrieval:
     return retrieval
 
 
+def model_server_answers(request: Request) -> None:
+    """Locally, while the launcher restarts a model server that exited, nothing listens at its
+    address: a chat then gets a 503 that says so, before anything is saved (in AWS there is no
+    such address to ask, and this checks nothing)."""
+    url = getattr(request.app.state, "model_server_url", None)
+    if not url:
+        return
+    try:
+        urllib.request.urlopen(f"{url}/ping", timeout=2).close()
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            raise model_server_restarting(url) from None
+    except OSError:
+        pass  # something answers: a slow or odd answer is the model call's to report
+
+
 User = Annotated[str, Depends(current_user)]
+Admin = Annotated[Caller, Depends(current_admin)]
 Service = Annotated[ChatService, Depends(current_service)]
 RetrievalDep = Annotated[Retrieval, Depends(current_retrieval)]
