@@ -235,6 +235,10 @@ class ChatService:
 
     # -- the parts of a turn ----------------------------------------------------------------
 
+    def endpoint(self, name: str) -> Endpoint:
+        """A chat model's endpoint; raises UnknownModelError or InvalidRequestError."""
+        return self._endpoint(name)
+
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.catalog.get(name)  # raises UnknownModelError naming the available models
         if spec.task != "chat":

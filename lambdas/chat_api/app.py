@@ -8,7 +8,6 @@ are HTTP errors with `{"error": {"code", "message"}}`; errors after it starts ar
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -25,10 +24,11 @@ from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage, Vote
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import Conversation
-from chatbot.models.events import ErrorEvent, Event, event_to_json_line
-from lambdas.chat_api import documents
+from chatbot.models.events import Event, event_to_json_line
+from lambdas.chat_api import api_key_routes, documents, gateway
 from lambdas.chat_api.dependencies import Service, User, model_server_answers
 from lambdas.chat_api.guards import refuse_nul_characters
+from lambdas.chat_api.streaming import relay
 
 NDJSON = "application/x-ndjson"
 
@@ -67,30 +67,8 @@ class VoteResult(BaseModel):
 
 
 async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[bytes]:
-    """Relay a blocking event iterator from a worker thread. If the client goes away, the
-    generation is told to stop: it saves what it has, and the model server stops decoding."""
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for event in events:
-                loop.call_soon_threadsafe(lines.put_nowait, event_to_json_line(event))
-                if cancelled.is_set():
-                    events.close()
-                    break
-        except Exception as exc:
-            failure = ErrorEvent(code="internal_error", message=f"The answer failed: {exc}")
-            loop.call_soon_threadsafe(lines.put_nowait, event_to_json_line(failure))
-        finally:
-            loop.call_soon_threadsafe(lines.put_nowait, None)
-
-    threading.Thread(target=pump, name="chat-stream", daemon=True).start()
-    try:
-        while (line := await lines.get()) is not None:
-            yield line
-    finally:
-        cancelled.set()  # a no-op when the stream ended by itself
+    async for event in relay(events, cancelled):
+        yield event_to_json_line(event)
 
 
 def create_app() -> FastAPI:
@@ -112,6 +90,8 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="Chat API", lifespan=lifespan)
     app.include_router(documents.router)
+    app.include_router(api_key_routes.router)
+    app.include_router(gateway.router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:

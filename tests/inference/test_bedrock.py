@@ -3,9 +3,6 @@ langchain-aws's ChatBedrockConverse work against both local models unchanged."""
 
 from __future__ import annotations
 
-import threading
-
-import httpx
 import pytest
 from botocore.eventstream import EventStream
 from botocore.exceptions import ClientError, EventStreamError
@@ -14,6 +11,7 @@ from langchain_aws import ChatBedrockConverse
 
 from chatbot.models.clients import bedrock_runtime_client
 from inference.bedrock import event_frame, exception_frame
+from tests.model_counters import after_cancel, counters
 
 MODELS = ["smollm2-135m", "gemma3-270m"]
 #: Pinned sampling (the server takes these in additionalModelRequestFields), so answers repeat.
@@ -149,10 +147,7 @@ def test_requests_bedrock_would_refuse_are_validation_exceptions(bedrock, reques
 
 
 def test_closing_the_stream_stops_decoding(bedrock, model_server_url: str):
-    def counters() -> dict:
-        return httpx.get(f"{model_server_url}/metrics").json()["smollm2-135m"]
-
-    before = counters()
+    before = counters(model_server_url, "smollm2-135m")
     stream = bedrock.converse_stream(
         modelId="smollm2-135m",
         messages=[user("Tell a long story.")],
@@ -162,11 +157,7 @@ def test_closing_the_stream_stops_decoding(bedrock, model_server_url: str):
     for _ in zip(range(4), stream, strict=False):
         pass
     stream.close()
-    for _ in range(50):
-        if counters()["cancelled"] == before["cancelled"] + 1:
-            break
-        threading.Event().wait(0.1)
-    after = counters()
+    after = after_cancel(model_server_url, "smollm2-135m", before)
     assert after["cancelled"] == before["cancelled"] + 1
     assert after["tokens_generated"] - before["tokens_generated"] < 40
 

@@ -1,0 +1,206 @@
+"""The OpenAI-compatible gateway: `GET /v1/models` and `POST /v1/chat/completions`.
+
+Any OpenAI client (the `openai` package, Open WebUI, LangChain...) can use any chat model of
+the catalog, whatever serves it. The caller is a signed-in user's bearer token, as everywhere in
+the API, or one of the user's API keys (`Authorization: Bearer sk-chatbot-...`): what a key
+does is its owner's, and its use is counted on it.
+
+- `stream: true` answers server-sent events of `chat.completion.chunk`s ending with
+  `data: [DONE]`; with `stream_options.include_usage` a last chunk carries `usage`. Closing the
+  connection stops the model decoding. A failure part-way is a `data: {"error": ...}` event.
+- `stream: false` answers one `chat.completion` with `usage`.
+- Calls are not saved as conversations unless the request sets `"store": true`.
+- Every error is OpenAI's `{"error": {"message", "type", "param", "code"}}`, with its status:
+  400 for a bad request, 401 for a wrong key or token, 404 for an unknown model, 429 when the
+  model is busy, 502 when it fails.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from chatbot.chat.api_keys import ApiKey
+from chatbot.chat.completions import CompletionMessage, CompletionRequest, Completions
+from chatbot.errors import ChatbotError, UnknownModelError
+from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
+from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
+from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
+from lambdas.chat_api.openai_schema import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    ErrorBody,
+    ErrorDetail,
+    ModelCard,
+    ModelList,
+    finish_reason,
+)
+from lambdas.chat_api.streaming import relay
+
+#: Our error codes under OpenAI's names for the same thing.
+_OPENAI_CODES = {AuthError.code: "invalid_api_key", UnknownModelError.code: "model_not_found"}
+_OPENAI_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
+
+
+def _openai_status(status: int) -> int:
+    return 400 if status in (413, 422) else status  # OpenAI answers 400 for any bad request
+
+
+def _error_body(status: int, message: str, code: str | None, param: str | None = None) -> ErrorBody:
+    error_type = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    code = _OPENAI_CODES.get(code or "", code)
+    return ErrorBody(error=ErrorDetail(message=message, type=error_type, param=param, code=code))
+
+
+def openai_error(status: int, message: str, code: str | None, param: str | None = None) -> JSONResponse:
+    status = _openai_status(status)
+    return JSONResponse(_error_body(status, message, code, param).model_dump(), status_code=status)
+
+
+def _from_chatbot_error(exc: ChatbotError) -> JSONResponse:
+    return openai_error(exc.http_status, str(exc), exc.code)
+
+
+class OpenAIErrorRoute(APIRoute):
+    """Errors of these routes (auth and validation included) in OpenAI's shape, not the app's."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ChatbotError as exc:
+                return _from_chatbot_error(exc)
+            except RequestValidationError as exc:
+                first = exc.errors()[0]
+                param = ".".join(str(part) for part in first["loc"] if part != "body") or None
+                return openai_error(400, f"{param or 'body'}: {first['msg']}", "invalid_request", param)
+
+        return route
+
+
+router = APIRouter(prefix="/v1", route_class=OpenAIErrorRoute, tags=["OpenAI-compatible gateway"])
+
+
+@dataclass(frozen=True)
+class GatewayCaller:
+    user_id: str
+    #: The API key the call came with; None for a sign-in token.
+    key: ApiKey | None = None
+
+
+async def gateway_caller(request: Request) -> GatewayCaller:
+    """An API key's owner, or the signed-in user of a bearer token."""
+    store = request.app.state.service.store
+    if (key := presented_api_key(request.headers)) is not None:
+        record = await run_in_threadpool(api_key_record, key, store.find_api_key)
+        return GatewayCaller(record.user_id, record)
+    return GatewayCaller(current_caller(request).user_id)
+
+
+Caller = Annotated[GatewayCaller, Depends(gateway_caller)]
+
+
+def _cards(service: Service) -> list[ModelCard]:
+    return [ModelCard(id=spec.name) for spec in service.catalog if spec.task == "chat"]
+
+
+@router.get("/models")
+async def list_models(caller: Caller, service: Service) -> ModelList:
+    return ModelList(data=_cards(service))
+
+
+@router.get("/models/{model_id}")
+async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCard:
+    card = next((card for card in _cards(service) if card.id == model_id), None)
+    if card is None:
+        raise UnknownModelError(model_id, [card.id for card in _cards(service)])
+    return card
+
+
+@router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
+async def chat_completions(
+    body: ChatCompletionRequest, caller: Caller, service: Service
+) -> Response | ChatCompletion:
+    request = CompletionRequest(
+        model=body.model,
+        messages=[
+            CompletionMessage(role="system" if m.role == "developer" else m.role, content=m.text)
+            for m in body.messages
+        ],
+        parameters=body.parameters(),
+        streaming=body.stream,
+        save=body.store,
+    )
+    completions = Completions(
+        service.endpoint, service.store, max_message_chars=service.limits.max_message_chars
+    )
+    cancelled = threading.Event()
+    events = await run_in_threadpool(
+        completions.start, caller.user_id, request, key=caller.key, cancelled=cancelled
+    )
+    if body.stream:
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        chunks = _sse(relay(events, cancelled), body.model, include_usage)
+        return StreamingResponse(
+            chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+    return _completion(await run_in_threadpool(list, events), body.model)
+
+
+def _completion(events: list[Event], model: str) -> Response | ChatCompletion:
+    text = "".join(event.text for event in events if isinstance(event, TokenEvent))
+    for event in events:
+        if isinstance(event, ErrorEvent):
+            return _from_chatbot_error(event.to_exception())
+        if isinstance(event, DoneEvent):
+            return ChatCompletion(
+                model=model,
+                choices=[
+                    Choice(
+                        message=AssistantMessage(content=text),
+                        finish_reason=finish_reason(event.finish_reason),
+                    )
+                ],
+                usage=CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens),
+            )
+    return openai_error(502, "The model ended without an answer. Try again.", "model_error")
+
+
+def _data(payload: BaseModel) -> bytes:
+    return b"data: " + payload.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+
+async def _sse(events: AsyncIterator[Event], model: str, include_usage: bool) -> AsyncIterator[bytes]:
+    first = ChatCompletionChunk(model=model, choices=[ChunkChoice(delta=Delta(role="assistant", content=""))])
+    chunk = first.model_copy  # every chunk shares the first one's id and time
+    yield _data(first)
+    async for event in events:
+        if isinstance(event, TokenEvent):
+            yield _data(chunk(update={"choices": [ChunkChoice(delta=Delta(content=event.text))]}))
+        elif isinstance(event, ErrorEvent):
+            status = _openai_status(event.to_exception().http_status)
+            yield _data(_error_body(status, event.message, event.code))
+        elif isinstance(event, DoneEvent):
+            last = ChunkChoice(delta=Delta(), finish_reason=finish_reason(event.finish_reason))
+            yield _data(chunk(update={"choices": [last]}))
+            if include_usage:
+                usage = CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens)
+                yield _data(chunk(update={"choices": [], "usage": usage}))
+    yield b"data: [DONE]\n\n"
