@@ -16,7 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.api_models import (
+    ApiKeyInfo,
     Conversation,
+    CreatedApiKey,
     DocumentSummary,
     Leaderboard,
     ModelInfo,
@@ -133,6 +135,17 @@ class ChatApi:
     def search_documents(self, query: str, *, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
         params = {"q": query, "k": k, "mode": mode}
         return [_parse(SearchHit, item) for item in self._json("GET", "/documents/search", params=params)]
+
+    # -- API keys for the OpenAI-compatible gateway -------------------------------------
+
+    def api_keys(self) -> list[ApiKeyInfo]:
+        return [_parse(ApiKeyInfo, item) for item in self._json("GET", "/api-keys")]
+
+    def create_api_key(self, name: str) -> CreatedApiKey:
+        return _parse(CreatedApiKey, self._json("POST", "/api-keys", json={"name": name}))
+
+    def revoke_api_key(self, key_id: str) -> ApiKeyInfo:
+        return _parse(ApiKeyInfo, self._json("DELETE", f"/api-keys/{key_id}"))
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -134,3 +134,25 @@ class SearchHit(_Answer):
     text_rank: int | None = None
     fused_score: float
     rerank_score: float | None = None
+
+
+class ApiKeyInfo(_Answer):
+    """One of the user's gateway API keys: never the key itself."""
+
+    id: str
+    name: str
+    #: The key's first characters, to recognise it ("sk-chatbot-AbCd").
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    active: bool = True
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class CreatedApiKey(_Answer):
+    #: Shown once, right after it was made; the API keeps only its hash.
+    key: str
+    info: ApiKeyInfo

@@ -33,6 +33,7 @@ page = st.navigation(
         st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
         st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
         st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
+        st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
 )
 
@@ -43,7 +44,10 @@ if signing_out:
     login.sign_out()
     # Nothing of this user's may stay for whoever signs in next in this browser.
     for key in list(st.session_state):
-        if key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_")) or key == context.KEY_IDENTITY:
+        if (
+            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_"))
+            or key == context.KEY_IDENTITY
+        ):
             del st.session_state[key]
     # No rerun: the sign-in page is drawn in this run, together with the component that
     # deletes the "remember me" cookie (a rerun would drop it before it reached the browser).
