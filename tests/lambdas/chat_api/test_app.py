@@ -9,11 +9,18 @@ import time
 import httpx
 import pytest
 
+from chatbot.models.endpoints import Endpoint
 from lambdas.chat_api.auth import LocalTokens
+from tests.sampling import GREEDY, LONG, long_answer_seed
 
-SHORT = {"max_new_tokens": 12, "seed": 3}
-# With this seed SmolLM2 writes 200+ tokens for these prompts: the stop always lands mid-answer.
-LONG = {"max_new_tokens": 600, "temperature": 1.0, "seed": 1}
+#: Greedy: short answers that are never empty (see tests/sampling.py).
+SHORT = {"max_new_tokens": 12, **GREEDY}
+
+
+def long_answer(catalog, runtime_client, message: str) -> dict:
+    """Parameters whose SmolLM2 draw is proven to run past 80 tokens: a stop lands mid-answer."""
+    seed = long_answer_seed(Endpoint(catalog.get("smollm2-135m"), runtime_client), message)
+    return {**LONG, "seed": seed}
 
 
 def stream_events(client: httpx.Client, path: str, body: dict) -> list[dict]:
@@ -148,9 +155,14 @@ def test_sessions_can_be_listed_renamed_and_deleted_by_their_owner_only(
 
 
 def test_a_stop_sent_on_another_connection_stops_the_stream(
-    alice: httpx.Client, api_url: str, tokens: LocalTokens
+    alice: httpx.Client, api_url: str, tokens: LocalTokens, catalog, runtime_client
 ):
-    body = {"model": "smollm2-135m", "message": "Tell me a long story.", "parameters": LONG}
+    message = "Tell me a long story."
+    body = {
+        "model": "smollm2-135m",
+        "message": message,
+        "parameters": long_answer(catalog, runtime_client, message),
+    }
     events = []
     with alice.stream("POST", "/chat", json=body) as response:
         for line in response.iter_lines():
@@ -169,9 +181,14 @@ def test_a_stop_sent_on_another_connection_stops_the_stream(
 
 
 def test_a_client_that_disconnects_leaves_the_answer_saved_as_stopped(
-    alice: httpx.Client, model_server_url: str
+    alice: httpx.Client, model_server_url: str, catalog, runtime_client
 ):
-    body = {"model": "smollm2-135m", "message": "Write a long essay about rivers.", "parameters": LONG}
+    message = "Write a long essay about rivers."
+    body = {
+        "model": "smollm2-135m",
+        "message": message,
+        "parameters": long_answer(catalog, runtime_client, message),
+    }
     with alice.stream("POST", "/chat", json=body) as response:
         lines = response.iter_lines()
         session_id = json.loads(next(lines))["session_id"]
