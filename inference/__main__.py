@@ -12,7 +12,7 @@ from chatbot.errors import ConfigError
 from chatbot.lifecycle import exit_when_stdin_closes
 from chatbot.models.catalog import load_catalog
 from inference.app import ServedModel, create_app
-from inference.engine import ModelEngine
+from inference.engine import DEFAULT_SLOTS, ModelEngine
 from inference.model_files import model_path
 
 
@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     # client, or every wake-up of the event loop stalls decoding (measured: 2.4x slower on 2 cores).
     default_threads = max(1, (os.cpu_count() or 2) - 1)
     parser.add_argument("--threads", type=int, default=default_threads, help="CPU threads per model")
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=int(os.environ.get("INFERENCE_SLOTS", DEFAULT_SLOTS)),
+        help="requests per model that decode together (continuous batching); more wait in the queue",
+    )
     parser.add_argument("--max-queue", type=int, default=8, help="requests waiting per model before 429")
     parser.add_argument(
         "--exit-with-stdin",
@@ -56,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                     context_window=spec.context_window,
                     n_threads=args.threads,
                     max_queue=args.max_queue,
+                    slots=args.slots,
                 ),
             )
             for spec in specs

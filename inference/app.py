@@ -163,8 +163,9 @@ def create_app(models: dict[str, ServedModel]) -> FastAPI:
         )
 
     @app.get("/metrics")
-    async def metrics() -> dict[str, dict[str, int]]:
-        """Per-endpoint counters (not part of SageMaker's API; for tests and operators)."""
+    async def metrics() -> dict[str, dict[str, int | float]]:
+        """Per-endpoint counters (not part of SageMaker's API; for tests and operators):
+        requests by outcome, tokens, slots, and the mean and largest batch per decode step."""
         return {name: model.engine.stats.snapshot() for name, model in models.items()}
 
     return app

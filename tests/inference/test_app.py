@@ -11,9 +11,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from chatbot.models.clients import sagemaker_runtime_client
 from tests.sampling import seed_where
-from tests.servers import model_server
 
 CHATML = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
 
@@ -145,29 +143,3 @@ def test_a_client_that_disconnects_stops_decoding(model_server_url: str, runtime
     after = counters()
     assert after["cancelled"] == before["cancelled"] + 1
     assert after["tokens_generated"] - before["tokens_generated"] < 30
-
-
-def test_a_full_queue_answers_429_with_a_clear_message(runtime_client):
-    # The same model and build: the draw proven on the shared server is the draw here.
-    seed = long_answer_seed(runtime_client, "Write a long poem.", tokens=100)
-    with model_server("--only", "smollm2-135m", "--max-queue", "1") as url:
-        client = sagemaker_runtime_client(endpoint_url=url, max_attempts=1)
-        long_answer = body("Write a long poem.", stream=True, max_new_tokens=400, temperature=1.0, seed=seed)
-        # One request runs and one waits: both slots are taken.
-        streams = [
-            client.invoke_endpoint_with_response_stream(EndpointName="smollm2-135m", Body=long_answer)["Body"]
-            for _ in range(2)
-        ]
-        try:
-            with pytest.raises(ClientError) as error:
-                client.invoke_endpoint(EndpointName="smollm2-135m", Body=body(max_new_tokens=2))
-            assert error.value.response["Error"]["Code"] == "ThrottlingException"
-            assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-            assert "This model is busy: 1 requests are already waiting. Try again shortly." in str(
-                error.value
-            )
-        finally:
-            for stream in streams:
-                stream.close()
-        counters = httpx.get(f"{url}/metrics").json()["smollm2-135m"]
-        assert counters["rejected_queue_full"] == 1
