@@ -5,6 +5,7 @@ import pulumi
 from infra.config import engine_config
 from infra.program import build_stack, load_config
 
-config, region = load_config(engine_config(), pulumi.get_stack())
-for key, value in build_stack(config, region=region, stack=pulumi.get_stack()).items():
+raw, stack = engine_config(), pulumi.get_stack()
+config, region = load_config(raw, stack)
+for key, value in build_stack(config, region=region, stack=stack, profile=raw.get("aws:profile")).items():
     pulumi.export(key, value)

@@ -18,7 +18,6 @@ Tests use `temporary_server()` for one throwaway server per session and
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 import threading
@@ -32,6 +31,7 @@ import psycopg2
 from psycopg2 import extensions, sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
+from chatbot.env_settings import EnvSettings, env_field
 from chatbot.errors import ChatbotError
 
 #: psycopg2's connection class, for annotations.
@@ -48,33 +48,58 @@ class DatabaseUnavailableError(ChatbotError):
     http_status = 503
 
 
+class DatabaseSettings(EnvSettings):
+    """Where PostgreSQL is, from the environment; the first that is set wins."""
+
+    #: Any server (local or elsewhere): `postgresql://...` or `key=value` form.
+    url: str | None = env_field(None, "DATABASE_URL")
+    #: RDS in AWS: the host and the RDS-managed master secret (its ARN only: the code reads it).
+    host: str | None = env_field(None, "DB_HOST")
+    port: int = env_field(5432, "DB_PORT")
+    name: str | None = env_field(None, "DB_NAME")
+    secret_arn: str | None = env_field(None, "DB_SECRET_ARN")
+    #: Neither: the embedded server keeps its data in `<data_dir>/postgres`.
+    data_dir: Path | None = env_field(None, "CHATBOT_DATA_DIR")
+
+    def folder(self) -> Path:
+        return (self.data_dir or Path(".data")).resolve()
+
+
 def default_data_dir() -> Path:
     """`$CHATBOT_DATA_DIR`, or `.data` in the current folder (git-ignored)."""
-    return Path(os.environ.get("CHATBOT_DATA_DIR") or ".data").resolve()
+    return DatabaseSettings.from_env().folder()
 
 
-def database_url(data_dir: Path | str | None = None, *, database: str = DEFAULT_DATABASE) -> str:
+def database_url(
+    data_dir: Path | str | None = None,
+    *,
+    database: str = DEFAULT_DATABASE,
+    settings: DatabaseSettings | None = None,
+) -> str:
     """`DATABASE_URL` if it is set; in AWS, RDS from `DB_HOST` and the RDS-managed secret
     `DB_SECRET_ARN`; otherwise the URL of the embedded server kept in `data_dir/postgres`
     (started if it is not running), pointing at `database`."""
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        return configured
-    if os.environ.get("DB_SECRET_ARN"):
+    settings = settings or DatabaseSettings.from_env()
+    if settings.url:
+        return settings.url
+    if settings.secret_arn:
+        if not settings.host:
+            raise DatabaseUnavailableError("DB_SECRET_ARN is set but DB_HOST is not: set both (RDS).")
         return rds_url_from_secret(
-            os.environ["DB_SECRET_ARN"],
-            host=os.environ["DB_HOST"],
-            port=int(os.environ.get("DB_PORT", "5432")),
-            database=os.environ.get("DB_NAME", database),
+            settings.secret_arn,
+            host=settings.host,
+            port=settings.port,
+            database=settings.name or database,
         )
-    folder = Path(data_dir).resolve() if data_dir else default_data_dir()
+    folder = Path(data_dir).resolve() if data_dir else settings.folder()
     admin_url = embedded_server_url(folder / "postgres")
     return create_database(admin_url, database)
 
 
 def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str) -> str:
     """The RDS URL with the credentials of its managed master secret. The password stays out of
-    environment variables and code: it is read from Secrets Manager at start-up."""
+    environment variables and code: it is read from Secrets Manager at start-up, and again when
+    the database refuses it (RDS rotates the managed secret: see `ConnectionPool`)."""
     import boto3  # imported here: the local stack never needs it for Postgres
 
     try:
@@ -86,7 +111,7 @@ def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str)
             f"Cannot read the database credentials from {secret_arn}: {exc}. Check that the task or "
             "function role may call secretsmanager:GetSecretValue on it."
         ) from exc
-    return make_dsn(
+    url = make_dsn(
         host=host,
         port=port,
         dbname=database,
@@ -94,6 +119,22 @@ def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str)
         password=secret["password"],
         sslmode="require",  # RDS encrypts in transit; never fall back to plain text
     )
+    _from_secret[url] = lambda: rds_url_from_secret(secret_arn, host=host, port=port, database=database)
+    return url
+
+
+#: URL -> how to read it again: the URLs made from a secret that RDS may rotate.
+_from_secret: dict[str, Callable[[], str]] = {}
+
+
+def renewed_url(url: str) -> str | None:
+    """The URL read again from its secret, if it came from one (else None)."""
+    reread = _from_secret.get(url)
+    return reread() if reread is not None else None
+
+
+def _is_authentication_failure(exc: BaseException) -> bool:
+    return "authentication failed" in str(exc)
 
 
 _servers_lock = threading.Lock()
@@ -244,7 +285,15 @@ class ConnectionPool:
             conn = self._idle.pop() if self._idle else None
         if conn is not None:
             return conn
-        conn = _connect(self.url)
+        try:
+            conn = _connect(self.url)
+        except DatabaseUnavailableError as exc:
+            # RDS rotated the managed secret since this URL was read: read it again, once.
+            renewed = renewed_url(self.url) if _is_authentication_failure(exc) else None
+            if renewed is None or renewed == self.url:
+                raise
+            self.url = renewed
+            conn = _connect(self.url)
         if self._on_connect is not None:
             try:
                 self._on_connect(conn)

@@ -1,15 +1,10 @@
 """The web app's edge: the CloudFront distribution in front of the ALB, and its WAF web ACL.
-Children of the WebApp component (infra/web_app.py), which calls these."""
+Children of the WebEdge component (infra/web_edge.py), which calls these."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pulumi
 import pulumi_aws as aws
-
-if TYPE_CHECKING:
-    from infra.web_app import WebAppArgs
 
 ORIGIN_HEADER = "X-Origin-Verify"
 #: AWS managed CloudFront policies (fixed ids): no caching, and every viewer header (the websocket
@@ -21,15 +16,19 @@ ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 def distribution(
     name: str,
     parent: pulumi.Resource,
-    args: WebAppArgs,
     alb: aws.lb.LoadBalancer,
     origin_secret: pulumi.Output[str],
+    *,
+    region: str,
+    rate_limit_per_5min: int,
+    domain_name: str | None,
+    certificate_arn: str | None,
 ) -> aws.cloudfront.Distribution:
     """HTTPS for viewers, no caching, every method and header (websockets) through to the ALB."""
     child = pulumi.ResourceOptions(parent=parent)
-    if args.certificate_arn:
+    if certificate_arn:
         certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-            acm_certificate_arn=args.certificate_arn,
+            acm_certificate_arn=certificate_arn,
             ssl_support_method="sni-only",
             minimum_protocol_version="TLSv1.2_2021",
         )
@@ -45,8 +44,8 @@ def distribution(
         is_ipv6_enabled=True,
         http_version="http2and3",
         price_class="PriceClass_100",
-        aliases=[args.domain_name] if args.domain_name else None,
-        web_acl_id=web_acl(name, parent, args).arn,
+        aliases=[domain_name] if domain_name else None,
+        web_acl_id=web_acl(name, parent, region=region, rate_limit_per_5min=rate_limit_per_5min).arn,
         origins=[
             aws.cloudfront.DistributionOriginArgs(
                 origin_id="alb",
@@ -81,12 +80,12 @@ def distribution(
     )
 
 
-def web_acl(name: str, parent: pulumi.Resource, args: WebAppArgs) -> aws.wafv2.WebAcl:
+def web_acl(name: str, parent: pulumi.Resource, *, region: str, rate_limit_per_5min: int) -> aws.wafv2.WebAcl:
     """A rate limit per client IP, in front of CloudFront."""
     # A CloudFront web ACL must live in us-east-1, whatever the stack's region.
     provider = (
         None
-        if args.region == "us-east-1"
+        if region == "us-east-1"
         else aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=parent))
     )
 
@@ -106,7 +105,7 @@ def web_acl(name: str, parent: pulumi.Resource, args: WebAppArgs) -> aws.wafv2.W
                 action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
                 statement=aws.wafv2.WebAclRuleStatementArgs(
                     rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                        limit=args.rate_limit_per_5min, aggregate_key_type="IP", evaluation_window_sec=300
+                        limit=rate_limit_per_5min, aggregate_key_type="IP", evaluation_window_sec=300
                     )
                 ),
                 visibility_config=visibility("rate-limit-per-ip"),

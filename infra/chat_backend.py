@@ -7,22 +7,30 @@ its chunked responses when the function URL is in RESPONSE_STREAM mode (REFERENC
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
+from chatbot.models import registry
+from chatbot.postgres import DatabaseSettings
 from infra import regional
 from infra.iam import allow, log_statements, policy_document
-from infra.lambda_function import function_basics
+from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel
 from infra.packaging import LambdaCode
+from lambdas.chat_api.settings import FUNCTION_URL_UPLOAD_MB, ChatApiSettings
 
-#: The port uvicorn listens on inside the Lambda (run.sh reads $PORT).
-APP_PORT = "8000"
-ALL_MODELS_KEY = "all-models"
+#: The Lambda Web Adapter's own contract (not the app's settings): it wraps the runtime, relays
+#: responses as a stream, and forwards invocations to the app on PORT (run.sh reads it).
+WEB_ADAPTER_ENV = {
+    "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+    "AWS_LWA_INVOKE_MODE": "response_stream",
+    "PORT": "8000",
+}
 
 
 @dataclass
@@ -45,7 +53,8 @@ class ChatBackendArgs:
     #: Every endpoint the API may call (chat models and the embeddings model): nothing else.
     models: list[tuple[str, LargeLanguageModel]] = field(default_factory=list)
     database: DatabaseAccess | None = None
-    reserved_concurrency: int = 10
+    #: None (the default): no reservation. See docs/DEPLOY.md before setting it.
+    reserved_concurrency: int | None = None
     timeout_s: int = 300
     memory_mb: int = 1024
     log_retention_days: int = 30
@@ -78,44 +87,26 @@ class ChatBackend(pulumi.ComponentResource):
             layers=[regional.lambda_web_adapter_layer(args.region)],
         )
         log_group, role, layers = basics.log_group, basics.role, basics.layers
-        environment: dict[str, pulumi.Input[str]] = {
-            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",  # the Web Adapter wraps the runtime
-            "AWS_LWA_INVOKE_MODE": "response_stream",
-            "PORT": APP_PORT,
-            "CHATBOT_HISTORY_TABLE": history.name,
-            "CHATBOT_MODELS_TABLE": models_table.name,
-        }
-        if args.user_pool_id is not None and args.user_pool_client_id is not None:
-            environment |= {
-                "CHATBOT_AUTH": "cognito",
-                "COGNITO_USER_POOL_ID": args.user_pool_id,
-                "COGNITO_CLIENT_ID": args.user_pool_client_id,
-            }
-        if args.database is not None:
-            environment |= {
-                "DB_HOST": args.database.host,
-                "DB_PORT": str(args.database.port),
-                "DB_NAME": args.database.name,
-                "DB_SECRET_ARN": args.database.secret_arn,  # the ARN only: the code fetches the secret
-            }
+        environment = self._environment(args, history, models_table)
         function = aws.lambda_.Function(
             f"{name}-function",
             name=function_name,
-            runtime="python3.12",
+            runtime=RUNTIME,
             handler=args.code.handler,
             code=args.code.code,
             role=role.arn,
             layers=layers,
             timeout=args.timeout_s,
             memory_size=args.memory_mb,
-            # A streaming Lambda keeps running after its client disconnects: cap the concurrency.
+            # Opt-in (a new account's whole limit is often 10, and AWS keeps 100 unreserved): the
+            # timeout and each model's max_new_tokens_limit bound a stream whose client has left.
             reserved_concurrent_executions=args.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, basics.policy]),
         )
         url = aws.lambda_.FunctionUrl(
             f"{name}-url",
@@ -177,8 +168,8 @@ class ChatBackend(pulumi.ComponentResource):
         # sagemaker-fastchat's registry: partition key model_name.
         models_table = aws.dynamodb.Table(
             f"{name}-models",
-            hash_key="model_name",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="model_name", type="S")],
+            hash_key=registry.KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=registry.KEY, type="S")],
             opts=child,
             **common,
         )
@@ -194,14 +185,49 @@ class ChatBackend(pulumi.ComponentResource):
                 item=model.registry_item,
                 opts=child,
             )
-        names = [key for key, _ in args.models]
         aws.dynamodb.TableItem(
             f"{name}-model-index",
             table_name=table.name,
             hash_key=table.hash_key,
-            item=json.dumps({"model_name": {"S": ALL_MODELS_KEY}, "names": {"L": [{"S": n} for n in names]}}),
+            item=registry.as_dynamodb_json(registry.index_item([key for key, _ in args.models])),
             opts=child,
         )
+
+    def _environment(
+        self, args: ChatBackendArgs, history: aws.dynamodb.Table, models_table: aws.dynamodb.Table
+    ) -> pulumi.Output[dict[str, str]]:
+        """The function's environment: the Web Adapter's, then the app's own settings model."""
+        database = args.database
+        values: dict[str, Any] = {"history": history.name, "models": models_table.name}
+        if args.user_pool_id is not None and args.user_pool_client_id is not None:
+            values |= {"pool": args.user_pool_id, "client": args.user_pool_client_id}
+        if database is not None:
+            values |= {"db_host": database.host, "db_secret": database.secret_arn}
+
+        def settings(resolved: dict[str, Any]) -> dict[str, str]:
+            chosen: dict[str, Any] = {
+                "history_table": resolved["history"],
+                "models_table": resolved["models"],
+            }
+            if "pool" in resolved:
+                chosen |= {
+                    "auth": "cognito",
+                    "cognito_user_pool_id": resolved["pool"],
+                    "cognito_client_id": resolved["client"],
+                }
+            if database is None:
+                chosen["documents"] = False  # no database, no embedded one either: documents off
+            else:
+                chosen["max_document_mb"] = FUNCTION_URL_UPLOAD_MB
+                chosen["database"] = DatabaseSettings(
+                    host=resolved["db_host"],
+                    port=database.port,
+                    name=database.name,
+                    secret_arn=resolved["db_secret"],  # the ARN only: the code fetches the secret
+                )
+            return {**WEB_ADAPTER_ENV, **ChatApiSettings(**chosen).to_env()}
+
+        return pulumi.Output.all(**values).apply(settings)
 
     def _policy(
         self,
@@ -212,17 +238,12 @@ class ChatBackend(pulumi.ComponentResource):
     ) -> pulumi.Output[str]:
         statements = [
             log_statements(log_group.arn),
+            # Exactly the calls the stores make, as they declare them.
             allow(
-                [
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:Query",
-                ],
+                list(dynamodb_store.IAM_ACTIONS),
                 [history.arn, pulumi.Output.concat(history.arn, "/index/*")],
             ),
-            allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"], [models_table.arn]),
+            allow(list(registry.IAM_ACTIONS), [models_table.arn]),
         ]
         if args.models:
             statements.append(

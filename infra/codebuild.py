@@ -85,10 +85,17 @@ class CodeBuildRunProvider(ResourceProvider):
         return UpdateResult(outs={**_olds, **news})
 
     def _build(self, props: dict[str, Any]) -> dict[str, Any]:
-        import boto3  # deploy time only
-
-        client = boto3.client("codebuild", region_name=props["region"])
+        client = codebuild_client(props)
         return run_build(client, props["project_name"], timeout_s=float(props["timeout_minutes"]) * 60)
+
+
+def codebuild_client(props: dict[str, Any]) -> Any:
+    """A CodeBuild client for the stack's account and region: a dynamic provider runs in its own
+    process and sees neither the aws provider's `aws:profile` nor its region unless told."""
+    import boto3  # deploy time only
+
+    session = boto3.Session(profile_name=props.get("profile") or None, region_name=props["region"])
+    return session.client("codebuild")
 
 
 class CodeBuildRun(Resource):
@@ -103,6 +110,7 @@ class CodeBuildRun(Resource):
         *,
         project_name: pulumi.Input[str],
         region: str,
+        profile: str | None = None,
         source_hash: str,
         artifact_uri: pulumi.Input[str],
         timeout_minutes: int,
@@ -114,6 +122,7 @@ class CodeBuildRun(Resource):
             {
                 "project_name": project_name,
                 "region": region,
+                "profile": profile or "",
                 "source_hash": source_hash,
                 "artifact_uri": artifact_uri,
                 "timeout_minutes": timeout_minutes,

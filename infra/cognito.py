@@ -1,19 +1,21 @@
 """The web app's users: a Cognito user pool, its OIDC app client and hosted-UI domain.
-Children of the WebApp component (infra/web_app.py), which calls this."""
+Children of the WebEdge component (infra/web_edge.py), which calls this."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-if TYPE_CHECKING:
-    from infra.web_app import WebAppArgs
-
 
 def user_pool(
-    name: str, parent: pulumi.Resource, args: WebAppArgs, host: pulumi.Output[str]
+    name: str,
+    parent: pulumi.Resource,
+    host: pulumi.Output[str],
+    *,
+    stack: str,
+    mfa: str,
+    allow_self_signup: bool,
+    deletion_protection: bool,
 ) -> tuple[aws.cognito.UserPool, aws.cognito.UserPoolClient, aws.cognito.UserPoolDomain]:
     """The pool, the app's OIDC client (for `st.login`, code flow back to `host`) and the hosted-UI domain."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -29,12 +31,12 @@ def user_pool(
             require_symbols=True,
             temporary_password_validity_days=3,
         ),
-        mfa_configuration=args.mfa,
+        mfa_configuration=mfa,
         software_token_mfa_configuration=(
-            aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True) if args.mfa != "OFF" else None
+            aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True) if mfa != "OFF" else None
         ),
         admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
-            allow_admin_create_user_only=not args.allow_self_signup
+            allow_admin_create_user_only=not allow_self_signup
         ),
         account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
             recovery_mechanisms=[
@@ -43,7 +45,7 @@ def user_pool(
                 )
             ]
         ),
-        deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
+        deletion_protection="ACTIVE" if deletion_protection else "INACTIVE",
         opts=child,
     )
     client = aws.cognito.UserPoolClient(
@@ -64,7 +66,7 @@ def user_pool(
     domain = aws.cognito.UserPoolDomain(
         f"{name}-login",
         user_pool_id=pool.id,
-        domain=pool.id.apply(lambda pool_id: f"chatbot-{args.stack}-{pool_id.split('_')[-1].lower()}"),
+        domain=pool.id.apply(lambda pool_id: f"chatbot-{stack}-{pool_id.split('_')[-1].lower()}"),
         opts=child,
     )
     return pool, client, domain

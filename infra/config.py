@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chatbot.errors import ConfigError
@@ -18,6 +20,7 @@ from chatbot.models.catalog import ModelCatalog, parse_model_specs
 from chatbot.models.spec import ModelSpec
 
 NAMESPACE = "chatbot"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Section(BaseModel):
@@ -32,8 +35,10 @@ class NetworkConfig(_Section):
 
 
 class ChatApiConfig(_Section):
-    #: A streaming Lambda keeps running after its client leaves: this bounds the spend.
-    reserved_concurrency: int = Field(10, ge=1)
+    #: Opt-in. AWS keeps 100 of an account's concurrency unreserved and a new account's limit is
+    #: often 10, so any reservation fails there (`python -m infra.preflight` checks the account).
+    #: The timeout and each model's max_new_tokens_limit bound a stream whose client has left.
+    reserved_concurrency: int | None = Field(None, ge=1)
     timeout_s: int = Field(300, ge=10, le=900)
     memory_mb: int = Field(1024, ge=256, le=10240)
     log_retention_days: int = Field(30, ge=1)
@@ -46,8 +51,19 @@ class SemanticSearchConfig(_Section):
     db_instance_class: str = "db.t4g.micro"
     db_allocated_storage_gb: int = Field(20, ge=20)
     db_backup_retention_days: int = Field(7, ge=1, le=35)
-    #: PostgreSQL major.minor with pgvector on RDS.
-    db_engine_version: str = "16.6"
+    #: The PostgreSQL major version on RDS (pgvector ships with 15.2+ and 16). The major only:
+    #: RDS refuses new instances on old minors, and auto minor upgrades would make a minor pin drift.
+    db_engine_version: str = "16"
+
+    @field_validator("db_engine_version")
+    @classmethod
+    def _major_only(cls, version: str) -> str:
+        if not version.isdigit():
+            raise ValueError(
+                f"{version!r}: give the major version only, e.g. '16' (RDS refuses new instances on "
+                "retired minors, and a minor pin drifts once RDS upgrades the instance)"
+            )
+        return version
 
     @model_validator(mode="after")
     def _embeddings_when_enabled(self) -> SemanticSearchConfig:
@@ -175,3 +191,21 @@ def read_region(raw: Mapping[str, Any]) -> str:
     if not region:
         raise ConfigError("aws:region is not set. Run: pulumi config set aws:region us-east-1")
     return str(region)
+
+
+def config_from_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
+    """A Pulumi.<stack>.yaml's `config:` as the CLI hands it to a program: structured values as JSON."""
+    values = document.get("config") or {}
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """The config of `Pulumi.<stack>.yaml`, as the CLI would hand it to the program."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path.name} not found: stacks here are {', '.join(sorted(stacks(root)))}")
+    return config_from_stack_file(yaml.safe_load(path.read_text()) or {})
+
+
+def stacks(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(path.name.split(".")[1] for path in root.glob("Pulumi.*.yaml"))

@@ -6,6 +6,7 @@ INFERENCE_MODELS. The build context is the project root because the server impor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +14,38 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+#: What inference/Dockerfile copies from the project: the image's content.
+IMAGE_SOURCES = (
+    "inference/Dockerfile",
+    "requirements.txt",
+    "requirements-models.txt",
+    "constraints.txt",
+    "models.yaml",
+    "chatbot",
+    "inference",
+)
+
 
 @dataclass
 class InferenceImageArgs:
     project_root: Path
     dockerfile: str = "inference/Dockerfile"
     force_delete: bool = True
+
+
+def content_tag(root: Path, sources: tuple[str, ...] = IMAGE_SOURCES) -> str:
+    """A tag that changes exactly when what goes into the image changes. The repository is
+    immutable, so a fixed tag (`latest`) could be pushed only once."""
+    digest = hashlib.sha256()
+    for source in sources:
+        path = root / source
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes() if file.exists() else b"")
+    return f"src-{digest.hexdigest()[:20]}"
 
 
 class InferenceImage(pulumi.ComponentResource):
@@ -41,6 +68,7 @@ class InferenceImage(pulumi.ComponentResource):
             repository_url=repository.repository_url,
             context=str(args.project_root),
             dockerfile=str(args.project_root / args.dockerfile),
+            image_tag=content_tag(args.project_root),
             platform="linux/amd64",  # SageMaker's CPU instances
             opts=child,
         )

@@ -13,7 +13,6 @@ reads from the models table; the ChatBackend that owns the table writes it).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
+from chatbot.models import registry
 from chatbot.models.spec import ModelSpec
 from infra import regional
 from infra.codebuild import CodeBuildRun
@@ -46,6 +46,8 @@ class LargeLanguageModelArgs:
     inference_image: InferenceImage | None = None
     #: Destroy the custom-script code bucket with the stack (dev) or keep it (prod).
     force_destroy_buckets: bool = True
+    #: The stack's `aws:profile`: the CodeBuild run (a dynamic provider) calls AWS with it.
+    aws_profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
             assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-execution-policy", role=role.id, policy=self._role_policy(container), opts=child
         )
         model = aws.sagemaker.Model(
@@ -98,7 +100,9 @@ class LargeLanguageModel(pulumi.ComponentResource):
             ),
             # A model package is third-party code: it must not reach the network.
             enable_network_isolation=deployment.kind == "package",
-            opts=child,
+            # SageMaker checks the role's access to the image and model data when it creates the
+            # model: the policy must exist first (the role alone is not enough).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         kms_key_arn = None
         if not regional.has_local_nvme(deployment.instance_type):
@@ -203,7 +207,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
         build_role = aws.iam.Role(
             f"{name}-build-role", assume_role_policy=assume_role_policy("codebuild.amazonaws.com"), opts=child
         )
-        aws.iam.RolePolicy(
+        build_policy = aws.iam.RolePolicy(
             f"{name}-build-policy",
             role=build_role.id,
             policy=policy_document(
@@ -254,10 +258,12 @@ class LargeLanguageModel(pulumi.ComponentResource):
             f"{name}-build-run",
             project_name=project.name,
             region=args.region,
+            profile=args.aws_profile,
             source_hash=source_hash,
             artifact_uri=artifact_uri,
             timeout_minutes=deployment.build_timeout_minutes,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[source]),
+            # The build runs as its role at once: the role's policy must exist before it starts.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[source, build_policy, project]),
         )
         image_family = deployment.image or "hf-pytorch-cpu"
         return _Container(
@@ -343,19 +349,10 @@ class LargeLanguageModel(pulumi.ComponentResource):
 
 
 def registry_item(spec: ModelSpec, deployed_endpoint_name: str) -> str:
-    """The models-table row, in DynamoDB JSON: sagemaker-fastchat's schema (model_name,
-    endpoint_name, endpoint_req_config) plus the whole ModelSpec, so the app needs nothing else.
-    Structured values are JSON strings: DynamoDB maps would turn every float into a Decimal."""
+    """The models-table row, in DynamoDB JSON: the registry's own item (chatbot/models/registry.py)
+    for the spec with its deployed endpoint name."""
     deployed = spec.model_copy(update={"endpoint_name": deployed_endpoint_name})
-    return json.dumps(
-        {
-            "model_name": {"S": spec.name},
-            "endpoint_name": {"S": deployed_endpoint_name},
-            "endpoint_req_config": {"S": deployed.endpoint_req_config.model_dump_json()},
-            "task": {"S": spec.task},
-            "model_spec": {"S": deployed.model_dump_json()},
-        }
-    )
+    return registry.as_dynamodb_json(registry.registry_item(deployed))
 
 
 def _hf_task(spec: ModelSpec) -> str:

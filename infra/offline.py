@@ -7,7 +7,7 @@ gets an id, an ARN and the few computed outputs that other resources read (URLs,
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,8 @@ class RecordedResource:
     arn: str = ""
     #: The name AWS would give it (the `name` input, or the mocks' stand-in for an auto-name).
     physical_name: str = ""
+    #: URNs of the resources it waits for (`depends_on`, and those its inputs come from).
+    dependencies: tuple[str, ...] = ()
 
     def get(self, *path: str, default: Any = None) -> Any:
         """A nested input, e.g. `get("viewerCertificate", "minimumProtocolVersion")`."""
@@ -107,13 +109,9 @@ class _AwsMocks(pulumi.runtime.Mocks):
             return resource_id, _awsx_outputs(args, self.region)
         if args.typ.startswith("pulumi-python:dynamic"):
             return resource_id, {**args.inputs, "buildId": f"{args.name}:build-1"}
-        service = args.typ.split(":")[1].split("/")[0]
-        state = {
-            **args.inputs,
-            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{args.name}",
-            "name": args.inputs.get("name", args.name),
-        }
+        state = {**args.inputs, "name": args.inputs.get("name", args.name)}
         state.update(_computed_outputs(args, self.region))
+        state["arn"] = mock_arn(args.typ, str(state.get("bucket") or state["name"]), self.region)
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
@@ -126,6 +124,53 @@ class _AwsMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": []}
         return {}
+
+
+#: ARN shapes per service/type, as AWS writes them: policies and IAM tests match on them.
+_ARN_SHAPES = {
+    "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:lambda/layerVersion:LayerVersion": "arn:aws:lambda:{region}:{account}:layer:{name}:1",
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:s3/bucketV2:BucketV2": "arn:aws:s3:::{name}",
+    "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:iam/policy:Policy": "arn:aws:iam::{account}:policy/{name}",
+    "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
+    "aws:sagemaker/model:Model": "arn:aws:sagemaker:{region}:{account}:model/{name}",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+        "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}"
+    ),
+    "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
+    "aws:ecr/repository:Repository": "arn:aws:ecr:{region}:{account}:repository/{name}",
+    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/0000aaaa-bb11-cc22-dd33-{name_hash}",
+    "aws:codebuild/project:Project": "arn:aws:codebuild:{region}:{account}:project/{name}",
+    "aws:ecs/cluster:Cluster": "arn:aws:ecs:{region}:{account}:cluster/{name}",
+    "aws:ecs/service:Service": "arn:aws:ecs:{region}:{account}:service/{name}",
+    "aws:ecs/taskDefinition:TaskDefinition": "arn:aws:ecs:{region}:{account}:task-definition/{name}:1",
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/0123456789abcdef"
+    ),
+    "aws:lb/targetGroup:TargetGroup": (
+        "arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}/0123456789abcdef"
+    ),
+    "aws:lb/listener:Listener": (
+        "arn:aws:elasticloadbalancing:{region}:{account}:listener/app/{name}/0123456789abcdef/0123456789abcdef"
+    ),
+    "aws:cognito/userPool:UserPool": "arn:aws:cognito-idp:{region}:{account}:userpool/{name}",
+    "aws:wafv2/webAcl:WebAcl": "arn:aws:wafv2:us-east-1:{account}:global/webacl/{name}/0000aaaa-bb11-cc22-dd33-{name_hash}",
+    "aws:cloudfront/distribution:Distribution": "arn:aws:cloudfront::{account}:distribution/{name}",
+    "aws:rds/instance:Instance": "arn:aws:rds:{region}:{account}:db:{name}",
+}
+
+
+def mock_arn(type_token: str, name: str, region: str) -> str:
+    """The ARN AWS would give a resource of this type and name."""
+    service = type_token.split(":")[1].split("/")[0]
+    shape = _ARN_SHAPES.get(type_token, "arn:aws:{service}:{region}:{account}:{name}")
+    name_hash = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return shape.format(region=region, account=ACCOUNT_ID, name=name, service=service, name_hash=name_hash)
 
 
 def _awsx_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str, Any]:
@@ -158,6 +203,9 @@ def _computed_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dic
         },
         "aws:s3/bucket:Bucket": {"bucket": args.inputs.get("bucket", f"{name}-bucket")},
         "aws:sqs/queue:Queue": {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"},
+        "random:index/randomPassword:RandomPassword": {
+            "result": hashlib.sha256(name.encode()).hexdigest()[: int(args.inputs.get("length", 32))]
+        },
     }
     return by_type.get(args.typ, {})
 
@@ -186,15 +234,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     id=response.id,
                     arn=str(state.get("arn", "")),
                     physical_name=str(state.get("name", "")),
+                    dependencies=tuple(request.dependencies),
                 )
             )
         return response
-
-
-def config_from_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
-    """A Pulumi.<stack>.yaml's `config:` as the CLI hands it to a program: structured values as JSON."""
-    values = document.get("config") or {}
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
 def run_offline(

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 
 from chatbot.errors import ConfigError
 from infra import pricing
+from infra.config import PROJECT_ROOT, stack_file, stacks
 from infra.offline import RecordedResource, ResourceGraph
+from infra.offline_stack import offline_run
 from infra.policies import Context, Verdict, evaluate
-from infra.program import PROJECT_ROOT, load_config, offline_run, stack_file, stacks
+from infra.program import load_config
 
 #: Paths the program packages from folders other parts of the project own.
 ARTIFACTS = {

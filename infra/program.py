@@ -1,31 +1,38 @@
-"""The whole stack, composed from the components; `__main__.py` and the offline plan both call it."""
+"""The whole stack, composed from the components; `__main__.py` and the offline plan both call it.
+
+What `pulumi up` runs imports nothing of the offline tooling (mocks, security rules, plan):
+infra/offline_stack.py builds this same program under mocks for the plan and the tests."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
 from chatbot.models.spec import ModelSpec
 from infra import regional
 from infra.chat_backend import ChatBackend, ChatBackendArgs
-from infra.config import StackConfig, parse_stack_config, read_region
+from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
 from infra.inference_image import InferenceImage, InferenceImageArgs
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
 from infra.network import Network, NetworkArgs
-from infra.offline import OfflineRun, ResourceGraph, config_from_stack_file, run_offline
 from infra.packaging import lambda_code
-from infra.policies import RULES
 from infra.vector_store import VectorStore, VectorStoreArgs
-from infra.web_app import WebApp, WebAppArgs
+from infra.web_edge import WebEdge, WebEdgeArgs
+from infra.web_service import WebService, WebServiceArgs
 
 PROJECT = "chatbot"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def sagemaker_safe(name: str) -> str:
+    """A model name as SageMaker takes it in the names Pulumi derives from it (models, endpoint
+    configs: letters, digits and hyphens only): `qwen2.5-7b` -> `qwen2-5-7b`."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)
 
 
 def endpoint_name(spec: ModelSpec, stack: str) -> str:
@@ -84,33 +91,27 @@ def load_config(raw: Mapping[str, Any], stack: str) -> tuple[StackConfig, str]:
     source = f"Pulumi.{stack}.yaml"
     region = read_region(raw)
     config = parse_stack_config(raw, source)
-    known_rules = {rule.id for rule in RULES}
-    if unknown := sorted(set(config.security_waivers) - known_rules):
-        raise ConfigError(
-            f"{source}: chatbot:security_waivers: unknown rules {unknown}; rules are {sorted(known_rules)}"
-        )
     check_deployable(config, region, stack, source)
     return config, region
 
 
 def build_stack(
-    config: StackConfig, *, region: str, stack: str, require_artifacts: bool = True
+    config: StackConfig,
+    *,
+    region: str,
+    stack: str,
+    profile: str | None = None,
+    require_artifacts: bool = True,
 ) -> dict[str, pulumi.Output[Any]]:
-    """Create every resource of one stack; returns the stack outputs."""
+    """Create every resource of one stack; returns the stack outputs. `profile` is the stack's
+    `aws:profile`, for the parts that call AWS themselves (the CodeBuild run)."""
     protect = config.deletion_protection
     search = config.semantic_search
     # Packaged first: a missing folder or unbuilt layer stops the run before any resource exists.
-    chat_code = lambda_code(
-        PROJECT_ROOT, "chat_api", "lambdas/chat_api/run.sh", require_built=require_artifacts
-    )
+    chat_code = lambda_code(PROJECT_ROOT, "chat_api", require_built=require_artifacts)
     indexer_code = None
     if search.enabled:
-        indexer_code = lambda_code(
-            PROJECT_ROOT,
-            "document_indexer",
-            "lambdas.document_indexer.handler.handler",
-            require_built=require_artifacts,
-        )
+        indexer_code = lambda_code(PROJECT_ROOT, "document_indexer", require_built=require_artifacts)
     network = Network(
         "network",
         NetworkArgs(
@@ -128,7 +129,7 @@ def build_stack(
 
     def model(spec: ModelSpec) -> LargeLanguageModel:
         return LargeLanguageModel(
-            f"llm-{spec.name}",
+            f"llm-{sagemaker_safe(spec.name)}",
             LargeLanguageModelArgs(
                 spec=spec,
                 region=region,
@@ -136,6 +137,7 @@ def build_stack(
                 project_root=PROJECT_ROOT,
                 inference_image=inference_image,
                 force_destroy_buckets=not protect,
+                aws_profile=profile,
             ),
         )
 
@@ -158,29 +160,24 @@ def build_stack(
                 db_backup_retention_days=search.db_backup_retention_days,
                 db_engine_version=search.db_engine_version,
                 deletion_protection=protect,
+                aws_profile=profile,
                 log_retention_days=config.chat_api.log_retention_days,
             ),
         )
         endpoints.append((search.embeddings.name, vector_store.embeddings))
 
-    web = WebApp(
+    edge = WebEdge(
         "web",
-        WebAppArgs(
+        WebEdgeArgs(
             region=region,
             stack=stack,
-            project_root=PROJECT_ROOT,
             network=network,
-            cpu=config.web.cpu,
-            memory_mb=config.web.memory_mb,
-            min_tasks=config.web.min_tasks,
-            max_tasks=config.web.max_tasks,
             mfa=config.web.mfa,
             allow_self_signup=config.web.allow_self_signup,
             rate_limit_per_5min=config.web.rate_limit_per_5min,
             domain_name=config.web.domain_name,
             certificate_arn=config.web.certificate_arn,
             deletion_protection=protect,
-            log_retention_days=config.chat_api.log_retention_days,
         ),
     )
     backend = ChatBackend(
@@ -198,15 +195,32 @@ def build_stack(
             memory_mb=config.chat_api.memory_mb,
             log_retention_days=config.chat_api.log_retention_days,
             deletion_protection=protect,
-            user_pool_id=web.user_pool_id,
-            user_pool_client_id=web.user_pool_client_id,
+            user_pool_id=edge.user_pool_id,
+            user_pool_client_id=edge.user_pool_client_id,
         ),
     )
-    web.serve(backend.function_arn, backend.function_url)
+    WebService(
+        "web-app",
+        WebServiceArgs(
+            region=region,
+            stack=stack,
+            project_root=PROJECT_ROOT,
+            network=network,
+            edge=edge,
+            chat_function_arn=backend.function_arn,
+            chat_function_url=backend.function_url,
+            cpu=config.web.cpu,
+            memory_mb=config.web.memory_mb,
+            min_tasks=config.web.min_tasks,
+            max_tasks=config.web.max_tasks,
+            deletion_protection=protect,
+            log_retention_days=config.chat_api.log_retention_days,
+        ),
+    )
     outputs: dict[str, pulumi.Output[Any]] = {
-        "app_url": web.url,
-        "user_pool_id": web.user_pool_id,
-        "user_pool_client_id": web.user_pool_client_id,
+        "app_url": edge.url,
+        "user_pool_id": edge.user_pool_id,
+        "user_pool_client_id": edge.user_pool_client_id,
         "chat_api_url": backend.function_url,
         "models_table": backend.models_table_name,
         "history_table": backend.history_table_name,
@@ -215,28 +229,3 @@ def build_stack(
     if vector_store is not None:
         outputs["documents_bucket"] = vector_store.documents_bucket_name
     return outputs
-
-
-def stack_file(stack: str, root: Path = PROJECT_ROOT) -> dict[str, str]:
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise ConfigError(f"{path.name} not found: stacks here are {', '.join(sorted(stacks(root)))}")
-    return config_from_stack_file(yaml.safe_load(path.read_text()) or {})
-
-
-def stacks(root: Path = PROJECT_ROOT) -> list[str]:
-    return sorted(path.name.split(".")[1] for path in root.glob("Pulumi.*.yaml"))
-
-
-def offline_run(
-    stack: str, config: Mapping[str, str] | None = None, graph: ResourceGraph | None = None
-) -> OfflineRun:
-    """Build a stack under mocks: its Pulumi.<stack>.yaml, or `config` in its place."""
-    raw = dict(config) if config is not None else stack_file(stack)
-    region = str(raw.get("aws:region") or "us-east-1")
-
-    def program() -> dict[str, pulumi.Output[Any]]:
-        stack_config, stack_region = load_config(raw, stack)
-        return build_stack(stack_config, region=stack_region, stack=stack, require_artifacts=False)
-
-    return run_offline(program, project=PROJECT, stack=stack, config=raw, region=region, graph=graph)

@@ -14,18 +14,22 @@ import pulumi
 import pulumi_aws as aws
 
 from chatbot.models.spec import ModelSpec
+from chatbot.postgres import DatabaseSettings
 from infra.chat_backend import DatabaseAccess
 from infra.iam import allow, log_statements, policy_document
 from infra.inference_image import InferenceImage
-from infra.lambda_function import function_basics
+from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
 from infra.network import Network
 from infra.packaging import LambdaCode
 from infra.storage import secure_bucket
+from lambdas.document_indexer.settings import IndexerSettings
 
 DB_NAME = "chatbot"
 DB_PORT = 5432
 INDEXER_TIMEOUT_S = 300
+#: Indexer invocations at once (the SQS event source's maximum concurrency: 2 is its least).
+INDEXER_MAX_CONCURRENCY = 2
 
 
 @dataclass
@@ -42,9 +46,10 @@ class VectorStoreArgs:
     db_instance_class: str = "db.t4g.micro"
     db_allocated_storage_gb: int = 20
     db_backup_retention_days: int = 7
-    db_engine_version: str = "16.6"
+    db_engine_version: str = "16"
     deletion_protection: bool = False
     log_retention_days: int = 30
+    aws_profile: str | None = None
 
 
 class VectorStore(pulumi.ComponentResource):
@@ -64,6 +69,7 @@ class VectorStore(pulumi.ComponentResource):
                 project_root=args.project_root,
                 inference_image=args.inference_image,
                 force_destroy_buckets=not args.deletion_protection,
+                aws_profile=args.aws_profile,
             ),
             opts=child,
         )
@@ -114,7 +120,9 @@ class VectorStore(pulumi.ComponentResource):
         return aws.rds.Instance(
             f"{name}-db",
             engine="postgres",
-            engine_version=args.db_engine_version,  # pgvector ships with RDS PostgreSQL 15.2+ and 16
+            # The major only: RDS picks its current minor (it refuses new instances on old ones), and
+            # auto_minor_version_upgrade moves it on without the program drifting. pgvector: 15.2+.
+            engine_version=args.db_engine_version,
             instance_class=args.db_instance_class,
             allocated_storage=args.db_allocated_storage_gb,
             storage_type="gp3",
@@ -195,6 +203,9 @@ class VectorStore(pulumi.ComponentResource):
                     log_statements(log_group.arn),
                     allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [queue.arn]),
                     allow(["s3:GetObject"], [pulumi.Output.concat(bucket.arn, "/*")]),
+                    # Without it S3 answers 403 instead of NoSuchKey for a deleted object, and a
+                    # late notification would retry into the dead-letter queue.
+                    allow(["s3:ListBucket"], [bucket.arn]),
                     allow(["sagemaker:InvokeEndpoint"], [self.embeddings.endpoint_arn]),
                     allow(["secretsmanager:GetSecretValue"], [self.database.secret_arn]),
                 ]
@@ -205,35 +216,20 @@ class VectorStore(pulumi.ComponentResource):
         function = aws.lambda_.Function(
             f"{name}-indexer",
             name=function_name,
-            runtime="python3.12",
+            runtime=RUNTIME,
             handler=args.indexer_code.handler,
             code=args.indexer_code.code,
             role=role.arn,
             layers=layers,
             timeout=INDEXER_TIMEOUT_S,
             memory_size=1024,
-            reserved_concurrent_executions=2,  # bounds the load on the database and the endpoint
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "DB_HOST": self.database.host,
-                    "DB_PORT": str(DB_PORT),
-                    "DB_NAME": DB_NAME,
-                    "DB_SECRET_ARN": self.database.secret_arn,
-                    # The deployed spec (endpoint name included), as the indexer's retrieval code reads it.
-                    "EMBEDDING_MODEL_SPEC": self.embeddings.endpoint_name.apply(
-                        lambda deployed: args.embeddings.model_copy(
-                            update={"endpoint_name": deployed}
-                        ).model_dump_json()
-                    ),
-                    "DOCUMENTS_BUCKET": bucket.bucket,
-                }
-            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(args, bucket)),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.network.private_subnet_ids,
                 security_group_ids=[args.network.functions_security_group.id],
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, basics.policy]),
         )
         aws.lambda_.EventSourceMapping(
             f"{name}-indexer-trigger",
@@ -241,5 +237,31 @@ class VectorStore(pulumi.ComponentResource):
             function_name=function.arn,
             batch_size=5,
             function_response_types=["ReportBatchItemFailures"],  # one bad file does not redo the batch
+            # Bounds the load on the database and the endpoint. Not reserved concurrency: SQS starts
+            # 5 pollers whatever it is, and throttled messages would land in the dead-letter queue.
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=INDEXER_MAX_CONCURRENCY
+            ),
             opts=child,
         )
+
+    def _environment(self, args: VectorStoreArgs, bucket: aws.s3.Bucket) -> pulumi.Output[dict[str, str]]:
+        """The indexer's settings model, written as its environment."""
+
+        def settings(resolved: dict[str, str]) -> dict[str, str]:
+            # The deployed spec (endpoint name included), as the indexer's retrieval code reads it.
+            deployed = args.embeddings.model_copy(update={"endpoint_name": resolved["endpoint"]})
+            return IndexerSettings(
+                database=DatabaseSettings(
+                    host=resolved["host"], port=DB_PORT, name=DB_NAME, secret_arn=resolved["secret"]
+                ),
+                embedding_model_spec=deployed.model_dump_json(),
+                documents_bucket=resolved["bucket"],
+            ).to_env()
+
+        return pulumi.Output.all(
+            host=self.database.host,
+            secret=self.database.secret_arn,
+            endpoint=self.embeddings.endpoint_name,
+            bucket=bucket.bucket,
+        ).apply(settings)

@@ -49,6 +49,17 @@ TABLE_SCHEMA: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 
+#: Every DynamoDB call this store makes, on the table and its index: the Pulumi program grants
+#: exactly these (infra/chat_backend.py). BatchWriteItem: deleting a conversation's messages.
+IAM_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+)
+
 
 def _user_key(user_id: str) -> str:
     return f"USER#{user_id}"

@@ -7,7 +7,6 @@ chunks = retrieval.retriever.search("u1", "what did I note about pgvector?", k=5
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from chatbot.postgres import database_url
@@ -15,7 +14,7 @@ from chatbot.retrieval.embedders import Embedder, LocalEmbedder
 from chatbot.retrieval.ingestion import Ingestor
 from chatbot.retrieval.reranker import Reranker
 from chatbot.retrieval.search import HybridRetriever
-from chatbot.retrieval.settings import MB, RetrievalSettings
+from chatbot.retrieval.settings import RetrievalEnvironment, RetrievalSettings
 from chatbot.retrieval.store import PgVectorStore
 
 
@@ -47,28 +46,19 @@ class Retrieval:
         )
 
     @classmethod
-    def from_environment(cls) -> Retrieval:
-        """Configured by the environment, as the Lambdas and the local stack run it:
-
-        - DATABASE_URL: the server (unset: the embedded one, see `chatbot.postgres`);
-        - EMBEDDING_MODEL_SPEC: a ModelSpec (JSON, task "embedding") for a SageMaker endpoint;
-          unset: the local all-MiniLM-L6-v2;
-        - RERANK_MODEL_SPEC: a ModelSpec (JSON, task "rerank"); unset: no reranker;
-        - SAGEMAKER_ENDPOINT_URL: where the endpoints are (the local model server); unset: AWS;
-        - MAX_DOCUMENT_MB: the upload limit (default 25).
-        """
+    def from_environment(cls, environment: RetrievalEnvironment | None = None) -> Retrieval:
+        """Configured by the environment (`RetrievalEnvironment`), as the Lambdas and the local
+        stack run it: the database, the embeddings and rerank endpoints, the document size limit."""
         from chatbot.models.clients import sagemaker_runtime_client
         from chatbot.models.spec import ModelSpec
         from chatbot.retrieval.embedders import SageMakerEmbedder
         from chatbot.retrieval.reranker import SageMakerReranker
 
-        embedding_spec, rerank_spec = (
-            os.environ.get("EMBEDDING_MODEL_SPEC"),
-            os.environ.get("RERANK_MODEL_SPEC"),
-        )
+        environment = environment or RetrievalEnvironment.from_env()
+        embedding_spec, rerank_spec = environment.embedding_model_spec, environment.rerank_model_spec
         client = None
         if embedding_spec or rerank_spec:
-            client = sagemaker_runtime_client(endpoint_url=os.environ.get("SAGEMAKER_ENDPOINT_URL") or None)
+            client = sagemaker_runtime_client(endpoint_url=environment.sagemaker_endpoint_url)
         embedder = (
             SageMakerEmbedder(ModelSpec.model_validate_json(embedding_spec), client)
             if embedding_spec
@@ -77,10 +67,11 @@ class Retrieval:
         reranker = (
             SageMakerReranker(ModelSpec.model_validate_json(rerank_spec), client) if rerank_spec else None
         )
-        limit_mb = float(os.environ.get("MAX_DOCUMENT_MB") or 25)
-        settings = RetrievalSettings(max_document_bytes=int(limit_mb * MB))
         return cls.open(
-            os.environ.get("DATABASE_URL"), embedder=embedder, reranker=reranker, settings=settings
+            database_url(settings=environment.database),
+            embedder=embedder,
+            reranker=reranker,
+            settings=environment.knobs(),
         )
 
     @property

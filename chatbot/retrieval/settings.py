@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chatbot.env_settings import EnvSettings, env_field
+from chatbot.postgres import DatabaseSettings
+
 MB = 1024 * 1024
 
 
@@ -37,3 +40,21 @@ class RetrievalSettings(BaseModel):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
             )
         return self
+
+
+class RetrievalEnvironment(EnvSettings):
+    """What a process that indexes or searches documents reads from its environment
+    (`Retrieval.from_environment`; the Pulumi program writes the same with `to_env()`)."""
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    #: The embeddings endpoint's ModelSpec (JSON, task "embedding"); unset: the local MiniLM.
+    embedding_model_spec: str | None = env_field(None, "EMBEDDING_MODEL_SPEC")
+    #: A reranker endpoint's ModelSpec (JSON, task "rerank"); unset: no reranker.
+    rerank_model_spec: str | None = env_field(None, "RERANK_MODEL_SPEC")
+    #: Where the endpoints are (the local model server); unset: SageMaker in AWS.
+    sagemaker_endpoint_url: str | None = env_field(None, "SAGEMAKER_ENDPOINT_URL")
+    #: The largest document accepted, in MB.
+    max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
+
+    def knobs(self) -> RetrievalSettings:
+        return RetrievalSettings(max_document_bytes=int(self.max_document_mb * MB))

@@ -23,12 +23,28 @@ def _lambda_url(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedReso
 
 
 @rule(
-    "lambda-reserved-concurrency", "Every function has reserved concurrency (bounds runaway streams and cost)"
+    "lambda-bounded",
+    "Every function has a timeout, and every SQS trigger a maximum concurrency instead of a reservation",
 )
-def _lambda_concurrency(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+def _lambda_bounded(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    # Reserved concurrency is opt-in: AWS keeps 100 unreserved and a new account's limit is often
+    # 10. A streaming function is bounded by its timeout (and the models' max tokens) instead.
     for function in graph.of_type(FUNCTION):
-        if (function.inputs.get("reservedConcurrentExecutions") or 0) < 1:
-            yield function, "reservedConcurrentExecutions is not set"
+        if not function.inputs.get("timeout"):
+            yield function, "timeout is not set (Lambda's default is 3 s; nothing else bounds a stream)"
+    for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):
+        if ":sqs:" not in str(mapping.inputs.get("eventSourceArn", "")):
+            continue
+        if not mapping.get("scalingConfig", "maximumConcurrency"):
+            yield mapping, "an SQS trigger without scalingConfig.maximumConcurrency"
+        target = next(
+            (f for f in graph.of_type(FUNCTION) if f.arn == mapping.inputs.get("functionName")), None
+        )
+        if target is not None and target.inputs.get("reservedConcurrentExecutions"):
+            yield (
+                target,
+                "reserved concurrency on an SQS-triggered function throttles its messages into the DLQ",
+            )
 
 
 @rule("log-retention", "Every function logs to a log group with a retention period")

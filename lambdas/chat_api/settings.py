@@ -1,51 +1,58 @@
 """The chat API's configuration, from environment variables (the same code locally and on Lambda).
 
-| variable | meaning | default |
-|---|---|---|
-| CHATBOT_MODELS_FILE | model catalog file (local) | models.yaml |
-| CHATBOT_MODELS_TABLE | DynamoDB model registry (cloud); wins over the file | - |
-| CHATBOT_HISTORY_TABLE | DynamoDB history table (cloud); else Postgres | - |
-| DATABASE_URL / CHATBOT_DATA_DIR | Postgres for history (see chatbot/postgres.py) | embedded, .data |
-| SAGEMAKER_ENDPOINT_URL | the local model server; unset in AWS | - |
-| BEDROCK_ENDPOINT_URL | Bedrock Runtime API endpoint; unset in AWS (defaults to SAGEMAKER_ENDPOINT_URL: the local model server speaks both) | - |
-| AWS_REGION | region of SageMaker, DynamoDB and Cognito | us-east-1 |
-| CHATBOT_AUTH | `local` (HS256 tokens) or `cognito` (ID tokens) | local |
-| CHATBOT_LOCAL_SECRET_FILE | secret that signs local tokens (made on first use) | $CHATBOT_DATA_DIR/local-auth-secret |
-| COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID | with CHATBOT_AUTH=cognito | - |
-| CHATBOT_MAX_MESSAGE_CHARS | longest message accepted | 8000 |
-| CHATBOT_MAX_BODY_BYTES | largest request body accepted (uploads have their own limit) | 262144 |
-| CHATBOT_DOCUMENTS | `off` turns document upload and search off | on |
-| EMBEDDING_MODEL_SPEC | the embeddings endpoint's ModelSpec as JSON (cloud); else the local MiniLM | - |
+One model, read by the app (`ChatApiSettings.from_env()`) and written by the Pulumi program
+(`ChatApiSettings(...).to_env()` is the function's environment): each variable is named once,
+below. `ChatApiSettings.variables()` lists them all.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field, model_validator
 
-from chatbot.postgres import default_data_dir
+from chatbot.env_settings import EnvSettings, env_field
+from chatbot.postgres import DatabaseSettings
+
+#: A function URL carries at most 6 MB per request, and Lambda base64-encodes a binary body
+#: (4/3 larger) inside that: 4 MB of file plus the multipart envelope fits. Larger documents go
+#: straight into the documents bucket (the indexer takes them from there, up to its own limit).
+FUNCTION_URL_UPLOAD_MB = 4.0
 
 
-class ChatApiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    models_file: Path = Path("models.yaml")
-    models_table: str | None = None
-    history_table: str | None = None
-    sagemaker_endpoint_url: str | None = None
-    bedrock_endpoint_url: str | None = None
-    region: str = "us-east-1"
-    auth: Literal["local", "cognito"] = "local"
-    local_secret_file: Path | None = None
-    cognito_user_pool_id: str | None = None
-    cognito_client_id: str | None = None
-    max_message_chars: int = 8000
-    max_body_bytes: int = 256 * 1024
-    documents: bool = True
-    embedding_model_spec: str | None = None
+class ChatApiSettings(EnvSettings):
+    #: The model catalog file (local).
+    models_file: Path = env_field(Path("models.yaml"), "CHATBOT_MODELS_FILE")
+    #: The DynamoDB model registry (cloud); wins over the file.
+    models_table: str | None = env_field(None, "CHATBOT_MODELS_TABLE")
+    #: The DynamoDB history table (cloud); else Postgres.
+    history_table: str | None = env_field(None, "CHATBOT_HISTORY_TABLE")
+    #: The local model server; unset in AWS.
+    sagemaker_endpoint_url: str | None = env_field(None, "SAGEMAKER_ENDPOINT_URL")
+    #: The Bedrock Runtime API endpoint; unset in AWS (defaults to SAGEMAKER_ENDPOINT_URL: the
+    #: local model server speaks both).
+    bedrock_endpoint_url: str | None = env_field(None, "BEDROCK_ENDPOINT_URL")
+    #: Region of SageMaker, DynamoDB and Cognito (Lambda sets AWS_REGION itself).
+    region: str = env_field("us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION")
+    #: `local` (HS256 tokens) or `cognito` (ID tokens).
+    auth: Literal["local", "cognito"] = env_field("local", "CHATBOT_AUTH")
+    #: The secret that signs local tokens (made on first use); default $CHATBOT_DATA_DIR/local-auth-secret.
+    local_secret_file: Path | None = env_field(None, "CHATBOT_LOCAL_SECRET_FILE")
+    cognito_user_pool_id: str | None = env_field(None, "COGNITO_USER_POOL_ID")
+    cognito_client_id: str | None = env_field(None, "COGNITO_CLIENT_ID")
+    #: The longest message accepted.
+    max_message_chars: int = env_field(8000, "CHATBOT_MAX_MESSAGE_CHARS", ge=1)
+    #: The largest request body accepted (uploads have their own limit).
+    max_body_bytes: int = env_field(256 * 1024, "CHATBOT_MAX_BODY_BYTES", ge=1)
+    #: False turns document upload and search off (a stack without semantic search).
+    documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
+    #: The largest document uploaded through the API, in MB.
+    max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
+    #: The embeddings endpoint's ModelSpec as JSON (cloud); else the registry's or the local MiniLM.
+    embedding_model_spec: str | None = env_field(None, "EMBEDDING_MODEL_SPEC")
+    #: History in Postgres (no history_table) and documents: where the database is.
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 
     @model_validator(mode="after")
     def _cognito_needs_its_pool(self) -> ChatApiSettings:
@@ -60,25 +67,4 @@ class ChatApiSettings(BaseModel):
 
     @property
     def secret_file(self) -> Path:
-        return self.local_secret_file or default_data_dir() / "local-auth-secret"
-
-    @classmethod
-    def from_env(cls) -> ChatApiSettings:
-        env = os.environ
-        values = {
-            "models_file": env.get("CHATBOT_MODELS_FILE"),
-            "models_table": env.get("CHATBOT_MODELS_TABLE"),
-            "history_table": env.get("CHATBOT_HISTORY_TABLE"),
-            "sagemaker_endpoint_url": env.get("SAGEMAKER_ENDPOINT_URL"),
-            "bedrock_endpoint_url": env.get("BEDROCK_ENDPOINT_URL"),
-            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-            "auth": env.get("CHATBOT_AUTH"),
-            "local_secret_file": env.get("CHATBOT_LOCAL_SECRET_FILE"),
-            "cognito_user_pool_id": env.get("COGNITO_USER_POOL_ID"),
-            "cognito_client_id": env.get("COGNITO_CLIENT_ID"),
-            "max_message_chars": env.get("CHATBOT_MAX_MESSAGE_CHARS"),
-            "max_body_bytes": env.get("CHATBOT_MAX_BODY_BYTES"),
-            "documents": env.get("CHATBOT_DOCUMENTS"),
-            "embedding_model_spec": env.get("EMBEDDING_MODEL_SPEC"),
-        }
-        return cls.model_validate({key: value for key, value in values.items() if value})
+        return self.local_secret_file or self.database.folder() / "local-auth-secret"

@@ -16,6 +16,7 @@ from chatbot.models.spec import ModelSpec
 from chatbot.postgres import ConnectionPool, database_url
 from chatbot.retrieval.embedders import SageMakerEmbedder
 from chatbot.retrieval.service import Retrieval
+from chatbot.retrieval.settings import MB, RetrievalSettings
 from lambdas.chat_api.auth import CognitoTokens, LocalTokens, TokenVerifier, local_secret
 from lambdas.chat_api.settings import ChatApiSettings
 
@@ -29,7 +30,7 @@ def build_catalog(settings: ChatApiSettings) -> ModelCatalog:
 def build_store(settings: ChatApiSettings) -> HistoryStore:
     if settings.history_table:
         return DynamoDBHistoryStore(settings.history_table, region=settings.region)
-    return PostgresHistoryStore(ConnectionPool(database_url(), max_connections=16))
+    return PostgresHistoryStore(ConnectionPool(database_url(settings=settings.database), max_connections=16))
 
 
 def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: Any) -> Retrieval | None:
@@ -42,7 +43,8 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     else:
         spec = next((spec for spec in catalog if spec.task == "embedding"), None)
     embedder = SageMakerEmbedder(spec, client) if spec else None
-    return Retrieval.open(database_url(), embedder=embedder)
+    limits = RetrievalSettings(max_document_bytes=int(settings.max_document_mb * MB))
+    return Retrieval.open(database_url(settings=settings.database), embedder=embedder, settings=limits)
 
 
 def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | None]:

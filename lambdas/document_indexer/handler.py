@@ -11,8 +11,8 @@ A bad document (corrupt, encrypted, too large...) is logged and dropped: retryin
 it. Anything else (database or S3 unavailable) fails only its own message, which SQS retries
 (the event source mapping needs ReportBatchItemFailures).
 
-Configuration: environment variables, read by `Retrieval.from_environment` (DATABASE_URL,
-EMBEDDING_MODEL_SPEC, SAGEMAKER_ENDPOINT_URL, MAX_DOCUMENT_MB...).
+Configuration: environment variables, read through `IndexerSettings` (settings.py), the model
+the Pulumi program writes the function's environment from.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.models import Upload
 from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
 from chatbot.retrieval.service import Retrieval
+from lambdas.document_indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
@@ -61,7 +62,7 @@ def owner_of(key: str) -> Owner:
 @functools.cache
 def _retrieval() -> Retrieval:
     """Built once per Lambda container (cold start), reused by later invocations."""
-    return Retrieval.from_environment()
+    return Retrieval.from_environment(IndexerSettings.from_env())
 
 
 @functools.cache

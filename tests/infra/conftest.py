@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from infra.offline import OfflineRun
-from infra.program import offline_run
+from infra.offline_stack import offline_run
 from tests.infra.support import stack_config, stack_models
 
 #: One model of every deployment kind, to see each kind's resources in one build.
@@ -78,4 +78,5 @@ def prod() -> OfflineRun:
 
 @pytest.fixture(scope="session")
 def all_kinds() -> OfflineRun:
-    return offline_run("dev", stack_config("dev", models=ALL_KINDS))
+    # With a named AWS profile, as a user with several accounts deploys.
+    return offline_run("dev", {**stack_config("dev", models=ALL_KINDS), "aws:profile": "deployer"})

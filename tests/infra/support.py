@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from infra.config import PROJECT_ROOT, stack_file
 from infra.offline import RecordedResource, ResourceGraph
-from infra.program import PROJECT_ROOT, stack_file
 
 
 def stack_config(stack: str, **overrides: Any) -> dict[str, str]:

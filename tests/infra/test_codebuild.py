@@ -12,7 +12,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from infra.codebuild import BuildFailedError, CodeBuildRunProvider, run_build
-from infra.program import PROJECT_ROOT
+from infra.config import PROJECT_ROOT
 
 LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEvent:group=/build;stream=1"
 
@@ -106,3 +106,35 @@ def test_the_provider_survives_pulumis_serialization_into_the_provider_host():
         [sys.executable, "-c", script, blob], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["CodeBuildRunProvider", "True", "True"]
+
+
+def test_the_build_calls_aws_with_the_stacks_profile_and_region(tmp_path, monkeypatch):
+    # The dynamic provider runs in its own process: it sees neither aws:profile nor aws:region
+    # unless the program hands them over.
+    from infra.codebuild import codebuild_client
+
+    (tmp_path / "config").write_text("[profile deployer]\nregion = ap-southeast-2\n")
+    (tmp_path / "credentials").write_text(
+        "[deployer]\naws_access_key_id = AKIADEPLOYER\naws_secret_access_key = deployer-secret\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIADEFAULT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "default-secret")
+    client = codebuild_client({"region": "eu-west-1", "profile": "deployer"})
+    assert client.meta.region_name == "eu-west-1"
+    assert client._request_signer._credentials.access_key == "AKIADEPLOYER"
+    assert codebuild_client(
+        {"region": "eu-west-1", "profile": ""}
+    )._request_signer._credentials.access_key == ("AKIADEFAULT")
+
+
+def test_the_program_hands_the_profile_to_the_build(all_kinds):
+    run = all_kinds
+    build = next(r for r in run.graph.resources if r.type.startswith("pulumi-python:dynamic"))
+    assert build.inputs["profile"] == "deployer"
+    assert build.inputs["region"] == "us-east-1"
+    policy = next(
+        r for r in run.graph.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-build-policy")
+    )
+    assert policy.urn in build.dependencies, "the build must wait for its role's policy"

@@ -7,9 +7,10 @@ import re
 import pytest
 
 from chatbot.errors import ConfigError
-from infra.config import StackConfig
+from infra.config import PROJECT_ROOT, StackConfig
 from infra.offline import ResourceGraph
-from infra.program import PROJECT_ROOT, load_config, offline_run
+from infra.offline_stack import offline_run
+from infra.program import load_config
 from tests.infra.support import stack_config, stack_models
 
 
@@ -152,3 +153,18 @@ def test_every_config_key_is_documented_in_deploy_md():
     text = (PROJECT_ROOT / "docs" / "DEPLOY.md").read_text()
     missing = [key for key in _keys(StackConfig, "chatbot:") if not re.search(re.escape(key) + r"\b", text)]
     assert not missing, f"docs/DEPLOY.md does not document {missing}"
+
+
+def test_the_database_version_is_a_major_only():
+    semantic = {**load_config(stack_config("dev"), "dev")[0].semantic_search.model_dump(mode="json")}
+    fails_with(
+        stack_config("dev", semantic_search={**semantic, "db_engine_version": "16.6"}),
+        r"chatbot:semantic_search\.db_engine_version: .*give the major version only, e\.g\. '16'",
+    )
+    assert StackConfig(models=[]).semantic_search.db_engine_version == "16"
+
+
+def test_reserved_concurrency_is_unset_unless_a_stack_asks_for_it():
+    assert StackConfig(models=[]).chat_api.reserved_concurrency is None
+    dev, _ = load_config(stack_config("dev"), "dev")
+    assert dev.chat_api.reserved_concurrency is None

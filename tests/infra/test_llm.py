@@ -4,6 +4,7 @@ role, a KMS-encrypted endpoint config, optional autoscaling and a registry item.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -11,17 +12,18 @@ from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
 from infra import regional
 from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.program import sagemaker_safe
 from tests.infra.support import allowed, one
 
 MODEL = "aws:sagemaker/model:Model"
 
 
 def component(graph: ResourceGraph, model_name: str) -> RecordedResource:
-    return one(graph, "chatbot:llm:LargeLanguageModel", f"llm-{model_name}")
+    return one(graph, "chatbot:llm:LargeLanguageModel", f"llm-{sagemaker_safe(model_name)}")
 
 
 def child(graph: ResourceGraph, model_name: str, type_token: str, suffix: str) -> RecordedResource:
-    return one(graph, type_token, f"llm-{model_name}-{suffix}")
+    return one(graph, type_token, f"llm-{sagemaker_safe(model_name)}-{suffix}")
 
 
 def container(graph: ResourceGraph, model_name: str) -> dict:
@@ -170,7 +172,7 @@ def test_autoscaling_tracks_invocations_per_instance_when_the_spec_asks(all_kind
     )
     assert tracking["targetValue"] == 25
     scaled = {t.inputs["resourceId"] for t in graph.of_type("aws:appautoscaling/target:Target")}
-    assert scaled == {"endpoint/tgi-dev/variant/AllTraffic", "service/web-cluster/web-service"}
+    assert scaled == {"endpoint/tgi-dev/variant/AllTraffic", "service/web-app-cluster/web-app-service"}
 
 
 def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(dev: OfflineRun):
@@ -222,3 +224,20 @@ def test_images_come_from_the_pinned_table_per_region():
     assert regional.lambda_web_adapter_layer("eu-west-1") == (
         "arn:aws:lambda:eu-west-1:753240598075:layer:LambdaAdapterLayerX86:25"
     )
+
+
+def test_a_model_waits_for_its_execution_policy(all_kinds: OfflineRun):
+    # SageMaker checks the role's access to the image when it creates the model.
+    graph = all_kinds.graph
+    for model in graph.of_type("aws:sagemaker/model:Model"):
+        prefix = model.name.removesuffix("-model")
+        policy = one(graph, "aws:iam/rolePolicy:RolePolicy", f"{prefix}-execution-policy")
+        assert policy.urn in model.dependencies, model.urn
+
+
+def test_names_pulumi_derives_for_sagemaker_are_ones_sagemaker_takes(prod: OfflineRun):
+    # qwen2.5-7b-instruct: a dot in a model or endpoint config name is refused by SageMaker (the
+    # provider's validator caught it: tests/infra/test_terraform.py).
+    for token in ("aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
+        for resource in prod.graph.of_type(token):
+            assert re.fullmatch(r"[A-Za-z0-9-]+", resource.name), resource.urn

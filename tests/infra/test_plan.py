@@ -33,7 +33,7 @@ def test_the_plan_prints_the_tree_the_verdicts_and_the_cost(stack: str, printed)
     code, text = printed[stack]
     assert code == 0, text
     assert re.search(rf"Stack {stack} \(us-east-1\): \d+ resources", text)
-    assert "\nweb  (chatbot:web:WebApp)\n  web-alb  (aws:lb/loadBalancer:LoadBalancer)\n" in text
+    assert "\nweb  (chatbot:web:WebEdge)\n  web-alb  (aws:lb/loadBalancer:LoadBalancer)\n" in text
     # a component inside a component: the embeddings model inside the vector store
     assert (
         "\n  retrieval-embeddings  (chatbot:llm:LargeLanguageModel)\n    retrieval-embeddings-build" in text

@@ -147,9 +147,9 @@ INSECURE: dict[str, tuple[str, Callable[[ResourceGraph], tuple[ResourceGraph, Re
         "dev",
         lambda g: patch(g, "aws:lambda/functionUrl:FunctionUrl", set_("authorizationType", "NONE")),
     ),
-    "lambda-reserved-concurrency": (
+    "lambda-bounded": (
         "dev",
-        lambda g: patch(g, "aws:lambda/function:Function", pop("reservedConcurrentExecutions")),
+        lambda g: patch(g, "aws:lambda/eventSourceMapping:EventSourceMapping", pop("scalingConfig")),
     ),
     "log-retention": (
         "dev",

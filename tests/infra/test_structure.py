@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 import runpy
+import subprocess
+import sys
 from functools import partial
 
 import pytest
 
 from chatbot.errors import ConfigError
 from infra import packaging, program
+from infra.config import PROJECT_ROOT
 from infra.offline import OfflineRun, ResourceGraph, run_offline
-from infra.program import PROJECT, PROJECT_ROOT
+from infra.program import PROJECT
 from tests.infra.support import stack_config
 
 
@@ -24,7 +27,8 @@ def test_components_use_the_chatbot_area_type_tokens(dev: OfflineRun):
         "chatbot:llm:InferenceImage",
         "chatbot:chat:ChatBackend",
         "chatbot:retrieval:VectorStore",
-        "chatbot:web:WebApp",
+        "chatbot:web:WebEdge",
+        "chatbot:web:WebService",
     }
     for component in components:
         if not component.type.startswith("awsx:"):
@@ -65,13 +69,26 @@ def _unbuilt_ok(real, *args, require_built: bool, **kwargs):
     return real(*args, require_built=False, **kwargs)
 
 
-def test_main_refuses_to_deploy_unbuilt_lambda_code_before_creating_anything():
-    if (PROJECT_ROOT / packaging.LAYERS_DIR / "chat_api" / "python").is_dir():
-        pytest.skip("the chat API layer is built on this machine")
+def test_main_refuses_to_deploy_an_unbuilt_layer_before_creating_anything(tmp_path, monkeypatch):
+    # A checkout where `python -m infra.packaging chat_api` has not run yet.
+    monkeypatch.setattr(packaging, "build_dir", lambda root, function: tmp_path / function)
     graph = ResourceGraph()
     with pytest.raises(ConfigError, match=r"python -m infra\.packaging chat_api"):
         run_main(graph)
     assert graph.resources == []
+
+
+def test_the_deploy_program_imports_no_offline_tooling():
+    # `pulumi up` runs __main__.py: the mocks, the security rules and the plan stay out of it.
+    probe = (
+        "import sys, runpy; from unittest import mock; "
+        "import infra.program, infra.config; "
+        "print(sorted(m for m in sys.modules if m.startswith(('infra.offline', 'infra.policies', 'infra.plan'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_stack_exports_the_app_url_user_pool_and_chat_api_url(dev: OfflineRun, prod: OfflineRun):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from infra.offline import OfflineRun
-from infra.program import offline_run
+from infra.offline_stack import offline_run
 from tests.infra.support import allowed, one, stack_config
 
 RDS = "aws:rds/instance:Instance"
@@ -14,7 +14,7 @@ RDS = "aws:rds/instance:Instance"
 def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secrets_manager(dev: OfflineRun):
     db = one(dev.graph, RDS)
     assert db.inputs["engine"] == "postgres"
-    assert db.inputs["engineVersion"].startswith("16.")
+    assert db.inputs["engineVersion"] == "16"
     assert db.inputs["publiclyAccessible"] is False
     assert db.inputs["storageEncrypted"] is True
     assert db.inputs["manageMasterUserPassword"] is True
@@ -108,3 +108,39 @@ def test_without_semantic_search_there_is_no_database_bucket_or_indexer():
         "DB_SECRET_ARN"
         not in one(run.graph, "aws:lambda/function:Function").inputs["environment"]["variables"]
     )
+
+
+def test_postgres_is_pinned_to_its_major_version_only(dev: OfflineRun, prod: OfflineRun):
+    # A minor pin gets new instances refused once AWS retires it, and drifts after auto upgrades.
+    for run in (dev, prod):
+        db = one(run.graph, RDS)
+        assert db.inputs["engineVersion"] == "16"
+        assert db.inputs["autoMinorVersionUpgrade"] is True
+
+
+def test_the_indexer_is_bounded_by_its_trigger_not_by_reserved_concurrency(dev: OfflineRun):
+    # SQS starts 5 pollers whatever the function reserves: a reservation below that throttles
+    # messages into the dead-letter queue.
+    indexer = one(dev.graph, "aws:lambda/function:Function", "retrieval-indexer")
+    mapping = one(dev.graph, "aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert "reservedConcurrentExecutions" not in indexer.inputs
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 2}
+
+
+def test_the_indexer_may_list_the_bucket_so_a_deleted_object_reads_as_missing(dev: OfflineRun):
+    # Without s3:ListBucket, S3 answers 403 rather than NoSuchKey for a missing key.
+    grants = allowed(dev.graph, one(dev.graph, "aws:iam/role:Role", "retrieval-indexer-role"))
+    assert grants["s3:ListBucket"] == {one(dev.graph, "aws:s3/bucket:Bucket", "retrieval-documents").arn}
+
+
+def test_the_indexer_environment_is_its_settings_model(dev: OfflineRun):
+    from lambdas.document_indexer.settings import IndexerSettings
+
+    env = one(dev.graph, "aws:lambda/function:Function", "retrieval-indexer").inputs["environment"][
+        "variables"
+    ]
+    settings = IndexerSettings.from_env(env)
+    assert settings.to_env() == env
+    assert settings.database.host
+    assert settings.database.secret_arn
+    assert settings.documents_bucket == dev.outputs["documents_bucket"]

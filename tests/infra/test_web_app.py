@@ -1,8 +1,10 @@
-"""WebApp: viewers reach the Streamlit tasks only through CloudFront (HTTPS, WAF) and an ALB that
-admits only CloudFront; users sign in with Cognito; the client secret travels via Secrets Manager."""
+"""The web app: viewers reach the Streamlit tasks (WebService) only through the WebEdge's CloudFront
+(HTTPS, WAF) and an ALB that admits only CloudFront; users sign in with Cognito; the client secret
+travels via Secrets Manager."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -45,7 +47,7 @@ def test_the_alb_admits_only_cloudfronts_prefix_list_and_the_tasks_only_the_alb(
     graph = dev.graph
     alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
     alb_sg = one(graph, SG, "web-alb-sg")
-    task_sg = one(graph, SG, "web-task-sg")
+    task_sg = one(graph, SG, "web-app-task-sg")
     assert alb.inputs["securityGroups"] == [alb_sg.id]
     assert [(r["fromPort"], r["prefixListIds"], r.get("cidrBlocks")) for r in alb_sg.inputs["ingress"]] == [
         (80, ["pl-3b927c52"], None)
@@ -124,23 +126,65 @@ def test_the_client_secret_reaches_the_task_through_secrets_manager(dev: Offline
     }
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert "offline-client-secret" not in env.values()
-    assert env["CHAT_API_URL"] == dev.outputs["chat_api_url"]
+    assert env["CHAT_API_URL"] == dev.outputs["chat_api_url"].rstrip("/")
     assert env["AUTH_REDIRECT_URI"] == f"{dev.outputs['app_url']}/oauth2callback"
-    execution = allowed(graph, one(graph, "aws:iam/role:Role", "web-execution-role"))
+    execution = allowed(graph, one(graph, "aws:iam/role:Role", "web-app-execution-role"))
     assert execution["secretsmanager:GetSecretValue"] == {secret.arn}
 
 
 def test_the_tasks_may_call_the_chat_api_and_nothing_else(dev: OfflineRun):
     graph = dev.graph
-    grants = allowed(graph, one(graph, "aws:iam/role:Role", "web-task-role"))
+    grants = allowed(graph, one(graph, "aws:iam/role:Role", "web-app-task-role"))
     function = one(graph, "aws:lambda/function:Function", "chat-function").arn
     assert grants == {"lambda:InvokeFunctionUrl": {function}, "lambda:InvokeFunction": {function}}
 
 
 def test_the_service_runs_the_streamlit_image_and_autoscales(dev: OfflineRun, prod: OfflineRun):
-    image = one(dev.graph, "awsx:ecr:Image", "web-image")
+    image = one(dev.graph, "awsx:ecr:Image", "web-app-image")
     assert image.inputs["dockerfile"].endswith("streamlit_app/Dockerfile")
     for run, bounds in ((dev, (1, 2)), (prod, (2, 6))):
-        target = one(run.graph, "aws:appautoscaling/target:Target", "web-scaling-target")
+        target = one(run.graph, "aws:appautoscaling/target:Target", "web-app-scaling-target")
         assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == bounds
         assert one(run.graph, "aws:ecs/service:Service").inputs["desiredCount"] == bounds[0]
+
+
+def test_the_origin_and_cookie_secrets_are_drawn_once_and_kept_in_state(dev: OfflineRun):
+    # A data source (get_random_password) draws anew on every preview and up, and the ALB then
+    # answers 403 until CloudFront's header catches up: the secrets are resources.
+    passwords = {r.name: r for r in dev.graph.of_type("random:index/randomPassword:RandomPassword")}
+    assert set(passwords) == {"web-origin-secret", "web-cookie-secret"}
+    rule = one(dev.graph, "aws:lb/listenerRule:ListenerRule", "web-from-cloudfront")
+    header_value = rule.inputs["conditions"][0]["httpHeader"]["values"][0]
+    assert header_value == mocked_result(passwords["web-origin-secret"])
+
+
+def test_the_task_environment_is_the_apps_settings_model(dev: OfflineRun):
+    from streamlit_app.settings import UiSettings
+
+    task = one(dev.graph, "aws:ecs/taskDefinition:TaskDefinition")
+    container = json.loads(task.inputs["containerDefinitions"])[0]
+    env = {item["name"]: item["value"] for item in container["environment"]}
+    settings = UiSettings.from_env(env)
+    assert settings.to_env() == env
+    assert settings.chat_api_auth == "aws_iam"
+    assert settings.login == "oidc"
+    assert settings.chat_api_url.startswith("https://")
+    secrets = {item["name"] for item in container["secrets"]}
+    assert secrets == {UiSettings.variable("auth_client_secret"), UiSettings.variable("auth_cookie_secret")}
+
+
+def mocked_result(password) -> str:
+    """What the offline mocks answer for a RandomPassword's `result`."""
+    return hashlib.sha256(password.name.encode()).hexdigest()[: int(password.inputs["length"])]
+
+
+def test_the_edge_and_the_service_are_two_components_built_in_order(dev: OfflineRun):
+    # The edge is complete before the chat API (which verifies its Cognito tokens); the service
+    # after it (it calls the chat API): no component waits on a later call to finish itself.
+    edge = one(dev.graph, "chatbot:web:WebEdge")
+    service = one(dev.graph, "chatbot:web:WebService")
+    assert one(dev.graph, "aws:cloudfront/distribution:Distribution").parent_urn == edge.urn
+    assert one(dev.graph, "aws:ecs/service:Service").parent_urn == service.urn
+    order = [r.urn for r in dev.graph.resources]
+    backend = one(dev.graph, "chatbot:chat:ChatBackend")
+    assert order.index(edge.urn) < order.index(backend.urn) < order.index(service.urn)

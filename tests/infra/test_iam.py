@@ -1,0 +1,135 @@
+"""Every AWS call the running code makes is allowed by the role policy the Pulumi program writes.
+
+The chat API's and the indexer's policy documents come from the dev stack's mocked graph and are
+put on moto IAM users; the history-store contract suite, the model registry and the indexer's S3
+and Secrets Manager calls then run with those users' keys, with moto's IAM enforcement on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chatbot.chat.dynamodb_store import TABLE_SCHEMA, DynamoDBHistoryStore
+from chatbot.chat.records import Message, Session
+from chatbot.models.catalog import ModelCatalog
+from chatbot.models.registry import index_item, load_registry, registry_item
+from chatbot.postgres import rds_url_from_secret
+from infra.offline import OfflineRun
+from infra.offline_stack import offline_run
+from tests.chatbot.chat.test_history_store_contract import *  # noqa: F403 (the suite, run again here)
+from tests.infra.iam_enforced import (
+    REGION,
+    EnforcedAws,
+    enforced_aws,
+    for_moto,
+    role_statements,
+    use_default_credentials,
+)
+from tests.infra.support import one
+
+HISTORY, MODELS, BUCKET = "history", "models", "chatbot-documents"
+
+
+@pytest.fixture(scope="module")
+def dev_graph() -> OfflineRun:
+    return offline_run("dev")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EnforcedAws]:
+    with enforced_aws(monkeypatch) as aws:
+        yield aws
+
+
+def chat_api_policy(run: OfflineRun, *, leave_out: tuple[str, ...] = ()) -> str:
+    graph = run.graph
+    renames = {
+        one(
+            graph, "aws:dynamodb/table:Table", "chat-history"
+        ).arn: f"arn:aws:dynamodb:{REGION}:123456789012:table/{HISTORY}",
+        one(
+            graph, "aws:dynamodb/table:Table", "chat-models"
+        ).arn: f"arn:aws:dynamodb:{REGION}:123456789012:table/{MODELS}",
+    }
+    statements = role_statements(graph, "chat-role")
+    for statement in statements:
+        statement["Action"] = [action for action in statement["Action"] if action not in leave_out]
+    return for_moto(statements, list(renames.values()), renames)
+
+
+def history_store_as(
+    aws: EnforcedAws, monkeypatch: pytest.MonkeyPatch, document: str
+) -> DynamoDBHistoryStore:
+    aws.admin.session().resource("dynamodb").create_table(TableName=HISTORY, **TABLE_SCHEMA)
+    use_default_credentials(monkeypatch, aws.user("chat-api", document))
+    return DynamoDBHistoryStore(HISTORY, region=REGION)
+
+
+@pytest.fixture
+def store(aws: EnforcedAws, monkeypatch: pytest.MonkeyPatch, dev_graph: OfflineRun) -> DynamoDBHistoryStore:
+    """The contract suite's store, as the chat API's role."""
+    return history_store_as(aws, monkeypatch, chat_api_policy(dev_graph))
+
+
+def test_a_call_the_role_does_not_allow_fails_here(aws, monkeypatch, dev_graph):
+    # The harness catches a missing grant: without BatchWriteItem, deleting a conversation fails.
+    store = history_store_as(
+        aws, monkeypatch, chat_api_policy(dev_graph, leave_out=("dynamodb:BatchWriteItem",))
+    )
+    session = store.create_session(Session(user_id="ana"))
+    store.append_message("ana", session.id, Message(role="user", content="hello"))
+    with pytest.raises(ClientError, match="AccessDenied"):
+        store.delete_session("ana", session.id)
+
+
+def test_the_chat_api_reads_the_model_registry(aws, monkeypatch, dev_graph, catalog: ModelCatalog):
+    table = (
+        aws.admin.session()
+        .resource("dynamodb")
+        .create_table(
+            TableName=MODELS,
+            KeySchema=[{"AttributeName": "model_name", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "model_name", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    )
+    for spec in catalog:
+        table.put_item(Item=registry_item(spec))
+    table.put_item(Item=index_item(catalog.names))
+    use_default_credentials(monkeypatch, aws.user("chat-api", chat_api_policy(dev_graph)))
+    assert list(load_registry(MODELS, region=REGION)) == list(catalog)
+
+
+def indexer_policy(run: OfflineRun, secret_arn: str) -> str:
+    graph = run.graph
+    bucket = one(graph, "aws:s3/bucket:Bucket", "retrieval-documents")
+    graph_secret = one(graph, "aws:lambda/function:Function", "retrieval-indexer").inputs["environment"][
+        "variables"
+    ]["DB_SECRET_ARN"]
+    renames = {bucket.arn: f"arn:aws:s3:::{BUCKET}", graph_secret: secret_arn}
+    return for_moto(role_statements(graph, "retrieval-indexer-role"), [secret_arn], renames)
+
+
+def test_the_indexer_reads_documents_and_writes_none(aws, dev_graph):
+    admin = aws.admin.session()
+    admin.client("s3").create_bucket(Bucket=BUCKET)
+    admin.client("s3").put_object(Bucket=BUCKET, Key="private/ana/notes.txt", Body=b"notes")
+    secret_arn = admin.client("secretsmanager").create_secret(Name="rds!db", SecretString="{}")["ARN"]
+    s3 = aws.user("indexer", indexer_policy(dev_graph, secret_arn)).session().client("s3")
+    assert s3.get_object(Bucket=BUCKET, Key="private/ana/notes.txt")["Body"].read() == b"notes"
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.put_object(Bucket=BUCKET, Key="private/ana/new.txt", Body=b"x")
+
+
+def test_the_functions_read_the_database_secret(aws, monkeypatch, dev_graph):
+    admin = aws.admin.session().client("secretsmanager")
+    secret_arn = admin.create_secret(
+        Name="rds!db", SecretString=json.dumps({"username": "chatbot_admin", "password": "pw"})
+    )["ARN"]
+    use_default_credentials(monkeypatch, aws.user("indexer", indexer_policy(dev_graph, secret_arn)))
+    url = rds_url_from_secret(secret_arn, host="db.example", port=5432, database="chatbot")
+    assert "user=chatbot_admin" in url
+    assert "password=pw" in url
