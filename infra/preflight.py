@@ -68,6 +68,8 @@ def instances_needed(config: StackConfig) -> Counter[str]:
     needed: Counter[str] = Counter()
     for spec in config.all_models():
         deployment = spec.deployment
+        if deployment.kind == "bedrock":
+            continue  # no instance: Bedrock serves it
         scaling = deployment.autoscaling
         count = max(deployment.initial_instance_count, scaling.max_instances if scaling else 0)
         needed[deployment.instance_type] += count
