@@ -21,6 +21,7 @@ from streamlit_app.api_models import (
     CreatedApiKey,
     DocumentSummary,
     Leaderboard,
+    Limits,
     ModelInfo,
     SearchHit,
     SessionPage,
@@ -117,6 +118,9 @@ class ChatApi:
 
     def leaderboard(self) -> Leaderboard:
         return _parse(Leaderboard, self._json("GET", "/leaderboard"))
+
+    def limits(self) -> Limits:
+        return _parse(Limits, self._json("GET", "/limits"))
 
     # -- documents ----------------------------------------------------------------------
 

@@ -101,6 +101,14 @@ class Leaderboard(_Answer):
     votes: int
 
 
+class Limits(_Answer):
+    """GET /limits: what the chat API enforces, so the app shows the same figures."""
+
+    max_message_chars: int
+    #: None where the deployment has documents off.
+    max_document_bytes: int | None = None
+
+
 class DocumentSummary(_Answer):
     id: str
     name: str

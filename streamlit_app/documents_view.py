@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,16 @@ def human_size(size_bytes: int) -> str:
             return f"{size_bytes:.0f} {unit}" if unit == "bytes" else f"{size_bytes:.1f} {unit}"
         size_bytes /= 1024
     raise AssertionError("unreachable")
+
+
+#: Streamlit counts an uploader's limit in whole megabytes of 1024 * 1024 bytes.
+STREAMLIT_MB = 1024 * 1024
+
+
+def uploader_megabytes(limit_bytes: int) -> int | None:
+    """Streamlit's per-uploader limit for `limit_bytes`: the API refuses anything above the
+    exact figure, with a message that names it."""
+    return max(1, math.ceil(limit_bytes / STREAMLIT_MB)) if limit_bytes else None
 
 
 def progress_text(filename: str, progress: dict[str, Any]) -> str:

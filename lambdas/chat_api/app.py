@@ -49,6 +49,15 @@ class ModelInfo(BaseModel):
     default_parameters: dict[str, Any]
 
 
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Longest message accepted, in characters.
+    max_message_chars: int
+    #: Largest document accepted for upload, in bytes; None where documents are off.
+    max_document_bytes: int | None
+
+
 class RenameRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
@@ -117,6 +126,15 @@ def create_app() -> FastAPI:
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
         return {"status": "ok", "models": len(request.app.state.service.catalog)}
+
+    @app.get("/limits")
+    async def limits(request: Request, user: User, service: Service) -> Limits:
+        """The limits this deployment enforces, so a client can show them (and check before sending)."""
+        retrieval = request.app.state.retrieval
+        return Limits(
+            max_message_chars=service.limits.max_message_chars,
+            max_document_bytes=retrieval.ingestor.settings.max_document_bytes if retrieval else None,
+        )
 
     @app.get("/models")
     async def models(user: User, service: Service) -> list[ModelInfo]:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
-from streamlit_app.documents_view import human_size, progress_text, search_table
+from streamlit_app.documents_view import human_size, progress_text, search_table, uploader_megabytes
 
 api = context.api()
 st.header("Documents")
@@ -13,12 +13,17 @@ st.caption(
     "Private files are yours alone; shared files can be searched by everyone."
 )
 
+# One limit on the page: the one the chat API enforces, for the label and the uploader alike.
+if "docs_upload_limit" not in st.session_state:
+    st.session_state["docs_upload_limit"] = api.limits().max_document_bytes or 0
+max_bytes = st.session_state["docs_upload_limit"]
 with st.form("docs_upload", clear_on_submit=True):
     files = st.file_uploader(
-        "Add documents (txt, md, html, pdf, docx; up to 25 MB each)",
+        f"Add documents (txt, md, html, pdf, docx; up to {human_size(max_bytes)} each)",
         type=["txt", "md", "markdown", "html", "htm", "pdf", "docx"],
         accept_multiple_files=True,
         key="docs_files",
+        max_upload_size=uploader_megabytes(max_bytes),
     )
     workspace = st.radio(
         "Who may use them",

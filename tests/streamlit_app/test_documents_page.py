@@ -111,3 +111,14 @@ def test_with_use_my_documents_on_the_answer_shows_its_sources(stack: UiStack):
     shown = " ".join(str(element.value) for message in app.chat_message for element in message.markdown)
     shown += " ".join(str(element.value) for message in app.chat_message for element in message.caption)
     assert "kestrel.md, passage 1" in shown.replace("\\", ""), "the sources list names the document"
+
+
+def test_the_uploader_shows_and_applies_the_one_limit_the_chat_api_enforces(stack: UiStack):
+    token = LocalTokens(local_secret(stack.secret_file)).issue("erin")
+    limit = httpx.get(f"{stack.api_url}/limits", headers={"Authorization": f"Bearer {token}"}).json()[
+        "max_document_bytes"
+    ]
+    app = open_documents(stack, "erin")
+    (uploader,) = app.get("file_uploader")
+    assert f"up to {human_size(limit)} each" in uploader.proto.label
+    assert uploader.proto.max_upload_size_mb == -(-limit // (1024 * 1024)), "not Streamlit's default 200 MB"
