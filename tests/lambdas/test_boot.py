@@ -1,0 +1,279 @@
+"""The Lambda functions boot from their artefacts, as Lambda runs them (tests/lambdas/lambda_runtime.py):
+the function zip unpacked with its modes, the layer at /opt/python, nothing of .venv on the path,
+and the environment the Pulumi program writes (from the mocked dev graph).
+
+Stand-ins, each for what cannot run here: moto's server for DynamoDB and S3, the local model
+server for the SageMaker endpoints (SAGEMAKER_ENDPOINT_URL), the embedded Postgres for RDS
+(DATABASE_URL instead of the RDS secret: tests/infra/test_iam.py and tests/chatbot/test_postgres_rotation.py
+cover that path), local tokens for Cognito."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from chatbot.chat.dynamodb_store import TABLE_SCHEMA
+from chatbot.models import registry
+from chatbot.postgres import create_database
+from chatbot.retrieval.service import Retrieval
+from infra import packaging
+from infra.config import PROJECT_ROOT
+from infra.offline import OfflineRun
+from infra.offline_stack import offline_run
+from lambdas.chat_api import auth
+from tests.chatbot.retrieval.endpoint_server import endpoint_server
+from tests.chatbot.retrieval.support import shared_embedder
+from tests.infra.support import one, stack_config
+from tests.lambdas import lambda_runtime
+from tests.servers import free_port
+
+pytestmark = pytest.mark.skipif(bool(lambda_runtime.can_mount()), reason=str(lambda_runtime.can_mount()))
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def admin(service: str, moto_url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def layer_and_task(function: str, tmp: Path) -> tuple[Path, Path]:
+    layer = packaging.build_layer(PROJECT_ROOT, function, packaging.HOST)
+    task_root = lambda_runtime.unpack(packaging.build_function_zip(PROJECT_ROOT, function), tmp / "task")
+    return layer, task_root
+
+
+def deploy_tables(graph_env: dict[str, str], run: OfflineRun, moto_url: str) -> None:
+    """The tables the program creates, with the registry items it writes (endpoint names as the
+    local model server serves them: without the stack's suffix)."""
+    dynamodb = admin("dynamodb", moto_url)
+    history = graph_env["CHATBOT_HISTORY_TABLE"]
+    models = graph_env["CHATBOT_MODELS_TABLE"]
+    for name in (history, models):
+        if name in dynamodb.list_tables()["TableNames"]:
+            dynamodb.delete_table(TableName=name)
+    dynamodb.create_table(TableName=history, **TABLE_SCHEMA)
+    dynamodb.create_table(
+        TableName=models,
+        KeySchema=[{"AttributeName": registry.KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": registry.KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = run.graph.of_type("aws:dynamodb/tableItem:TableItem")
+    assert items, "the program writes the registry"
+    for item in items:
+        dynamodb.put_item(TableName=models, Item=json.loads(item.inputs["item"].replace("-dev", "")))
+
+
+@pytest.fixture(scope="module")
+def local_secret(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("auth") / "local-auth-secret"
+
+
+def boot_chat_api(
+    run: OfflineRun, tmp: Path, moto_url: str, model_server_url: str, secret: Path, **extra: str
+):
+    env = dict(one(run.graph, FUNCTION, "chat-function").inputs["environment"]["variables"])
+    deploy_tables(env, run, moto_url)
+    for name in (
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        "AWS_LWA_INVOKE_MODE",
+        "COGNITO_USER_POOL_ID",
+        "COGNITO_CLIENT_ID",
+    ):
+        env.pop(name, None)  # we play the Web Adapter; Cognito cannot be reached from here
+    port = free_port()
+    env |= {
+        "PORT": str(port),
+        "CHATBOT_AUTH": "local",
+        "CHATBOT_LOCAL_SECRET_FILE": str(secret),
+        "SAGEMAKER_ENDPOINT_URL": model_server_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        **extra,
+    }
+    layer, task_root = layer_and_task("chat_api", tmp)
+    bin_dir = lambda_runtime.bare_python(tmp / "bin")
+    process_env = lambda_runtime.lambda_environment(task_root, packaging.HANDLERS["chat_api"], bin_dir, env)
+    # The Web Adapter's own start: exec the handler script itself.
+    command = lambda_runtime.in_lambda_mounts(layer, 'exec "$LAMBDA_TASK_ROOT/$_HANDLER"')
+    log = (tmp / "chat_api.log").open("w+")
+    process = subprocess.Popen(command, env=process_env, cwd=task_root, stdout=log, stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}", log
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log) -> dict[str, Any]:
+    for _ in range(600):
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"the function exited with {process.returncode}:\n{log.read()[-4000:]}")
+        try:
+            return httpx.get(f"{url}/health", timeout=2).json()
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    log.seek(0)
+    pytest.fail(f"the function did not answer /health:\n{log.read()[-4000:]}")
+
+
+def issue_token(user: str, secret: Path) -> str:
+    return auth.LocalTokens(auth.local_secret(secret)).issue(user, ttl_s=600)
+
+
+def chat_once(url: str, secret: Path) -> list[dict[str, Any]]:
+    token = issue_token("boot-test", secret)
+    body = {"model": "smollm2-135m", "message": "Say hello.", "parameters": {"max_new_tokens": 8, "seed": 7}}
+    with httpx.stream(
+        "POST", f"{url}/chat", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as response:
+        assert response.status_code == 200, response.read()
+        return [json.loads(line) for line in response.iter_lines() if line]
+
+
+@pytest.fixture
+def stopped() -> Iterator[list[subprocess.Popen]]:
+    processes: list[subprocess.Popen] = []
+    yield processes
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_the_chat_api_boots_without_semantic_search_and_answers(
+    tmp_path, moto_url, model_server_url, local_secret, stopped
+):
+    run = offline_run("dev", stack_config("dev", semantic_search={"enabled": False}))
+    process, url, log = boot_chat_api(run, tmp_path, moto_url, model_server_url, local_secret)
+    stopped.append(process)
+    assert wait_healthy(url, process, log)["models"] == 1
+    events = chat_once(url, local_secret)
+    assert events[0]["type"] == "session", events
+    assert events[-1]["type"] == "done", events
+    assert "".join(e.get("text", "") for e in events if e["type"] == "token")
+    # The turn is in DynamoDB (moto), as the history store wrote it.
+    session = events[0]["session_id"]
+    items = admin("dynamodb", moto_url).scan(TableName="chat-history")["Items"]
+    assert any(item["sk"]["S"] == f"SESSION#{session}" for item in items)
+    # Documents are off on this stack: a clear 503, not a crash at start-up.
+    token = issue_token("boot-test", local_secret)
+    assert httpx.get(f"{url}/documents", headers={"Authorization": f"Bearer {token}"}).status_code == 503
+
+
+def test_the_chat_api_boots_with_semantic_search(
+    tmp_path, moto_url, model_server_url, local_secret, postgres_server_url, stopped
+):
+    run = offline_run("dev")
+    database = create_database(postgres_server_url, "boot_chat_api")
+    drop = {"DB_HOST": "", "DB_PORT": "", "DB_NAME": "", "DB_SECRET_ARN": ""}
+    process, url, log = boot_chat_api(
+        run, tmp_path, moto_url, model_server_url, local_secret, DATABASE_URL=database, **drop
+    )
+    stopped.append(process)
+    assert wait_healthy(url, process, log)["models"] == 2  # the chat model and the embeddings model
+    events = chat_once(url, local_secret)
+    assert events[-1]["type"] == "done", events
+    token = issue_token("boot-test", local_secret)
+    assert httpx.get(f"{url}/documents", headers={"Authorization": f"Bearer {token}"}).json() == []
+
+
+BOOTSTRAP = """
+import importlib, json, os, sys
+# What the python3.12 runtime's bootstrap does before it imports the handler.
+sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], "/opt/python", os.environ["LAMBDA_RUNTIME_DIR"]]
+module, _, function = os.environ["_HANDLER"].rpartition(".")
+handler = getattr(importlib.import_module(module), function)
+print(json.dumps(handler(json.load(sys.stdin), None)))
+"""
+
+
+def test_the_indexer_indexes_an_s3_event_from_sqs_into_postgres(tmp_path, moto_url, postgres_server_url):
+    run = offline_run("dev")
+    env = dict(one(run.graph, FUNCTION, "retrieval-indexer").inputs["environment"]["variables"])
+    bucket = env["DOCUMENTS_BUCKET"]
+    admin("s3", moto_url).create_bucket(Bucket=bucket)
+    key = "private/ana/notes/trip.txt"
+    admin("s3", moto_url).put_object(Bucket=bucket, Key=key, Body=b"The train to Lisbon leaves at nine.")
+    notification = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 35}},
+            }
+        ]
+    }
+    event = {"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": json.dumps(notification)}]}
+    database = create_database(postgres_server_url, "boot_indexer")
+    spec = json.loads(env["EMBEDDING_MODEL_SPEC"])
+    spec["endpoint_name"] = "minilm-embed"  # as the MiniLM stand-in serves it
+    for name in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN"):
+        env.pop(name)
+    layer, task_root = layer_and_task("document_indexer", tmp_path)
+    bin_dir = lambda_runtime.bare_python(tmp_path / "bin")
+    with endpoint_server(shared_embedder()) as embeddings_url:
+        env |= {
+            "DATABASE_URL": database,
+            "EMBEDDING_MODEL_SPEC": json.dumps(spec),
+            "SAGEMAKER_ENDPOINT_URL": embeddings_url,
+            "AWS_ENDPOINT_URL_S3": moto_url,
+        }
+        process_env = lambda_runtime.lambda_environment(
+            task_root, packaging.HANDLERS["document_indexer"], bin_dir, env
+        )
+        result = subprocess.run(
+            lambda_runtime.in_lambda_mounts(layer, 'exec python -c "$BOOTSTRAP"'),
+            env={**process_env, "BOOTSTRAP": BOOTSTRAP},
+            cwd=task_root,
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"batchItemFailures": []}
+    retrieval = Retrieval.open(database, embedder=shared_embedder())
+    try:
+        [document] = retrieval.store.list_documents("ana", ["private"])
+        assert (document.name, document.source) == ("trip.txt", "notes/trip.txt")
+    finally:
+        retrieval.close()
+
+
+def test_nothing_of_the_virtualenv_is_on_the_booted_path(tmp_path):
+    layer, task_root = layer_and_task("document_indexer", tmp_path)
+    bin_dir = lambda_runtime.bare_python(tmp_path / "bin")
+    env = lambda_runtime.lambda_environment(task_root, packaging.HANDLERS["document_indexer"], bin_dir, {})
+    probe = 'python -c "import sys, json; sys.path[:0] = [\\"/opt/python\\"]; print(json.dumps(sys.path))"'
+    result = subprocess.run(
+        lambda_runtime.in_lambda_mounts(layer, probe), env=env, capture_output=True, text=True, check=True
+    )
+    path = json.loads(result.stdout)
+    assert not any(".venv" in entry or "site-packages" in entry for entry in path), path
+    assert os.path.realpath(PROJECT_ROOT / ".venv") not in " ".join(path)
