@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from chatbot.models.catalog import ModelCatalog, load_catalog
-from chatbot.models.clients import sagemaker_runtime_client
+from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 from chatbot.postgres import temporary_server
 from tests.servers import ROOT, model_server
 
@@ -34,3 +34,13 @@ def runtime_client(model_server_url: str):
     """boto3's real sagemaker-runtime client, pointed at the local model server. No retries,
     so a test sees each error as the server sent it."""
     return sagemaker_runtime_client(endpoint_url=model_server_url, max_attempts=1)
+
+
+@pytest.fixture(scope="session")
+def runtime_clients(model_server_url: str, runtime_client) -> RuntimeClients:
+    """Both runtime clients (SageMaker's and Bedrock's), as the chat API builds them: the local
+    model server speaks both APIs."""
+    return RuntimeClients(
+        sagemaker=runtime_client,
+        bedrock=bedrock_runtime_client(endpoint_url=model_server_url, max_attempts=1),
+    )

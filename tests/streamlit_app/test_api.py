@@ -29,7 +29,7 @@ def test_a_refused_request_raises_with_the_apis_own_message(api):
     with pytest.raises(ApiError) as refused:
         list(api.chat({"model": "nope", "message": "Hi"}))
     assert refused.value.status == 404
-    assert "Pick one of: gemma3-270m, smollm2-135m." in str(refused.value)
+    assert "Pick one of: gemma3-270m, smollm2-135m, smollm2-135m-bedrock." in str(refused.value)
 
 
 def test_a_bad_token_is_an_error_that_says_to_sign_in_again(stack):
@@ -52,4 +52,4 @@ def test_the_token_travels_in_x_id_token_behind_aws_iam(stack):
     token = LocalTokens(local_secret(stack.secret_file)).issue("api-tests")
     with httpx.Client(base_url=stack.api_url) as http:
         names = [model.name for model in ChatApi(http, token, token_header="x-id-token").models()]
-    assert names == ["smollm2-135m", "gemma3-270m"]
+    assert names == ["smollm2-135m", "gemma3-270m", "smollm2-135m-bedrock"]

@@ -33,7 +33,11 @@ def figures(app) -> list[str]:
 
 
 def test_the_model_picker_offers_the_chat_apis_models(signed_in):
-    assert signed_in.selectbox(key="chat_model").options == ["smollm2-135m", "gemma3-270m"]
+    assert signed_in.selectbox(key="chat_model").options == [
+        "smollm2-135m",
+        "gemma3-270m",
+        "smollm2-135m-bedrock",
+    ]
 
 
 def test_max_new_tokens_is_bounded_by_the_models_limit(signed_in):

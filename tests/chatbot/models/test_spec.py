@@ -26,12 +26,20 @@ def write_catalog(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_shipped_catalog_lists_both_local_models(catalog: ModelCatalog):
+def test_the_shipped_catalog_lists_both_local_models_and_one_through_bedrock(catalog: ModelCatalog):
     assert {spec.model_id for spec in catalog} == {
         "HuggingFaceTB/SmolLM2-135M-Instruct",
         "google/gemma-3-270m",
     }
-    assert all(spec.deployment.kind == "cpu-llamacpp" for spec in catalog)
+    kinds = {spec.name: spec.deployment.kind for spec in catalog}
+    assert kinds == {
+        "smollm2-135m": "cpu-llamacpp",
+        "gemma3-270m": "cpu-llamacpp",
+        "smollm2-135m-bedrock": "bedrock",
+    }
+    assert catalog.get("smollm2-135m-bedrock").deployment.model_id == "smollm2-135m", (
+        "a model the server serves"
+    )
 
 
 def test_a_builtin_request_config_can_be_named():

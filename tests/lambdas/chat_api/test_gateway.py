@@ -13,7 +13,8 @@ import pytest
 from tests.model_counters import after_cancel, counters
 
 SHORT = {"max_tokens": 12, "seed": 3}
-MODELS = {"smollm2-135m", "gemma3-270m"}
+#: Every chat model of models.yaml, whatever its kind (smollm2-135m-bedrock is called through Bedrock's API).
+MODELS = {"smollm2-135m", "gemma3-270m", "smollm2-135m-bedrock"}
 
 
 def conversation(*texts: str) -> list[dict]:
