@@ -13,15 +13,15 @@ import os
 import sys
 from pathlib import Path
 
+from streamlit_app.settings import UiSettings
+
 APP = Path(__file__).resolve().parent / "streamlit_app.py"
 
-#: secrets.toml's [auth] keys and the environment variables they come from (infra/web_app.py sets them).
+#: secrets.toml's [auth] keys and the variables they come from: the app's settings model names
+#: them once (streamlit_app/settings.py); the Pulumi program writes them (infra/web_service.py).
 AUTH_FROM_ENV = {
-    "redirect_uri": "AUTH_REDIRECT_URI",
-    "client_id": "AUTH_CLIENT_ID",
-    "client_secret": "AUTH_CLIENT_SECRET",
-    "server_metadata_url": "AUTH_SERVER_METADATA_URL",
-    "cookie_secret": "AUTH_COOKIE_SECRET",
+    key: UiSettings.variable(f"auth_{key}")
+    for key in ("redirect_uri", "client_id", "client_secret", "server_metadata_url", "cookie_secret")
 }
 
 
