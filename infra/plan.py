@@ -19,9 +19,11 @@ from infra.program import load_config
 #: Paths the program packages from folders other parts of the project own.
 ARTIFACTS = {
     "lambdas/chat_api": "chat API code (FastAPI app and run.sh)",
-    "lambdas/chat_api/requirements.txt": "chat API dependencies (python -m infra.packaging chat_api)",
+    "lambdas/chat_api/requirements.txt": "chat API dependencies",
+    ".data/lambda/chat_api/layer.zip": "chat API layer (python -m infra.packaging chat_api)",
     "lambdas/document_indexer": "document indexer code",
-    "lambdas/document_indexer/requirements.txt": "indexer dependencies (python -m infra.packaging document_indexer)",
+    "lambdas/document_indexer/requirements.txt": "indexer dependencies",
+    ".data/lambda/document_indexer/layer.zip": "indexer layer (python -m infra.packaging document_indexer)",
     "streamlit_app/Dockerfile": "web app image",
     "inference/Dockerfile": "cpu-llamacpp model server image",
 }
