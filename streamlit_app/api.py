@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -27,6 +28,8 @@ from streamlit_app.api_models import (
     SessionPage,
     SessionSummary,
     UploadUpdate,
+    UserSaved,
+    UserSummary,
     VoteOutcome,
 )
 from streamlit_app.settings import UiSettings
@@ -150,6 +153,18 @@ class ChatApi:
 
     def revoke_api_key(self, key_id: str) -> ApiKeyInfo:
         return _parse(ApiKeyInfo, self._json("DELETE", f"/api-keys/{key_id}"))
+
+    # -- users (administrators; the API checks the role) ---------------------------------
+
+    def users(self) -> list[UserSummary]:
+        return [_parse(UserSummary, item) for item in self._json("GET", "/users")]
+
+    def save_user(self, name: str, password: str, *, admin: bool = False) -> UserSaved:
+        body = {"password": password, "admin": admin}
+        return _parse(UserSaved, self._json("PUT", f"/users/{quote(name, safe='')}", json=body))
+
+    def remove_user(self, name: str) -> None:
+        self._json("DELETE", f"/users/{quote(name, safe='')}")
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -101,6 +101,17 @@ class Leaderboard(_Answer):
     votes: int
 
 
+class UserSummary(_Answer):
+    name: str
+    admin: bool
+
+
+class UserSaved(_Answer):
+    user: UserSummary
+    #: False when an existing user's password was reset.
+    created: bool
+
+
 class Limits(_Answer):
     """GET /limits: what the chat API enforces, so the app shows the same figures."""
 

@@ -19,8 +19,9 @@ from typing import Literal
 
 import streamlit as st
 
+from chatbot.users import ADMIN, check_name
 from streamlit_app.settings import UiSettings
-from streamlit_app.users import UsersFile
+from streamlit_app.users import UsersError, UsersFile
 
 #: Local tokens are re-issued when less than this is left of them.
 TOKEN_MARGIN_S = 600
@@ -29,6 +30,7 @@ LOCAL_TOKEN_TTL_S = 4 * 3600
 KEY_TOKEN = "auth_token"
 KEY_TOKEN_EXPIRES = "auth_token_expires"
 KEY_TOKEN_USER = "auth_token_user"
+KEY_FIRST_CREATED = "auth_first_created"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Identity:
     token: str
     #: Where the token travels: Authorization (local) or X-Id-Token (behind AWS_IAM).
     token_header: Literal["authorization", "x-id-token"] = "authorization"
+    #: Administrators manage users (the chat API checks the role in the token too).
+    is_admin: bool = False
 
 
 class LocalLogin:
@@ -51,11 +55,13 @@ class LocalLogin:
     def signed_in(self) -> Identity | None:
         """The signed-in user; otherwise draws the sign-in page and returns None."""
         if not self._users.names():
-            _no_users_yet(self._users)
+            _first_account(self._users)
             return None
         if not st.session_state.get("authentication_status"):
             st.title("Multi-LLM chatbot")
             st.caption("Chat with several language models, one at a time or side by side.")
+            if created := st.session_state.get(KEY_FIRST_CREATED):
+                st.success(f"The account {created} is ready, and it is the administrator. Sign in with it.")
         self._get().login(
             location="main",
             key="auth_login_form",
@@ -71,13 +77,14 @@ class LocalLogin:
             st.error("Wrong user name or password. Try again.")
         if not status:
             st.caption(
-                "No account? Whoever runs this app adds one with `python -m streamlit_app.users add NAME` "
-                "(the same command resets a forgotten password)."
+                "No account? An administrator adds one on the Users page, or with "
+                "`python -m streamlit_app.users add NAME` (which also resets a forgotten password)."
             )
             return None
         user = str(st.session_state["username"])
         name = str(st.session_state.get("name") or user)
-        return Identity(user_id=user, display_name=name, token=_local_token(user))
+        admin = self._users.is_admin(user)
+        return Identity(user_id=user, display_name=name, token=_local_token(user, admin), is_admin=admin)
 
     def sign_out(self) -> None:
         # Also deletes the "remember me" cookie, through a component drawn in this run.
@@ -102,28 +109,50 @@ class LocalLogin:
         return self._authenticator
 
 
-def _no_users_yet(users: UsersFile) -> None:
+def _first_account(users: UsersFile) -> None:
+    """The sign-in page of an app with no users yet: whoever opens it first makes the first
+    account, the administrator (UsersFile.create_first refuses a second one)."""
     st.title("Multi-LLM chatbot")
-    st.warning("No one can sign in yet: this app has no users.")
-    st.markdown("Create the first user in a terminal, in the project folder, then reload this page:")
-    st.code("python -m streamlit_app.users add YOUR_NAME", language="bash")
-    st.caption(f"Users are kept, as bcrypt hashes, in `{users.path}`.")
+    st.info(
+        "Nobody has an account yet. Create the first one: it is the administrator, who adds "
+        "everyone else on the Users page."
+    )
+    with st.form("auth_first_account"):
+        name = st.text_input("User name", key="auth_first_name")
+        password = st.text_input("Password", type="password", key="auth_first_password")
+        again = st.text_input("Password again", type="password", key="auth_first_again")
+        create = st.form_submit_button("Create the first account", type="primary")
+    st.caption(f"Accounts are kept, as bcrypt hashes, in `{users.path}`.")
+    if not create:
+        return
+    if password != again:
+        st.error("The two passwords differ. Type the same password twice.")
+        return
+    try:
+        users.create_first(name, password)
+    except UsersError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[KEY_FIRST_CREATED] = check_name(name)
+    st.rerun()
 
 
-def _local_token(user: str) -> str:
-    """A token for the chat API, signed with its local secret; re-used until close to expiry."""
+def _local_token(user: str, admin: bool) -> str:
+    """A token for the chat API, signed with its local secret and carrying the user's role;
+    re-used until close to expiry (or until the role changes)."""
     now = time.time()
     state = st.session_state
-    if state.get(KEY_TOKEN_USER) == user and state.get(KEY_TOKEN_EXPIRES, 0) - now > TOKEN_MARGIN_S:
+    holder = f"{user} admin" if admin else user
+    if state.get(KEY_TOKEN_USER) == holder and state.get(KEY_TOKEN_EXPIRES, 0) - now > TOKEN_MARGIN_S:
         return str(state[KEY_TOKEN])
     # The chat API's own modules decide where the secret lives, so both sides agree on it.
     from lambdas.chat_api.auth import LocalTokens, local_secret
     from lambdas.chat_api.settings import ChatApiSettings
 
     token = LocalTokens(local_secret(ChatApiSettings.from_env().secret_file)).issue(
-        user, ttl_s=LOCAL_TOKEN_TTL_S
+        user, ttl_s=LOCAL_TOKEN_TTL_S, roles=[ADMIN] if admin else []
     )
-    state[KEY_TOKEN], state[KEY_TOKEN_EXPIRES], state[KEY_TOKEN_USER] = token, now + LOCAL_TOKEN_TTL_S, user
+    state[KEY_TOKEN], state[KEY_TOKEN_EXPIRES], state[KEY_TOKEN_USER] = token, now + LOCAL_TOKEN_TTL_S, holder
     return token
 
 
@@ -167,8 +196,13 @@ class OidcLogin:
             return None
         name = str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "you")
         header = "x-id-token" if self._settings.chat_api_auth == "aws_iam" else "authorization"
+        groups = st.user.get("cognito:groups") or []  # the chat API reads the same claim
         return Identity(
-            user_id=str(st.user.get("sub") or name), display_name=name, token=str(token), token_header=header
+            user_id=str(st.user.get("sub") or name),
+            display_name=name,
+            token=str(token),
+            token_header=header,
+            is_admin=ADMIN in groups,
         )
 
     def sign_out(self) -> None:

@@ -27,15 +27,16 @@ if user is None:
     st.stop()
 st.session_state[context.KEY_IDENTITY] = user
 
-page = st.navigation(
-    [
-        st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-        st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
-        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
-        st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
-        st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
-    ]
-)
+pages = [
+    st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
+    st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
+    st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+]
+if user.is_admin and context.settings().login == "local":  # with Cognito, its user pool holds the accounts
+    pages.append(st.Page("app_pages/users.py", title="Users", icon=":material/group:"))
+page = st.navigation(pages)
 
 with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}**")
@@ -45,7 +46,7 @@ if signing_out:
     # Nothing of this user's may stay for whoever signs in next in this browser.
     for key in list(st.session_state):
         if (
-            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_"))
+            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_", "users_"))
             or key == context.KEY_IDENTITY
         ):
             del st.session_state[key]

@@ -25,7 +25,7 @@ from chatbot.chat.records import Session, SessionPage, Vote
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import Conversation
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway
+from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.dependencies import Service, User, model_server_answers
 from lambdas.chat_api.guards import refuse_nul_characters
 from lambdas.chat_api.streaming import relay
@@ -91,6 +91,7 @@ def create_app() -> FastAPI:
         settings = ChatApiSettings.from_env()
         app.state.max_body_bytes = settings.max_body_bytes
         app.state.model_server_url = settings.sagemaker_endpoint_url
+        app.state.users_file = settings.users_file
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.verifier = build_verifier(settings)
         yield
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
     app.include_router(documents.router)
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
+    app.include_router(users.router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:

@@ -39,6 +39,9 @@ class ChatApiSettings(EnvSettings):
     auth: Literal["local", "cognito"] = env_field("local", "CHATBOT_AUTH")
     #: The secret that signs local tokens (made on first use); default $CHATBOT_DATA_DIR/local-auth-secret.
     local_secret_file: Path | None = env_field(None, "CHATBOT_LOCAL_SECRET_FILE")
+    #: The local users (bcrypt hashes) that administrators manage at /users; default
+    #: $CHATBOT_DATA_DIR/users.yaml, the web app's own. With Cognito, the user pool holds them.
+    local_users_file: Path | None = env_field(None, "CHATBOT_USERS_FILE")
     cognito_user_pool_id: str | None = env_field(None, "COGNITO_USER_POOL_ID")
     cognito_client_id: str | None = env_field(None, "COGNITO_CLIENT_ID")
     #: The longest message accepted.
@@ -64,6 +67,13 @@ class ChatApiSettings(EnvSettings):
     def bedrock_url(self) -> str | None:
         """Where Bedrock calls go: the local model server speaks the Bedrock Runtime API too."""
         return self.bedrock_endpoint_url or self.sagemaker_endpoint_url
+
+    @property
+    def users_file(self) -> Path | None:
+        """The users file /users manages; None with Cognito (its user pool holds the users)."""
+        if self.auth != "local":
+            return None
+        return self.local_users_file or self.database.folder() / "users.yaml"
 
     @property
     def secret_file(self) -> Path:

@@ -45,6 +45,8 @@ def ui_stack(
         "SAGEMAKER_ENDPOINT_URL": model_server_url,
         "DATABASE_URL": create_database(postgres_server_url, database),
         "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
+        # The app's own users file: administrators manage it through the API's /users.
+        "CHATBOT_USERS_FILE": str(folder / "users.yaml"),
         # The embedding model loads only where a test needs documents (it takes seconds).
         "CHATBOT_DOCUMENTS": "on" if documents else "off",
     }

@@ -8,16 +8,34 @@ from tests.streamlit_app.conftest import new_app, sign_in
 def texts(app) -> str:
     return "\n".join(
         str(element.value)
-        for element in [*app.markdown, *app.caption, *app.code, *app.warning, *app.error, *app.success]
+        for element in [
+            *app.markdown,
+            *app.caption,
+            *app.code,
+            *app.info,
+            *app.warning,
+            *app.error,
+            *app.success,
+        ]
     )
 
 
-def test_with_no_users_yet_the_page_says_how_to_create_the_first_one(stack, monkeypatch, tmp_path):
+def test_with_no_users_yet_the_page_offers_to_create_the_first_account(stack, monkeypatch, tmp_path):
     monkeypatch.setenv("CHATBOT_USERS_FILE", str(tmp_path / "nobody.yaml"))
     app = new_app().run()
-    assert "this app has no users" in texts(app)
-    assert "python -m streamlit_app.users add YOUR_NAME" in texts(app)
-    assert not app.text_input  # no sign-in form that nobody could use
+    assert "Nobody has an account yet. Create the first one: it is the administrator" in texts(app)
+    assert [field.label for field in app.text_input] == ["User name", "Password", "Password again"]
+    assert [button.label for button in app.button] == ["Create the first account"]
+
+
+def test_the_first_account_needs_the_same_password_twice(stack, monkeypatch, tmp_path):
+    monkeypatch.setenv("CHATBOT_USERS_FILE", str(tmp_path / "nobody.yaml"))
+    app = new_app().run()
+    for field, value in zip(app.text_input, ["ada", "a long password", "another password"], strict=True):
+        field.input(value)
+    app = app.button[0].click().run()
+    assert "The two passwords differ. Type the same password twice." in [error.value for error in app.error]
+    assert not (tmp_path / "nobody.yaml").exists()
 
 
 def test_a_user_signs_in_with_the_password_kept_in_the_users_file(stack):

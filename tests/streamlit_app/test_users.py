@@ -64,7 +64,7 @@ def test_the_command_adds_a_user_with_the_password_from_stdin(tmp_path):
         env={"CHATBOT_USERS_FILE": str(users_file), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
-    assert f"Added bob in {users_file}" in result.stdout
+    assert f"Added bob (administrator) in {users_file}" in result.stdout, "the first user manages the others"
     assert UsersFile(users_file).check("bob", "from stdin 123")
 
 
@@ -80,3 +80,56 @@ def test_the_command_explains_a_refused_password(tmp_path):
     )
     assert result.returncode == 1
     assert "too short: use at least 8 characters" in result.stderr
+
+
+def test_the_first_account_is_an_administrator_and_the_next_ones_are_not(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.create_first("Ada", "first password")
+    users.add("bob", "bobs password")
+    assert [(user.name, user.admin) for user in users.listing()] == [("ada", True), ("bob", False)]
+    users.add("bob", "a new password")
+    assert not users.is_admin("bob"), "a password reset leaves the role as it was"
+    users.add("bob", "a new password", admin=True)
+    assert users.is_admin("bob")
+
+
+def test_only_one_first_account_can_be_made(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.create_first("ada", "first password")
+    with pytest.raises(UsersError, match="The first account exists already"):
+        users.create_first("mallory", "second first")
+    assert users.names() == ["ada"]
+
+
+def test_a_user_is_removed_but_never_the_last_administrator(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.create_first("ada", "first password")
+    users.add("bob", "bobs password")
+    users.remove("bob")
+    assert users.names() == ["ada"]
+    with pytest.raises(UsersError, match="ada is the last administrator"):
+        users.remove("ada")
+    with pytest.raises(UsersError, match="There is no user 'carol'"):
+        users.remove("carol")
+
+
+def test_the_command_removes_a_user_and_lists_the_roles(tmp_path):
+    users_file = tmp_path / "users.yaml"
+    UsersFile(users_file).create_first("ada", "first password")
+    UsersFile(users_file).add("bob", "bobs password")
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "streamlit_app.users", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"CHATBOT_USERS_FILE": str(users_file), "PATH": "/usr/bin:/bin"},
+        )
+
+    assert command("list").stdout.split("\n")[:2] == ["ada (administrator)", "bob"]
+    assert "Removed bob" in command("remove", "bob").stdout
+    refused = command("remove", "ada")
+    assert refused.returncode == 1
+    assert "last administrator" in refused.stderr

@@ -24,6 +24,7 @@ def api_url(model_server_url: str, postgres_server_url: str, secret_file: Path) 
         "SAGEMAKER_ENDPOINT_URL": model_server_url,
         "DATABASE_URL": create_database(postgres_server_url, "chat_api_tests"),
         "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
+        "CHATBOT_USERS_FILE": str(secret_file.parent / "users.yaml"),
         "CHATBOT_MAX_MESSAGE_CHARS": "2000",
     }
     with chat_api_server(env) as url:

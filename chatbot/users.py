@@ -1,0 +1,175 @@
+"""The local stack's users: a YAML file of bcrypt hashes in streamlit-authenticator's layout.
+
+The web app signs people in against it; its administrators manage it on the Users page, through
+the chat API's /users routes (which check the role); `python -m streamlit_app.users` manages it
+from a shell. The first account ever made is an administrator, and the last administrator cannot
+be removed: someone can always manage the users. Plain passwords are never stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+#: streamlit-authenticator lower-cases the stored names but not what people type: keep names lower-case.
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MIN_PASSWORD_CHARS = 8
+COOKIE_NAME = "chatbot_login"
+COOKIE_EXPIRY_DAYS = 7
+#: The role that manages users (the chat API's auth.ADMIN).
+ADMIN = "admin"
+
+
+class UsersError(ValueError):
+    """A user name or password that cannot be used; the message says why."""
+
+
+class UserInfo(BaseModel):
+    """A user as the Users page lists them (never the hash)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    admin: bool
+
+
+class UsersFile:
+    """The credentials file. The cookie key that signs "remember me" cookies lives in it too,
+    made on first use, so the file is kept readable by its owner only."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"credentials": {"usernames": {}}, "cookie": {}}
+        data = yaml.safe_load(self.path.read_text()) or {}
+        data.setdefault("credentials", {}).setdefault("usernames", {})
+        data["credentials"]["usernames"] = data["credentials"]["usernames"] or {}
+        data.setdefault("cookie", {})
+        return data
+
+    def names(self) -> list[str]:
+        return sorted(self.load()["credentials"]["usernames"])
+
+    def credentials(self) -> dict[str, Any]:
+        """What streamlit-authenticator's `Authenticate(credentials=...)` takes."""
+        return {"usernames": self.load()["credentials"]["usernames"]}
+
+    def cookie_key(self) -> str:
+        key = self.load()["cookie"].get("key")
+        if not key:
+            raise UsersError(
+                f"{self.path} has no cookie key: add a user with `python -m streamlit_app.users add NAME`."
+            )
+        return str(key)
+
+    def is_admin(self, name: str) -> bool:
+        return ADMIN in self._user(name).get("roles", [])
+
+    def listing(self) -> list[UserInfo]:
+        return [UserInfo(name=name, admin=self.is_admin(name)) for name in self.names()]
+
+    def add(self, name: str, password: str, *, admin: bool = False) -> bool:
+        """Adds the user, or resets the password of an existing one (their role stays unless
+        `admin` grants it); True when the user is new. The first user is an administrator."""
+        name = check_name(name)
+        check_password(password)
+        with self._locked() as data:
+            users = data["credentials"]["usernames"]
+            is_new = name not in users
+            entry = {**users.get(name, {}), "name": name, "password": _hash(password)}
+            if admin or not users:
+                entry["roles"] = sorted({*entry.get("roles", []), ADMIN})
+            users[name] = entry
+        return is_new
+
+    def create_first(self, name: str, password: str) -> None:
+        """The first account, an administrator; refused once anyone has an account (two people
+        at two browsers cannot both become the first)."""
+        name = check_name(name)
+        check_password(password)
+        with self._locked() as data:
+            users = data["credentials"]["usernames"]
+            if users:
+                raise UsersError(
+                    "The first account exists already: sign in, or ask its owner for an account."
+                )
+            users[name] = {"name": name, "password": _hash(password), "roles": [ADMIN]}
+
+    def remove(self, name: str) -> None:
+        """Removes the user; never the last administrator (someone must be able to manage users)."""
+        name = name.strip().lower()
+        with self._locked() as data:
+            users = data["credentials"]["usernames"]
+            if name not in users:
+                raise UsersError(f"There is no user {name!r}.")
+            admins = [other for other, entry in users.items() if ADMIN in entry.get("roles", [])]
+            if admins == [name]:
+                raise UsersError(
+                    f"{name} is the last administrator: make another user an administrator first."
+                )
+            del users[name]
+
+    def check(self, name: str, password: str) -> bool:
+        user = self._user(name)
+        return bool(user) and bcrypt.checkpw(password.encode(), str(user["password"]).encode())
+
+    def _user(self, name: str) -> dict[str, Any]:
+        return self.load()["credentials"]["usernames"].get(name) or {}
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """The file's data, written back when the block ends; one writer at a time (the web app,
+        the chat API and the command may all change it)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self.load()
+            yield data
+            data["cookie"] = {
+                "name": data["cookie"].get("name", COOKIE_NAME),
+                "key": data["cookie"].get("key") or secrets.token_urlsafe(48),
+                "expiry_days": data["cookie"].get("expiry_days", COOKIE_EXPIRY_DAYS),
+            }
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = self.path.with_suffix(".tmp")
+        # Created 0600 from the start: the file holds the cookie key.
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            yaml.safe_dump(data, out, sort_keys=True)
+        candidate.replace(self.path)
+
+
+def check_name(name: str) -> str:
+    name = name.strip().lower()
+    if not NAME_PATTERN.match(name):
+        raise UsersError(
+            f"{name!r} cannot be a user name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UsersError(f"The password is too short: use at least {MIN_PASSWORD_CHARS} characters.")
+
+
+def _hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()

@@ -1,0 +1,88 @@
+"""User accounts of the local stack, for administrators only: list, add, reset a password, remove.
+
+The Users page of the web app calls these; the role is checked here, from the verified token,
+whatever the page shows. With Cognito the user pool holds the accounts (and its `admin` group
+gives the role), so these routes answer that the accounts are managed there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot.errors import ChatbotError
+from chatbot.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
+from lambdas.chat_api.dependencies import Admin
+
+router = APIRouter()
+
+
+class UsersManagedElsewhereError(ChatbotError):
+    code = "users_managed_elsewhere"
+    http_status = 404
+
+
+class InvalidUserError(ChatbotError):
+    """A user name or password that cannot be used, or a removal that would leave no administrator."""
+
+    code = "invalid_user"
+    http_status = 422
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
+    #: Make the user an administrator (a reset leaves an administrator one).
+    admin: bool = False
+
+
+class UserSaved(BaseModel):
+    user: UserInfo
+    #: False when an existing user's password was reset.
+    created: bool
+
+
+def users_file(request: Request) -> UsersFile:
+    path = getattr(request.app.state, "users_file", None)
+    if path is None:
+        raise UsersManagedElsewhereError(
+            "Accounts are managed in the Cognito user pool on this deployment (its 'admin' group "
+            "makes administrators)."
+        )
+    return UsersFile(path)
+
+
+Users = Annotated[UsersFile, Depends(users_file)]
+
+
+@router.get("/users")
+async def list_users(admin: Admin, users: Users) -> list[UserInfo]:
+    return await run_in_threadpool(users.listing)
+
+
+@router.put("/users/{name}")
+async def save_user(name: str, body: UserChange, admin: Admin, users: Users) -> UserSaved:
+    def save() -> UserSaved:
+        created = users.add(name, body.password, admin=body.admin)
+        saved = name.strip().lower()
+        return UserSaved(user=UserInfo(name=saved, admin=users.is_admin(saved)), created=created)
+
+    return await _refusing_bad_users(save)
+
+
+@router.delete("/users/{name}", status_code=204)
+async def remove_user(name: str, admin: Admin, users: Users) -> Response:
+    await _refusing_bad_users(lambda: users.remove(name))
+    return Response(status_code=204)
+
+
+async def _refusing_bad_users(change):
+    try:
+        return await run_in_threadpool(change)
+    except UsersError as exc:
+        raise InvalidUserError(str(exc)) from None

@@ -1,0 +1,59 @@
+"""Users (administrators only): add people, reset a forgotten password, remove an account.
+
+Every change goes through the chat API's /users routes, which check the administrator role
+in the signed-in user's token themselves: this page is hidden from everyone else, and the API
+would refuse them anyway.
+"""
+
+import streamlit as st
+
+from streamlit_app import context
+from streamlit_app.api import ApiError
+
+api = context.api()
+st.header("Users")
+st.caption("Everyone here can sign in to this app. Administrators manage the accounts.")
+
+if notice := st.session_state.pop("users_notice", None):
+    st.success(notice)
+
+try:
+    users = api.users()
+except ApiError as exc:
+    st.error(str(exc))
+    st.stop()
+
+for user in users:
+    st.markdown(f"**{user.name}**" + (" · administrator" if user.admin else ""))
+
+st.subheader("Add a user, or reset a password")
+with st.form("users_save", clear_on_submit=True):
+    name = st.text_input("User name", key="users_name")
+    password = st.text_input("Password", type="password", key="users_password")
+    admin = st.checkbox("Administrator", key="users_admin")
+    save = st.form_submit_button("Save", type="primary", icon=":material/person_add:")
+if save:
+    try:
+        saved = api.save_user(name, password, admin=admin)
+    except ApiError as exc:
+        st.error(str(exc))
+    else:
+        did = "Added" if saved.created else "Reset the password of"
+        st.session_state["users_notice"] = f"{did} {saved.user.name}."
+        st.rerun()
+
+st.subheader("Remove a user")
+me = context.identity().user_id
+others = [user.name for user in users if user.name != me]
+if not others:
+    st.caption("There is no one else to remove.")
+else:
+    doomed = st.selectbox("User", others, key="users_remove_name")
+    if st.button("Remove", key="users_remove", icon=":material/person_remove:"):
+        try:
+            api.remove_user(doomed)
+        except ApiError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["users_notice"] = f"Removed {doomed}."
+            st.rerun()

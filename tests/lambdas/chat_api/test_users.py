@@ -1,0 +1,58 @@
+"""/users: administrators manage the local accounts; the role is checked by the API itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from chatbot.users import UsersFile
+from lambdas.chat_api.auth import LocalTokens
+
+
+def client(api_url: str, tokens: LocalTokens, user: str, roles: tuple[str, ...] = ()) -> httpx.Client:
+    token = tokens.issue(user, roles=roles)
+    return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def test_an_administrator_adds_resets_lists_and_removes_users(
+    api_url: str, tokens: LocalTokens, secret_file: Path
+):
+    users = UsersFile(secret_file.parent / "users.yaml")
+    with client(api_url, tokens, "root", ("admin",)) as admin:
+        added = admin.put("/users/Grace", json={"password": "graces password"})
+        assert added.status_code == 200, added.text
+        assert added.json() == {"user": {"name": "grace", "admin": True}, "created": True}, (
+            "the first is an admin"
+        )
+        assert (
+            admin.put("/users/henry", json={"password": "henrys password"}).json()["user"]["admin"] is False
+        )
+        reset = admin.put("/users/henry", json={"password": "a new password"}).json()
+        assert reset["created"] is False
+        assert users.check("henry", "a new password")
+        assert {"name": "henry", "admin": False} in admin.get("/users").json()
+        assert admin.delete("/users/henry").status_code == 204
+        assert users.names() == ["grace"]
+        last = admin.delete("/users/grace")
+        assert last.status_code == 422
+        assert "last administrator" in last.json()["error"]["message"]
+        short = admin.put("/users/ivy", json={"password": "short"})
+        assert short.status_code == 422
+        assert "password" in short.json()["error"]["message"]
+
+
+def test_anyone_else_is_refused_whatever_they_send(api_url: str, tokens: LocalTokens, secret_file: Path):
+    before = UsersFile(secret_file.parent / "users.yaml").names()
+    with client(api_url, tokens, "mallory") as mallory:
+        for attempt in (
+            mallory.get("/users"),
+            mallory.put("/users/mallory", json={"password": "i am admin now", "admin": True}),
+            mallory.delete("/users/grace"),
+        ):
+            assert attempt.status_code == 403
+            assert attempt.json()["error"] == {
+                "code": "forbidden",
+                "message": "Only an administrator can do this. Ask one to do it for you.",
+            }
+    assert UsersFile(secret_file.parent / "users.yaml").names() == before
