@@ -124,7 +124,7 @@ def _print_usage(ui_url: str, api_url: str, model_url: str, logs: Path) -> None:
     print(
         f"""
 The local stack is running (Ctrl-C stops it):
-  web app       {ui_url}      (open it; first make a user: .venv/bin/python -m streamlit_app.users add NAME)
+  web app       {ui_url}      (open it; on a fresh machine, create the first account there: the administrator)
   chat API      {api_url}      (docs: {api_url}/docs)
   model server  {model_url}      (SageMaker Runtime API; counters: {model_url}/metrics)
   logs          {logs}/
