@@ -12,6 +12,7 @@ from langchain_aws import ChatBedrockConverse
 from chatbot.models.clients import bedrock_runtime_client
 from inference.bedrock import event_frame, exception_frame
 from tests.model_counters import after_cancel, counters
+from tests.sampling import seed_where
 
 MODELS = ["smollm2-135m", "gemma3-270m"]
 #: Pinned sampling (the server takes these in additionalModelRequestFields), so answers repeat.
@@ -40,7 +41,7 @@ def test_converse_answers_with_bedrocks_response_shape(bedrock, model: str):
     response = bedrock.converse(
         modelId=model,
         messages=[user("What is the capital of France?")],
-        inferenceConfig={"maxTokens": 12, "temperature": 0.5},
+        inferenceConfig={"maxTokens": 12, "temperature": 0},  # greedy: never an empty answer
         additionalModelRequestFields=PINNED,
     )
     message = response["output"]["message"]
@@ -60,7 +61,7 @@ def test_converse_stream_sends_bedrocks_events_in_order(bedrock, model: str):
         modelId=model,
         messages=[user("Count to ten.")],
         system=[{"text": "You are terse."}],
-        inferenceConfig={"maxTokens": 16},
+        inferenceConfig={"maxTokens": 16, "temperature": 0},  # greedy: never an empty answer
         additionalModelRequestFields=PINNED,
     )
     events = list(response["stream"])
@@ -147,12 +148,24 @@ def test_requests_bedrock_would_refuse_are_validation_exceptions(bedrock, reques
 
 
 def test_closing_the_stream_stops_decoding(bedrock, model_server_url: str):
+    story = {"modelId": "smollm2-135m", "messages": [user("Tell a long story.")]}
+    # A draw proven to run past 40 tokens, so the stream cannot end before it is closed.
+    seed = seed_where(
+        lambda seed: (
+            bedrock.converse(
+                **story,
+                inferenceConfig={"maxTokens": 40, "temperature": 1.0},
+                additionalModelRequestFields={"seed": seed},
+            )["stopReason"]
+            == "max_tokens"
+        ),
+        "a Converse answer of 40+ tokens",
+    )
     before = counters(model_server_url, "smollm2-135m")
     stream = bedrock.converse_stream(
-        modelId="smollm2-135m",
-        messages=[user("Tell a long story.")],
+        **story,
         inferenceConfig={"maxTokens": 1000, "temperature": 1.0},
-        additionalModelRequestFields={"seed": 1},
+        additionalModelRequestFields={"seed": seed},
     )["stream"]
     for _ in zip(range(4), stream, strict=False):
         pass
@@ -197,7 +210,7 @@ def test_langchain_aws_chat_bedrock_converse_invokes_and_streams(model_server_ur
         aws_access_key_id="local",
         aws_secret_access_key="local",
         max_tokens=12,
-        temperature=0.5,
+        temperature=0,  # greedy: never an empty answer
         additional_model_request_fields=PINNED,
     )
     answer = chat.invoke("What is the capital of France?")

@@ -19,7 +19,11 @@ def api(stack):
 
 
 def test_a_chat_streams_typed_events(api):
-    events = list(api.chat({"model": "smollm2-135m", "message": "Hi", "parameters": {"max_new_tokens": 4}}))
+    events = list(
+        api.chat(
+            {"model": "smollm2-135m", "message": "Hi", "parameters": {"max_new_tokens": 4, "temperature": 0}}
+        )
+    )
     assert isinstance(events[0], SessionEvent)
     assert any(isinstance(event, TokenEvent) for event in events)
     assert isinstance(events[-1], DoneEvent)

@@ -12,6 +12,8 @@ FEW_TOKENS = 8
 
 
 def send(app, prompt: str, *, tokens: int = FEW_TOKENS):
+    # Temperature 0: greedy decoding, whose short answers are never empty (tests/sampling.py).
+    app.slider(key="chat_temperature").set_value(0.0)
     app.number_input(key="chat_max_new_tokens").set_value(tokens)
     app.chat_input(key="chat_prompt").set_value(prompt)
     return app.run()

@@ -11,6 +11,8 @@ def open_compare(app):
 
 
 def ask(app, prompt: str = "Name a colour."):
+    # Temperature 0: greedy decoding, whose short answers are never empty (tests/sampling.py).
+    app.slider(key="cmp_temperature").set_value(0.0)
     app.number_input(key="cmp_max_new_tokens").set_value(FEW_TOKENS)
     app.chat_input(key="cmp_prompt").set_value(prompt)
     return app.run()
