@@ -11,25 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+# Model hosting prices live in the core library: the chat API's leaderboard reads them too.
+from chatbot.pricing import PRICES_AS_OF, PRICES_REGION, SAGEMAKER_HOURLY  # noqa: F401
 from infra.offline import RecordedResource, ResourceGraph
 
-PRICES_AS_OF = "2026-11-24"
-PRICES_REGION = "us-east-1"
 HOURS_PER_MONTH = 730
 
-#: SageMaker real-time inference, per instance-hour.
-SAGEMAKER_HOURLY = {
-    "ml.t2.medium": 0.056,
-    "ml.m5.large": 0.115,
-    "ml.c5.large": 0.102,
-    "ml.c6i.large": 0.102,
-    "ml.c7i.large": 0.107,
-    "ml.g5.xlarge": 1.408,
-    "ml.g5.2xlarge": 1.515,
-    "ml.g5.12xlarge": 7.09,
-    "ml.g6.xlarge": 1.006,
-    "ml.g6.2xlarge": 1.222,
-}
 #: RDS PostgreSQL single-AZ, per instance-hour.
 RDS_HOURLY = {"db.t4g.micro": 0.016, "db.t4g.small": 0.032, "db.t4g.medium": 0.065, "db.m7g.large": 0.168}
 RDS_GP3_GB_MONTH = 0.115
