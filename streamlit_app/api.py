@@ -15,12 +15,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.api_models import (
     ApiKeyInfo,
     Conversation,
     CreatedApiKey,
     DocumentSummary,
+    ImportOutcome,
     Leaderboard,
     Limits,
     ModelInfo,
@@ -98,26 +100,35 @@ class ChatApi:
     def delete_all(self) -> int:
         return int(self._json("DELETE", "/sessions")["deleted"])
 
+    def export(self, session_id: str | None = None, *, format: Literal["json", "markdown"] = "json") -> bytes:
+        """One conversation (or all of them) as a file: JSON to import again, Markdown to read."""
+        path = f"/sessions/{session_id}/export" if session_id else "/sessions/export"
+        return self._request("GET", path, params={"format": format}).content
+
+    def import_conversations(self, document: bytes) -> ImportOutcome:
+        """POST /sessions/import with a JSON export; conversations already there are skipped."""
+        headers = {"Content-Type": "application/json"}
+        return _parse(
+            ImportOutcome, self._json("POST", "/sessions/import", content=document, headers=headers)
+        )
+
     # -- answers ------------------------------------------------------------------------
 
-    def chat(self, body: dict[str, Any]) -> Iterator[Event]:
+    def chat(self, request: ChatRequest) -> Iterator[Event]:
         """POST /chat: the answer's events as they arrive."""
-        return self._stream("/chat", body)
+        return self._stream("/chat", _body(request))
 
-    def compare(self, body: dict[str, Any]) -> Iterator[Event]:
+    def compare(self, request: CompareRequest) -> Iterator[Event]:
         """POST /compare: every lane's events, multiplexed on one stream (each names its lane)."""
-        return self._stream("/compare", body)
+        return self._stream("/compare", _body(request))
 
     def stop(self, session_id: str, lane: str | None = None) -> None:
         self._json("POST", f"/sessions/{session_id}/stop", json={"lane": lane} if lane else {})
 
     # -- votes --------------------------------------------------------------------------
 
-    def vote(self, session_id: str, round_: int, choice: str, best_lane: str | None = None) -> VoteOutcome:
-        body = {"session_id": session_id, "round": round_, "choice": choice}
-        if best_lane:
-            body["best_lane"] = best_lane
-        return _parse(VoteOutcome, self._json("POST", "/votes", json=body))
+    def vote(self, request: VoteRequest) -> VoteOutcome:
+        return _parse(VoteOutcome, self._json("POST", "/votes", json=_body(request)))
 
     def leaderboard(self) -> Leaderboard:
         return _parse(Leaderboard, self._json("GET", "/leaderboard"))
@@ -169,13 +180,21 @@ class ChatApi:
     # -- plumbing -----------------------------------------------------------------------
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def _request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
-            response = self._http.request(method, path, headers=self._headers, **kwargs)
+            response = self._http.request(
+                method, path, headers={**self._headers, **(headers or {})}, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self._http.base_url) from None
         if response.status_code >= 400:
             raise _status_error(response)
-        return response.json() if response.content else None
+        return response
 
     def _stream(self, path: str, body: dict[str, Any]) -> Iterator[Event]:
         try:
@@ -198,6 +217,11 @@ class ChatApi:
                         yield line
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self._http.base_url) from None
+
+
+def _body(request: BaseModel) -> dict[str, Any]:
+    """A typed request as the API reads it (fields left unset stay out)."""
+    return request.model_dump(mode="json", exclude_none=True)
 
 
 def _parse(kind: type[T], data: Any) -> T:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.models.events import Metrics, Source, Usage
+from chatbot.models.events import LaneView, Metrics, Source, Usage
 
 
 class _Answer(BaseModel):
@@ -64,15 +64,22 @@ class StoredMessage(_Answer):
 class Conversation(_Answer):
     session: SessionSummary
     messages: list[StoredMessage]
+    #: The session's lanes as its panes show them.
+    lanes: list[LaneView] = Field(default_factory=list)
     #: Arena sessions: whether a vote has revealed the models.
     revealed: bool = True
     #: The rounds (prompt seqs) already voted on.
     voted_rounds: list[int] = Field(default_factory=list)
 
 
+class ImportOutcome(_Answer):
+    imported: int
+    skipped: int
+
+
 class VoteOutcome(_Answer):
-    #: The lanes' models, revealed by the vote: {"a": "smollm2-135m", ...}.
-    models: dict[str, str]
+    #: The session's lanes, their models revealed by the vote.
+    lanes: list[LaneView]
 
 
 class Rating(_Answer):
@@ -81,10 +88,20 @@ class Rating(_Answer):
     bradley_terry: float
     bt_lower: float
     bt_upper: float
+    style_controlled: float | None = None
+    sc_lower: float | None = None
+    sc_upper: float | None = None
     votes: int
     wins: int
     losses: int
     ties: int
+    median_ttft_ms: float | None = None
+    median_tokens_per_s: float | None = None
+    usd_per_1k_output_tokens: float | None = None
+    cost_basis: str = "unknown"
+    cost_note: str = ""
+    pareto_cost: bool = False
+    pareto_speed: bool = False
 
 
 class PairRecord(_Answer):
@@ -95,10 +112,20 @@ class PairRecord(_Answer):
     ties: int
 
 
+class Separation(_Answer):
+    higher: str
+    lower: str
+    votes_to_separate: int | None = None
+
+
 class Leaderboard(_Answer):
     ratings: list[Rating]
     pairs: list[PairRecord]
     votes: int
+    voided: dict[str, int] = Field(default_factory=dict)
+    separation: list[Separation] = Field(default_factory=list)
+    length_effect: float | None = None
+    cheapest_near_top: str | None = None
 
 
 class UserSummary(_Answer):

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from chatbot.chat.requests import ChatRequest
 from streamlit_app.api import ChatApi
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
@@ -51,18 +52,17 @@ def start_turn(
     use_documents: bool = False,
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it."""
-    body = {
-        "model": model,
-        "message": prompt,
-        "parameters": parameters,
-        "streaming": streaming,
-        "use_documents": use_documents,
-    }
-    if session_id():
-        body["session_id"] = session_id()
-    turn = LiveTurn(prompt, [None], models={None: model})
+    request = ChatRequest(
+        session_id=session_id(),
+        model=model,
+        message=prompt,
+        parameters=parameters,
+        streaming=streaming,
+        use_documents=use_documents,
+    )
+    turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt))
-    turn.start(lambda: api.chat(body), api.stop)
+    turn.start(lambda: api.chat(request), api.stop)
     st.session_state[KEY_LIVE] = turn
 
 
@@ -72,10 +72,10 @@ def absorb_finished() -> None:
     if turn is None or not turn.finished:
         return
     st.session_state.pop(KEY_LIVE)
-    answer = turn.snapshot()[None]
     if turn.failure is not None:
         messages().append(Shown(role="assistant", content="", status="error", error=turn.failure))
         return
+    answer = turn.snapshot()[None]
     if turn.session_id is not None:
         st.session_state[KEY_SESSION] = turn.session_id
     messages().append(Shown.from_answer(answer, reply_to=turn.round))

@@ -1,5 +1,6 @@
 """The compare page's state (keys `cmp_*`): the lanes side by side, their rounds, the round being
-answered, and votes. Arena sessions hide the models until the vote reveals them."""
+answered, and votes. The lanes are what the API says they are (session events, conversations,
+vote results); an arena's hidden models stay hidden until the vote's lanes reveal them."""
 
 from __future__ import annotations
 
@@ -8,26 +9,25 @@ from typing import Any
 
 import streamlit as st
 
+from chatbot.chat.requests import CompareRequest, VoteRequest
+from chatbot.models.events import LaneView
 from streamlit_app.api import ApiError, ChatApi
 from streamlit_app.api_models import Conversation
-from streamlit_app.formatting import lane_label
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
 from streamlit_app.widgets import history
 
-LANE_IDS = ("a", "b", "c", "d")
 KEY_SESSION = "cmp_session_id"
 KEY_KIND = "cmp_kind"
 KEY_LANES = "cmp_lanes"
-KEY_MODELS = "cmp_models"
 KEY_ROUNDS = "cmp_rounds"
 KEY_LIVE = "cmp_live"
 KEY_REVEALED = "cmp_revealed"
 KEY_ERROR = "cmp_error"
 KEY_VOTE_ERROR = "cmp_vote_error"
 
-#: What a vote's choice is called on its button and afterwards.
-TWO_LANE_CHOICES = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+#: What a two-pane vote's choice is called on its button and afterwards.
+TWO_LANE_WORDS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
 
 
 @dataclass
@@ -54,13 +54,14 @@ def kind() -> str | None:
     return st.session_state.get(KEY_KIND)
 
 
-def lanes() -> list[str]:
+def lanes() -> list[LaneView]:
+    """The session's lanes, as the API last described them."""
     return st.session_state.get(KEY_LANES, [])
 
 
-def model_names() -> dict[str, str]:
-    """Each lane's model, as it may be shown (an arena says "Model A" until the vote)."""
-    return st.session_state.get(KEY_MODELS, {})
+def lane_models() -> list[str]:
+    """The models shown in the lanes (none while an arena hides them)."""
+    return [lane.model for lane in lanes() if lane.model]
 
 
 def rounds() -> list[Round]:
@@ -81,7 +82,7 @@ def arena_over() -> bool:
 
 
 def reset() -> None:
-    for key in (KEY_SESSION, KEY_KIND, KEY_LANES, KEY_MODELS, KEY_ROUNDS, KEY_LIVE, KEY_REVEALED, KEY_ERROR):
+    for key in (KEY_SESSION, KEY_KIND, KEY_LANES, KEY_ROUNDS, KEY_LIVE, KEY_REVEALED, KEY_ERROR):
         st.session_state.pop(key, None)
     st.session_state.pop(KEY_VOTE_ERROR, None)
 
@@ -97,9 +98,8 @@ def _adopt(conversation: Conversation) -> None:
     session = conversation.session
     state = st.session_state
     state[KEY_SESSION], state[KEY_KIND] = session.id, session.kind
-    state[KEY_LANES] = [lane.id for lane in session.lanes]
-    state[KEY_MODELS] = {lane.id: lane.model for lane in session.lanes}
-    state[KEY_REVEALED] = session.kind != "arena" or conversation.revealed
+    state[KEY_LANES] = list(conversation.lanes)
+    state[KEY_REVEALED] = conversation.revealed
     by_number: dict[int, Round] = {}
     for message in conversation.messages:
         if message.role == "user":
@@ -124,25 +124,27 @@ def start_turn(
     """Send one prompt to every lane; a worker reads the multiplexed stream."""
     st.session_state.pop(KEY_ERROR, None)
     st.session_state.pop(KEY_VOTE_ERROR, None)
-    body: dict[str, Any] = {"message": prompt, "parameters": parameters, "streaming": streaming}
+    common: dict[str, Any] = {"message": prompt, "parameters": parameters, "streaming": streaming}
     if session_id():
-        body["session_id"] = session_id()
-        ids, names = lanes(), model_names()
+        request = CompareRequest(session_id=session_id(), **common)
     elif arena:
-        body.update(arena=True, lanes=lane_count)
-        ids = list(LANE_IDS[:lane_count])
-        names = {lane: lane_label(lane) for lane in ids}
+        request = CompareRequest(arena=True, lanes=lane_count, **common)
     else:
-        body["models"] = models
-        ids = list(LANE_IDS[: len(models)])
-        names = dict(zip(ids, models, strict=True))
-    turn = LiveTurn(prompt, list(ids), models=dict(names))
-    turn.start(lambda: api.compare(body), api.stop)
+        request = CompareRequest(models=models, **common)
+    turn = LiveTurn(prompt)
+    turn.start(lambda: api.compare(request), api.stop)
     state = st.session_state
     state[KEY_LIVE] = turn
     if not session_id():
-        state[KEY_LANES], state[KEY_MODELS] = list(ids), dict(names)
         state[KEY_KIND], state[KEY_REVEALED] = ("arena", False) if arena else ("compare", True)
+
+
+def live_lanes(turn: LiveTurn, timeout_s: float = 30.0) -> list[LaneView]:
+    """The lanes of the turn being answered, once its session event has named them."""
+    turn.wait_started(timeout_s)
+    if turn.lanes:
+        st.session_state[KEY_LANES] = list(turn.lanes)
+    return turn.lanes
 
 
 def absorb_finished() -> None:
@@ -155,10 +157,10 @@ def absorb_finished() -> None:
     if turn.failure is not None:
         state[KEY_ERROR] = turn.failure
         if not session_id():  # nothing was started: back to picking models
-            for key in (KEY_LANES, KEY_MODELS, KEY_KIND, KEY_REVEALED):
+            for key in (KEY_LANES, KEY_KIND, KEY_REVEALED):
                 state.pop(key, None)
         return
-    state[KEY_SESSION] = turn.session_id
+    state[KEY_SESSION], state[KEY_LANES] = turn.session_id, list(turn.lanes)
     snapshot = turn.snapshot()
     answers = {str(lane): Shown.from_answer(answer, reply_to=turn.round) for lane, answer in snapshot.items()}
     rounds().append(Round(prompt=turn.prompt, number=turn.round, answers=answers))
@@ -173,24 +175,29 @@ def can_vote() -> bool:
 def vote(api: ChatApi, choice: str, best_lane: str | None = None) -> None:
     """Judge the last round; an arena vote reveals the models."""
     last = rounds()[-1]
+    request = VoteRequest(
+        session_id=str(session_id()), round=int(last.number or 1), choice=choice, best_lane=best_lane
+    )
     try:
-        outcome = api.vote(str(session_id()), int(last.number or 0), choice, best_lane)
+        outcome = api.vote(request)
     except ApiError as exc:
         st.session_state[KEY_VOTE_ERROR] = f"The vote was not counted: {exc}"
         return
     st.session_state.pop(KEY_VOTE_ERROR, None)
     last.verdict = verdict_words(choice, best_lane)
+    st.session_state[KEY_LANES] = list(outcome.lanes)
     if kind() == "arena":
-        st.session_state[KEY_MODELS] = dict(outcome.models)
         st.session_state[KEY_REVEALED] = True
+        models = {lane.id: lane.model for lane in outcome.lanes}
         for answer_lane, answer in list(last.answers.items()):
-            last.answers[answer_lane] = replace(answer, model=outcome.models.get(answer_lane))
+            last.answers[answer_lane] = replace(answer, model=models.get(answer_lane))
 
 
 def verdict_words(choice: str, best_lane: str | None) -> str:
     if choice == "best" and best_lane:
-        return f"{lane_label(best_lane)} is best"
-    return TWO_LANE_CHOICES.get(choice, "All are bad" if choice == "all_bad" else choice)
+        label = next((lane.label for lane in lanes() if lane.id == best_lane), best_lane)
+        return f"{label} is best"
+    return TWO_LANE_WORDS.get(choice, "All are bad" if choice == "all_bad" else choice)
 
 
 def stop_lane(turn: LiveTurn, lane: str | None) -> None:

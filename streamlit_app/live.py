@@ -15,68 +15,32 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
-from chatbot.models.events import (
-    DoneEvent,
-    ErrorEvent,
-    Event,
-    Metrics,
-    SessionEvent,
-    Source,
-    SourcesEvent,
-    StartEvent,
-    TokenEvent,
-    Usage,
-)
+from chatbot.chat.answer import Answer, LiveFigures
+from chatbot.models.events import ErrorEvent, Event, LaneView, SessionEvent
 from streamlit_app.api import ApiError
 
-
-@dataclass
-class LaneAnswer:
-    """One model's answer as it grows."""
-
-    lane: str | None
-    #: The model's name; an arena hides it ("Model A") until the vote.
-    model: str = ""
-    text: str = ""
-    #: Token events received so far (a batched endpoint may send several tokens in one).
-    chunks: int = 0
-    first_text_at: float | None = None
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    metrics: Metrics | None = None
-    sources: list[Source] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.finish_reason is not None or self.error is not None
-
-
-@dataclass(frozen=True)
-class LiveFigures:
-    """What a pane shows while its answer grows (the server's figures replace them at the end)."""
-
-    ttft_s: float | None
-    tokens: int
-    tokens_per_s: float | None
+__all__ = ["Answer", "LiveFigures", "LiveTurn"]
 
 
 class LiveTurn:
-    """The state of one turn, shared by the worker (writes) and the page script (reads)."""
+    """The state of one turn, shared by the worker (writes) and the page script (reads).
 
-    def __init__(self, prompt: str, lanes: list[str | None], *, models: dict[str | None, str] | None = None):
+    The lanes are what the turn's session event says they are; until it arrives there are none."""
+
+    def __init__(self, prompt: str):
         self.prompt = prompt
         self.started_at = time.monotonic()
         self.session_id: str | None = None
         self.round: int | None = None
+        self.lanes: list[LaneView] = []
         #: A failure of the whole turn (the request was refused, the API cannot be reached).
         self.failure: str | None = None
         #: Something the user should know that did not end the turn (a stop that failed).
         self.notice: str | None = None
-        self._lanes = {lane: LaneAnswer(lane, model=(models or {}).get(lane, "")) for lane in lanes}
+        self._answers: dict[str | None, Answer] = {}
         self._lock = threading.Lock()
+        self._started = threading.Event()
         self._finished = threading.Event()
         self._stop_wanted: set[str | None] = set()
         self._stopper: Callable[[str, str | None], None] | None = None
@@ -100,55 +64,37 @@ class LiveTurn:
             self._fail(f"The answer failed: {exc}")
         finally:
             with self._lock:
-                for answer in self._lanes.values():
-                    if not answer.finished and self.failure is None:
-                        answer.error = "The answer ended without finishing. Try again."
+                for answer in self._answers.values():
+                    answer.end("error", "The answer ended without finishing. Try again.")
+            self._started.set()
             self._finished.set()
 
     def apply(self, event: Event) -> None:
         stops: list[str | None] = []
         with self._lock:
             if isinstance(event, SessionEvent):
-                self.session_id, self.round = event.session_id, event.round
+                self.session_id, self.round, self.lanes = event.session_id, event.round, list(event.lanes)
+                self._answers = {lane.id: Answer(lane.id, lane.model or lane.label) for lane in event.lanes}
                 stops, self._stop_wanted = list(self._stop_wanted), set()
-            elif isinstance(event, ErrorEvent) and event.lane is None and len(self._lanes) > 1:
-                for answer in self._lanes.values():  # an error of the whole compare turn
-                    if not answer.finished:
-                        answer.error = event.message
-            else:
-                self._apply_to_lane(self._lanes.get(event.lane) or self._only_lane(), event)
+            elif isinstance(event, ErrorEvent) and event.lane is None and len(self._answers) > 1:
+                for answer in self._answers.values():  # an error of the whole compare turn
+                    answer.end("error", event.message, code=event.code)
+            elif (answer := self._answers.get(event.lane) or self._only_answer()) is not None:
+                answer.feed(event)
+        if isinstance(event, SessionEvent):
+            self._started.set()
         for lane in stops:  # a stop asked for before the session was known
             self._send_stop(lane)
 
-    def _only_lane(self) -> LaneAnswer:
-        return next(iter(self._lanes.values()))
-
-    def _apply_to_lane(self, answer: LaneAnswer, event: Event) -> None:
-        if isinstance(event, StartEvent):
-            answer.model = event.model
-        elif isinstance(event, SourcesEvent):
-            answer.sources = list(event.sources)
-        elif isinstance(event, TokenEvent):
-            if answer.first_text_at is None and event.text:
-                answer.first_text_at = time.monotonic()
-            answer.text += event.text
-            answer.chunks += 1
-        elif isinstance(event, DoneEvent):
-            answer.finish_reason, answer.usage, answer.metrics = (
-                event.finish_reason,
-                event.usage,
-                event.metrics,
-            )
-        elif isinstance(event, ErrorEvent):
-            answer.error = event.message
+    def _only_answer(self) -> Answer | None:
+        return next(iter(self._answers.values())) if len(self._answers) == 1 else None
 
     def _fail(self, message: str) -> None:
         with self._lock:
             if self.session_id is None:
                 self.failure = message
-            for answer in self._lanes.values():
-                if not answer.finished:
-                    answer.error = message
+            for answer in self._answers.values():
+                answer.end("error", message)
 
     # -- the page's side --------------------------------------------------------------------
 
@@ -159,17 +105,13 @@ class LiveTurn:
     def wait(self, timeout_s: float) -> bool:
         return self._finished.wait(timeout_s)
 
-    def snapshot(self) -> dict[str | None, LaneAnswer]:
-        with self._lock:
-            return {lane: copy.deepcopy(answer) for lane, answer in self._lanes.items()}
+    def wait_started(self, timeout_s: float) -> bool:
+        """True once the session event has named the lanes (or the turn is over)."""
+        return self._started.wait(timeout_s)
 
-    def figures(self, answer: LaneAnswer, now: float | None = None) -> LiveFigures:
-        now = time.monotonic() if now is None else now
-        if answer.first_text_at is None:
-            return LiveFigures(ttft_s=None, tokens=0, tokens_per_s=None)
-        elapsed = now - answer.first_text_at
-        rate = answer.chunks / elapsed if elapsed > 0.2 else None
-        return LiveFigures(answer.first_text_at - self.started_at, answer.chunks, rate)
+    def snapshot(self) -> dict[str | None, Answer]:
+        with self._lock:
+            return {lane: copy.deepcopy(answer) for lane, answer in self._answers.items()}
 
     def request_stop(self, lane: str | None = None) -> None:
         """Stop one lane (or all): now if the session is known, else as soon as it is."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chatbot.chat.answer import Answer
 from chatbot.models.events import Metrics, Source, Usage
 from streamlit_app.api_models import StoredMessage
-from streamlit_app.live import LaneAnswer
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,13 @@ class Shown:
         )
 
     @classmethod
-    def from_answer(cls, answer: LaneAnswer, reply_to: int | None = None) -> Shown:
-        if answer.finish_reason == "stopped":
-            status = "stopped"
-        elif answer.error is not None or answer.finish_reason == "error":
-            status = "error"
-        else:
-            status = "complete"
+    def from_answer(cls, answer: Answer, reply_to: int | None = None) -> Shown:
         return cls(
             role="assistant",
             content=answer.text,
             lane=answer.lane,
             model=answer.model or None,
-            status=status,
+            status=answer.status,
             error=answer.error,
             usage=answer.usage,
             metrics=answer.metrics,

@@ -15,15 +15,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.chat.answer import Answer
 from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.records import Message, Session, title_from, utc_now
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import FittedPrompt, Turn
 from chatbot.models.endpoints import ModelEndpoint
-from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent, Usage
+from chatbot.models.events import DoneEvent, Event, Usage
 from chatbot.models.spec import GenerationParams
-from chatbot.models.timing import ResponseTimer
 
 
 class CompletionMessage(BaseModel):
@@ -92,41 +92,32 @@ class Completions:
         return self._run(turn, events, cancelled or threading.Event())
 
     def _run(self, turn: _Turn, events: Iterator[Event], cancelled: threading.Event) -> Iterator[Event]:
-        timer = ResponseTimer()
+        answer = Answer()
         try:
             for event in events:
                 if cancelled.is_set():
-                    turn.status = "stopped"
+                    answer.end("stopped")
                     break
-                if isinstance(event, TokenEvent):
-                    timer.text_arrived()
-                    turn.text.append(event.text)
-                elif isinstance(event, ErrorEvent):
-                    turn.status, turn.error = "error", event.message
-                elif isinstance(event, DoneEvent):
-                    usage = event.usage
-                    if usage.prompt_tokens is None:  # the backend did not say: our estimate
-                        usage = usage.model_copy(update={"prompt_tokens": turn.fitted.estimated_tokens})
-                    event = turn.done = event.model_copy(update={"usage": usage})
+                if isinstance(event, DoneEvent):
+                    event = event.model_copy(update={"usage": turn.with_prompt_tokens(event.usage)})
+                answer.feed(event)
                 yield event
         except GeneratorExit:
-            turn.status = "stopped"  # the caller closed the stream
+            answer.end("stopped")  # the caller closed the stream
             raise
         finally:
             events.close()  # closes the model's stream: the server stops decoding
-            done = turn.done or DoneEvent(
-                finish_reason="stopped" if turn.status == "stopped" else "error",
-                usage=Usage(prompt_tokens=turn.fitted.estimated_tokens, completion_tokens=len(turn.text)),
-                metrics=timer.metrics(len(turn.text)),
-            )
+            answer.end("error", "The model's stream ended before the answer did. Try again.")
+            usage = turn.with_prompt_tokens(answer.usage or Usage())
             if turn.key is not None:
+                # Tokens the server did not count are not guessed: they count as none.
                 self._store.record_api_key_use(
-                    turn.key, done.usage.prompt_tokens or 0, done.usage.completion_tokens, utc_now()
+                    turn.key, usage.prompt_tokens or 0, usage.completion_tokens or 0, utc_now()
                 )
             if turn.request.save:
-                self._save(turn, done)
+                self._save(turn, answer, usage)
 
-    def _save(self, turn: _Turn, done: DoneEvent) -> None:
+    def _save(self, turn: _Turn, answer: Answer, usage: Usage) -> None:
         session = self._store.create_session(Session(user_id=turn.user_id, title=title_from(turn.message)))
         for earlier in turn.history:
             self._store.append_message(
@@ -135,18 +126,18 @@ class Completions:
         prompt = self._store.append_message(
             turn.user_id, session.id, Message(role="user", content=turn.message)
         )
-        answer = Message(
+        saved = Message(
             role="assistant",
-            content="".join(turn.text),
-            status=turn.status,
+            content=answer.text,
+            status=answer.status,
             model=turn.endpoint.spec.name,
             parameters=turn.params.model_dump(),
-            usage=done.usage,
-            metrics=done.metrics,
-            error=turn.error,
+            usage=usage,
+            metrics=answer.metrics,
+            error=answer.error,
             reply_to=prompt.seq,
         )
-        self._store.append_message(turn.user_id, session.id, answer)
+        self._store.append_message(turn.user_id, session.id, saved)
 
 
 class _Turn:
@@ -165,7 +156,9 @@ class _Turn:
     ):
         self.user_id, self.request, self.endpoint, self.params = user_id, request, endpoint, params
         self.fitted, self.history, self.message, self.key = fitted, history, message, key
-        self.text: list[str] = []
-        self.status: Literal["complete", "stopped", "error"] = "complete"
-        self.error: str | None = None
-        self.done: DoneEvent | None = None
+
+    def with_prompt_tokens(self, usage: Usage) -> Usage:
+        """The backend's prompt count, or our estimate where it did not say."""
+        if usage.prompt_tokens is not None:
+            return usage
+        return usage.model_copy(update={"prompt_tokens": self.fitted.estimated_tokens})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -299,6 +300,16 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                 raise VoteExistsError() from None
             raise
         return vote
+
+    def add_votes(self, votes: Sequence[Vote]) -> int:
+        added = 0
+        for vote in votes:
+            try:
+                self.add_vote(vote)
+                added += 1
+            except VoteExistsError:
+                pass  # imported before: the round already has its vote
+        return added
 
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
         items = self._query_all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "VOTES"})

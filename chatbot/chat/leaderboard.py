@@ -1,47 +1,70 @@
-"""The leaderboard: online Elo and a Bradley-Terry fit with bootstrap intervals, from arena votes.
+"""The leaderboard from arena votes: ratings you can trust, beside each model's speed and cost.
 
-A vote becomes pairwise outcomes: with two panes, left/right is a win and tie/both-bad a
-tie; with more panes, "best" beats every other pane and "all bad" ties them all.
+- A vote becomes pairwise outcomes: with two panes, left/right is a win and tie/both-bad a tie;
+  with more panes, "best" beats every other pane and "all bad" ties them all.
+- Votes that do not count (chatbot/chat/vote_rules.py) are left out, and counted by reason.
+- Ratings: online Elo; Bradley-Terry, raw and with length (style) control, each with a bootstrap
+  95% interval (chatbot/chat/ratings.py); for each pair of neighbours in the ranking, how many
+  more votes would separate their intervals.
+- Speed and cost per model, from the answers of the counted votes: median time to first token,
+  median tokens/s, and $ per 1,000 output tokens (chatbot/chat/costs.py); the Pareto fronts of
+  rating against cost and against speed; the cheapest model whose interval overlaps the top's.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Sequence
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.chat.costs import ModelCost
+from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, fit_both, votes_to_separate
 from chatbot.chat.records import Vote
+from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 ELO_K = 4
-ELO_BASE = 1000.0
-ELO_SCALE = 400.0
-BOOTSTRAP_ROUNDS = 200
 
 #: (winner, loser, score): score 1 for a win, 0.5 for a tie.
 Outcome = tuple[str, str, float]
+CostOf = Callable[[str, float | None], ModelCost]
 
 
-class Rating(BaseModel):
+class _Figures(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+class Rating(_Figures):
     model: str
     elo: float
+    #: Bradley-Terry on the Elo scale, and its 95% bootstrap interval.
     bradley_terry: float
-    #: 95% bootstrap interval of the Bradley-Terry rating.
     bt_lower: float
     bt_upper: float
+    #: Bradley-Terry with the answers' length difference as a covariate, and its interval.
+    style_controlled: float
+    sc_lower: float
+    sc_upper: float
     votes: int
     wins: int
     losses: int
     ties: int
+    median_ttft_ms: float | None = None
+    median_tokens_per_s: float | None = None
+    usd_per_1k_output_tokens: float | None = None
+    #: local, bedrock, sagemaker or unknown; `cost_note` says how the price was reached.
+    cost_basis: str = "unknown"
+    cost_note: str = ""
+    #: On the Pareto front of rating against cost (no model is both better and cheaper).
+    pareto_cost: bool = False
+    #: On the Pareto front of rating against speed (no model is both better and faster).
+    pareto_speed: bool = False
 
 
-class PairRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PairRecord(_Figures):
     model_a: str
     model_b: str
     a_wins: int
@@ -54,26 +77,43 @@ class PairRecord(BaseModel):
         return (self.a_wins + self.ties / 2) / games if games else 0.5
 
 
-class Leaderboard(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Separation(_Figures):
+    """Two neighbours in the ranking, and the votes that would tell them apart."""
 
+    higher: str
+    lower: str
+    #: More votes between them, at the current win rate, until their intervals stop
+    #: overlapping: 0 if they already do not; None if they never would (equal ratings).
+    votes_to_separate: int | None
+
+
+class Leaderboard(_Figures):
     ratings: list[Rating]
     pairs: list[PairRecord]
+    #: Votes counted.
     votes: int
+    #: Votes not counted, by reason code (identity_leak, over_daily_limit).
+    voided: dict[str, int] = {}
+    separation: list[Separation] = []
+    #: Style control: Elo points a model gains for an answer as long as it can be, against one
+    #: of no length (positive: voters prefer longer answers).
+    length_effect: float | None = None
+    #: The cheapest model whose 95% interval overlaps the top model's.
+    cheapest_near_top: str | None = None
 
 
 def outcomes(vote: Vote) -> list[Outcome]:
-    models = vote.models
-    if len(models) == 2:
-        left, right = models
-        return {
-            "left": [(left, right, 1.0)],
-            "right": [(right, left, 1.0)],
-        }.get(vote.choice, [(left, right, 0.5)])
-    if vote.choice == "best" and vote.best_lane is not None:
-        best = models["abcd".index(vote.best_lane)]
-        return [(best, other, 1.0) for other in models if other != best]
-    return [(a, b, 0.5) for a, b in itertools.combinations(models, 2)]
+    return [(vote.models[i], vote.models[j], score) for i, j, score in _lane_outcomes(vote)]
+
+
+def _lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
+    """(winner lane, loser lane, score), by lane position."""
+    if len(vote.models) == 2:
+        return {"left": [(0, 1, 1.0)], "right": [(1, 0, 1.0)]}.get(vote.choice, [(0, 1, 0.5)])
+    if vote.choice == "best" and vote.best_lane in vote.lanes:
+        best = vote.lanes.index(vote.best_lane)
+        return [(best, other, 1.0) for other in range(len(vote.models)) if other != best]
+    return [(i, j, 0.5) for i, j in itertools.combinations(range(len(vote.models)), 2)]
 
 
 def elo_ratings(games: Sequence[Outcome]) -> dict[str, float]:
@@ -86,74 +126,177 @@ def elo_ratings(games: Sequence[Outcome]) -> dict[str, float]:
     return ratings
 
 
-def bradley_terry(games: Sequence[Outcome], models: list[str], iterations: int = 200) -> np.ndarray:
-    """Ratings on the Elo scale, by Hunter's MM algorithm. Every pair that met also gets a
-    small pseudo-tie, so a model that never lost (or never won) still has a finite rating."""
-    index = {model: i for i, model in enumerate(models)}
-    n = len(models)
-    wins = np.zeros((n, n))
-    for winner, loser, score in games:
-        wins[index[winner], index[loser]] += score
-        wins[index[loser], index[winner]] += 1 - score
-    met = (wins + wins.T) > 0
-    wins = wins + 0.1 * met
-    games_between = wins + wins.T
-    strength = np.ones(n)
-    for _ in range(iterations):
-        denominator = (games_between / (strength[:, None] + strength[None, :])).sum(axis=1)
-        updated = np.where(denominator > 0, wins.sum(axis=1) / np.maximum(denominator, 1e-12), strength)
-        updated /= math.exp(np.log(updated).mean())
-        if np.allclose(updated, strength, rtol=1e-9):
-            break
-        strength = updated
-    return ELO_BASE + ELO_SCALE * np.log10(strength)
+def counted_votes(votes: Sequence[Vote], rules: VoteRules) -> tuple[list[Vote], Counter[str]]:
+    """The votes that count (oldest first), and how many were voided for each reason."""
+    ordered = sorted(votes, key=lambda vote: vote.created_at)
+    counted, voided = [], Counter[str]()
+    for vote, reason in zip(ordered, void_reasons(ordered, rules), strict=True):
+        if reason is None:
+            counted.append(vote)
+        else:
+            voided[reason.split(":", 1)[0]] += 1
+    return counted, voided
 
 
-def build_leaderboard(votes: Sequence[Vote], *, seed: int = 0) -> Leaderboard:
-    games = [game for vote in votes for game in outcomes(vote)]
-    models = sorted({model for vote in votes for model in vote.models})
-    if not models:
-        return Leaderboard(ratings=[], pairs=[], votes=0)
+def build_leaderboard(
+    votes: Sequence[Vote], *, rules: VoteRules | None = None, cost_of: CostOf | None = None, seed: int = 0
+) -> Leaderboard:
+    counted, voided = counted_votes(votes, rules or VoteRules())
+    battles = _battles(counted)
+    if not len(battles):
+        return Leaderboard(ratings=[], pairs=[], votes=len(counted), voided=dict(voided))
+    games = [game for vote in counted for game in outcomes(vote)]
     elo = elo_ratings(games)
-    bt = bradley_terry(games, models)
-    rng = np.random.default_rng(seed)
-    samples = np.array(
-        [
-            bradley_terry([games[i] for i in rng.integers(0, len(games), len(games))], models)
-            for _ in range(BOOTSTRAP_ROUNDS)
-        ]
-    )
-    lower, upper = np.percentile(samples, [2.5, 97.5], axis=0)
+    raw, style = fit_both(battles, seed=seed)
+    speed = _speeds(counted)
+    tally = _tally(counted, games)
     ratings = []
-    for i, model in enumerate(models):
-        won = sum(1 for w, _, s in games if w == model and s == 1.0)
-        lost = sum(1 for _, loser, s in games if loser == model and s == 1.0)
-        tied = sum(1 for w, loser, s in games if model in (w, loser) and s == 0.5)
+    for i, model in enumerate(battles.models):
+        ttft, tokens_per_s = speed.get(model, (None, None))
+        cost = cost_of(model, tokens_per_s) if cost_of else None
         ratings.append(
             Rating(
                 model=model,
                 elo=round(elo.get(model, ELO_BASE), 1),
-                bradley_terry=round(float(bt[i]), 1),
-                bt_lower=round(float(lower[i]), 1),
-                bt_upper=round(float(upper[i]), 1),
-                votes=sum(1 for vote in votes if model in vote.models),
-                wins=won,
-                losses=lost,
-                ties=tied,
+                bradley_terry=round(float(raw.rating[i]), 1),
+                bt_lower=round(float(raw.lower[i]), 1),
+                bt_upper=round(float(raw.upper[i]), 1),
+                style_controlled=round(float(style.rating[i]), 1),
+                sc_lower=round(float(style.lower[i]), 1),
+                sc_upper=round(float(style.upper[i]), 1),
+                votes=tally[(model, "votes")],
+                wins=tally[(model, "wins")],
+                losses=tally[(model, "losses")],
+                ties=tally[(model, "ties")],
+                median_ttft_ms=ttft,
+                median_tokens_per_s=tokens_per_s,
+                usd_per_1k_output_tokens=cost.usd_per_1k_output_tokens if cost else None,
+                cost_basis=cost.basis if cost else "unknown",
+                cost_note=cost.note if cost else "",
             )
         )
-    pairs = []
-    for a, b in itertools.combinations(models, 2):
-        between = [(w, s) for w, loser, s in games if {w, loser} == {a, b}]
-        if between:
-            pairs.append(
-                PairRecord(
-                    model_a=a,
-                    model_b=b,
-                    a_wins=sum(1 for w, s in between if w == a and s == 1.0),
-                    b_wins=sum(1 for w, s in between if w == b and s == 1.0),
-                    ties=sum(1 for _, s in between if s == 0.5),
-                )
-            )
     ratings.sort(key=lambda rating: rating.bradley_terry, reverse=True)
-    return Leaderboard(ratings=ratings, pairs=pairs, votes=len(votes))
+    ratings = _with_pareto_fronts(ratings)
+    return Leaderboard(
+        ratings=ratings,
+        pairs=_pairs(battles.models, games),
+        votes=len(counted),
+        voided=dict(voided),
+        separation=_separation(ratings),
+        length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
+        cheapest_near_top=_cheapest_near_top(ratings),
+    )
+
+
+def _tally(votes: Sequence[Vote], games: Sequence[Outcome]) -> Counter[tuple[str, str]]:
+    """(model, "votes" | "wins" | "losses" | "ties") -> count, in one pass."""
+    tally: Counter[tuple[str, str]] = Counter()
+    for vote in votes:
+        for model in set(vote.models):
+            tally[(model, "votes")] += 1
+    for winner, loser, score in games:
+        if score == 1.0:
+            tally[(winner, "wins")] += 1
+            tally[(loser, "losses")] += 1
+        else:
+            tally[(winner, "ties")] += 1
+            tally[(loser, "ties")] += 1
+    return tally
+
+
+def _battles(votes: Sequence[Vote]) -> Battles:
+    models = sorted({model for vote in votes for model in vote.models})
+    index = {model: i for i, model in enumerate(models)}
+    first, second, outcome, length_diff = [], [], [], []
+    for vote in votes:
+        chars = [answer.chars for answer in vote.answers] if len(vote.answers) == len(vote.models) else None
+        for i, j, score in _lane_outcomes(vote):
+            first.append(index[vote.models[i]])
+            second.append(index[vote.models[j]])
+            outcome.append(score)
+            total = chars[i] + chars[j] if chars else 0
+            length_diff.append((chars[i] - chars[j]) / total if chars and total else 0.0)
+    return Battles(
+        models, np.array(first, int), np.array(second, int), np.array(outcome), np.array(length_diff)
+    )
+
+
+def _speeds(votes: Sequence[Vote]) -> dict[str, tuple[float | None, float | None]]:
+    """Per model: median TTFT (ms) and median tokens/s over its answers in these votes."""
+    ttfts: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}
+    for vote in votes:
+        for model, answer in zip(vote.models, vote.answers, strict=False):
+            if answer.ttft_ms is not None:
+                ttfts.setdefault(model, []).append(answer.ttft_ms)
+            if answer.tokens_per_s is not None:
+                rates.setdefault(model, []).append(answer.tokens_per_s)
+    models = set(ttfts) | set(rates)
+    return {model: (_median(ttfts.get(model)), _median(rates.get(model))) for model in models}
+
+
+def _median(values: list[float] | None) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _pairs(models: list[str], games: list[Outcome]) -> list[PairRecord]:
+    tally: Counter[tuple[str, str, str]] = Counter()
+    for winner, loser, score in games:
+        a, b = sorted((winner, loser))
+        tally[(a, b, "tie" if score == 0.5 else ("a" if winner == a else "b"))] += 1
+    return [
+        PairRecord(
+            model_a=a,
+            model_b=b,
+            a_wins=tally[(a, b, "a")],
+            b_wins=tally[(a, b, "b")],
+            ties=tally[(a, b, "tie")],
+        )
+        for a, b in itertools.combinations(models, 2)
+        if tally[(a, b, "a")] + tally[(a, b, "b")] + tally[(a, b, "tie")]
+    ]
+
+
+def _separation(ratings: list[Rating]) -> list[Separation]:
+    return [
+        Separation(
+            higher=high.model,
+            lower=low.model,
+            votes_to_separate=votes_to_separate(
+                high.bradley_terry - low.bradley_terry,
+                (high.bradley_terry - high.bt_lower, low.bt_upper - low.bradley_terry),
+                (high.votes, low.votes),
+            ),
+        )
+        for high, low in itertools.pairwise(ratings)
+    ]
+
+
+def _with_pareto_fronts(ratings: list[Rating]) -> list[Rating]:
+    def front(value: Callable[[Rating], float | None]) -> set[str]:
+        points = [(rating.model, rating.bradley_terry, value(rating)) for rating in ratings]
+        known = [(model, score, v) for model, score, v in points if v is not None]
+        return {
+            model
+            for model, score, v in known
+            if not any(s >= score and w >= v and (s > score or w > v) for _, s, w in known)
+        }
+
+    cheap = front(lambda r: None if r.usd_per_1k_output_tokens is None else -r.usd_per_1k_output_tokens)
+    fast = front(lambda r: r.median_tokens_per_s)
+    return [
+        r.model_copy(update={"pareto_cost": r.model in cheap, "pareto_speed": r.model in fast})
+        for r in ratings
+    ]
+
+
+def _cheapest_near_top(ratings: list[Rating]) -> str | None:
+    top = ratings[0]
+    near = [
+        rating
+        for rating in ratings
+        if rating.bt_upper >= top.bt_lower and rating.usd_per_1k_output_tokens is not None
+    ]
+    if not near:
+        return None
+    return min(near, key=lambda rating: (rating.usd_per_1k_output_tokens, -rating.bradley_terry)).model

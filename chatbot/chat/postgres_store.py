@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from psycopg2.errors import UniqueViolation
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.postgres_api_keys import PostgresApiKeys
@@ -214,6 +215,27 @@ class PostgresHistoryStore(PostgresApiKeys):
         except UniqueViolation:
             raise VoteExistsError() from None
         return vote
+
+    def add_votes(self, votes: Sequence[Vote]) -> int:
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            added = execute_values(
+                cur,
+                "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body) VALUES %s"
+                " ON CONFLICT (session_id, round) DO NOTHING RETURNING 1",
+                [
+                    (
+                        vote.session_id,
+                        vote.round,
+                        vote.anonymous,
+                        vote.created_at,
+                        Json(vote.model_dump(mode="json")),
+                    )
+                    for vote in votes
+                ],
+                page_size=1000,
+                fetch=True,
+            )
+        return len(added)
 
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
         with self._pool.connection() as conn, conn.cursor() as cur:

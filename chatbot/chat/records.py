@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatbot.models.events import Metrics, Source, Usage
 
@@ -83,6 +83,16 @@ class SessionPage(_Record):
 VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
 
 
+class AnswerFigures(_Record):
+    """What the leaderboard keeps of one lane's answer: its length, tokens and speed."""
+
+    #: Length of the answer's text, in characters (the style control's measure).
+    chars: int
+    completion_tokens: int | None = None
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
+
+
 class Vote(_Record):
     """A user's verdict on one round of a compare or arena session."""
 
@@ -95,6 +105,25 @@ class Vote(_Record):
     best_lane: str | None = None
     #: The lanes' models, in lane order.
     models: list[str]
+    #: The lanes' ids, in the same order (votes stored before lanes were recorded: a, b, ...).
+    lanes: list[str] = Field(default_factory=list)
     #: Arena votes (models hidden while voting) are the only ones the leaderboard counts.
     anonymous: bool
+    #: The lanes' answers as voted on, in lane order.
+    answers: list[AnswerFigures] = Field(default_factory=list)
+    #: Why this vote does not count, when that is known as it is cast (an identity leak).
+    void_reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="after")
+    def _lanes_of_older_votes(self) -> Vote:
+        if not self.lanes:  # stored before votes named their lanes: they were a, b, c, d in order
+            object.__setattr__(self, "lanes", ["a", "b", "c", "d"][: len(self.models)])
+        return self
+
+    @property
+    def best_model(self) -> str | None:
+        """With choice "best": the model of the lane judged best."""
+        if self.choice != "best" or self.best_lane not in self.lanes:
+            return None
+        return self.models[self.lanes.index(self.best_lane)]

@@ -6,6 +6,7 @@ user's session id behaves exactly like one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -69,7 +70,14 @@ class HistoryStore(Protocol):
         """Raises VoteExistsError if this round already has a vote."""
         ...
 
-    def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]: ...
+    def add_votes(self, votes: Sequence[Vote]) -> int:
+        """Stores the votes whose round has none yet (an import run twice adds nothing the
+        second time); returns how many were added."""
+        ...
+
+    def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
+        """Oldest first."""
+        ...
 
     def session_votes(self, session_id: str) -> list[Vote]: ...
 

@@ -132,25 +132,21 @@ class Endpoint(ModelEndpoint):
 
     def _batched(self, prompt: str, wire: dict[str, Any]) -> Iterator[ParsedChunk]:
         remaining, generated = wire["max_new_tokens"], ""
-        prompt_tokens, completion_tokens = None, 0
+        prompt_tokens: int | None = None
         while remaining > 0:
             step = min(self.spec.batch_tokens, remaining)
             chunk = self._complete(prompt + generated, {**wire, "max_new_tokens": step})
             prompt_tokens = prompt_tokens if prompt_tokens is not None else chunk.prompt_tokens
-            used = chunk.completion_tokens or step
-            completion_tokens += used
-            remaining -= used
+            remaining -= chunk.completion_tokens or step  # a server that does not count used at most `step`
             generated += chunk.text
             ended = chunk.finish_reason not in (None, "length") or not chunk.text
-            yield ParsedChunk(text=chunk.text)
+            yield ParsedChunk(text=chunk.text, tokens=chunk.completion_tokens)
             if ended:
                 finish = chunk.finish_reason or "eos_token"
                 break
         else:
             finish = "length"
-        yield ParsedChunk(
-            finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
+        yield ParsedChunk(finish_reason=finish, prompt_tokens=prompt_tokens)
 
     def _blocking(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> Iterator[ParsedChunk]:
         yield self._complete(prompt, wire)
@@ -188,26 +184,32 @@ def model_events(
     spec: ModelSpec, source: Iterator[ParsedChunk], stop_filter: StopWordFilter
 ) -> Iterator[Event]:
     """What every endpoint and mode shares: Start, then text with stop words held back, timed
-    and counted, ending with Done or Error."""
+    and counted, ending with Done or Error.
+
+    Tokens are counted only from what the server says: its total when it gives one, else the
+    sum of the counts its chunks carry. A chunk with text but no count makes the count unknown."""
     yield StartEvent(model=spec.name)
     timer = ResponseTimer()
     latency_ms: float | None = None
-    chunks_with_text = 0
     finish: str | None = None
     prompt_tokens: int | None = None
-    completion_tokens: int | None = None
+    total: int | None = None
+    counted: int | None = 0
     try:
         for chunk in source:
             if chunk.error is not None:
                 raise ModelCallError(f"The model reported an error: {chunk.error}")
-            chunks_with_text += bool(chunk.text)
+            if chunk.tokens is not None and counted is not None:
+                counted += chunk.tokens
+            elif chunk.text:
+                counted = None
             if visible := stop_filter.feed(chunk.text):
                 timer.text_arrived()
-                yield TokenEvent(text=visible)
+                yield TokenEvent(text=visible, completion_tokens=counted)
             if chunk.prompt_tokens is not None:
                 prompt_tokens = chunk.prompt_tokens
             if chunk.completion_tokens is not None:
-                completion_tokens = chunk.completion_tokens
+                total = chunk.completion_tokens
             finish = chunk.finish_reason or finish
             latency_ms = chunk.latency_ms if chunk.latency_ms is not None else latency_ms
             if stop_filter.stopped:
@@ -218,10 +220,10 @@ def model_events(
         return
     finally:
         source.close()
+    tokens = total if total is not None else counted
     if rest := stop_filter.flush():
         timer.text_arrived()
-        yield TokenEvent(text=rest)
-    tokens = completion_tokens if completion_tokens is not None else chunks_with_text
+        yield TokenEvent(text=rest, completion_tokens=tokens)
     metrics = timer.metrics(tokens)
     if latency_ms is not None:  # the backend's own figure, without our network time
         metrics = metrics.model_copy(update={"total_ms": latency_ms})

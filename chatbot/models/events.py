@@ -37,14 +37,31 @@ class _Event(BaseModel):
     lane: str | None = None
 
 
+class LaneView(BaseModel):
+    """One lane of a turn as a user may see it: the UI draws panes from these, never from ids it
+    makes up itself (chatbot.chat.arena decides what is hidden and when it is revealed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The lane's id, as events and votes name it; None for a chat's one lane.
+    id: str | None
+    #: What the pane is called: "Model A" in compare and arena sessions, the model in a chat.
+    label: str
+    #: The model answering; None while an arena hides it.
+    model: str | None
+    #: True while an arena hides the model (until the vote).
+    hidden: bool = False
+
+
 class SessionEvent(_Event):
-    """First event of a turn: where the conversation is stored."""
+    """First event of a turn: where the conversation is stored, and the lanes that answer."""
 
     type: Literal["session"] = "session"
     session_id: str
     title: str
     #: The seq of the saved prompt; votes name a round by it.
     round: int
+    lanes: list[LaneView] = []
 
 
 class StartEvent(_Event):
@@ -73,6 +90,9 @@ class TokenEvent(_Event):
     type: Literal["token"] = "token"
     #: New text to append. May hold more than one token (batched and blocking modes).
     text: str
+    #: Tokens generated so far, as the model server's stream counts them (one per TGI event,
+    #: each call's own count in batched mode); None where the server does not say.
+    completion_tokens: int | None = None
 
 
 class Usage(BaseModel):
@@ -80,7 +100,9 @@ class Usage(BaseModel):
 
     #: Tokens in the prompt, as the model server counted them (None if it did not say).
     prompt_tokens: int | None = None
-    completion_tokens: int = 0
+    #: Tokens generated, as the model server counted them; None (shown as "—") if it did not
+    #: say. Never a count of text pieces: a piece may hold several tokens.
+    completion_tokens: int | None = None
 
 
 class Metrics(BaseModel):
@@ -88,7 +110,7 @@ class Metrics(BaseModel):
 
     #: Time to first token, from the call to the first text.
     ttft_ms: float | None = None
-    #: Completion tokens per second after the first token.
+    #: Completion tokens per second after the first token; None when the tokens are not known.
     tokens_per_s: float | None = None
     total_ms: float
 
@@ -110,21 +132,6 @@ class ErrorEvent(_Event):
     @classmethod
     def from_exception(cls, exc: errors.ChatbotError) -> ErrorEvent:
         return cls(code=exc.code, message=str(exc))
-
-    def to_exception(self) -> errors.ChatbotError:
-        for error_type in _error_types():
-            if error_type.code == self.code and error_type is not errors.UnknownModelError:
-                return error_type(self.message)
-        return errors.ChatbotError(self.message)
-
-
-def _error_types() -> list[type[errors.ChatbotError]]:
-    found, pending = [], [errors.ChatbotError]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(current.__subclasses__())
-    return found
 
 
 Event = Annotated[

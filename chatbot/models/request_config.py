@@ -23,6 +23,7 @@ containers' OpenAI-style chat completions).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ REQUEST_PARAMETERS = frozenset(
 )
 #: Fields a response mapping may read. `text` is required.
 RESPONSE_FIELDS = frozenset(
-    {"text", "special", "finish_reason", "prompt_tokens", "completion_tokens", "error", "error_type"}
+    {"text", "special", "finish_reason", "prompt_tokens", "completion_tokens", "error"}
 )
 
 
@@ -109,6 +110,9 @@ class ResponseConfig(BaseModel):
     mapping: dict[str, str]
     #: Field -> JSONPath into a complete (non-streaming) response body.
     complete_mapping: dict[str, str]
+    #: Each streamed event carries exactly one generated token (TGI), so a stopped answer's
+    #: tokens can be counted from the events the server sent.
+    one_token_per_event: bool = False
 
     @field_validator("mapping", "complete_mapping")
     @classmethod
@@ -141,9 +145,12 @@ class ParsedChunk:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: str | None = None
-    error_type: str | None = None
     #: The backend's own measure of the call, when it gives one (Bedrock's metrics.latencyMs).
     latency_ms: float | None = None
+    #: Generated tokens this chunk carries, as the server counts them; None where it does not say.
+    tokens: int | None = None
+    #: The event named a token (its text may be empty: a special token).
+    has_token: bool = False
 
 
 class EndpointRequestConfig(BaseModel):
@@ -215,11 +222,15 @@ class EndpointRequestConfig(BaseModel):
         line = line.strip()
         if not line or line == self.response.end_marker:
             return None
-        return self._read(self._stream_paths, _load_json(line))
+        chunk = self._read(self._stream_paths, _load_json(line))
+        if self.response.one_token_per_event and chunk.error is None and chunk.has_token:
+            chunk = dataclasses.replace(chunk, tokens=1)
+        return chunk
 
     def parse_complete(self, body: bytes) -> ParsedChunk:
         """A whole non-streaming response body."""
-        return self._read(self._complete_paths, _load_json(body.decode("utf-8", errors="replace")))
+        chunk = self._read(self._complete_paths, _load_json(body.decode("utf-8", errors="replace")))
+        return dataclasses.replace(chunk, tokens=chunk.completion_tokens)
 
     @staticmethod
     def _read(paths: dict[str, JSONPath], event: Any) -> ParsedChunk:
@@ -236,7 +247,7 @@ class EndpointRequestConfig(BaseModel):
             prompt_tokens=found.get("prompt_tokens"),
             completion_tokens=found.get("completion_tokens"),
             error=None if error is None else str(error),
-            error_type=found.get("error_type"),
+            has_token="text" in found,
         )
 
 
@@ -325,8 +336,8 @@ TGI = EndpointRequestConfig.model_validate(
                 "completion_tokens": "$.details.generated_tokens",
                 "prompt_tokens": "$.details.input_length",
                 "error": "$.error",
-                "error_type": "$.error_type",
             },
+            "one_token_per_event": True,
             "complete_mapping": {
                 "text": "$[0].generated_text",
                 "finish_reason": "$[0].details.finish_reason",
@@ -376,7 +387,6 @@ OPENAI_CHAT = EndpointRequestConfig.model_validate(
                 "prompt_tokens": "$.usage.prompt_tokens",
                 "completion_tokens": "$.usage.completion_tokens",
                 "error": "$.error.message",
-                "error_type": "$.error.type",
             },
             "complete_mapping": {
                 "text": "$.choices[0].message.content",

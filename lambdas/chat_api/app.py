@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import errors
 from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Session, SessionPage, Vote
+from chatbot.chat.records import Session, SessionPage
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import Conversation
+from chatbot.chat.service import Conversation, VoteResult
+from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.dependencies import Service, User, model_server_answers
@@ -69,10 +70,16 @@ class StopRequest(BaseModel):
     lane: str | None = None
 
 
-class VoteResult(BaseModel):
-    vote: Vote
-    #: The lanes' models, revealed (arena sessions hide them until the vote).
-    models: dict[str, str]
+def _export_response(document: ConversationsExport, format: ExportFormat, name: str) -> Response:
+    if format == "markdown":
+        body, media_type, suffix = to_markdown(document), "text/markdown; charset=utf-8", "md"
+    else:
+        body, media_type, suffix = document.model_dump_json(indent=2), "application/json", "json"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{suffix}"'},
+    )
 
 
 async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[bytes]:
@@ -175,6 +182,26 @@ def create_app() -> FastAPI:
     ) -> SessionPage:
         return await run_in_threadpool(service.list_sessions, user, limit=limit, cursor=cursor)
 
+    @app.get("/sessions/export", response_model=None)
+    async def export_all(
+        user: User, service: Service, format: Annotated[ExportFormat, Query()] = "json"
+    ) -> Response:
+        """Every conversation of the user, as JSON (to import again) or Markdown (to read)."""
+        document = await run_in_threadpool(service.export_conversations, user)
+        return _export_response(document, format, "conversations")
+
+    @app.post("/sessions/import")
+    async def import_sessions(body: ConversationsExport, user: User, service: Service) -> ImportResult:
+        """Conversations from a JSON export; those already in the history are skipped."""
+        return await run_in_threadpool(service.import_conversations, user, body)
+
+    @app.get("/sessions/{session_id}/export", response_model=None)
+    async def export_one(
+        session_id: str, user: User, service: Service, format: Annotated[ExportFormat, Query()] = "json"
+    ) -> Response:
+        document = await run_in_threadpool(service.export_conversations, user, session_id)
+        return _export_response(document, format, f"conversation-{session_id}")
+
     @app.get("/sessions/{session_id}")
     async def conversation(session_id: str, user: User, service: Service) -> Conversation:
         return await run_in_threadpool(service.get_conversation, user, session_id)
@@ -201,8 +228,7 @@ def create_app() -> FastAPI:
 
     @app.post("/votes")
     async def vote(body: VoteRequest, user: User, service: Service) -> VoteResult:
-        stored = await run_in_threadpool(service.vote, user, body)
-        return VoteResult(vote=stored, models=dict(zip("abcd", stored.models, strict=False)))
+        return await run_in_threadpool(service.vote, user, body)
 
     @app.get("/leaderboard")
     async def leaderboard(user: User, service: Service) -> Leaderboard:

@@ -178,7 +178,7 @@ def _completion(events: list[Event], model: str) -> Response | ChatCompletion:
                         finish_reason=finish_reason(event.finish_reason),
                     )
                 ],
-                usage=CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens),
+                usage=CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens or 0),
             )
     return openai_error(502, "The model ended without an answer. Try again.", "model_error")
 
@@ -201,6 +201,6 @@ async def _sse(events: AsyncIterator[Event], model: str, include_usage: bool) ->
             last = ChunkChoice(delta=Delta(), finish_reason=finish_reason(event.finish_reason))
             yield _data(chunk(update={"choices": [last]}))
             if include_usage:
-                usage = CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens)
+                usage = CompletionUsage.of(event.usage.prompt_tokens or 0, event.usage.completion_tokens or 0)
                 yield _data(chunk(update={"choices": [], "usage": usage}))
     yield b"data: [DONE]\n\n"

@@ -62,6 +62,8 @@ def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | 
         build_store(settings),
         retriever=retrieval.retriever if retrieval else None,
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),
+        # The local model server runs on this machine: its models cost nothing per token.
+        hosting="local" if settings.sagemaker_endpoint_url else "aws",
     )
     return service, retrieval
 

@@ -3,10 +3,11 @@ Arena mode picks the models at random and hides them until the vote."""
 
 import streamlit as st
 
+from chatbot.chat import arena as lanes_policy
+from chatbot.models.events import LaneView
 from streamlit_app import compare_flow as flow
 from streamlit_app import context
 from streamlit_app.api import ApiError
-from streamlit_app.formatting import lane_label
 from streamlit_app.widgets import history
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body
@@ -47,7 +48,7 @@ if not started:
         help="Only arena votes count on the leaderboard: nobody knew which model wrote what.",
     )
     # The arena draws distinct models; side by side, a model may sit in several panes.
-    most = min(len(flow.LANE_IDS), len(models)) if arena else len(flow.LANE_IDS)
+    most = min(lanes_policy.MAX_LANES, len(models)) if arena else lanes_policy.MAX_LANES
     if (st.session_state.get("cmp_lane_count") or 2) > most:
         st.session_state["cmp_lane_count"] = most
     lane_count = (
@@ -62,16 +63,22 @@ if not started:
     )
     if not arena:
         chosen = []
-        for index, (lane, column) in enumerate(zip(flow.LANE_IDS, st.columns(lane_count), strict=False)):
+        # The panes a new session will have, as the lanes policy names them (the API uses the same).
+        for index, (lane, column) in enumerate(
+            zip(lanes_policy.LANE_IDS, st.columns(lane_count), strict=False)
+        ):
             with column:
                 chosen.append(
                     model_picker(
-                        models, key=f"cmp_model_{lane}", label=lane_label(lane), index=index % len(models)
+                        models,
+                        key=f"cmp_model_{lane}",
+                        label=lanes_policy.lane_label(lane),
+                        index=index % len(models),
                     )
                 )
 else:
     lane_count = len(flow.lanes())
-    chosen = [model for model in models if model.name in flow.model_names().values()] or models
+    chosen = [model for model in models if model.name in flow.lane_models()] or models
 
 options, knobs, fresh = st.columns([2, 2, 2], vertical_alignment="bottom")
 streaming = options.toggle("Stream tokens", value=True, key="cmp_streaming")
@@ -86,22 +93,22 @@ if error := st.session_state.get(flow.KEY_ERROR):
     st.error(error)
 
 # -- rounds so far -------------------------------------------------------------------------------
-names = flow.model_names()
 
 
-def header(lane: str) -> str:
-    name = names.get(lane, lane_label(lane))
-    return f"**{lane_label(lane)}**" if name == lane_label(lane) else f"**{lane_label(lane)}** · {name}"
+def header(lane: LaneView) -> str:
+    return (
+        f"**{lane.label}** · {lane.model}" if lane.model and lane.model != lane.label else f"**{lane.label}**"
+    )
 
 
 for number, past in enumerate(flow.rounds()):
     with st.chat_message("user"):
         st.markdown(past.prompt)
-    for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
-        with column.container(border=True, key=f"cmp_round_{number}_{lane}"):
+    for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes()) or 1), strict=False):
+        with column.container(border=True, key=f"cmp_round_{number}_{lane.id}"):
             st.markdown(header(lane))
-            if lane in past.answers:
-                answer_body(past.answers[lane])
+            if lane.id in past.answers:
+                answer_body(past.answers[lane.id])
     if past.verdict:
         st.caption(f"Your vote: {past.verdict}")
 
@@ -126,7 +133,6 @@ if prompt and turn is None:
         streaming=streaming,
     )
     turn = flow.live()
-    names = flow.model_names()
 
 if turn is not None:
     with st.chat_message("user"):
@@ -141,16 +147,17 @@ if turn is not None:
     if turn.notice:
         st.warning(turn.notice)
     panes = {}
-    for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes())), strict=True):
-        with column.container(border=True, key=f"cmp_live_{lane}"):
+    live_lanes = flow.live_lanes(turn)
+    for lane, column in zip(live_lanes, st.columns(len(live_lanes) or 1), strict=False):
+        with column.container(border=True, key=f"cmp_live_{lane.id}"):
             st.markdown(header(lane))
             st.button(
                 "Stop",
-                key=f"cmp_stop_{lane}",
+                key=f"cmp_stop_{lane.id}",
                 icon=":material/stop:",
                 on_click=flow.stop_lane,
-                args=(turn, lane),
+                args=(turn, lane.id),
             )
-            panes[lane] = Pane.here()
+            panes[lane.id] = Pane.here()
     follow(turn, panes)
     st.rerun()

@@ -1,10 +1,20 @@
-"""Leaderboard: Elo and Bradley-Terry ratings (with 95% intervals) from arena votes, and who beats whom."""
+"""Leaderboard: ratings with 95% intervals (raw and length-controlled) from arena votes, each
+model's speed and cost from the same answers, rating against cost and against speed with the
+Pareto front, how many votes would separate neighbours, and who beats whom."""
 
 import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
-from streamlit_app.leaderboard_chart import heatmap, ratings_table, win_rates
+from streamlit_app.leaderboard_chart import (
+    cost_words,
+    heatmap,
+    ratings_table,
+    separation_table,
+    tradeoff_chart,
+    tradeoff_points,
+    win_rates,
+)
 
 title, refresh = st.columns([5, 1], vertical_alignment="bottom")
 title.header("Leaderboard")
@@ -19,7 +29,13 @@ except ApiError as exc:
     st.error(f"The leaderboard cannot be shown right now: {exc}")
     st.stop()
 
-st.metric("Arena votes", board.votes)
+counted, voided = st.columns(2)
+counted.metric("Arena votes", board.votes)
+voided.metric(
+    "Votes not counted",
+    sum(board.voided.values()),
+    help="Identity leaks (an answer named its own model) and votes over the daily limit per user and pair.",
+)
 if not board.ratings:
     st.info("No arena votes yet. Open Compare, switch Arena on, ask something and vote.")
     st.stop()
@@ -35,8 +51,57 @@ st.dataframe(
             format="%.0f", help="Fitted on all votes at once, on the Elo scale; steadier than Elo."
         ),
         "95% CI": st.column_config.TextColumn(help="Bootstrap interval of the Bradley-Terry rating."),
+        "Length-controlled": st.column_config.NumberColumn(
+            format="%.0f", help="Bradley-Terry with the answers' length difference as a covariate."
+        ),
+        "TTFT (ms)": st.column_config.NumberColumn(format="%.0f", help="Median time to the first token."),
+        "Tokens/s": st.column_config.NumberColumn(format="%.1f", help="Median decode speed of its answers."),
+        "$ / 1k output tokens": st.column_config.TextColumn(
+            help="Bedrock: list price. SageMaker: instance price over measured speed. Local: $0."
+        ),
     },
 )
+if board.length_effect is not None:
+    st.caption(
+        f"Length effect: {board.length_effect:+.0f} rating points for the longest possible answer against "
+        "an empty one. The length-controlled rating takes it out."
+    )
+
+st.subheader("Quality, cost and speed")
+top = board.ratings[0]
+if board.cheapest_near_top:
+    cheapest = next(r for r in board.ratings if r.model == board.cheapest_near_top)
+    st.success(
+        f"The cheapest model whose interval overlaps the top model's ({top.model}): "
+        f"**{cheapest.model}** at {cost_words(cheapest)} per 1,000 output tokens."
+    )
+TRADEOFFS = (
+    (
+        "cost",
+        "Rating against cost. Red points are the Pareto front: nothing is both better and cheaper.",
+        "No model has a price yet.",
+    ),
+    (
+        "speed",
+        "Rating against speed. Red points are the Pareto front: nothing is both better and faster.",
+        "No measured speeds yet.",
+    ),
+)
+for column, (axis, caption, missing) in zip(st.columns(len(TRADEOFFS)), TRADEOFFS, strict=True):
+    with column:
+        st.caption(caption)
+        points = tradeoff_points(board, axis)
+        if points.empty:
+            st.caption(missing)
+        else:
+            st.altair_chart(tradeoff_chart(points, axis), width="stretch")
+
+if board.separation:
+    st.subheader("Votes to separate")
+    st.caption(
+        "More votes between neighbours, at their current win rate, until their intervals stop overlapping."
+    )
+    st.dataframe(separation_table(board), hide_index=True, width="stretch")
 
 st.subheader("Win rates")
 rates = win_rates(board)

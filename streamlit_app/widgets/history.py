@@ -1,4 +1,5 @@
-"""The history sidebar: sessions newest first; open, rename, delete one, delete all (confirmed).
+"""The history sidebar: sessions newest first; open, rename, export, delete one; export all,
+import, delete all (confirmed).
 
 The list is kept in session state and read again only when something changed it, so a click
 elsewhere on the page does not cost a round trip to the chat API.
@@ -69,6 +70,7 @@ def history_sidebar(api: ChatApi, *, current_id: str | None, on_deleted_current)
         current = next((s for s in sessions if s.id == current_id), None)
         if current is not None:
             _current_actions(api, current, on_deleted_current)
+        _take_away(api)
         _delete_all(api, on_deleted_current)
 
 
@@ -95,7 +97,9 @@ def _request_open(session: SessionSummary) -> None:
 
 def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) -> None:
     st.caption("This conversation")
-    rename, delete = st.columns(2)
+    rename, export, delete = st.columns(3)
+    with export.popover("Export", icon=":material/download:", key="hist_export_popover", width="stretch"):
+        _downloads(api, session.id, key="hist_export")
     with rename.popover("Rename", icon=":material/edit:", key="hist_rename_popover", width="stretch"):
         title = st.text_input("New title", value=session.title, max_chars=200, key=f"hist_title_{session.id}")
         if st.button("Save title", key="hist_rename_save"):
@@ -115,6 +119,48 @@ def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) 
             invalidate()
             on_deleted_current()
             st.session_state[KEY_NOTICE] = "Conversation deleted."
+            st.rerun()
+
+
+def _downloads(api: ChatApi, session_id: str | None, key: str) -> None:
+    """JSON (to import again) and Markdown (to read) downloads, fetched when clicked."""
+    name = f"conversation-{session_id}" if session_id else "conversations"
+    for label, fmt, mime, suffix in (
+        ("JSON", "json", "application/json", "json"),
+        ("Markdown", "markdown", "text/markdown", "md"),
+    ):
+        st.download_button(
+            label,
+            data=lambda fmt=fmt: api.export(session_id, format=fmt),
+            file_name=f"{name}.{suffix}",
+            mime=mime,
+            key=f"{key}_{fmt}",
+            icon=":material/download:",
+            on_click="ignore",
+            width="stretch",
+        )
+
+
+def _take_away(api: ChatApi) -> None:
+    """Export every conversation, or import a JSON export (conversations already here are skipped)."""
+    with st.popover(
+        "Export or import all", icon=":material/import_export:", key="hist_transfer", width="stretch"
+    ):
+        st.caption("Every conversation as one file.")
+        _downloads(api, None, key="hist_export_all")
+        st.divider()
+        upload = st.file_uploader("Import a JSON export", type=["json"], key="hist_import_file")
+        if upload is not None and st.button("Import", key="hist_import", icon=":material/upload:"):
+            try:
+                outcome = api.import_conversations(upload.getvalue())
+            except ApiError as exc:
+                st.error(f"Nothing was imported: {exc}")
+                return
+            invalidate()
+            st.session_state[KEY_NOTICE] = (
+                f"Imported {outcome.imported} conversation{'s' if outcome.imported != 1 else ''}"
+                + (f"; {outcome.skipped} already here." if outcome.skipped else ".")
+            )
             st.rerun()
 
 

@@ -6,14 +6,13 @@ interrupts it (Streamlit reruns the page), and the next run picks the same turn 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from streamlit_app.formatting import live_figures
-from streamlit_app.live import LaneAnswer, LiveTurn
+from streamlit_app.live import Answer, LiveTurn
 from streamlit_app.transcript import Shown
 from streamlit_app.widgets.messages import answer_body
 
@@ -42,7 +41,7 @@ class Pane:
         self.figures.caption(figures)
         self._drawn = (text, figures)
 
-    def finish(self, answer: LaneAnswer) -> None:
+    def finish(self, answer: Answer) -> None:
         """The lane is done while others may still stream: show it as it will stay."""
         if self._drawn == ("", "done"):
             return
@@ -56,13 +55,12 @@ def follow(turn: LiveTurn, panes: dict[str | None, Pane]) -> None:
     """Redraw every pane until the whole turn has finished."""
     while True:
         finished = turn.wait(REDRAW_S)
-        now = time.monotonic()
         for lane, answer in turn.snapshot().items():
             if lane not in panes:
                 continue
             if answer.finished:
                 panes[lane].finish(answer)
             else:
-                panes[lane].draw(answer.text, live_figures(turn.figures(answer, now)))
+                panes[lane].draw(answer.text, live_figures(answer.live_figures()))
         if finished:
             return

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from streamlit_app.compare_flow import TWO_LANE_CHOICES
-from streamlit_app.formatting import lane_label
+from chatbot.models.events import LaneView
+from streamlit_app.compare_flow import TWO_LANE_WORDS
 
 Vote = Callable[[str, str | None], None]
 
@@ -19,12 +19,12 @@ ICONS = {
 }
 
 
-def vote_buttons(lanes: list[str], on_vote: Vote) -> None:
+def vote_buttons(lanes: list[LaneView], on_vote: Vote) -> None:
     st.markdown("**Which answer is better?**")
     if len(lanes) == 2:
-        choices = [(label, choice, None, ICONS[choice]) for choice, label in TWO_LANE_CHOICES.items()]
+        choices = [(label, choice, None, ICONS[choice]) for choice, label in TWO_LANE_WORDS.items()]
     else:
-        choices = [(f"{lane_label(lane)} is best", "best", lane, ":material/star:") for lane in lanes]
+        choices = [(f"{lane.label} is best", "best", lane.id, ":material/star:") for lane in lanes]
         choices.append(("All are bad", "all_bad", None, ":material/thumb_down:"))
     for column, (label, choice, best_lane, icon) in zip(st.columns(len(choices)), choices, strict=True):
         column.button(

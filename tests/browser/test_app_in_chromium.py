@@ -133,7 +133,7 @@ def test_compare_streams_both_models_at_the_same_time(signed_in: Page):
 def test_an_arena_vote_reveals_the_models_and_moves_the_leaderboard(signed_in: Page):
     page = signed_in
     go_to(page, "Leaderboard")
-    before = int(page.get_by_test_id("stMetricValue").inner_text())
+    before = int(page.get_by_test_id("stMetricValue").first.inner_text())
     shot(page, "leaderboard-before")
     go_to(page, "Compare")
     main(page).get_by_text("Arena: random models, hidden until you vote").click()
@@ -151,10 +151,17 @@ def test_an_arena_vote_reveals_the_models_and_moves_the_leaderboard(signed_in: P
     expect(page.locator(".st-key-cmp_round_0_a")).to_contain_text(re.compile("smollm2-135m|gemma3-270m"))
     shot(page, "arena-revealed")
     go_to(page, "Leaderboard")
-    expect(page.get_by_test_id("stMetricValue")).to_have_text(str(before + 1))
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
-    expect(page.get_by_test_id("stVegaLiteChart")).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(str(before + 1))
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(
+        main(page).get_by_text("The cheapest model whose interval overlaps the top model's")
+    ).to_be_visible()
+    # Rating against cost and against speed, each with its Pareto front; then the win rates.
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3)
     shot(page, "leaderboard-after")
+    main(page).get_by_text("Quality, cost and speed").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let Vega finish drawing before the picture
+    shot(page, "leaderboard-pareto")
 
 
 def test_the_dark_theme_is_one_click_away_on_every_page(signed_in: Page):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chatbot.chat.requests import ChatRequest
 from chatbot.models.events import DoneEvent, SessionEvent, TokenEvent
 from lambdas.chat_api.auth import LocalTokens, local_secret
 from launcher.processes import free_port
@@ -19,11 +20,8 @@ def api(stack):
 
 
 def test_a_chat_streams_typed_events(api):
-    events = list(
-        api.chat(
-            {"model": "smollm2-135m", "message": "Hi", "parameters": {"max_new_tokens": 4, "temperature": 0}}
-        )
-    )
+    request = ChatRequest(model="smollm2-135m", message="Hi", parameters={"max_new_tokens": 4, "temperature": 0})
+    events = list(api.chat(request))
     assert isinstance(events[0], SessionEvent)
     assert any(isinstance(event, TokenEvent) for event in events)
     assert isinstance(events[-1], DoneEvent)
@@ -31,7 +29,7 @@ def test_a_chat_streams_typed_events(api):
 
 def test_a_refused_request_raises_with_the_apis_own_message(api):
     with pytest.raises(ApiError) as refused:
-        list(api.chat({"model": "nope", "message": "Hi"}))
+        list(api.chat(ChatRequest(model="nope", message="Hi")))
     assert refused.value.status == 404
     assert "Pick one of: gemma3-270m, smollm2-135m, smollm2-135m-bedrock." in str(refused.value)
 

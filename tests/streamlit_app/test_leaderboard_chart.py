@@ -1,20 +1,31 @@
 from __future__ import annotations
 
-from streamlit_app.api_models import Leaderboard, PairRecord, Rating
-from streamlit_app.leaderboard_chart import heatmap, ratings_table, win_rates
+from streamlit_app.api_models import Leaderboard, PairRecord, Rating, Separation
+from streamlit_app.leaderboard_chart import (
+    heatmap,
+    ratings_table,
+    separation_table,
+    tradeoff_chart,
+    tradeoff_points,
+    win_rates,
+)
 
 
-def rating(model: str, elo: float) -> Rating:
+def rating(model: str, elo: float, **figures) -> Rating:
     return Rating(
         model=model,
         elo=elo,
         bradley_terry=elo,
         bt_lower=elo - 50,
         bt_upper=elo + 50,
+        style_controlled=elo - 5,
+        sc_lower=elo - 60,
+        sc_upper=elo + 40,
         votes=4,
         wins=2,
         losses=1,
         ties=1,
+        **figures,
     )
 
 
@@ -43,3 +54,68 @@ def test_the_heatmap_colours_cells_by_win_rate_and_labels_them():
     assert cells["mark"]["type"] == "rect"
     assert cells["encoding"]["color"]["field"] == "win_rate"
     assert labels["encoding"]["text"]["format"] == ".0%"
+
+
+PRICED = Leaderboard(
+    ratings=[
+        rating(
+            "top",
+            1050,
+            usd_per_1k_output_tokens=0.01,
+            cost_basis="bedrock",
+            median_tokens_per_s=30.0,
+            pareto_cost=True,
+        ),
+        rating(
+            "local",
+            1000,
+            usd_per_1k_output_tokens=0.0,
+            cost_basis="local",
+            median_tokens_per_s=90.0,
+            pareto_cost=True,
+            pareto_speed=True,
+        ),
+        rating("unpriced", 950),
+    ],
+    pairs=[],
+    votes=4,
+    separation=[
+        Separation(higher="top", lower="local", votes_to_separate=120),
+        Separation(higher="local", lower="unpriced", votes_to_separate=None),
+    ],
+)
+
+
+def test_the_table_shows_length_controlled_ratings_speed_and_cost_with_local_labelled():
+    table = ratings_table(PRICED).set_index("Model")
+    assert table.loc["top", "LC 95% CI"] == "990 – 1090"
+    assert table.loc["top", "$ / 1k output tokens"] == "$0.0100"
+    assert table.loc["local", "$ / 1k output tokens"] == "$0 (local)"
+    assert table.loc["unpriced", "$ / 1k output tokens"] == "—"
+    assert table.loc["local", "Tokens/s"] == 90.0
+
+
+def test_models_without_a_price_are_left_off_the_cost_chart_and_the_front_is_marked():
+    points = tradeoff_points(PRICED, "cost").set_index("model")
+    assert list(points.index) == ["top", "local"]
+    assert points["pareto"].tolist() == [True, True]
+    assert points.loc["local", "label"] == "local ($0 (local))"
+    speed = tradeoff_points(PRICED, "speed").set_index("model")["pareto"]
+    assert speed.to_dict() == {"top": False, "local": True}
+
+
+def test_the_tradeoff_chart_draws_intervals_the_front_dots_and_labels():
+    layers = tradeoff_chart(tradeoff_points(PRICED, "cost"), "cost").to_dict()["layer"]
+    assert [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in layers
+    ] == [
+        "rule",
+        "line",
+        "point",
+        "text",
+    ]
+
+
+def test_votes_to_separate_read_as_words():
+    table = separation_table(PRICED)
+    assert table["More votes to separate"].tolist() == ["120", "never (equal ratings)"]

@@ -33,7 +33,10 @@ def test_an_arena_vote_shows_up_as_ratings_and_win_rates(signed_in):
     assert table.iloc[1]["Losses"] == 1
     assert table.iloc[0]["Elo"] > table.iloc[1]["Elo"]
     assert any("beat" in str(caption.value) for caption in app.caption)
-    assert len(app.get("vega_lite_chart")) == 1  # the win-rate heatmap
+    assert "$0 (local)" in set(table["$ / 1k output tokens"])
+    assert any("cheapest model whose interval overlaps" in str(box.value) for box in app.success)
+    # Rating against cost, rating against speed (both with the Pareto front), and the win rates.
+    assert len(app.get("vega_lite_chart")) == 3
 
 
 def test_compare_votes_do_not_count_on_the_leaderboard(signed_in):

@@ -7,6 +7,7 @@ import threading
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
+    LaneView,
     Metrics,
     SessionEvent,
     StartEvent,
@@ -26,6 +27,14 @@ def done(lane=None, reason="eos"):
     )
 
 
+TWO = [LaneView(id="a", label="Model A", model="one"), LaneView(id="b", label="Model B", model="two")]
+ONE = [LaneView(id=None, label="smollm2-135m", model="smollm2-135m")]
+
+
+def session(lanes=ONE, session_id="s1") -> SessionEvent:
+    return SessionEvent(session_id=session_id, title="t", round=1, lanes=lanes)
+
+
 def run(turn: LiveTurn, events, stops=None) -> LiveTurn:
     turn.start(
         lambda: iter(events),
@@ -37,7 +46,7 @@ def run(turn: LiveTurn, events, stops=None) -> LiveTurn:
 
 def test_tokens_of_each_lane_go_to_that_lane_only():
     events = [
-        SessionEvent(session_id="s1", title="t", round=1),
+        session(TWO),
         StartEvent(lane="a", model="one"),
         StartEvent(lane="b", model="two"),
         TokenEvent(lane="b", text="Hel"),
@@ -46,7 +55,7 @@ def test_tokens_of_each_lane_go_to_that_lane_only():
         done("a"),
         done("b", "length"),
     ]
-    turn = run(LiveTurn("hi", ["a", "b"]), events)
+    turn = run(LiveTurn("hi"), events)
     answers = turn.snapshot()
     assert (answers["a"].model, answers["a"].text) == ("one", "Bon")
     assert (answers["b"].model, answers["b"].text, answers["b"].finish_reason) == ("two", "Hello", "length")
@@ -55,12 +64,12 @@ def test_tokens_of_each_lane_go_to_that_lane_only():
 
 def test_an_error_in_one_lane_leaves_the_others_streaming():
     events = [
-        SessionEvent(session_id="s1", title="t", round=1),
+        session(TWO),
         ErrorEvent(lane="a", code="model_error", message="The model failed."),
         TokenEvent(lane="b", text="fine"),
         done("b"),
     ]
-    answers = run(LiveTurn("hi", ["a", "b"]), events).snapshot()
+    answers = run(LiveTurn("hi"), events).snapshot()
     assert answers["a"].error == "The model failed."
     assert (answers["b"].text, answers["b"].error) == ("fine", None)
 
@@ -69,16 +78,14 @@ def test_a_refused_request_fails_the_whole_turn_in_the_apis_words():
     def refused():
         raise ApiError("max_new_tokens=5000 is more than smollm2-135m allows (1024).", status=422)
 
-    turn = LiveTurn("hi", [None])
+    turn = LiveTurn("hi")
     turn.start(refused, lambda *_: None)
     assert turn.wait(5)
     assert turn.failure == "max_new_tokens=5000 is more than smollm2-135m allows (1024)."
 
 
 def test_a_stream_that_ends_early_says_so_instead_of_waiting_forever():
-    turn = run(
-        LiveTurn("hi", [None]), [SessionEvent(session_id="s1", title="t", round=1), TokenEvent(text="par")]
-    )
+    turn = run(LiveTurn("hi"), [session(), TokenEvent(text="par")])
     assert turn.snapshot()[None].error == "The answer ended without finishing. Try again."
 
 
@@ -88,10 +95,10 @@ def test_a_stop_asked_before_the_session_is_known_is_sent_once_it_is():
 
     def events():
         release.wait(5)
-        yield SessionEvent(session_id="s9", title="t", round=1)
+        yield session(session_id="s9")
         yield done(None, "stopped")
 
-    turn = LiveTurn("hi", [None])
+    turn = LiveTurn("hi")
     turn.start(events, lambda session, lane: stops.append((session, lane)))
     turn.request_stop()
     assert stops == []  # nothing to name yet
@@ -104,20 +111,28 @@ def test_a_stop_asked_before_the_session_is_known_is_sent_once_it_is():
 def test_a_stop_of_one_lane_names_that_lane():
     stops: list[tuple[str, str | None]] = []
     turn = run(
-        LiveTurn("hi", ["a", "b"]),
-        [SessionEvent(session_id="s1", title="t", round=1), done("a"), done("b")],
+        LiveTurn("hi"),
+        [session(TWO), done("a"), done("b")],
         stops,
     )
     turn.request_stop("b")
     assert stops == [("s1", "b")]
 
 
-def test_live_figures_measure_from_the_request_to_the_first_text():
-    turn = LiveTurn("hi", [None])
-    turn.apply(TokenEvent(text="a"))
-    answer = turn.snapshot()[None]
-    figures = turn.figures(answer, now=answer.first_text_at + 1.0)
-    assert figures.tokens == 1
-    assert figures.tokens_per_s == 1.0
+def test_live_figures_count_the_tokens_the_server_counted():
+    turn = LiveTurn("hi")
+    turn.apply(session())
+    turn.apply(TokenEvent(text="a few words", completion_tokens=4))
+    figures = turn.snapshot()[None].live_figures()
+    assert figures.tokens == 4, "one piece of text, four tokens"
     assert figures.ttft_s is not None
     assert figures.ttft_s >= 0
+
+
+def test_the_lanes_are_the_ones_the_session_event_names():
+    turn = LiveTurn("hi")
+    assert turn.lanes == []
+    assert turn.snapshot() == {}
+    turn.apply(session(TWO))
+    assert turn.lanes == TWO
+    assert {lane: answer.model for lane, answer in turn.snapshot().items()} == {"a": "one", "b": "two"}

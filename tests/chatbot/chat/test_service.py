@@ -10,13 +10,13 @@ import pytest
 
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import ChatService, InvalidRequestError, MessageTooLongError, ServiceLimits
+from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import SessionNotFoundError
-from chatbot.errors import ParameterError, UnknownModelError
+from chatbot.errors import InvalidRequestError, MessageTooLongError, ParameterError, UnknownModelError
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.clients import sagemaker_runtime_client
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import DoneEvent, ErrorEvent, SessionEvent, StartEvent, TokenEvent
+from chatbot.models.events import DoneEvent, ErrorEvent, LaneView, SessionEvent, StartEvent, TokenEvent
 from tests.sampling import GREEDY, LONG, runs_to, seed_where
 from tests.servers import model_server_process
 
@@ -64,6 +64,7 @@ def test_a_turn_saves_the_prompt_and_the_answer_with_its_figures(service: ChatSe
     session_event, start, *_, done = events
     assert isinstance(session_event, SessionEvent)
     assert session_event.title == "Hi there!"
+    assert session_event.lanes == [LaneView(id=None, label="smollm2-135m", model="smollm2-135m")]
     assert start == StartEvent(model="smollm2-135m")
     assert isinstance(done, DoneEvent)
     prompt, answer = service.get_conversation("alice", session_event.session_id).messages
@@ -134,7 +135,11 @@ def test_compare_streams_both_models_at_once_each_with_its_own_history(service: 
     messages = service.get_conversation("alice", session_id).messages
     assert [(m.role, m.lane) for m in messages[:1]] == [("user", None)]
     assert sorted(m.lane for m in messages if m.role == "assistant") == ["a", "a", "b", "b"]
-    assert len(service._history("alice", service.store.get_session("alice", session_id), "a")) == 4
+    assert len(service.turns._history("alice", service.store.get_session("alice", session_id), "a")) == 4
+    assert [(lane.id, lane.label, lane.model) for lane in events[0].lanes] == [
+        ("a", "Model A", "smollm2-135m"),
+        ("b", "Model B", "gemma3-270m"),
+    ]
 
 
 def test_a_stop_from_another_process_stops_the_generation_within_a_few_tokens(
@@ -226,8 +231,13 @@ def test_arena_hides_the_models_until_the_vote_and_then_closes_the_round(service
     starts = {e.lane: e.model for e in events if isinstance(e, StartEvent)}
     assert starts == {"a": "Model A", "b": "Model B"}
     session_event = events[0]
+    assert [(lane.id, lane.label, lane.model, lane.hidden) for lane in session_event.lanes] == [
+        ("a", "Model A", None, True),
+        ("b", "Model B", None, True),
+    ]
     hidden = service.get_conversation("alice", session_event.session_id)
     assert not hidden.revealed
+    assert [(lane.model, lane.hidden) for lane in hidden.lanes] == [(None, True), (None, True)]
     assert {lane.model for lane in hidden.session.lanes} == {"Model A", "Model B"}
     listed = next(s for s in service.list_sessions("alice").sessions if s.id == session_event.session_id)
     assert {lane.model for lane in listed.lanes} == {"Model A", "Model B"}, "the history list hides them too"
@@ -236,13 +246,15 @@ def test_arena_hides_the_models_until_the_vote_and_then_closes_the_round(service
     vote = service.vote(
         "alice", VoteRequest(session_id=session_event.session_id, round=session_event.round, choice="left")
     )
-    assert len(set(vote.models)) == 2
-    assert set(vote.models) <= set(catalog.names), "two of the catalog's models, drawn at random"
-    assert vote.anonymous
+    assert len(set(vote.models.values())) == 2
+    assert set(vote.models.values()) <= set(catalog.names), "two of the catalog's models, drawn at random"
+    assert vote.models == {lane.id: lane.model for lane in vote.lanes}, "named from the session's lanes"
+    assert not any(lane.hidden for lane in vote.lanes)
+    assert vote.vote.anonymous
     revealed = service.get_conversation("alice", session_event.session_id)
     assert revealed.revealed
     assert revealed.voted_rounds == [session_event.round]
-    assert sorted(lane.model for lane in revealed.session.lanes) == sorted(vote.models)
+    assert sorted(lane.model for lane in revealed.session.lanes) == sorted(vote.models.values())
     with pytest.raises(InvalidRequestError, match="round is over"):
         service.compare("alice", CompareRequest(session_id=session_event.session_id, message="again"))
     board = service.leaderboard()

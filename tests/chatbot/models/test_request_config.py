@@ -133,7 +133,7 @@ def test_an_error_event_without_text_becomes_an_error_not_a_crash():
     chunk = TGI.parse_line('data:{"error":"CUDA out of memory","error_type":"generation"}')
     assert chunk.text == ""
     assert chunk.error == "CUDA out of memory"
-    assert chunk.error_type == "generation"
+    assert chunk.tokens is None, "an error is not a token"
 
 
 def test_openai_stream_lines_parse_and_the_done_marker_is_skipped():
@@ -161,3 +161,10 @@ def test_complete_responses_parse_with_their_own_mapping():
 def test_a_line_that_is_not_json_is_a_model_call_error_that_shows_the_line():
     with pytest.raises(ModelCallError, match="not JSON.*oops"):
         TGI.parse_line("data:oops")
+
+
+def test_each_tgi_stream_event_is_one_token_and_a_complete_body_says_how_many():
+    assert TGI.parse_line('data:{"token":{"id":5,"text":"Hi","special":false}}').tokens == 1
+    assert TGI.parse_line('data:{"token":{"id":2,"text":"</s>","special":true}}').tokens == 1
+    complete = TGI.parse_complete(b'[{"generated_text":"Hi there","details":{"generated_tokens":3}}]')
+    assert complete.tokens == 3

@@ -1,0 +1,73 @@
+"""The lanes of a session and the arena's policy, in one place: which lane ids exist, what a
+pane is called, what an arena hides, and when the vote reveals it.
+
+An arena session hides its models (in the live turn, the history list, the conversation and
+its messages) until its round has a vote. Every caller asks here; none decides for itself.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from chatbot.chat.records import Lane, Message, Session, Vote
+from chatbot.errors import InvalidRequestError
+from chatbot.models.events import LaneView
+
+#: The lanes of a compare or arena session, in pane order.
+LANE_IDS = ("a", "b", "c", "d")
+MAX_LANES = len(LANE_IDS)
+
+
+def lane_label(lane_id: str) -> str:
+    return f"Model {lane_id.upper()}"
+
+
+def new_lanes(models: Sequence[str]) -> list[Lane]:
+    if not 2 <= len(models) <= MAX_LANES:
+        raise InvalidRequestError(f"Compare 2 to {MAX_LANES} models; {len(models)} were given.")
+    return [Lane(id=lane_id, model=model) for lane_id, model in zip(LANE_IDS, models, strict=False)]
+
+
+def arena_lanes(chat_models: Sequence[str], count: int) -> list[Lane]:
+    """`count` distinct models drawn at random."""
+    if len(chat_models) < count:
+        raise InvalidRequestError(
+            f"The arena needs {count} chat models; only {len(chat_models)} are available."
+        )
+    return new_lanes(random.sample(list(chat_models), count))
+
+
+def hides_models(session: Session, votes: Sequence[Vote]) -> bool:
+    """An arena hides its models until its vote; compare and chat sessions never do."""
+    return session.kind == "arena" and not votes
+
+
+def alias(session: Session, lane_id: str | None) -> str | None:
+    """What a hidden lane's model is called while it answers (None: shown by its name)."""
+    return lane_label(lane_id) if session.kind == "arena" and lane_id else None
+
+
+def lane_views(session: Session, *, hidden: bool, chat_model: str | None = None) -> list[LaneView]:
+    """The session's lanes as a user may see them (a chat has one lane, with no id)."""
+    if session.kind == "chat":
+        model = chat_model or ""
+        return [LaneView(id=None, label=model, model=model or None)]
+    return [
+        LaneView(id=lane.id, label=lane_label(lane.id), model=None if hidden else lane.model, hidden=hidden)
+        for lane in session.lanes
+    ]
+
+
+def session_as_shown(session: Session, *, hidden: bool) -> Session:
+    if not hidden:
+        return session
+    return session.model_copy(
+        update={"lanes": [lane.model_copy(update={"model": lane_label(lane.id)}) for lane in session.lanes]}
+    )
+
+
+def messages_as_shown(messages: list[Message], *, hidden: bool) -> list[Message]:
+    if not hidden:
+        return messages
+    return [m.model_copy(update={"model": m.lane and lane_label(m.lane)}) for m in messages]

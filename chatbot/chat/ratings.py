@@ -1,0 +1,148 @@
+"""Bradley-Terry ratings from battles, raw and with length (style) control, with bootstrap intervals.
+
+A battle is two models, an outcome for the first (1 win, 0 loss, 0.5 tie) and the normalised
+length difference of their answers, (len_a - len_b) / (len_a + len_b). Both fits are the same
+logistic regression (as lmarena fits them): one coefficient per model, plus, for the style-
+controlled fit, one for the length difference, so a model is not rated up for writing more.
+Ratings are on the Elo scale (400 points = 10:1 odds), centred on 1000.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ELO_BASE = 1000.0
+ELO_SCALE = 400.0
+#: Bootstrap resamples behind each 95% interval.
+BOOTSTRAP_ROUNDS = 200
+#: A weak L2 prior on the coefficients: a model that never lost still gets a finite rating.
+PRIOR = 0.05
+#: Length differences are fitted to this precision (1% of their range).
+LENGTH_STEP = 0.02
+_PER_LOGIT = ELO_SCALE / math.log(10)
+
+
+@dataclass(frozen=True)
+class Battles:
+    """Pairwise battles as arrays (one entry per battle)."""
+
+    models: list[str]
+    first: np.ndarray  # index into models
+    second: np.ndarray
+    #: 1 the first won, 0 the second won, 0.5 a tie.
+    outcome: np.ndarray
+    #: (len_first - len_second) / (len_first + len_second), in [-1, 1].
+    length_diff: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fit and its bootstrap: per model, the rating and its 95% interval."""
+
+    rating: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    #: Style control: Elo points for an answer as long as it can be against one of no length
+    #: (length difference 1). None for the raw fit.
+    length_effect: float | None = None
+
+
+def fit_both(battles: Battles, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
+    """(raw, style-controlled), each with a bootstrap over the same resamples of the battles.
+
+    Battles are fitted as cells (same models, outcome and length difference, rounded to
+    LENGTH_STEP) weighted by how many battles fall in each: the same likelihood, and a bootstrap
+    over 100,000 votes takes seconds rather than minutes."""
+    cells, counts, battle_cell = _cells(battles)
+    m = len(battles.models)
+    raw_beta = _logistic(cells.design[:, :m], cells.outcome, counts)
+    style_beta = _logistic(cells.design, cells.outcome, counts)
+    rng = np.random.default_rng(seed)
+    raw_samples, style_samples = [], []
+    for _ in range(rounds):
+        resampled = np.bincount(
+            battle_cell[rng.integers(0, len(battles), len(battles))], minlength=len(counts)
+        )
+        raw_samples.append(_logistic(cells.design[:, :m], cells.outcome, resampled, start=raw_beta))
+        style_samples.append(_logistic(cells.design, cells.outcome, resampled, start=style_beta))
+    raw = _summary(raw_beta, np.array(raw_samples), m)
+    style = _summary(style_beta, np.array(style_samples), m)
+    return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    design: np.ndarray
+    outcome: np.ndarray
+
+
+def _cells(battles: Battles) -> tuple[_Cells, np.ndarray, np.ndarray]:
+    """Distinct battles (design rows), how many battles each stands for, and each battle's cell."""
+    steps = np.round(battles.length_diff / LENGTH_STEP).astype(int)
+    keys = np.stack([battles.first, battles.second, np.round(battles.outcome * 2).astype(int), steps], axis=1)
+    unique, battle_cell = np.unique(keys, axis=0, return_inverse=True)
+    battle_cell = battle_cell.reshape(-1)
+    m = len(battles.models)
+    design = np.zeros((len(unique), m + 1))
+    rows = np.arange(len(unique))
+    design[rows, unique[:, 0]] = 1.0
+    design[rows, unique[:, 1]] = -1.0
+    design[:, m] = unique[:, 3] * LENGTH_STEP
+    counts = np.bincount(battle_cell, minlength=len(unique)).astype(float)
+    return _Cells(design, unique[:, 2] / 2.0), counts, battle_cell
+
+
+def _logistic(
+    design: np.ndarray, outcome: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Weighted logistic regression with soft labels (ties are 0.5), by Newton's method."""
+    beta = np.zeros(design.shape[1]) if start is None else start[: design.shape[1]].copy()
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-design @ beta))
+        gradient = design.T @ (weights * (outcome - p)) - PRIOR * beta
+        hessian = (design * (weights * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.abs(step).max() < 1e-6:
+            break
+    return beta
+
+
+def _summary(beta: np.ndarray, samples: np.ndarray, m: int) -> Fit:
+    def scale(coefficients: np.ndarray) -> np.ndarray:
+        models = coefficients[..., :m]
+        return ELO_BASE + _PER_LOGIT * (models - models.mean(axis=-1, keepdims=True))
+
+    lower, upper = np.percentile(scale(samples), [2.5, 97.5], axis=0)
+    return Fit(scale(beta), lower, upper)
+
+
+def votes_to_separate(gap: float, half_widths: tuple[float, float], votes: tuple[int, int]) -> int | None:
+    """More votes between two models, at their current win rate, until their 95% intervals stop
+    overlapping: 0 if they already do not, None if they never will (the same rating).
+
+    An interval narrows as one over the square root of a model's votes; the gap stays as it is."""
+    if gap <= 0 or min(votes) == 0:
+        return None
+
+    def overlaps(extra: int) -> bool:
+        return sum(h * math.sqrt(n / (n + extra)) for h, n in zip(half_widths, votes, strict=True)) >= gap
+
+    if not overlaps(0):
+        return 0
+    high = 1
+    while overlaps(high):
+        high *= 2
+        if high > 10**9:
+            return None
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if overlaps(middle) else (low, middle)
+    return high

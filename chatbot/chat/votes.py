@@ -1,0 +1,116 @@
+"""Votes on compare and arena rounds, and the leaderboard built from arena votes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from chatbot.chat import arena
+from chatbot.chat.costs import Hosting, ModelCost, model_cost
+from chatbot.chat.leaderboard import Leaderboard, build_leaderboard
+from chatbot.chat.leaderboard_cache import CachedLeaderboard
+from chatbot.chat.records import AnswerFigures, Lane, Message, Vote
+from chatbot.chat.requests import VoteRequest
+from chatbot.chat.store import HistoryStore
+from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
+from chatbot.errors import InvalidRequestError
+from chatbot.models.catalog import ModelCatalog
+from chatbot.models.events import LaneView
+
+TWO_LANE_CHOICES = frozenset({"left", "right", "tie", "both_bad"})
+MANY_LANE_CHOICES = frozenset({"best", "all_bad"})
+
+
+class VoteResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vote: Vote
+    #: The session's lanes, revealed (an arena hides its models until its vote).
+    lanes: list[LaneView]
+    #: The lanes' models by lane id, read from those lanes.
+    models: dict[str, str]
+
+
+class Votes:
+    def __init__(
+        self,
+        store: HistoryStore,
+        catalog: ModelCatalog,
+        *,
+        rules: VoteRules | None = None,
+        hosting: Hosting = "local",
+    ):
+        self.store = store
+        self.catalog = catalog
+        self.rules = rules or VoteRules()
+        self.hosting: Hosting = hosting
+        self.board = CachedLeaderboard(self.fresh_leaderboard)
+
+    def vote(self, user_id: str, request: VoteRequest) -> VoteResult:
+        session = self.store.get_session(user_id, request.session_id)
+        if session.kind == "chat":
+            raise InvalidRequestError("Votes are for compare and arena sessions.")
+        messages = self.store.list_messages(user_id, session.id)
+        if not any(m.seq == request.round and m.role == "user" for m in messages):
+            raise InvalidRequestError(f"Round {request.round} is not a prompt of this session.")
+        answers = {m.lane: m for m in messages if m.role == "assistant" and m.reply_to == request.round}
+        lane_ids = [lane.id for lane in session.lanes]
+        if set(answers) != set(lane_ids):
+            raise InvalidRequestError("Wait until every pane has finished before voting.")
+        _check_choice(request, lane_ids)
+        vote = self.store.add_vote(
+            Vote(
+                session_id=session.id,
+                round=request.round,
+                user_id=user_id,
+                choice=request.choice,
+                best_lane=request.best_lane,
+                models=[lane.model for lane in session.lanes],
+                lanes=lane_ids,
+                anonymous=session.kind == "arena",
+                answers=[figures_of(answers[lane.id]) for lane in session.lanes],
+                void_reason=self._identity_leak(session.lanes, answers),
+            )
+        )
+        if vote.anonymous:
+            self.board.votes_arrived()
+        lanes = arena.lane_views(session, hidden=False)
+        return VoteResult(vote=vote, lanes=lanes, models={str(lane.id): str(lane.model) for lane in lanes})
+
+    def leaderboard(self) -> Leaderboard:
+        """The last fit (refreshed in the background as votes arrive)."""
+        return self.board.get()
+
+    def fresh_leaderboard(self) -> Leaderboard:
+        """A fit of every arena vote now (slow with many votes: the bootstrap refits hundreds of times)."""
+        return build_leaderboard(
+            self.store.list_votes(anonymous_only=True), rules=self.rules, cost_of=self.cost_of
+        )
+
+    def cost_of(self, model: str, tokens_per_s: float | None) -> ModelCost:
+        spec = self.catalog.get(model) if model in self.catalog.names else None
+        return model_cost(spec, self.hosting, tokens_per_s)
+
+    def _identity_leak(self, lanes: list[Lane], answers: dict[str | None, Message]) -> str | None:
+        for lane in lanes:
+            model_id = self.catalog.get(lane.model).model_id if lane.model in self.catalog.names else None
+            term = leaked_identity(answers[lane.id].content, lane.model, model_id)
+            if term is not None:
+                return identity_leak_reason(arena.lane_label(lane.id), term)
+        return None
+
+
+def figures_of(message: Message) -> AnswerFigures:
+    return AnswerFigures(
+        chars=len(message.content),
+        completion_tokens=message.usage.completion_tokens if message.usage else None,
+        ttft_ms=message.metrics.ttft_ms if message.metrics else None,
+        tokens_per_s=message.metrics.tokens_per_s if message.metrics else None,
+    )
+
+
+def _check_choice(request: VoteRequest, lanes: list[str]) -> None:
+    allowed = TWO_LANE_CHOICES if len(lanes) == 2 else MANY_LANE_CHOICES
+    if request.choice not in allowed:
+        raise InvalidRequestError(f"With {len(lanes)} panes, vote one of: {', '.join(sorted(allowed))}.")
+    if request.choice == "best" and request.best_lane not in lanes:
+        raise InvalidRequestError(f"Name the best pane: one of {', '.join(lanes)}.")
