@@ -13,12 +13,12 @@ from chatbot.chat.requests import ChatRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import Event, StartEvent, TokenEvent
+from chatbot.models.events import DoneEvent, Event, StartEvent, TokenEvent
+from tests.sampling import GREEDY, LONG, seed_where
 
 MODEL = "smollm2-135m"
 MODES = ["native", "batched", "none"]
-# With this seed SmolLM2 writes 200+ tokens for the prompt: a stop always lands mid-answer.
-LONG = {"max_new_tokens": 600, "temperature": 1.0, "seed": 1}
+STORY = "Tell me a long story."
 
 
 def service_in(mode: str, catalog: ModelCatalog, runtime_client, store: PostgresHistoryStore) -> ChatService:
@@ -29,6 +29,19 @@ def service_in(mode: str, catalog: ModelCatalog, runtime_client, store: Postgres
         store,
         limits=ServiceLimits(stop_poll_s=0.05),
     )
+
+
+def long_draw(endpoint: Endpoint, mode: str) -> dict:
+    """Parameters whose draw in this mode runs past 40 tokens, so a stop lands mid-answer."""
+
+    def runs_long(seed: int) -> bool:
+        params = endpoint.spec.resolve_parameters({**LONG, "max_new_tokens": 40, "seed": seed})
+        prompt = endpoint.fit_prompt([], STORY, params).prompt
+        done = list(endpoint.stream(prompt, params, mode=mode))[-1]  # type: ignore[arg-type]
+        return isinstance(done, DoneEvent) and done.finish_reason == "length"
+
+    seed = seed_where(runs_long, f"a 40+ token story in {mode} mode", key=("token-counts", mode))
+    return {**LONG, "seed": seed}
 
 
 def server_counters(url: str) -> dict[str, int]:
@@ -50,7 +63,7 @@ def test_a_complete_answer_reports_the_tokens_the_server_generated(
     service = service_in(mode, catalog, runtime_client, postgres_store)
     before = server_counters(model_server_url)
     request = ChatRequest(
-        model=MODEL, message="Name three colours.", parameters={"max_new_tokens": 24, "seed": 3}
+        model=MODEL, message="Name three colours.", parameters={"max_new_tokens": 24, **GREEDY}
     )
     events = list(service.chat("alice", request))
     answer = service.get_conversation("alice", events[0].session_id).messages[-1]
@@ -66,12 +79,14 @@ def test_a_stopped_answer_reports_only_tokens_the_server_generated(
     mode, catalog, runtime_client, postgres_store, model_server_url
 ):
     service = service_in(mode, catalog, runtime_client, postgres_store)
+    # Blocking mode is stopped before its one call, so any draw will do.
+    parameters = LONG if mode == "none" else long_draw(service.endpoint(MODEL), mode)
     before = server_counters(model_server_url)
-    request = ChatRequest(model=MODEL, message="Tell me a long story.", parameters=LONG)
+    request = ChatRequest(model=MODEL, message=STORY, parameters=parameters)
     events = service.chat("alice", request)
     collected: list[Event] = []
-    # Blocking mode has one piece of text: stop it before the call; the others after a few pieces.
-    pieces_before_stop = 0 if mode == "none" else 3
+    # Blocking mode has one piece of text: stop it before the call. Batched pieces hold 8 tokens.
+    pieces_before_stop = {"none": 0, "batched": 1, "native": 3}[mode]
     for event in events:
         collected.append(event)
         pieces = sum(isinstance(e, TokenEvent) for e in collected)
