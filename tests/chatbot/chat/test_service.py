@@ -259,7 +259,7 @@ def test_arena_hides_the_models_until_the_vote_and_then_closes_the_round(service
         service.compare("alice", CompareRequest(session_id=session_event.session_id, message="again"))
     board = service.leaderboard()
     assert board.votes == 1
-    assert {rating.model for rating in board.ratings} == set(vote.models)
+    assert {rating.model for rating in board.ratings} == set(vote.models.values())
 
 
 def test_votes_are_checked(service: ChatService):
