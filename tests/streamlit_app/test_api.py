@@ -20,7 +20,9 @@ def api(stack):
 
 
 def test_a_chat_streams_typed_events(api):
-    request = ChatRequest(model="smollm2-135m", message="Hi", parameters={"max_new_tokens": 4, "temperature": 0})
+    request = ChatRequest(
+        model="smollm2-135m", message="Hi", parameters={"max_new_tokens": 4, "temperature": 0}
+    )
     events = list(api.chat(request))
     assert isinstance(events[0], SessionEvent)
     assert any(isinstance(event, TokenEvent) for event in events)
