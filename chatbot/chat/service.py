@@ -11,8 +11,11 @@ It only composes the parts, each with one job:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
+from pydantic import BaseModel, ConfigDict
+
+from chatbot.chat.battles import import_battles, read_battles
 from chatbot.chat.costs import Hosting
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage
@@ -29,7 +32,15 @@ from chatbot.models.events import Event
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import Retriever
 
-__all__ = ["ChatService", "Conversation", "ServiceLimits", "VoteResult"]
+__all__ = ["BattlesImported", "ChatService", "Conversation", "ServiceLimits", "VoteResult"]
+
+
+class BattlesImported(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    imported: int
+    #: Votes already in the store (a round takes one vote).
+    skipped: int
 
 
 class ChatService:
@@ -107,3 +118,10 @@ class ChatService:
 
     def leaderboard(self) -> Leaderboard:
         return self.votes.leaderboard()
+
+    def import_battles(self, lines: Sequence[str]) -> BattlesImported:
+        """A battles file's votes into the store (administrators); those already there are skipped."""
+        battles = read_battles(lines)  # raises, naming the line, before anything is stored
+        added = import_battles(self.store, battles)
+        self.votes.board.votes_arrived()
+        return BattlesImported(imported=added, skipped=len(battles) - added)

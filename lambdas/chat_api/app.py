@@ -23,11 +23,11 @@ from chatbot import errors
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import Conversation, VoteResult
+from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
-from lambdas.chat_api.dependencies import Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import refuse_nul_characters
 from lambdas.chat_api.streaming import relay
 
@@ -229,6 +229,13 @@ def create_app() -> FastAPI:
     @app.post("/votes")
     async def vote(body: VoteRequest, user: User, service: Service) -> VoteResult:
         return await run_in_threadpool(service.vote, user, body)
+
+    @app.post("/admin/battles")
+    async def import_battles(request: Request, admin: Admin, service: Service) -> BattlesImported:
+        """Administrators: a battles file (JSONL, as `python -m chatbot.chat.battles export` writes)
+        into the store; votes already there are skipped."""
+        text = (await request.body()).decode("utf-8", errors="replace")
+        return await run_in_threadpool(service.import_battles, text.splitlines())
 
     @app.get("/leaderboard")
     async def leaderboard(user: User, service: Service) -> Leaderboard:

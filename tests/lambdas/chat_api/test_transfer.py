@@ -1,10 +1,14 @@
 """Conversations taken away and brought back through the API: Markdown and JSON exports of one
-or all, and an import that keeps each message's status and figures and adds nothing twice."""
+or all, and an import that keeps each message's status and figures and adds nothing twice; an
+administrator's import of a battles file."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.test_app import SHORT, stream_events
 
 
@@ -54,3 +58,47 @@ def test_an_import_that_is_not_an_export_is_refused_with_what_to_send(bob: httpx
     assert "conversations" in response.json()["error"]["message"]
     wrong_format = bob.get("/sessions/export", params={"format": "pdf"})
     assert wrong_format.status_code == 422
+
+
+def battle_line(index: int, winner: str) -> str:
+    return json.dumps(
+        {
+            "question_id": f"imported-{index}#1",
+            "model_a": "smollm2-135m",
+            "model_b": "gemma3-270m",
+            "winner": "model_a" if winner == "left" else "model_b",
+            "judge": f"judge-{index}",
+            "tstamp": 1764583200.0 + index,
+            "turn": 1,
+            "session_id": f"imported-{index}",
+            "round": 1,
+            "choice": winner,
+            "models": ["smollm2-135m", "gemma3-270m"],
+            "lanes": ["a", "b"],
+            "created_at": "2026-12-01T09:00:00+00:00",
+        }
+    )
+
+
+def test_an_administrator_imports_a_battles_file_once_and_the_leaderboard_counts_it(
+    api_url: str, tokens: LocalTokens, alice: httpx.Client
+):
+    body = "\n".join(battle_line(index, "left" if index % 3 else "right") for index in range(6)) + "\n"
+    headers = {"Content-Type": "application/x-ndjson"}
+    refused = alice.post("/admin/battles", content=body, headers=headers)
+    assert refused.status_code == 403, "only administrators import"
+    before = alice.get("/leaderboard").json()["votes"]
+    admin_token = tokens.issue("root", roles=("admin",))
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+    ) as admin:
+        first = admin.post("/admin/battles", content=body, headers=headers)
+        assert first.json() == {"imported": 6, "skipped": 0}
+        assert admin.post("/admin/battles", content=body, headers=headers).json() == {
+            "imported": 0,
+            "skipped": 6,
+        }
+        bad = admin.post("/admin/battles", content=body + '{"model_a": 1}\n', headers=headers)
+        assert bad.status_code == 422
+        assert "Line 7 of the battles file is not a battle" in bad.json()["error"]["message"]
+    assert alice.get("/leaderboard").json()["votes"] == before + 6
