@@ -193,7 +193,7 @@ def at_once(url: str, request: Callable[[httpx.Client, str, int], Stream], count
             f"(run {run}, reader {index}) Write a long story about {TOPICS[index % len(TOPICS)]}."
         )
         with httpx.Client(base_url=url, timeout=600) as client:
-            streams[index] = request(client, prompt, 1000 * run + index)
+            streams[index] = request(client, prompt, 1000 * (run + 1) + index)
 
     threads = [threading.Thread(target=one, args=(index,)) for index in range(count)]
     started = time.perf_counter()
@@ -216,12 +216,13 @@ def at_once(url: str, request: Callable[[httpx.Client, str, int], Stream], count
 def conversation(url: str, request: Callable[[httpx.Client, str, int], Stream], run: int) -> dict:
     """TTFT of a conversation's first and fifth turn: the fifth re-sends the whole history."""
     history, ttfts = "", []
-    with httpx.Client(base_url=url, timeout=600) as client:
-        for turn, message in enumerate(TURNS):
-            prompt = history + CHATML.format(f"(run {run}) {message}" if turn == 0 else message)
-            stream = request(client, prompt, run)
-            ttfts.append(stream.ttft_s)
-            history = prompt + stream.text + "<|im_end|>\n"
+    for turn, message in enumerate(TURNS):
+        prompt = history + CHATML.format(f"(run {run}) {message}" if turn == 0 else message)
+        # A connection per request, as in at_once: llama-server closes a streamed one.
+        with httpx.Client(base_url=url, timeout=600) as client:
+            stream = request(client, prompt, run + 1)
+        ttfts.append(stream.ttft_s)
+        history = prompt + stream.text + "<|im_end|>\n"
     return {"turn1_ttft_s": ttfts[0], "turn5_ttft_s": ttfts[-1], "turn5_prompt_chars": len(prompt)}
 
 
