@@ -4,7 +4,8 @@ Same model, prompt, parameters and seed on both paths, interleaved run by run:
 - direct: the model layer (`Endpoint.stream`) -> boto3 -> model server;
 - API: HTTP POST /chat -> ChatService (history writes in Postgres) -> the same path.
 
-Then 16 users chat at once against both local models through the API. Prints one JSON line.
+Then 16 users chat at once against both local models through the API (the model server batches
+each model's chats: mean sequences per decode step). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def main() -> None:
     spec = load_catalog("models.yaml").get(MODEL)
     secret_file = Path(".data/benchmark-secret")
     tokens = LocalTokens(local_secret(secret_file))
-    with temporary_server() as pg, model_server("--max-queue", "16") as model_url:
+    # Each model's 8 chats decode together in its slots; none waits in the queue.
+    with temporary_server() as pg, model_server() as model_url:
         env = {
             "CHATBOT_MODELS_FILE": "models.yaml",
             "SAGEMAKER_ENDPOINT_URL": model_url,
@@ -139,7 +141,19 @@ def main() -> None:
                     if run >= 0:
                         for name, value in figures.items():
                             results[name].append(value)
+            before = httpx.get(f"{model_url}/metrics").json()
             concurrency = concurrent_chats(api_url, tokens, args.concurrent)
+            after = httpx.get(f"{model_url}/metrics").json()
+            # The model server decodes each model's chats together: tokens per decode step.
+            concurrency["model_slots"] = after[MODEL]["slots"]
+            concurrency["mean_batch_size"] = {
+                name: round(
+                    (after[name]["tokens_generated"] - before[name]["tokens_generated"])
+                    / max(1, after[name]["decode_steps"] - before[name]["decode_steps"]),
+                    2,
+                )
+                for name in after
+            }
 
     def median(name: str, index: int) -> float:
         return statistics.median(value[index] for value in results[name])

@@ -130,31 +130,47 @@ class Stream:
     text: str = ""
 
 
-def ours_request(client: httpx.Client, prompt: str, seed: int) -> Stream:
-    body = {
-        "inputs": prompt,
-        "stream": True,
-        "parameters": {"max_new_tokens": NEW_TOKENS, "seed": seed, **SAMPLING},
-    }
+def timed_stream(
+    client: httpx.Client,
+    path: str,
+    body: dict,
+    read: Callable[[dict, Stream], None],
+    headers: dict | None = None,
+) -> Stream:
+    """POST a streaming request; TTFT is the time to the first server-sent event."""
     started, stream = time.perf_counter(), Stream()
-    with client.stream(
-        "POST", "/invocations", json=body, headers={"X-Amzn-SageMaker-Target-Model": MODEL}
-    ) as reply:
-        if reply.status_code == 429:
+    with client.stream("POST", path, json=body, headers=headers) as reply:
+        if reply.status_code in (429, 503):
             return Stream(refused=True)
         reply.raise_for_status()
         for line in reply.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            stream.ttft_s = stream.ttft_s or time.perf_counter() - started
-            event = json.loads(line.removeprefix("data:"))
-            if event.get("details"):
-                stream.tokens = event["details"]["generated_tokens"]
-                stream.text = event["generated_text"]
+            if line.startswith("data:"):
+                stream.ttft_s = stream.ttft_s or time.perf_counter() - started
+                read(json.loads(line.removeprefix("data:")), stream)
     return stream
 
 
+def ours_request(client: httpx.Client, prompt: str, seed: int) -> Stream:
+    """TGI's streaming request on the SageMaker container contract."""
+
+    def read(event: dict, stream: Stream) -> None:
+        if event.get("details"):
+            stream.tokens = event["details"]["generated_tokens"]
+            stream.text = event["generated_text"]
+
+    parameters = {"max_new_tokens": NEW_TOKENS, "seed": seed, **SAMPLING}
+    body = {"inputs": prompt, "stream": True, "parameters": parameters}
+    return timed_stream(client, "/invocations", body, read, {"X-Amzn-SageMaker-Target-Model": MODEL})
+
+
 def peer_request(client: httpx.Client, prompt: str, seed: int) -> Stream:
+    """llama-server's native /completion with the same sampling (its extra samplers off)."""
+
+    def read(event: dict, stream: Stream) -> None:
+        stream.text += event.get("content", "")
+        if event.get("stop"):
+            stream.tokens = event.get("tokens_predicted", 0)
+
     body = {
         "prompt": prompt,
         "stream": True,
@@ -168,20 +184,7 @@ def peer_request(client: httpx.Client, prompt: str, seed: int) -> Stream:
         "min_p": 0.0,
         "cache_prompt": True,
     }
-    started, stream = time.perf_counter(), Stream()
-    with client.stream("POST", "/completion", json=body) as reply:
-        if reply.status_code in (429, 503):
-            return Stream(refused=True)
-        reply.raise_for_status()
-        for line in reply.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            stream.ttft_s = stream.ttft_s or time.perf_counter() - started
-            event = json.loads(line.removeprefix("data:"))
-            stream.text += event.get("content", "")
-            if event.get("stop"):
-                stream.tokens = event.get("tokens_predicted", 0)
-    return stream
+    return timed_stream(client, "/completion", body, read)
 
 
 def at_once(url: str, request: Callable[[httpx.Client, str, int], Stream], count: int, run: int) -> dict:
