@@ -18,8 +18,10 @@ ELO_BASE = 1000.0
 ELO_SCALE = 400.0
 #: Bootstrap resamples behind each 95% interval.
 BOOTSTRAP_ROUNDS = 200
-#: A weak L2 prior on the coefficients: a model that never lost still gets a finite rating.
-PRIOR = 0.05
+#: An L2 prior on the coefficients (a standard normal on each logit strength): a model that
+#: never lost still gets a finite rating, and one vote moves a rating by about 70 points, not 200;
+#: with hundreds of votes it no longer matters.
+PRIOR = 1.0
 #: Length differences are fitted to this precision (1% of their range).
 LENGTH_STEP = 0.02
 _PER_LOGIT = ELO_SCALE / math.log(10)

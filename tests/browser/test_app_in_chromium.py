@@ -159,7 +159,7 @@ def test_an_arena_vote_reveals_the_models_and_moves_the_leaderboard(signed_in: P
     # Rating against cost and against speed, each with its Pareto front; then the win rates.
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3)
     shot(page, "leaderboard-after")
-    main(page).get_by_text("Quality, cost and speed").scroll_into_view_if_needed()
+    page.get_by_test_id("stVegaLiteChart").nth(1).scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # let Vega finish drawing before the picture
     shot(page, "leaderboard-pareto")
 
