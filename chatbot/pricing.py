@@ -39,3 +39,23 @@ BEDROCK_OUTPUT_PER_1K_TOKENS = {
     "meta.llama3-1-70b-instruct-v1:0": 0.00099,
     "mistral.mistral-7b-instruct-v0:2": 0.0002,
 }
+
+#: Bedrock on-demand, USD per 1,000 input tokens, keyed like BEDROCK_OUTPUT_PER_1K_TOKENS.
+BEDROCK_INPUT_PER_1K_TOKENS = {
+    "anthropic.claude-3-haiku-20240307-v1:0": 0.00025,
+    "anthropic.claude-3-5-haiku-20241022-v1:0": 0.0008,
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": 0.003,
+    "anthropic.claude-3-7-sonnet-20250219-v1:0": 0.003,
+    "amazon.nova-micro-v1:0": 0.000035,
+    "amazon.nova-lite-v1:0": 0.00006,
+    "amazon.nova-pro-v1:0": 0.0008,
+    "meta.llama3-1-8b-instruct-v1:0": 0.00022,
+    "meta.llama3-1-70b-instruct-v1:0": 0.00099,
+    "mistral.mistral-7b-instruct-v0:2": 0.00015,
+}
+
+
+def bedrock_model_key(model_id: str) -> str:
+    """The price tables' key: a model id without an inference profile's geography prefix."""
+    prefix, _, rest = model_id.partition(".")
+    return rest if prefix in ("us", "eu", "apac", "global") and rest else model_id

@@ -19,25 +19,12 @@ def distribution(
     alb: aws.lb.LoadBalancer,
     origin_secret: pulumi.Output[str],
     *,
-    region: str,
-    rate_limit_per_5min: int,
+    web_acl_arn: pulumi.Input[str],
     domain_name: str | None,
     certificate_arn: str | None,
 ) -> aws.cloudfront.Distribution:
     """HTTPS for viewers, no caching, every method and header (websockets) through to the ALB."""
     child = pulumi.ResourceOptions(parent=parent)
-    if certificate_arn:
-        certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-            acm_certificate_arn=certificate_arn,
-            ssl_support_method="sni-only",
-            minimum_protocol_version="TLSv1.2_2021",
-        )
-    else:
-        # With *.cloudfront.net CloudFront applies its TLSv1 policy whatever is asked (an AWS
-        # limit); the cloudfront-tls rule fails this unless the stack waives it with a reason.
-        certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-            cloudfront_default_certificate=True, minimum_protocol_version="TLSv1"
-        )
     return aws.cloudfront.Distribution(
         f"{name}-cdn",
         enabled=True,
@@ -45,7 +32,7 @@ def distribution(
         http_version="http2and3",
         price_class="PriceClass_100",
         aliases=[domain_name] if domain_name else None,
-        web_acl_id=web_acl(name, parent, region=region, rate_limit_per_5min=rate_limit_per_5min).arn,
+        web_acl_id=web_acl_arn,
         origins=[
             aws.cloudfront.DistributionOriginArgs(
                 origin_id="alb",
@@ -75,13 +62,35 @@ def distribution(
         restrictions=aws.cloudfront.DistributionRestrictionsArgs(
             geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
         ),
-        viewer_certificate=certificate,
+        viewer_certificate=viewer_certificate(certificate_arn),
         opts=child,
     )
 
 
-def web_acl(name: str, parent: pulumi.Resource, *, region: str, rate_limit_per_5min: int) -> aws.wafv2.WebAcl:
-    """A rate limit per client IP, in front of CloudFront."""
+def viewer_certificate(certificate_arn: str | None) -> aws.cloudfront.DistributionViewerCertificateArgs:
+    if certificate_arn:
+        return aws.cloudfront.DistributionViewerCertificateArgs(
+            acm_certificate_arn=certificate_arn,
+            ssl_support_method="sni-only",
+            minimum_protocol_version="TLSv1.2_2021",
+        )
+    # With *.cloudfront.net CloudFront applies its TLSv1 policy whatever is asked (an AWS
+    # limit); the cloudfront-tls rule fails this unless the stack waives it with a reason.
+    return aws.cloudfront.DistributionViewerCertificateArgs(
+        cloudfront_default_certificate=True, minimum_protocol_version="TLSv1"
+    )
+
+
+def web_acl(
+    name: str,
+    parent: pulumi.Resource,
+    *,
+    region: str,
+    rate_limit_per_5min: int,
+    gateway_rate_limit_per_5min: int | None = None,
+) -> aws.wafv2.WebAcl:
+    """A rate limit per client IP in front of CloudFront (the app's and the gateway's
+    distributions), and a stricter one on the gateway's /v1/ paths when it is on."""
     # A CloudFront web ACL must live in us-east-1, whatever the stack's region.
     provider = (
         None
@@ -109,7 +118,40 @@ def web_acl(name: str, parent: pulumi.Resource, *, region: str, rate_limit_per_5
                     )
                 ),
                 visibility_config=visibility("rate-limit-per-ip"),
-            )
+            ),
+            *(
+                [
+                    aws.wafv2.WebAclRuleArgs(
+                        name="gateway-rate-limit-per-ip",
+                        priority=2,
+                        action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                        statement=aws.wafv2.WebAclRuleStatementArgs(
+                            rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                                limit=gateway_rate_limit_per_5min,
+                                aggregate_key_type="IP",
+                                evaluation_window_sec=300,
+                                scope_down_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
+                                    byte_match_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementArgs(
+                                        field_to_match=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchArgs(
+                                            uri_path=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchUriPathArgs()
+                                        ),
+                                        positional_constraint="STARTS_WITH",
+                                        search_string="/v1/",
+                                        text_transformations=[
+                                            aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementTextTransformationArgs(
+                                                priority=0, type="NONE"
+                                            )
+                                        ],
+                                    )
+                                ),
+                            )
+                        ),
+                        visibility_config=visibility("gateway-rate-limit-per-ip"),
+                    )
+                ]
+                if gateway_rate_limit_per_5min
+                else []
+            ),
         ],
         visibility_config=visibility(f"{name}-waf"),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider),

@@ -17,7 +17,8 @@ from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
 from chatbot.postgres import DatabaseSettings
-from infra import regional
+from infra import bedrock, regional
+from infra.bedrock import BedrockModel
 from infra.iam import allow, log_statements, policy_document
 from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel
@@ -50,8 +51,9 @@ class ChatBackendArgs:
     code: LambdaCode
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
-    #: Every endpoint the API may call (chat models and the embeddings model): nothing else.
-    models: list[tuple[str, LargeLanguageModel]] = field(default_factory=list)
+    #: Every model the API may call (SageMaker endpoints, the embeddings one included, and Bedrock
+    #: models): nothing else.
+    models: list[tuple[str, LargeLanguageModel | BedrockModel]] = field(default_factory=list)
     database: DatabaseAccess | None = None
     #: None (the default): no reservation. See docs/DEPLOY.md before setting it.
     reserved_concurrency: int | None = None
@@ -66,6 +68,7 @@ class ChatBackendArgs:
 
 class ChatBackend(pulumi.ComponentResource):
     function_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
     function_url: pulumi.Output[str]
     history_table_name: pulumi.Output[str]
     models_table_name: pulumi.Output[str]
@@ -116,6 +119,7 @@ class ChatBackend(pulumi.ComponentResource):
             opts=child,
         )
         self.function_arn = function.arn
+        self.function_name = function.name
         self.function_url = url.function_url
         self.history_table_name = history.name
         self.models_table_name = models_table.name
@@ -245,13 +249,16 @@ class ChatBackend(pulumi.ComponentResource):
             ),
             allow(list(registry.IAM_ACTIONS), [models_table.arn]),
         ]
-        if args.models:
+        endpoints = [model for _, model in args.models if isinstance(model, LargeLanguageModel)]
+        if endpoints:
             statements.append(
                 allow(
                     ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
-                    [model.endpoint_arn for _, model in args.models],
+                    [model.endpoint_arn for model in endpoints],
                 )
             )
+        if bedrock_specs := [model.spec for _, model in args.models if isinstance(model, BedrockModel)]:
+            statements += bedrock.invoke_statements(bedrock_specs, args.region, bedrock.caller_account(self))
         if args.database is not None:
             statements.append(allow(["secretsmanager:GetSecretValue"], [args.database.secret_arn]))
         return policy_document(statements)

@@ -29,9 +29,23 @@ class _Section(BaseModel):
 
 class NetworkConfig(_Section):
     cidr_block: str = "10.20.0.0/16"
-    #: 1 is cheapest; one per AZ (2) keeps egress working when an AZ fails.
-    nat_gateways: int = Field(1, ge=1, le=2)
+    #: 1 is cheapest; one per AZ (2) keeps egress working when an AZ fails; 0 with nat_instance_type.
+    nat_gateways: int = Field(1, ge=0, le=2)
+    #: Instead of NAT gateways: one NAT instance of this type (e.g. t4g.nano, about $4 a month).
+    nat_instance_type: str | None = None
+    #: AZs the interface endpoints sit in: 1 halves their cost; 2 survive an AZ outage.
+    interface_endpoint_azs: int = Field(2, ge=1, le=2)
     flow_log_retention_days: int = Field(30, ge=1)
+
+    @model_validator(mode="after")
+    def _one_way_out(self) -> NetworkConfig:
+        if bool(self.nat_gateways) == bool(self.nat_instance_type):
+            raise ValueError(
+                "set nat_gateways (1 or 2) or nat_instance_type, not both and not neither: the chat "
+                "API fetches Cognito's signing keys and the web tasks call the chat API's function "
+                "URL over the internet (no VPC endpoint serves either)"
+            )
+        return self
 
 
 class ChatApiConfig(_Section):
@@ -54,6 +68,15 @@ class SemanticSearchConfig(_Section):
     #: The PostgreSQL major version on RDS (pgvector ships with 15.2+ and 16). The major only:
     #: RDS refuses new instances on old minors, and auto minor upgrades would make a minor pin drift.
     db_engine_version: str = "16"
+    #: rds: one RDS PostgreSQL instance (db_instance_class, runs around the clock);
+    #: aurora-serverless: Aurora PostgreSQL Serverless v2, which pauses at 0 ACU when idle (pgvector
+    #: included; the first query after a pause waits about 15 seconds while it resumes).
+    db_engine: Literal["rds", "aurora-serverless"] = "rds"
+    #: Aurora Serverless v2 capacity, in ACUs (1 ACU is about 2 GB of memory). 0 pauses when idle.
+    db_min_acu: float = Field(0, ge=0, le=256)
+    db_max_acu: float = Field(2, ge=1, le=256)
+    #: Idle seconds before a cluster at db_min_acu 0 pauses (AWS allows 300 to 86400).
+    db_auto_pause_s: int = Field(300, ge=300, le=86400)
 
     @field_validator("db_engine_version")
     @classmethod
@@ -92,9 +115,18 @@ class WebConfig(_Section):
     #: *.cloudfront.net name, where it enforces only TLSv1 (an AWS limit): see security_waivers.
     domain_name: str | None = None
     certificate_arn: str | None = None
+    #: The OpenAI-compatible gateway's route for API clients: /v1/* through its own CloudFront
+    #: distribution behind the same WAF (docs/DEPLOY.md, "The gateway route").
+    gateway: bool = True
+    #: Requests per 5 minutes per client IP to /v1/ before WAF blocks it (on top of the rule above).
+    gateway_rate_limit_per_5min: int = Field(300, ge=100)
+    #: The gateway's custom domain; the certificate_arn must cover it too.
+    gateway_domain_name: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> WebConfig:
+        if self.gateway_domain_name and not self.certificate_arn:
+            raise ValueError("gateway_domain_name needs certificate_arn (a certificate that covers it)")
         if self.max_tasks < self.min_tasks:
             raise ValueError("max_tasks must be at least min_tasks")
         if bool(self.domain_name) != bool(self.certificate_arn):
@@ -114,6 +146,9 @@ class StackConfig(_Section):
     chat_api: ChatApiConfig = Field(default_factory=ChatApiConfig)
     semantic_search: SemanticSearchConfig = Field(default_factory=SemanticSearchConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    #: The most this stack may cost per month at idle (USD, the plan's estimate); the
+    #: cost-within-budget rule fails a stack over it. None: no budget.
+    budget_usd_month: float | None = Field(None, gt=0)
     #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
     security_waivers: dict[str, str] = Field(default_factory=dict)
 

@@ -105,7 +105,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         kms_key_arn = None
-        if not regional.has_local_nvme(deployment.instance_type):
+        if deployment.serverless is not None or not regional.has_local_nvme(deployment.instance_type):
             key = aws.kms.Key(
                 f"{name}-key",
                 description=f"Encrypts the storage volume of the {spec.name} endpoint",
@@ -114,18 +114,29 @@ class LargeLanguageModel(pulumi.ComponentResource):
                 opts=child,
             )
             kms_key_arn = key.arn
+        if deployment.serverless is not None:
+            # No instance: SageMaker starts compute per call (the health-check and download
+            # timeouts are instance settings it refuses here).
+            variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=VARIANT,
+                model_name=model.name,
+                serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                    memory_size_in_mb=deployment.serverless.memory_mb,
+                    max_concurrency=deployment.serverless.max_concurrency,
+                ),
+            )
+        else:
+            variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=VARIANT,
+                model_name=model.name,
+                instance_type=deployment.instance_type,
+                initial_instance_count=deployment.initial_instance_count,
+                container_startup_health_check_timeout_in_seconds=deployment.startup_health_check_timeout_s,
+                model_data_download_timeout_in_seconds=deployment.model_data_download_timeout_s,
+            )
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            production_variants=[
-                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
-                    variant_name=VARIANT,
-                    model_name=model.name,
-                    instance_type=deployment.instance_type,
-                    initial_instance_count=deployment.initial_instance_count,
-                    container_startup_health_check_timeout_in_seconds=deployment.startup_health_check_timeout_s,
-                    model_data_download_timeout_in_seconds=deployment.model_data_download_timeout_s,
-                )
-            ],
+            production_variants=[variant],
             kms_key_arn=kms_key_arn,
             opts=child,
         )

@@ -9,23 +9,54 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 AZ_COUNT = 2
-#: AWS APIs that private resources call; interface endpoints keep that traffic off the NAT.
-INTERFACE_SERVICES = ("sagemaker.runtime", "secretsmanager")
+#: Gateway endpoints cost nothing: DynamoDB (history and model registry) and S3 (documents, and
+#: the image layers ECR serves from S3) never cross the NAT.
 GATEWAY_SERVICES = ("s3", "dynamodb")
+#: Interface endpoints, each for the AWS API a Lambda calls (service -> why). The program creates
+#: those its stack needs (program.interface_endpoints); their traffic never crosses the NAT.
+INTERFACE_SERVICES = {
+    "bedrock-runtime": "the chat API calls Bedrock models (Converse, ConverseStream)",
+    "sagemaker.runtime": "the chat API and the indexer call SageMaker endpoints (chat models, embeddings)",
+    "secretsmanager": "the chat API and the indexer read the database's secret; the web tasks their auth secret",
+}
+#: What a NAT (gateway or instance) still carries, because no VPC endpoint serves it: the chat
+#: API's fetch of the Cognito user pool's signing keys (a pool with a hosted-UI domain cannot use
+#: PrivateLink), and the web tasks' calls to the chat API's function URL (no PrivateLink) and to
+#: the Cognito hosted UI's token endpoint, plus their image pulls and logs.
+#: Amazon Linux 2023's documented NAT instance set-up: forward, masquerade, keep it over reboots.
+NAT_INSTANCE_USER_DATA = """#!/bin/bash
+set -euo pipefail
+dnf install -y iptables-services
+systemctl enable --now iptables
+echo "net.ipv4.ip_forward=1" > /etc/sysctl.d/90-nat.conf
+sysctl -p /etc/sysctl.d/90-nat.conf
+uplink=$(ip route show default | awk '{print $5; exit}')
+iptables -t nat -A POSTROUTING -o "$uplink" -j MASQUERADE
+iptables -F FORWARD
+service iptables save
+"""
+#: The current Amazon Linux 2023 AMI for arm64 (Graviton t4g instances), as AWS publishes it.
+AL2023_ARM64_AMI = "al2023-ami-2023.*-kernel-6.1-arm64"
 
 
 @dataclass
 class NetworkArgs:
     region: str
     cidr_block: str = "10.20.0.0/16"
+    #: 0 with nat_instance_type set: one small NAT instance instead (dev: $4 a month, not $33).
     nat_gateways: int = 1
+    nat_instance_type: str | None = None
     flow_log_retention_days: int = 30
+    #: service -> why, from INTERFACE_SERVICES: the interface endpoints this stack needs.
+    interface_endpoints: dict[str, str] = field(default_factory=lambda: dict(INTERFACE_SERVICES))
+    #: AZs the interface endpoints sit in: 1 halves their cost (dev); 2 survive an AZ outage.
+    interface_endpoint_azs: int = AZ_COUNT
 
 
 class Network(pulumi.ComponentResource):
@@ -65,26 +96,31 @@ class Network(pulumi.ComponentResource):
         self.private_subnets: list[aws.ec2.Subnet] = []
         self.isolated_subnets: list[aws.ec2.Subnet] = []
         private_rts: list[aws.ec2.RouteTable] = []
-        nats: list[aws.ec2.NatGateway] = []
+        nats: list[aws.ec2.RouteTableRouteArgs] = []
         for index in range(AZ_COUNT):
             zone = zones.names.apply(lambda names, i=index: names[i])
             public = self._subnet(name, "public", index, str(blocks[index]), zone, public_rt, child)
             self.public_subnets.append(public)
             if index < args.nat_gateways:
                 eip = aws.ec2.Eip(f"{name}-nat-eip-{index}", domain="vpc", opts=child)
-                nats.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{index}", allocation_id=eip.id, subnet_id=public.id, opts=child
-                    )
+                nat = aws.ec2.NatGateway(
+                    f"{name}-nat-{index}", allocation_id=eip.id, subnet_id=public.id, opts=child
                 )
+                nats.append(aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id))
+        if args.nat_instance_type:
+            instance = self._nat_instance(name, args, self.public_subnets[0], child)
+            nats.append(
+                aws.ec2.RouteTableRouteArgs(
+                    cidr_block="0.0.0.0/0", network_interface_id=instance.primary_network_interface_id
+                )
+            )
         for index in range(AZ_COUNT):
             zone = zones.names.apply(lambda names, i=index: names[i])
             # With one NAT every private subnet shares it (cheap); with two each AZ keeps its own.
-            nat = nats[index % len(nats)]
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{index}",
                 vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                routes=[nats[index % len(nats)]],
                 opts=child,
             )
             private_rts.append(private_rt)
@@ -117,15 +153,17 @@ class Network(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        for service in INTERFACE_SERVICES:
+        for service, why in args.interface_endpoints.items():
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}-endpoint",
                 vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
-                subnet_ids=[subnet.id for subnet in self.private_subnets],
+                # Private DNS answers from every AZ; a caller in another AZ crosses to it ($0.01/GB).
+                subnet_ids=[subnet.id for subnet in self.private_subnets[: args.interface_endpoint_azs]],
                 security_group_ids=[self.endpoints_security_group.id],
+                tags={"Name": f"{name}-{service}", "why": why},
                 opts=child,
             )
         # Lambdas: HTTPS out (AWS APIs, via endpoints or NAT) and Postgres inside the VPC. No ingress.
@@ -155,6 +193,60 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "isolated_subnet_ids": self.isolated_subnet_ids,
             }
+        )
+
+    def _nat_instance(
+        self, name: str, args: NetworkArgs, subnet: aws.ec2.Subnet, child: pulumi.ResourceOptions
+    ) -> aws.ec2.Instance:
+        """One small instance that forwards the private subnets' HTTPS to the internet. It admits
+        only the VPC; IMDSv2 only; encrypted root volume. EC2 recovers it on host failure (the
+        default for t4g); a stack that needs NAT to survive an AZ outage uses nat_gateways: 2."""
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-nat-sg",
+            vpc_id=self.vpc.id,
+            description="NAT instance: HTTP(S) from inside the VPC, out to the internet",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=[args.cidr_block]
+                )
+                for port in (80, 443)
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=["0.0.0.0/0"]
+                )
+                for port in (80, 443)
+            ],
+            opts=child,
+        )
+        ami = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[AL2023_ARM64_AMI]),
+                aws.ec2.GetAmiFilterArgs(name="architecture", values=["arm64"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return aws.ec2.Instance(
+            f"{name}-nat-instance",
+            ami=ami.id,
+            instance_type=args.nat_instance_type,
+            subnet_id=subnet.id,
+            associate_public_ip_address=True,
+            source_dest_check=False,  # it forwards packets that are not its own
+            vpc_security_group_ids=[security_group.id],
+            user_data=NAT_INSTANCE_USER_DATA,
+            user_data_replace_on_change=True,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required"
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                encrypted=True, volume_type="gp3", volume_size=8
+            ),
+            tags={"Name": f"{name}-nat-instance"},
+            # A new AMI must not replace the NAT under running traffic: replace it deliberately.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
         )
 
     def _subnet(

@@ -121,6 +121,8 @@ class _AwsMocks(pulumi.runtime.Mocks):
             return {"randomPassword": "offline-random-password-0123456789", "id": "random"}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": "offline"}
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0offline0al2023arm", "architecture": "arm64", "name": "al2023-ami-offline"}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": []}
         return {}
@@ -162,6 +164,9 @@ _ARN_SHAPES = {
     "aws:wafv2/webAcl:WebAcl": "arn:aws:wafv2:us-east-1:{account}:global/webacl/{name}/0000aaaa-bb11-cc22-dd33-{name_hash}",
     "aws:cloudfront/distribution:Distribution": "arn:aws:cloudfront::{account}:distribution/{name}",
     "aws:rds/instance:Instance": "arn:aws:rds:{region}:{account}:db:{name}",
+    "aws:rds/cluster:Cluster": "arn:aws:rds:{region}:{account}:cluster:{name}",
+    "aws:rds/clusterInstance:ClusterInstance": "arn:aws:rds:{region}:{account}:db:{name}",
+    "aws:ec2/instance:Instance": "arn:aws:ec2:{region}:{account}:instance/i-{name_hash}",
 }
 
 
@@ -185,6 +190,11 @@ def _computed_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dic
     name = args.name
     by_type: dict[str, dict[str, Any]] = {
         "aws:lambda/functionUrl:FunctionUrl": {"functionUrl": f"https://{name}.lambda-url.{region}.on.aws/"},
+        # A published version (CloudFront takes only a numbered one for Lambda@Edge).
+        "aws:lambda/function:Function": {
+            "qualifiedArn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{args.inputs.get('name', name)}:1",
+            "version": "1",
+        },
         "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{name}.{region}.elb.amazonaws.com"},
         "aws:cloudfront/distribution:Distribution": {"domainName": f"{name}.cloudfront.net"},
         "aws:cognito/userPoolClient:UserPoolClient": {"clientSecret": "offline-client-secret"},
@@ -198,6 +208,17 @@ def _computed_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dic
                 }
             ],
         },
+        "aws:rds/cluster:Cluster": {
+            "endpoint": f"{name}.cluster-offline.{region}.rds.amazonaws.com",
+            "masterUserSecrets": [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!cluster-{name}",
+                    "kmsKeyId": "",
+                    "secretStatus": "active",
+                }
+            ],
+        },
+        "aws:ec2/instance:Instance": {"primaryNetworkInterfaceId": f"eni-{name}"},
         "aws:ecr/repository:Repository": {
             "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{name}"
         },

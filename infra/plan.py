@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from chatbot.errors import ConfigError
 from infra import pricing
-from infra.config import PROJECT_ROOT, stack_file, stacks
+from infra.config import PROJECT_ROOT, StackConfig, stack_file, stacks
 from infra.offline import RecordedResource, ResourceGraph
 from infra.offline_stack import offline_run
 from infra.policies import Context, Verdict, evaluate
@@ -61,6 +61,11 @@ def cost_lines(lines: list[pricing.CostLine]) -> Iterator[str]:
         yield f"  (incomplete: no price in infra/pricing.py for {', '.join(unpriced)})"
 
 
+def context(config: StackConfig) -> Context:
+    """What the rules need to know about the stack beyond its graph."""
+    return Context(production=config.deletion_protection, budget_usd_month=config.budget_usd_month)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev", help=f"one of: {', '.join(stacks())}")
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     graph = run.graph
-    verdicts = evaluate(graph, Context(production=config.deletion_protection), config.security_waivers)
+    verdicts = evaluate(graph, context(config), config.security_waivers)
     print(f"Stack {args.stack} ({region}): {len(graph.resources)} resources\n")
     print("\n".join(tree_lines(graph)))
     print("\nSecurity rules:")

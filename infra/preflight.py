@@ -9,7 +9,8 @@ Run it with the credentials you deploy with (AWS_PROFILE, or the stack's `aws:pr
 | sagemaker-quota | Service Quotas, per endpoint instance type | the quota is below the instances the stack starts |
 | rds-version | RDS DescribeOrderableDBInstanceOptions | the major version is not orderable on the class |
 | docker | `docker info` | the images cannot be built |
-| bedrock-access | (no Bedrock models in this program yet) | - |
+| bedrock-access | Bedrock GetFoundationModelAvailability, per Bedrock model | the account may not invoke it (access not granted, agreement pending, not in the region) |
+| bedrock-profile | Bedrock GetInferenceProfile, per inference profile | it routes to a Region the chat API's role is not granted (infra/bedrock.py) |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatbot.errors import ConfigError
+from infra.bedrock import PROFILE_DESTINATIONS, BedrockModelId
 from infra.config import StackConfig
 
 #: AWS keeps this much of an account's Lambda concurrency unreserved, whatever functions ask.
@@ -68,8 +70,8 @@ def instances_needed(config: StackConfig) -> Counter[str]:
     needed: Counter[str] = Counter()
     for spec in config.all_models():
         deployment = spec.deployment
-        if deployment.kind == "bedrock":
-            continue  # no instance: Bedrock serves it
+        if deployment.kind == "bedrock" or deployment.serverless is not None:
+            continue  # no instance: Bedrock or SageMaker Serverless Inference serves it
         scaling = deployment.autoscaling
         count = max(deployment.initial_instance_count, scaling.max_instances if scaling else 0)
         needed[deployment.instance_type] += count
@@ -127,6 +129,58 @@ def rds_version(rds: Any, config: StackConfig) -> Check:
     )
 
 
+def bedrock_access(bedrock: Any, config: StackConfig) -> list[Check]:
+    """Per Bedrock model: may this account invoke it here, and does the role cover a profile's routes?"""
+    specs = [spec for spec in config.all_models() if spec.deployment.kind == "bedrock"]
+    if not specs:
+        return [Check("bedrock-access", "skip", "no Bedrock models in this stack")]
+    checks = []
+    for spec in specs:
+        parsed = BedrockModelId.parse(spec.deployment.model_id or "")
+        checks.append(_model_access(bedrock, spec.name, parsed.foundation_model))
+        if parsed.geography is not None:
+            checks.append(_profile_routes(bedrock, spec.name, parsed))
+    return checks
+
+
+def _model_access(bedrock: Any, name: str, model_id: str) -> Check:
+    answer = bedrock.get_foundation_model_availability(modelId=model_id)
+    problems = []
+    if answer.get("regionAvailability") != "AVAILABLE":
+        problems.append("it is not offered in this Region")
+    if answer.get("authorizationStatus") != "AUTHORIZED":
+        problems.append("this account is not authorised to use it")
+    if answer.get("entitlementAvailability") != "AVAILABLE":
+        problems.append("model access is not granted")
+    agreement = answer.get("agreementAvailability", {})
+    if agreement.get("status") != "AVAILABLE":
+        problems.append(f"its offer agreement is {agreement.get('status', 'missing')}")
+    if problems:
+        return Check(
+            "bedrock-access",
+            "fail",
+            f"{name} ({model_id}): {'; '.join(problems)}. Request access in the Bedrock console's "
+            "'Model access' page (docs/DEPLOY.md), then run preflight again.",
+        )
+    return Check("bedrock-access", "ok", f"{name} ({model_id}): access granted")
+
+
+def _profile_routes(bedrock: Any, name: str, parsed: BedrockModelId) -> Check:
+    answer = bedrock.get_inference_profile(inferenceProfileIdentifier=parsed.model_id)
+    routes = sorted({model["modelArn"].split(":")[3] for model in answer.get("models", [])})
+    granted = PROFILE_DESTINATIONS[parsed.geography or ""]
+    if missing := [region for region in routes if region not in granted]:
+        return Check(
+            "bedrock-profile",
+            "fail",
+            f"{name}: {parsed.model_id} routes to {', '.join(missing)}, which the chat API's role does "
+            "not cover: add them to PROFILE_DESTINATIONS in infra/bedrock.py",
+        )
+    if answer.get("status") != "ACTIVE":
+        return Check("bedrock-profile", "fail", f"{name}: {parsed.model_id} is {answer.get('status')}")
+    return Check("bedrock-profile", "ok", f"{name}: {parsed.model_id} routes to {', '.join(routes)}")
+
+
 def docker(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> Check:
     if shutil.which("docker") is None:
         return Check("docker", "fail", "docker is not installed: the program builds two images with it")
@@ -151,7 +205,7 @@ def run_checks(config: StackConfig, client: Callable[[str], Any]) -> list[Check]
     checks += sagemaker_quotas(quotas, instances_needed(config))
     checks.append(rds_version(client("rds"), config))
     checks.append(docker())
-    checks.append(Check("bedrock-access", "skip", "no Bedrock models in this program yet"))
+    checks += bedrock_access(client("bedrock"), config)
     return checks
 
 

@@ -11,15 +11,34 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from chatbot.models.spec import ModelSpec
+
 # Model hosting prices live in the core library: the chat API's leaderboard reads them too.
-from chatbot.pricing import PRICES_AS_OF, PRICES_REGION, SAGEMAKER_HOURLY  # noqa: F401
+from chatbot.pricing import (  # noqa: F401
+    BEDROCK_INPUT_PER_1K_TOKENS,
+    BEDROCK_OUTPUT_PER_1K_TOKENS,
+    PRICES_AS_OF,
+    PRICES_REGION,
+    SAGEMAKER_HOURLY,
+    bedrock_model_key,
+)
 from infra.offline import RecordedResource, ResourceGraph
 
 HOURS_PER_MONTH = 730
+#: SageMaker Serverless Inference, per GB-second of compute (x86; nothing while idle).
+SAGEMAKER_SERVERLESS_GB_SECOND = 0.0000200
 
 #: RDS PostgreSQL single-AZ, per instance-hour.
 RDS_HOURLY = {"db.t4g.micro": 0.016, "db.t4g.small": 0.032, "db.t4g.medium": 0.065, "db.m7g.large": 0.168}
 RDS_GP3_GB_MONTH = 0.115
+#: Aurora Serverless v2: per ACU-hour while it runs (nothing while paused at 0 ACU), and storage as
+#: used. A new cluster's volume is small; the estimate assumes this much (documents grow it).
+AURORA_ACU_HOURLY = 0.12
+AURORA_GB_MONTH = 0.10
+AURORA_ASSUMED_GB = 10
+#: EC2 on-demand, per instance-hour (the NAT instance), and its gp3 root volume.
+EC2_HOURLY = {"t4g.nano": 0.0042, "t4g.micro": 0.0084, "t4g.small": 0.0168}
+EBS_GP3_GB_MONTH = 0.08
 NAT_GATEWAY_HOURLY = 0.045
 PUBLIC_IPV4_HOURLY = 0.005
 INTERFACE_ENDPOINT_AZ_HOURLY = 0.01
@@ -50,13 +69,28 @@ class CostLine:
 def estimate(graph: ResourceGraph) -> list[CostLine]:
     lines: list[CostLine] = []
     lines += _sagemaker(graph)
+    lines += _bedrock(graph)
     for _ in graph.of_type("aws:ec2/natGateway:NatGateway"):
         lines.append(
             CostLine("NAT gateway", NAT_GATEWAY_HOURLY * HOURS_PER_MONTH, "hourly charge, no traffic")
         )
-    public_ips = len(graph.of_type("aws:ec2/eip:Eip")) + 2 * len(
-        graph.of_type("aws:lb/loadBalancer:LoadBalancer")
+    instances = graph.of_type("aws:ec2/instance:Instance")
+    public_ips = (
+        len(graph.of_type("aws:ec2/eip:Eip"))
+        + 2 * len(graph.of_type("aws:lb/loadBalancer:LoadBalancer"))
+        + sum(1 for instance in instances if instance.inputs.get("associatePublicIpAddress"))
     )
+    for instance in instances:
+        kind = str(instance.inputs.get("instanceType"))
+        volume = float(instance.get("rootBlockDevice", "volumeSize") or 8)
+        hourly = EC2_HOURLY.get(kind)
+        lines.append(
+            CostLine(
+                f"EC2 {instance.name}",
+                None if hourly is None else hourly * HOURS_PER_MONTH + volume * EBS_GP3_GB_MONTH,
+                f"{kind}, {volume:g} GB gp3",
+            )
+        )
     if public_ips:
         lines.append(
             CostLine(
@@ -69,11 +103,12 @@ def estimate(graph: ResourceGraph) -> list[CostLine]:
         if endpoint.inputs.get("vpcEndpointType") == "Interface":
             azs = len(endpoint.inputs.get("subnetIds", []))
             service = str(endpoint.inputs.get("serviceName", "")).split(".", 3)[-1]  # com.amazonaws.<region>.
+            why = (endpoint.inputs.get("tags") or {}).get("why", "")
             lines.append(
                 CostLine(
                     f"VPC endpoint {service}",
                     azs * INTERFACE_ENDPOINT_AZ_HOURLY * HOURS_PER_MONTH,
-                    f"{azs} AZs",
+                    f"{azs} AZ{'s' if azs != 1 else ''}" + (f": {why}" if why else ""),
                 )
             )
     lines += _rds(graph)
@@ -93,7 +128,9 @@ def estimate(graph: ResourceGraph) -> list[CostLine]:
     if keys:
         lines.append(CostLine("KMS keys", keys * KMS_KEY_MONTHLY, f"{keys} keys"))
     secrets = len(graph.of_type("aws:secretsmanager/secret:Secret")) + sum(
-        1 for db in graph.of_type("aws:rds/instance:Instance") if db.inputs.get("manageMasterUserPassword")
+        1
+        for db in [*graph.of_type("aws:rds/instance:Instance"), *graph.of_type("aws:rds/cluster:Cluster")]
+        if db.inputs.get("manageMasterUserPassword")
     )
     if secrets:
         lines.append(CostLine("Secrets Manager", secrets * SECRET_MONTHLY, f"{secrets} secrets"))
@@ -115,16 +152,54 @@ def _sagemaker(graph: ResourceGraph) -> list[CostLine]:
             None,
         )
         for variant in config.inputs.get("productionVariants", []):
+            label = f"SageMaker endpoint {endpoint.inputs.get('name') if endpoint else config.name}"
+            if serverless := variant.get("serverlessConfig"):
+                memory_gb = int(serverless.get("memorySizeInMb", 0)) / 1024
+                lines.append(
+                    CostLine(
+                        label,
+                        0.0,
+                        f"serverless, {memory_gb:g} GB: $0 at idle; "
+                        f"${SAGEMAKER_SERVERLESS_GB_SECOND * memory_gb * 3600:.4f} per hour of calls",
+                    )
+                )
+                continue
             instance = variant.get("instanceType", "?")
             count = int(variant.get("initialInstanceCount") or 1)
             if endpoint is not None:
                 count = minimums.get(str(endpoint.inputs.get("name")), count)
             hourly = SAGEMAKER_HOURLY.get(instance)
-            label = f"SageMaker endpoint {endpoint.inputs.get('name') if endpoint else config.name}"
             detail = f"{count} x {instance}, always on"
             lines.append(
                 CostLine(label, None if hourly is None else count * hourly * HOURS_PER_MONTH, detail)
             )
+    return lines
+
+
+def registered_models(graph: ResourceGraph) -> list[ModelSpec]:
+    """The ModelSpecs the stack writes to its model registry (one TableItem each)."""
+    specs = []
+    for item in graph.of_type("aws:dynamodb/tableItem:TableItem"):
+        spec_json = json.loads(item.inputs.get("item") or "{}").get("model_spec", {}).get("S")
+        if spec_json:
+            specs.append(ModelSpec.model_validate_json(spec_json))
+    return specs
+
+
+def _bedrock(graph: ResourceGraph) -> list[CostLine]:
+    """Bedrock bills tokens only: $0 at idle, with the token rates to scale the estimate by."""
+    lines = []
+    for spec in registered_models(graph):
+        if spec.deployment.kind != "bedrock":
+            continue
+        model_id = spec.deployment.model_id or ""
+        key = bedrock_model_key(model_id)
+        rates = (BEDROCK_INPUT_PER_1K_TOKENS.get(key), BEDROCK_OUTPUT_PER_1K_TOKENS.get(key))
+        if None in rates:
+            detail = f"{model_id}: $0 at idle; no token price in chatbot/pricing.py"
+        else:
+            detail = f"{model_id}: $0 at idle; ${rates[0]:g} per 1k input, ${rates[1]:g} per 1k output tokens"
+        lines.append(CostLine(f"Bedrock model {spec.name}", 0.0, detail))
     return lines
 
 
@@ -140,6 +215,18 @@ def _autoscaling_minimums(graph: ResourceGraph) -> dict[str, int]:
 
 def _rds(graph: ResourceGraph) -> list[CostLine]:
     lines = []
+    for cluster in graph.of_type("aws:rds/cluster:Cluster"):
+        scaling = cluster.inputs.get("serverlessv2ScalingConfiguration") or {}
+        minimum = float(scaling.get("minCapacity") or 0)
+        storage = AURORA_ASSUMED_GB * AURORA_GB_MONTH
+        lines.append(
+            CostLine(
+                "Aurora PostgreSQL Serverless v2",
+                minimum * AURORA_ACU_HOURLY * HOURS_PER_MONTH + storage,
+                f"{minimum:g} ACU at idle (${AURORA_ACU_HOURLY}/ACU-hour when running), "
+                f"{AURORA_ASSUMED_GB} GB assumed at ${AURORA_GB_MONTH}/GB-month",
+            )
+        )
     for db in graph.of_type("aws:rds/instance:Instance"):
         instance = db.inputs.get("instanceClass", "?")
         storage = float(db.inputs.get("allocatedStorage") or 0)

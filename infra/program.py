@@ -16,11 +16,13 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
 from chatbot.models.spec import ModelSpec
 from infra import regional
+from infra.bedrock import BedrockModel, BedrockModelId
 from infra.chat_backend import ChatBackend, ChatBackendArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
+from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
 from infra.inference_image import InferenceImage, InferenceImageArgs
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
-from infra.network import Network, NetworkArgs
+from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
 from infra.packaging import lambda_code
 from infra.vector_store import VectorStore, VectorStoreArgs
 from infra.web_edge import WebEdge, WebEdgeArgs
@@ -57,6 +59,11 @@ def check_deployable(
             )
         where = f"{source}: model {spec.name!r}: deployment"
         deployment = spec.deployment
+        if deployment.kind == "bedrock":
+            try:
+                BedrockModelId.parse(deployment.model_id or "").check_source_region(region)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.model_id: {exc}") from None
         if deployment.kind == "package" and region not in deployment.model_package_arns:
             raise ConfigError(
                 f"{where}.model_package_arns: no ARN for {region} (model packages are regional)"
@@ -85,6 +92,18 @@ def _check_image(image: str, version: str | None, region: str, where: str) -> No
         raise ConfigError(
             f"{where}.image: use one of {sorted(regional.IMAGE_FAMILIES)} or a full ECR image URI"
         )
+
+
+def interface_endpoints(config: StackConfig) -> dict[str, str]:
+    """The interface endpoints this stack's code calls (service -> why): no more, since each costs
+    about $7.30 a month per AZ."""
+    kinds = {spec.deployment.kind for spec in config.all_models()}
+    needed = {"secretsmanager"}  # the web tasks' auth secret; the database's secret
+    if "bedrock" in kinds:
+        needed.add("bedrock-runtime")
+    if kinds - {"bedrock"}:
+        needed.add("sagemaker.runtime")
+    return {service: why for service, why in INTERFACE_SERVICES.items() if service in needed}
 
 
 def load_config(raw: Mapping[str, Any], stack: str) -> tuple[StackConfig, str]:
@@ -118,7 +137,10 @@ def build_stack(
             region=region,
             cidr_block=config.network.cidr_block,
             nat_gateways=config.network.nat_gateways,
+            nat_instance_type=config.network.nat_instance_type,
             flow_log_retention_days=config.network.flow_log_retention_days,
+            interface_endpoints=interface_endpoints(config),
+            interface_endpoint_azs=config.network.interface_endpoint_azs,
         ),
     )
     inference_image = None
@@ -127,7 +149,9 @@ def build_stack(
             "inference", InferenceImageArgs(project_root=PROJECT_ROOT, force_delete=not protect)
         )
 
-    def model(spec: ModelSpec) -> LargeLanguageModel:
+    def model(spec: ModelSpec) -> LargeLanguageModel | BedrockModel:
+        if spec.deployment.kind == "bedrock":
+            return BedrockModel(spec)  # Bedrock serves it: no endpoint resource
         return LargeLanguageModel(
             f"llm-{sagemaker_safe(spec.name)}",
             LargeLanguageModelArgs(
@@ -159,6 +183,10 @@ def build_stack(
                 db_allocated_storage_gb=search.db_allocated_storage_gb,
                 db_backup_retention_days=search.db_backup_retention_days,
                 db_engine_version=search.db_engine_version,
+                db_engine=search.db_engine,
+                db_min_acu=search.db_min_acu,
+                db_max_acu=search.db_max_acu,
+                db_auto_pause_s=search.db_auto_pause_s,
                 deletion_protection=protect,
                 aws_profile=profile,
                 log_retention_days=config.chat_api.log_retention_days,
@@ -175,6 +203,9 @@ def build_stack(
             mfa=config.web.mfa,
             allow_self_signup=config.web.allow_self_signup,
             rate_limit_per_5min=config.web.rate_limit_per_5min,
+            gateway_rate_limit_per_5min=config.web.gateway_rate_limit_per_5min
+            if config.web.gateway
+            else None,
             domain_name=config.web.domain_name,
             certificate_arn=config.web.certificate_arn,
             deletion_protection=protect,
@@ -199,6 +230,21 @@ def build_stack(
             user_pool_client_id=edge.user_pool_client_id,
         ),
     )
+    gateway = None
+    if config.web.gateway:
+        gateway = GatewayEdge(
+            "gateway",
+            GatewayEdgeArgs(
+                region=region,
+                stack=stack,
+                function_name=backend.function_name,
+                function_url=backend.function_url,
+                web_acl_arn=edge.web_acl_arn,
+                domain_name=config.web.gateway_domain_name,
+                certificate_arn=config.web.certificate_arn if config.web.gateway_domain_name else None,
+                log_retention_days=config.chat_api.log_retention_days,
+            ),
+        )
     WebService(
         "web-app",
         WebServiceArgs(
@@ -209,6 +255,7 @@ def build_stack(
             edge=edge,
             chat_function_arn=backend.function_arn,
             chat_function_url=backend.function_url,
+            gateway_url=gateway.url if gateway else None,
             cpu=config.web.cpu,
             memory_mb=config.web.memory_mb,
             min_tasks=config.web.min_tasks,
@@ -226,6 +273,8 @@ def build_stack(
         "history_table": backend.history_table_name,
         "endpoints": pulumi.Output.all(**{name: llm.endpoint_name for name, llm in endpoints}),
     }
+    if gateway is not None:
+        outputs["gateway_url"] = gateway.url
     if vector_store is not None:
         outputs["documents_bucket"] = vector_store.documents_bucket_name
     return outputs

@@ -39,6 +39,8 @@ TYPES = {
     "aws:appautoscaling/policy:Policy": "aws_appautoscaling_policy",
     "aws:appautoscaling/target:Target": "aws_appautoscaling_target",
     "aws:cloudfront/distribution:Distribution": "aws_cloudfront_distribution",
+    "aws:cloudfront/function:Function": "aws_cloudfront_function",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": "aws_cloudfront_origin_access_control",
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
     "aws:codebuild/project:Project": "aws_codebuild_project",
     "aws:cognito/userPool:UserPool": "aws_cognito_user_pool",
@@ -49,6 +51,7 @@ TYPES = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
     "aws:ec2/eip:Eip": "aws_eip",
     "aws:ec2/flowLog:FlowLog": "aws_flow_log",
+    "aws:ec2/instance:Instance": "aws_instance",
     "aws:ec2/internetGateway:InternetGateway": "aws_internet_gateway",
     "aws:ec2/natGateway:NatGateway": "aws_nat_gateway",
     "aws:ec2/route:Route": "aws_route",
@@ -70,11 +73,14 @@ TYPES = {
     "aws:lambda/function:Function": "aws_lambda_function",
     "aws:lambda/functionUrl:FunctionUrl": "aws_lambda_function_url",
     "aws:lambda/layerVersion:LayerVersion": "aws_lambda_layer_version",
+    "aws:lambda/permission:Permission": "aws_lambda_permission",
     "aws:lb/listener:Listener": "aws_lb_listener",
     "aws:lb/listenerRule:ListenerRule": "aws_lb_listener_rule",
     "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
     "aws:lb/targetGroup:TargetGroup": "aws_lb_target_group",
     "aws:rds/instance:Instance": "aws_db_instance",
+    "aws:rds/cluster:Cluster": "aws_rds_cluster",
+    "aws:rds/clusterInstance:ClusterInstance": "aws_rds_cluster_instance",
     "aws:rds/subnetGroup:SubnetGroup": "aws_db_subnet_group",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
     "aws:s3/bucketNotification:BucketNotification": "aws_s3_bucket_notification",
@@ -100,6 +106,7 @@ NOT_AWS = ("awsx:", "random:", "pulumi-python:dynamic", "pulumi:providers:")
 RENAMED: dict[str, dict[str, str]] = {
     "aws_lambda_function": {"name": "function_name", "code": "filename"},
     "aws_lambda_layer_version": {"code": "filename"},
+    "aws_lambda_permission": {"function": "function_name"},
 }
 
 

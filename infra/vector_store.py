@@ -13,6 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
 from chatbot.postgres import DatabaseSettings
 from infra.chat_backend import DatabaseAccess
@@ -28,6 +29,9 @@ from lambdas.document_indexer.settings import IndexerSettings
 DB_NAME = "chatbot"
 DB_PORT = 5432
 INDEXER_TIMEOUT_S = 300
+#: Aurora PostgreSQL version per major: the first minors that pause at 0 ACU are 16.3 and 15.7
+#: (AWS: "Scaling to Zero ACUs with automatic pause and resume"). Aurora upgrades minors itself.
+AURORA_POSTGRES_VERSIONS = {"16": "16.6", "15": "15.10"}
 #: Indexer invocations at once (the SQS event source's maximum concurrency: 2 is its least).
 INDEXER_MAX_CONCURRENCY = 2
 
@@ -47,6 +51,11 @@ class VectorStoreArgs:
     db_allocated_storage_gb: int = 20
     db_backup_retention_days: int = 7
     db_engine_version: str = "16"
+    #: "rds" (one instance) or "aurora-serverless" (Serverless v2, pausing at db_min_acu 0).
+    db_engine: str = "rds"
+    db_min_acu: float = 0
+    db_max_acu: float = 2
+    db_auto_pause_s: int = 300
     deletion_protection: bool = False
     log_retention_days: int = 30
     aws_profile: str | None = None
@@ -73,13 +82,7 @@ class VectorStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        db = self._database(name, args)
-        self.database = DatabaseAccess(
-            host=db.address,
-            port=DB_PORT,
-            name=DB_NAME,
-            secret_arn=db.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
-        )
+        self.database = self._database(name, args)
         bucket = secure_bucket(
             f"{name}-documents",
             self,
@@ -91,14 +94,14 @@ class VectorStore(pulumi.ComponentResource):
         self.documents_bucket_name = bucket.bucket
         self.register_outputs(
             {
-                "database_host": db.address,
+                "database_host": self.database.host,
                 "database_secret_arn": self.database.secret_arn,
                 "documents_bucket_name": self.documents_bucket_name,
                 "embeddings_endpoint_name": self.embeddings.endpoint_name,
             }
         )
 
-    def _database(self, name: str, args: VectorStoreArgs) -> aws.rds.Instance:
+    def _database(self, name: str, args: VectorStoreArgs) -> DatabaseAccess:
         child = pulumi.ResourceOptions(parent=self)
         security_group = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
@@ -117,7 +120,15 @@ class VectorStore(pulumi.ComponentResource):
         subnets = aws.rds.SubnetGroup(
             f"{name}-db-subnets", subnet_ids=args.network.isolated_subnet_ids, opts=child
         )
-        return aws.rds.Instance(
+        if args.db_engine == "aurora-serverless":
+            cluster = self._aurora(name, args, subnets, security_group)
+            return DatabaseAccess(
+                host=cluster.endpoint,
+                port=DB_PORT,
+                name=DB_NAME,
+                secret_arn=cluster.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+            )
+        db = aws.rds.Instance(
             f"{name}-db",
             engine="postgres",
             # The major only: RDS picks its current minor (it refuses new instances on old ones), and
@@ -143,6 +154,66 @@ class VectorStore(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
         )
+        return DatabaseAccess(
+            host=db.address,
+            port=DB_PORT,
+            name=DB_NAME,
+            secret_arn=db.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+        )
+
+    def _aurora(
+        self,
+        name: str,
+        args: VectorStoreArgs,
+        subnets: aws.rds.SubnetGroup,
+        security_group: aws.ec2.SecurityGroup,
+    ) -> aws.rds.Cluster:
+        """Aurora PostgreSQL Serverless v2: one writer of class db.serverless, pausing when idle."""
+        version = AURORA_POSTGRES_VERSIONS.get(args.db_engine_version)
+        if version is None:
+            raise ConfigError(
+                f"semantic_search.db_engine_version {args.db_engine_version!r}: Aurora Serverless here "
+                f"runs PostgreSQL {' or '.join(AURORA_POSTGRES_VERSIONS)} (the majors that pause at 0 ACU)"
+            )
+        cluster = aws.rds.Cluster(
+            f"{name}-db-cluster",
+            engine="aurora-postgresql",
+            engine_mode="provisioned",
+            engine_version=version,
+            database_name=DB_NAME,
+            master_username="chatbot_admin",
+            manage_master_user_password=True,
+            iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group.id],
+            storage_encrypted=True,
+            backup_retention_period=args.db_backup_retention_days,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=f"chatbot-{args.stack}-final" if args.deletion_protection else None,
+            copy_tags_to_snapshot=True,
+            serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
+                min_capacity=args.db_min_acu,
+                max_capacity=args.db_max_acu,
+                seconds_until_auto_pause=args.db_auto_pause_s if args.db_min_acu == 0 else None,
+            ),
+            # Aurora applies minor upgrades itself: the pinned version would drift otherwise.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
+            ),
+        )
+        aws.rds.ClusterInstance(
+            f"{name}-db-writer",
+            cluster_identifier=cluster.id,
+            instance_class="db.serverless",
+            engine=cluster.engine,
+            engine_version=cluster.engine_version,
+            db_subnet_group_name=subnets.name,
+            publicly_accessible=False,
+            auto_minor_version_upgrade=True,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["engineVersion"]),
+        )
+        return cluster
 
     def _queue(self, name: str, bucket: aws.s3.Bucket) -> aws.sqs.Queue:
         child = pulumi.ResourceOptions(parent=self)

@@ -33,6 +33,8 @@ class WebEdgeArgs:
     mfa: str = "OPTIONAL"
     allow_self_signup: bool = False
     rate_limit_per_5min: int = 1000
+    #: The gateway's /v1/ rate rule (per IP per 5 minutes); None: no gateway.
+    gateway_rate_limit_per_5min: int | None = None
     domain_name: str | None = None
     certificate_arn: str | None = None
     deletion_protection: bool = False
@@ -64,13 +66,21 @@ class WebEdge(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         origin_secret = random_secret(f"{name}-origin-secret", 40, self)
         alb, target_group, listener = self._load_balancer(origin_secret)
+        acl = cdn.web_acl(
+            name,
+            self,
+            region=args.region,
+            rate_limit_per_5min=args.rate_limit_per_5min,
+            gateway_rate_limit_per_5min=args.gateway_rate_limit_per_5min,
+        )
+        #: The gateway's distribution (built after the chat API) sits behind the same ACL.
+        self.web_acl_arn = acl.arn
         distribution = cdn.distribution(
             name,
             self,
             alb,
             origin_secret,
-            region=args.region,
-            rate_limit_per_5min=args.rate_limit_per_5min,
+            web_acl_arn=acl.arn,
             domain_name=args.domain_name,
             certificate_arn=args.certificate_arn,
         )

@@ -29,6 +29,8 @@ class WebServiceArgs:
     edge: WebEdge
     chat_function_arn: pulumi.Input[str]
     chat_function_url: pulumi.Input[str]
+    #: The OpenAI-compatible gateway's base URL (the Settings page shows it); None: no gateway.
+    gateway_url: pulumi.Input[str] | None = None
     cpu: int = 512
     memory_mb: int = 1024
     min_tasks: int = 1
@@ -43,9 +45,13 @@ class WebService(pulumi.ComponentResource):
         super().__init__("chatbot:web:WebService", name, None, opts)
         self._name, self._args = name, args
         edge = args.edge
-        environment = pulumi.Output.all(settings=edge.settings, url=args.chat_function_url).apply(
+        environment = pulumi.Output.all(
+            settings=edge.settings, url=args.chat_function_url, gateway=args.gateway_url
+        ).apply(
             lambda resolved: UiSettings(
-                **resolved["settings"].model_dump(exclude_unset=True), chat_api_url=resolved["url"]
+                **resolved["settings"].model_dump(exclude_unset=True),
+                chat_api_url=resolved["url"],
+                gateway_url=resolved["gateway"],
             ).to_env()
         )
         # The task reads these from Secrets Manager at start (never as plain values).

@@ -42,6 +42,18 @@ class Autoscaling(BaseModel):
         return self
 
 
+class Serverless(BaseModel):
+    """SageMaker Serverless Inference: nothing runs, or bills, at idle; each call pays per
+    GB-second. CPU only, at most 6 GB of memory, and a cold start of seconds after an idle spell:
+    for small models such as embeddings, not for chat models that must answer at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    #: Calls served at once; further calls are throttled (the account's total is a quota).
+    max_concurrency: int = Field(5, ge=1, le=200)
+
+
 class Deployment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
@@ -84,6 +96,8 @@ class Deployment(BaseModel):
     build_timeout_minutes: int = Field(30, ge=5, le=480)
     #: None keeps initial_instance_count instances.
     autoscaling: Autoscaling | None = None
+    #: SageMaker Serverless Inference instead of instances (instance_type and autoscaling unused).
+    serverless: Serverless | None = None
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Deployment:
@@ -97,4 +111,11 @@ class Deployment(BaseModel):
         missing = [field for field in required if not getattr(self, field)]
         if missing:
             raise ValueError(f"deployment kind {self.kind!r} needs {', '.join(missing)}")
+        if self.serverless is not None:
+            if self.kind in ("package", "bedrock"):
+                raise ValueError(
+                    f"serverless: kind {self.kind!r} cannot run on SageMaker Serverless Inference"
+                )
+            if self.autoscaling is not None:
+                raise ValueError("serverless and autoscaling exclude each other (serverless scales itself)")
         return self

@@ -19,6 +19,8 @@ from infra.offline import RecordedResource, ResourceGraph
 class Context:
     #: Production stacks must also protect data from deletion and require MFA.
     production: bool
+    #: The stack's chatbot:budget_usd_month: its idle cost must stay within it. None: no budget.
+    budget_usd_month: float | None = None
 
 
 @dataclass(frozen=True)

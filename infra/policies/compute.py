@@ -51,10 +51,20 @@ def _lambda_bounded(graph: ResourceGraph, _: Context) -> Iterator[tuple[Recorded
 def _lambda_logs(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
     groups = {g.physical_name: g for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup")}
     for function in graph.of_type(FUNCTION):
-        name = function.get("loggingConfig", "logGroup") or f"/aws/lambda/{function.inputs.get('name')}"
+        name = function.get("loggingConfig", "logGroup") or _default_log_group(graph, function)
         group = groups.get(name)
         if group is None or not group.inputs.get("retentionInDays"):
             yield function, f"log group {name} is not managed here with a retention period"
+
+
+def _default_log_group(graph: ResourceGraph, function: RecordedResource) -> str:
+    """Lambda's own log group name; a Lambda@Edge function (its role trusts edgelambda) logs as
+    us-east-1.<name> in each Region that runs it: the stack manages the us-east-1 one."""
+    name = function.inputs.get("name")
+    role = next((r for r in graph.of_type("aws:iam/role:Role") if r.arn == function.inputs.get("role")), None)
+    if role is not None and "edgelambda.amazonaws.com" in str(role.inputs.get("assumeRolePolicy")):
+        return f"/aws/lambda/us-east-1.{name}"
+    return f"/aws/lambda/{name}"
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -85,6 +95,42 @@ def _iam_wildcards(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedR
     for attachment in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         if _ADMIN_POLICIES.search(str(attachment.inputs.get("policyArn", ""))):
             yield attachment, f"attaches {attachment.inputs['policyArn']}"
+
+
+_BEDROCK_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:(foundation-model|inference-profile)/[A-Za-z0-9.:_-]+$"
+)
+_BEDROCK_INVOKE = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+
+
+@rule(
+    "bedrock-invoke-scoped",
+    "Bedrock grants are InvokeModel(WithResponseStream) on named foundation-model or inference-profile ARNs",
+)
+def _bedrock_scoped(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for token, key in _POLICY_DOCUMENTS.items():
+        for policy in graph.of_type(token):
+            for statement in statements(policy.inputs.get(key)):
+                actions = [str(a) for a in as_list(statement.get("Action", []))]
+                if statement.get("Effect") != "Allow" or not any(a.startswith("bedrock:") for a in actions):
+                    continue
+                if other := [a for a in actions if a.startswith("bedrock:") and a not in _BEDROCK_INVOKE]:
+                    yield policy, f"grants {', '.join(other)} (the chat API only invokes models)"
+                for resource in (str(r) for r in as_list(statement.get("Resource", []))):
+                    if not _BEDROCK_MODEL_ARN.match(resource):
+                        yield policy, f"bedrock on {resource!r}: name each model or inference profile ARN"
+
+
+# --- EC2 -------------------------------------------------------------------------------------
+
+
+@rule("ec2-hardened", "EC2 instances (the NAT instance) require IMDSv2 and encrypt their root volume")
+def _ec2_hardened(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    for instance in graph.of_type("aws:ec2/instance:Instance"):
+        if instance.get("metadataOptions", "httpTokens") != "required":
+            yield instance, "metadataOptions.httpTokens must be 'required' (IMDSv2 only)"
+        if instance.get("rootBlockDevice", "encrypted") is not True:
+            yield instance, "rootBlockDevice.encrypted must be true"
 
 
 # --- ECS, Cognito, VPC ------------------------------------------------------------------------

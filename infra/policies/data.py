@@ -10,37 +10,41 @@ from infra.regional import has_local_nvme
 
 BUCKET = "aws:s3/bucket:Bucket"
 
-BUCKET = "aws:s3/bucket:Bucket"
-
 # --- RDS --------------------------------------------------------------------------------------
 
 RDS = "aws:rds/instance:Instance"
+AURORA = "aws:rds/cluster:Cluster"
+
+
+def _databases(graph: ResourceGraph) -> list[RecordedResource]:
+    """What holds the data and its settings: RDS instances and Aurora clusters."""
+    return [*graph.of_type(RDS), *graph.of_type(AURORA)]
 
 
 @rule("rds-not-public", "RDS instances are not publicly accessible")
 def _rds_not_public(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
-    for db in graph.of_type(RDS):
+    for db in [*graph.of_type(RDS), *graph.of_type("aws:rds/clusterInstance:ClusterInstance")]:
         if db.inputs.get("publiclyAccessible") is not False:
             yield db, "publiclyAccessible must be false"
 
 
 @rule("rds-encrypted", "RDS storage is encrypted")
 def _rds_encrypted(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
-    for db in graph.of_type(RDS):
+    for db in _databases(graph):
         if db.inputs.get("storageEncrypted") is not True:
             yield db, "storageEncrypted must be true"
 
 
 @rule("rds-backups", "RDS keeps automated backups")
 def _rds_backups(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
-    for db in graph.of_type(RDS):
+    for db in _databases(graph):
         if (db.inputs.get("backupRetentionPeriod") or 0) < 1:
             yield db, "backupRetentionPeriod must be at least 1 day"
 
 
 @rule("rds-deletion-protection", "Production databases refuse deletion")
 def _rds_deletion(graph: ResourceGraph, context: Context) -> Iterator[tuple[RecordedResource, str]]:
-    for db in graph.of_type(RDS):
+    for db in _databases(graph):
         if context.production and db.inputs.get("deletionProtection") is not True:
             yield db, "deletionProtection must be true in production"
 
@@ -49,7 +53,7 @@ def _rds_deletion(graph: ResourceGraph, context: Context) -> Iterator[tuple[Reco
     "rds-credentials", "RDS uses a Secrets Manager managed password or IAM auth, never a password in config"
 )
 def _rds_credentials(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
-    for db in graph.of_type(RDS):
+    for db in _databases(graph):
         if db.inputs.get("password"):
             yield db, "a master password is set in the program; use manageMasterUserPassword"
         elif not (

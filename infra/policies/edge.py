@@ -103,3 +103,50 @@ def _default_sg(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedReso
             yield vpc, "the default security group is not managed (AWS leaves it open inside the VPC)"
         elif default.inputs.get("ingress") or default.inputs.get("egress"):
             yield vpc, "the default security group has rules"
+
+
+# --- The gateway route ------------------------------------------------------------------------
+
+GATEWAY_PATHS = ("/v1/*",)
+
+
+def _lambda_origins(distribution: RecordedResource) -> list[dict]:
+    return [o for o in distribution.inputs.get("origins", []) if ".lambda-url." in str(o.get("domainName"))]
+
+
+@rule(
+    "gateway-behind-cloudfront",
+    "A function URL is reached only through CloudFront (OAC-signed, WAF'd), and only on the gateway's /v1/*",
+)
+def _gateway(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    distributions = {d.arn: d for d in graph.of_type(DISTRIBUTION)}
+    for permission in graph.of_type("aws:lambda/permission:Permission"):
+        principal = permission.inputs.get("principal")
+        if principal != "cloudfront.amazonaws.com" or permission.inputs.get("sourceArn") not in distributions:
+            yield permission, f"lets {principal} invoke the function, not one of this stack's distributions"
+    oacs = {o.id: o for o in graph.of_type("aws:cloudfront/originAccessControl:OriginAccessControl")}
+    for distribution in distributions.values():
+        origins = _lambda_origins(distribution)
+        for origin in origins:
+            oac = oacs.get(origin.get("originAccessControlId", ""))
+            if oac is None or oac.inputs.get("originAccessControlOriginType") != "lambda":
+                yield distribution, f"origin {origin.get('originId')} is a function URL without a lambda OAC"
+            elif oac.inputs.get("signingBehavior") != "always":
+                yield distribution, f"origin {origin.get('originId')}: the OAC must always sign"
+        targets = {origin.get("originId") for origin in origins}
+        behaviours = [distribution.inputs.get("defaultCacheBehavior", {})]
+        behaviours += distribution.inputs.get("orderedCacheBehaviors", []) or []
+        for behaviour in behaviours:
+            if (
+                behaviour.get("targetOriginId") not in targets
+                or behaviour.get("pathPattern") in GATEWAY_PATHS
+            ):
+                continue
+            if not any(
+                f.get("eventType") == "viewer-request" for f in behaviour.get("functionAssociations", [])
+            ):
+                where = behaviour.get("pathPattern", "the default behaviour")
+                yield (
+                    distribution,
+                    f"{where} forwards to the function URL: only {', '.join(GATEWAY_PATHS)} may",
+                )

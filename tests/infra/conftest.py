@@ -4,11 +4,13 @@ A build leaves only plain data behind (the recorded graph), so sharing it betwee
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.offline import OfflineRun
 from infra.offline_stack import offline_run
-from tests.infra.support import stack_config, stack_models
+from tests.infra.support import CPU_LLAMACPP_MODEL, stack_config, stack_models
 
 #: One model of every deployment kind, to see each kind's resources in one build.
 ALL_KINDS = [
@@ -62,13 +64,22 @@ ALL_KINDS = [
             "code_dir": "infra/model_code/sentence_embeddings",
         },
     },
-    *stack_models("dev"),  # cpu-llamacpp
+    CPU_LLAMACPP_MODEL,
+    *stack_models("dev"),  # bedrock: a foundation model and an inference profile
 ]
 
 
 @pytest.fixture(scope="session")
 def dev() -> OfflineRun:
     return offline_run("dev")
+
+
+@pytest.fixture(scope="session")
+def dev_rds() -> OfflineRun:
+    """dev with its database as one RDS instance (the option to Aurora Serverless v2)."""
+    search = json.loads(stack_config("dev")["chatbot:semantic_search"])
+    search.update(db_engine="rds", db_instance_class="db.t4g.micro")
+    return offline_run("dev", stack_config("dev", semantic_search=search))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,20 @@ import yaml
 from infra.config import PROJECT_ROOT, stack_file
 from infra.offline import RecordedResource, ResourceGraph
 
+#: The cheap SageMaker option for chat (dev chats with Bedrock): this project's llama.cpp image.
+CPU_LLAMACPP_MODEL: dict[str, Any] = {
+    "name": "smollm2-135m",
+    "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "endpoint_name": "smollm2-135m",
+    "context_window": 2048,
+    "deployment": {
+        "kind": "cpu-llamacpp",
+        "instance_type": "ml.c7i.large",
+        "gguf": "smollm2-135m-instruct-q4_1",
+        "startup_health_check_timeout_s": 300,
+    },
+}
+
 
 def stack_config(stack: str, **overrides: Any) -> dict[str, str]:
     """A stack file's config with some `chatbot:` keys replaced (values as the CLI passes them)."""

@@ -11,7 +11,7 @@ from infra.config import PROJECT_ROOT, StackConfig
 from infra.offline import ResourceGraph
 from infra.offline_stack import offline_run
 from infra.program import load_config
-from tests.infra.support import stack_config, stack_models
+from tests.infra.support import CPU_LLAMACPP_MODEL, stack_config, stack_models
 
 
 def fails_with(config: dict[str, str], pattern: str) -> None:
@@ -32,10 +32,11 @@ def test_both_stack_files_are_valid():
 def test_dev_is_the_cheap_stack_and_prod_the_protected_one():
     dev, _ = load_config(stack_config("dev"), "dev")
     prod, _ = load_config(stack_config("prod"), "prod")
-    assert [m.deployment.kind for m in dev.models] == ["cpu-llamacpp"]
-    assert dev.models[0].model_id == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert [m.deployment.kind for m in dev.models] == ["bedrock", "bedrock"]
     assert dev.semantic_search.enabled
-    assert dev.network.nat_gateways == 1
+    assert dev.network.nat_gateways == 0
+    assert dev.network.nat_instance_type == "t4g.nano"
+    assert dev.budget_usd_month == 80
     assert not dev.deletion_protection
     assert prod.network.nat_gateways == 2
     assert prod.deletion_protection
@@ -60,7 +61,7 @@ def test_a_bad_model_names_the_key_the_model_and_the_field():
     models = stack_models("dev")
     models[0] = {**models[0], "temprature": 0.5}
     fails_with(
-        stack_config("dev", models=models), r"chatbot:models: model 'smollm2-135m': temprature: Extra inputs"
+        stack_config("dev", models=models), r"chatbot:models: model 'nova-micro': temprature: Extra inputs"
     )
 
 
@@ -92,8 +93,7 @@ def test_a_model_package_needs_an_arn_for_the_stacks_region():
 
 
 def test_a_cpu_model_must_be_one_the_inference_image_serves():
-    models = stack_models("dev")
-    models[0] = {**models[0], "name": "another"}
+    models = [{**CPU_LLAMACPP_MODEL, "name": "another"}]
     fails_with(stack_config("dev", models=models), r"model 'another': deployment\.gguf: .*models\.yaml")
 
 

@@ -12,7 +12,8 @@ from infra.offline import OfflineRun
 from tests.infra.support import one
 
 
-def test_the_image_tag_is_the_content_hash_in_an_immutable_repository(dev: OfflineRun):
+def test_the_image_tag_is_the_content_hash_in_an_immutable_repository(all_kinds: OfflineRun):
+    dev = all_kinds  # dev chats with Bedrock: the cpu-llamacpp option brings the image
     repository = one(dev.graph, "aws:ecr/repository:Repository", "inference-repo")
     image = one(dev.graph, "awsx:ecr:Image", "inference-image")
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"

@@ -9,8 +9,9 @@ import re
 import pytest
 
 from chatbot.errors import ConfigError
+from chatbot.models.deployment import Deployment
 from chatbot.models.spec import ModelSpec
-from infra import regional
+from infra import pricing, regional
 from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from infra.program import sagemaker_safe
 from tests.infra.support import allowed, one
@@ -175,8 +176,8 @@ def test_autoscaling_tracks_invocations_per_instance_when_the_spec_asks(all_kind
     assert scaled == {"endpoint/tgi-dev/variant/AllTraffic", "service/web-app-cluster/web-app-service"}
 
 
-def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(dev: OfflineRun):
-    graph = dev.graph
+def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(all_kinds: OfflineRun):
+    graph = all_kinds.graph
     item = json.loads(
         one(graph, "aws:dynamodb/tableItem:TableItem", "chat-model-smollm2-135m").inputs["item"]
     )
@@ -190,7 +191,21 @@ def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(dev: Offli
     index = json.loads(one(graph, "aws:dynamodb/tableItem:TableItem", "chat-model-index").inputs["item"])
     assert index == {
         "model_name": {"S": "all-models"},
-        "names": {"L": [{"S": "smollm2-135m"}, {"S": "minilm-l6"}]},
+        "names": {
+            "L": [
+                {"S": name}
+                for name in (
+                    "marketplace-model",
+                    "tgi-model",
+                    "lmi-model",
+                    "script-model",
+                    "smollm2-135m",
+                    "nova-micro",
+                    "claude-3.5-haiku",
+                    "minilm-l6",
+                )
+            ]
+        },
     }
 
 
@@ -241,3 +256,25 @@ def test_names_pulumi_derives_for_sagemaker_are_ones_sagemaker_takes(prod: Offli
     for token in ("aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
         for resource in prod.graph.of_type(token):
             assert re.fullmatch(r"[A-Za-z0-9-]+", resource.name), resource.urn
+
+
+def test_a_serverless_endpoint_runs_no_instance_and_costs_nothing_at_idle(dev: OfflineRun):
+    config = one(
+        dev.graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "retrieval-embeddings-config"
+    )
+    [variant] = config.inputs["productionVariants"]
+    assert variant["serverlessConfig"] == {"memorySizeInMb": 2048, "maxConcurrency": 5}
+    assert "instanceType" not in variant
+    assert "initialInstanceCount" not in variant
+    lines = {line.item: line for line in pricing.estimate(dev.graph)}
+    assert lines["SageMaker endpoint minilm-l6-dev"].monthly_usd == 0
+
+
+def test_serverless_excludes_autoscaling_and_kinds_sagemaker_cannot_run_that_way():
+    base = {"kind": "custom-script", "code_dir": "x", "hf_model_id": "y", "serverless": {"memory_mb": 1024}}
+    with pytest.raises(ValueError, match="serverless and autoscaling exclude each other"):
+        Deployment(**base, autoscaling={"min_instances": 1, "max_instances": 2})
+    with pytest.raises(ValueError, match="cannot run on SageMaker Serverless"):
+        Deployment(kind="bedrock", model_id="amazon.nova-micro-v1:0", serverless={"memory_mb": 1024})
+    with pytest.raises(ValueError, match="memory_mb"):
+        Deployment(**{**base, "serverless": {"memory_mb": 1500}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from infra.network import INTERFACE_SERVICES
 from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from tests.infra.support import one
 
@@ -41,13 +42,10 @@ def test_three_tiers_of_subnets_over_two_availability_zones(dev: OfflineRun):
     assert not any(s.inputs["mapPublicIpOnLaunch"] for s in subnets)
 
 
-@pytest.mark.parametrize(("stack", "nats"), [("dev", 1), ("prod", 2)])
-def test_nat_gateways_per_stack_and_every_private_subnet_routes_through_one(stack: str, nats: int, request):
-    graph = request.getfixturevalue(stack).graph
-    gateways = graph.of_type("aws:ec2/natGateway:NatGateway")
-    assert len(gateways) == nats
-    assert {g.inputs["subnetId"] for g in gateways} <= tier(graph, "public")
-    used = set()
+def private_default_routes(graph: ResourceGraph) -> list[dict]:
+    """The 0.0.0.0/0 route of each private subnet; public subnets go to the internet gateway and
+    isolated ones nowhere."""
+    routes_out = []
     for subnet in graph.of_type(SUBNET):
         routes = route_table_of(graph, subnet).inputs.get("routes", [])
         kind = subnet.inputs["tags"]["tier"]
@@ -55,10 +53,47 @@ def test_nat_gateways_per_stack_and_every_private_subnet_routes_through_one(stac
             assert routes[0]["gatewayId"] == one(graph, "aws:ec2/internetGateway:InternetGateway").id
         elif kind == "private":
             assert [r["cidrBlock"] for r in routes] == ["0.0.0.0/0"]
-            used.add(routes[0]["natGatewayId"])
+            routes_out.append(routes[0])
         else:
             assert routes == [], "isolated subnets have no route out of the VPC"
-    assert used == {g.id for g in gateways}
+    return routes_out
+
+
+def test_prod_has_a_nat_gateway_per_az_and_each_private_subnet_routes_through_its_own(prod: OfflineRun):
+    graph = prod.graph
+    gateways = graph.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(gateways) == 2
+    assert {g.inputs["subnetId"] for g in gateways} <= tier(graph, "public")
+    assert {r["natGatewayId"] for r in private_default_routes(graph)} == {g.id for g in gateways}
+
+
+def test_dev_has_no_nat_gateway_but_one_hardened_nat_instance(dev: OfflineRun):
+    graph = dev.graph
+    assert graph.of_type("aws:ec2/natGateway:NatGateway") == []
+    instance = one(graph, "aws:ec2/instance:Instance", "network-nat-instance")
+    assert instance.inputs["instanceType"] == "t4g.nano"
+    assert instance.inputs["subnetId"] in tier(graph, "public")
+    assert instance.inputs["sourceDestCheck"] is False
+    assert instance.inputs["associatePublicIpAddress"] is True
+    assert instance.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert instance.inputs["rootBlockDevice"]["encrypted"] is True
+    assert "MASQUERADE" in instance.inputs["userData"]
+    assert {r["networkInterfaceId"] for r in private_default_routes(graph)} == {"eni-network-nat-instance"}
+    nat_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "network-nat-sg")
+    assert {(r["fromPort"], tuple(r["cidrBlocks"])) for r in nat_sg.inputs["ingress"]} == {
+        (80, ("10.20.0.0/16",)),
+        (443, ("10.20.0.0/16",)),
+    }
+
+
+def test_a_stack_needs_exactly_one_way_out():
+    from chatbot.errors import ConfigError
+    from infra.offline_stack import offline_run
+    from tests.infra.support import stack_config
+
+    for network in ({"nat_gateways": 0}, {"nat_gateways": 1, "nat_instance_type": "t4g.nano"}):
+        with pytest.raises(ConfigError, match="set nat_gateways .* or nat_instance_type"):
+            offline_run("dev", stack_config("dev", network=network))
 
 
 def test_gateway_and_interface_endpoints_serve_the_private_parts(dev: OfflineRun):
@@ -68,10 +103,18 @@ def test_gateway_and_interface_endpoints_serve_the_private_parts(dev: OfflineRun
         gateway = endpoints[f"com.amazonaws.us-east-1.{service}"]
         assert gateway.inputs["vpcEndpointType"] == "Gateway"
         assert len(gateway.inputs["routeTableIds"]) == 3  # two private tables and the isolated one
-    for service in ("sagemaker.runtime", "secretsmanager"):
-        interface = endpoints[f"com.amazonaws.us-east-1.{service}"]
+    interfaces = {
+        name.split(".", 3)[3]: e
+        for name, e in endpoints.items()
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+    # Exactly what dev's code calls: Bedrock (chat), SageMaker (serverless embeddings), Secrets Manager.
+    assert set(interfaces) == {"bedrock-runtime", "sagemaker.runtime", "secretsmanager"}
+    for service, interface in interfaces.items():
         assert interface.inputs["privateDnsEnabled"] is True
-        assert set(interface.inputs["subnetIds"]) == tier(graph, "private")
+        assert len(interface.inputs["subnetIds"]) == 1, "dev's interface endpoints sit in one AZ"
+        assert set(interface.inputs["subnetIds"]) <= tier(graph, "private")
+        assert interface.inputs["tags"]["why"] == INTERFACE_SERVICES[service]
     endpoints_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "network-endpoints-sg")
     ingress = [(r["fromPort"], r["toPort"], r["cidrBlocks"]) for r in endpoints_sg.inputs["ingress"]]
     assert ingress == [(443, 443, ["10.20.0.0/16"])]
@@ -82,6 +125,8 @@ def test_each_resource_sits_in_its_tier(dev: OfflineRun):
     db_subnets = one(graph, "aws:rds/subnetGroup:SubnetGroup")
     assert set(db_subnets.inputs["subnetIds"]) == tier(graph, "isolated")
     for function in graph.of_type("aws:lambda/function:Function"):
+        if function.name == "gateway-edge-function":
+            continue  # Lambda@Edge runs at CloudFront's edge, in no VPC
         assert set(function.inputs["vpcConfig"]["subnetIds"]) == tier(graph, "private"), function.urn
     service = one(graph, "aws:ecs/service:Service")
     assert set(service.inputs["networkConfiguration"]["subnets"]) == tier(graph, "private")

@@ -51,8 +51,12 @@ def test_dev_shows_its_waiver_and_costs_less_than_prod(printed):
     assert "waived: dev has no custom domain" in dev
     assert "PASS   cloudfront-tls" in prod
     assert total_of(dev) < total_of(prod)
-    assert "SageMaker endpoint smollm2-135m-dev: 1 x ml.c7i.large" in dev
-    assert "NAT gateway" in dev
+    assert "Bedrock model nova-micro" in dev
+    assert "SageMaker endpoint minilm-l6-dev: serverless" in dev
+    assert "NAT gateway" not in dev
+    assert "EC2 network-nat-instance: t4g.nano" in dev
+    assert total_of(dev) <= 80, "dev idles within its budget"
+    assert "PASS   cost-within-budget" in dev
     assert prod.count("NAT gateway: hourly") == 2
 
 

@@ -16,7 +16,9 @@ from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from infra.policies import RULES, Context, evaluate
 from tests.infra.support import stack_config
 
-DEV, PROD = Context(production=False), Context(production=True)
+#: dev's budget as its stack file sets it; prod declares none.
+DEV = Context(production=False, budget_usd_month=float(stack_config("dev")["chatbot:budget_usd_month"]))
+PROD = Context(production=True)
 
 
 def test_prod_passes_every_rule(prod: OfflineRun):
@@ -27,6 +29,7 @@ def test_prod_passes_every_rule(prod: OfflineRun):
 def test_dev_passes_every_rule_but_the_one_it_waives_with_a_reason(dev: OfflineRun):
     waivers = json.loads(stack_config("dev")["chatbot:security_waivers"])
     verdicts = {v.rule.id: v for v in evaluate(dev.graph, DEV, waivers)}
+    assert verdicts["cost-within-budget"].status == "pass"
     assert {rule for rule, v in verdicts.items() if v.status != "pass"} == {"cloudfront-tls"}
     assert verdicts["cloudfront-tls"].status == "waived"
     assert "AWS limit" in verdicts["cloudfront-tls"].waiver
@@ -92,6 +95,12 @@ def wildcard_policy(inputs: dict[str, Any]) -> None:
     inputs["policy"] = json.dumps(document)
 
 
+def bedrock_on_everything(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    document["Statement"].append({"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "*"})
+    inputs["policy"] = json.dumps(document)
+
+
 def no_rate_rule(inputs: dict[str, Any]) -> None:
     inputs["rules"] = []
 
@@ -99,11 +108,11 @@ def no_rate_rule(inputs: dict[str, Any]) -> None:
 B, RDS = "aws:s3/bucket:Bucket", "aws:rds/instance:Instance"
 #: rule id -> (stack, how to make one resource insecure)
 INSECURE: dict[str, tuple[str, Callable[[ResourceGraph], tuple[ResourceGraph, RecordedResource]]]] = {
-    "rds-not-public": ("dev", lambda g: patch(g, RDS, set_("publiclyAccessible", True))),
-    "rds-encrypted": ("dev", lambda g: patch(g, RDS, set_("storageEncrypted", False))),
-    "rds-backups": ("dev", lambda g: patch(g, RDS, set_("backupRetentionPeriod", 0))),
+    "rds-not-public": ("prod", lambda g: patch(g, RDS, set_("publiclyAccessible", True))),
+    "rds-encrypted": ("prod", lambda g: patch(g, RDS, set_("storageEncrypted", False))),
+    "rds-backups": ("prod", lambda g: patch(g, RDS, set_("backupRetentionPeriod", 0))),
     "rds-deletion-protection": ("prod", lambda g: patch(g, RDS, set_("deletionProtection", False))),
-    "rds-credentials": ("dev", lambda g: patch(g, RDS, set_("password", "in-the-program"))),
+    "rds-credentials": ("prod", lambda g: patch(g, RDS, set_("password", "in-the-program"))),
     "s3-public-access-block": (
         "dev",
         lambda g: patch(
@@ -154,12 +163,19 @@ INSECURE: dict[str, tuple[str, Callable[[ResourceGraph], tuple[ResourceGraph, Re
     "log-retention": (
         "dev",
         lambda g: patch(
-            g, "aws:lambda/function:Function", set_("loggingConfig.logGroup", "/aws/lambda/unmanaged")
+            g,
+            "aws:lambda/function:Function",
+            set_("loggingConfig.logGroup", "/aws/lambda/unmanaged"),
+            name="chat-function",
         ),
     ),
     "iam-no-wildcards": (
         "dev",
         lambda g: patch(g, "aws:iam/rolePolicy:RolePolicy", wildcard_policy, name="chat-policy"),
+    ),
+    "bedrock-invoke-scoped": (
+        "dev",
+        lambda g: patch(g, "aws:iam/rolePolicy:RolePolicy", bedrock_on_everything, name="chat-policy"),
     ),
     "cloudfront-tls": (
         "prod",
@@ -212,9 +228,24 @@ INSECURE: dict[str, tuple[str, Callable[[ResourceGraph], tuple[ResourceGraph, Re
             set_("ingress", [{"protocol": "-1", "self": True}]),
         ),
     ),
+    "gateway-behind-cloudfront": (
+        "dev",
+        lambda g: patch(
+            g, "aws:lambda/permission:Permission", set_("principal", "*"), name="gateway-cloudfront-url"
+        ),
+    ),
+    "ec2-hardened": (
+        "dev",
+        lambda g: patch(g, "aws:ec2/instance:Instance", set_("metadataOptions.httpTokens", "optional")),
+    ),
+    # Four vCPUs for the web tasks: about $120 a month more, over dev's budget.
+    "cost-within-budget": (
+        "dev",
+        lambda g: patch(g, "aws:ecs/taskDefinition:TaskDefinition", set_("cpu", "4096")),
+    ),
     "secrets-in-secrets-manager": (
         "dev",
-        lambda g: patch(g, "aws:lambda/function:Function", set_env("DB_PASSWORD")),
+        lambda g: patch(g, "aws:lambda/function:Function", set_env("DB_PASSWORD"), name="chat-function"),
     ),
 }
 

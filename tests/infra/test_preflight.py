@@ -100,6 +100,87 @@ def test_the_rds_major_version_must_be_orderable_on_the_class():
     assert preflight.rds_version(rds_client("15.10", "17.2"), config("dev")).status == "fail"
 
 
+HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
+GRANTED = {
+    "modelId": HAIKU,
+    "agreementAvailability": {"status": "AVAILABLE"},
+    "authorizationStatus": "AUTHORIZED",
+    "entitlementAvailability": "AVAILABLE",
+    "regionAvailability": "AVAILABLE",
+}
+
+
+def profile(model_id: str, *regions: str) -> dict[str, Any]:
+    foundation = model_id.split(".", 1)[1]
+    return {
+        "inferenceProfileName": model_id,
+        "inferenceProfileArn": f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{model_id}",
+        "inferenceProfileId": model_id,
+        "status": "ACTIVE",
+        "type": "SYSTEM_DEFINED",
+        "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{foundation}"} for r in regions],
+    }
+
+
+def bedrock_client() -> Any:
+    return boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def stub_dev_bedrock(stub: Stubber, haiku: dict[str, Any] = GRANTED, haiku_routes=("us-east-1", "us-west-2")):
+    """Answers for dev's two models, in the order preflight asks (real botocore shapes: moto has no
+    Bedrock control-plane calls for model access or inference profiles)."""
+    nova = "amazon.nova-micro-v1:0"
+    stub.add_response("get_foundation_model_availability", {**GRANTED, "modelId": nova}, {"modelId": nova})
+    stub.add_response(
+        "get_inference_profile",
+        profile("us." + nova, "us-east-1"),
+        {"inferenceProfileIdentifier": "us." + nova},
+    )
+    stub.add_response("get_foundation_model_availability", haiku, {"modelId": HAIKU})
+    stub.add_response(
+        "get_inference_profile",
+        profile("us." + HAIKU, *haiku_routes),
+        {"inferenceProfileIdentifier": "us." + HAIKU},
+    )
+
+
+def test_bedrock_access_passes_when_every_model_is_granted_and_routes_are_covered():
+    client = bedrock_client()
+    with Stubber(client) as stub:
+        stub_dev_bedrock(stub)
+        checks = preflight.bedrock_access(client, config("dev"))
+    assert [(c.name, c.status) for c in checks] == [
+        ("bedrock-access", "ok"),
+        ("bedrock-profile", "ok"),
+        ("bedrock-access", "ok"),
+        ("bedrock-profile", "ok"),
+    ]
+
+
+def test_bedrock_access_fails_with_what_to_do_when_access_is_not_granted():
+    client = bedrock_client()
+    refused = {**GRANTED, "entitlementAvailability": "NOT_AVAILABLE", "authorizationStatus": "NOT_AUTHORIZED"}
+    with Stubber(client) as stub:
+        stub_dev_bedrock(stub, haiku=refused)
+        checks = preflight.bedrock_access(client, config("dev"))
+    failed = [c for c in checks if c.status == "fail"]
+    assert len(failed) == 1
+    assert "claude-3.5-haiku" in failed[0].detail
+    assert "model access is not granted" in failed[0].detail
+    assert "Model access" in failed[0].detail
+
+
+def test_a_profile_routing_beyond_the_granted_regions_fails():
+    client = bedrock_client()
+    with Stubber(client) as stub:
+        stub_dev_bedrock(stub, haiku_routes=("us-east-1", "us-west-1"))
+        checks = preflight.bedrock_access(client, config("dev"))
+    failed = [c for c in checks if c.status == "fail"]
+    assert [c.name for c in failed] == ["bedrock-profile"]
+    assert "us-west-1" in failed[0].detail
+    assert "PROFILE_DESTINATIONS" in failed[0].detail
+
+
 def test_the_whole_preflight_reports_one_table(monkeypatch: pytest.MonkeyPatch):
     credentials = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
     lambda_client = boto3.client("lambda", **credentials)
@@ -111,16 +192,25 @@ def test_the_whole_preflight_reports_one_table(monkeypatch: pytest.MonkeyPatch):
             {"Quotas": [quota("ml.c7i.large", 1), quota("ml.t2.medium", 1)]},
             {"ServiceCode": "sagemaker"},
         )
-        clients = {"lambda": lambda_client, "service-quotas": quotas_client, "rds": rds_client("16.10")}
+        bedrock = bedrock_client()
+        stubbed_bedrock = Stubber(bedrock)
+        stub_dev_bedrock(stubbed_bedrock)
+        stubbed_bedrock.activate()
+        clients = {
+            "lambda": lambda_client,
+            "service-quotas": quotas_client,
+            "rds": rds_client("16.10"),
+            "bedrock": bedrock,
+        }
         monkeypatch.setattr(preflight.shutil, "which", lambda name: None)  # no Docker on this machine
         checks = preflight.run_checks(config("dev"), clients.__getitem__)
     by_name = {check.name: check.status for check in checks}
     assert by_name == {
         "lambda-concurrency": "warn",
-        "sagemaker-quota": "ok",
         "rds-version": "ok",
         "docker": "fail",
-        "bedrock-access": "skip",
+        "bedrock-access": "ok",
+        "bedrock-profile": "ok",
     }
     lines = preflight.table(checks).splitlines()
     assert len(lines) == len(checks)

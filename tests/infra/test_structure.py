@@ -19,12 +19,13 @@ from infra.program import PROJECT
 from tests.infra.support import stack_config
 
 
-def test_components_use_the_chatbot_area_type_tokens(dev: OfflineRun):
-    components = [r for r in dev.graph.resources if not r.custom]
+def test_components_use_the_chatbot_area_type_tokens(all_kinds: OfflineRun):
+    components = [r for r in all_kinds.graph.resources if not r.custom]
     assert {c.type for c in components} >= {
         "chatbot:network:Network",
         "chatbot:llm:LargeLanguageModel",
         "chatbot:llm:InferenceImage",
+        "chatbot:gateway:GatewayEdge",
         "chatbot:chat:ChatBackend",
         "chatbot:retrieval:VectorStore",
         "chatbot:web:WebEdge",

@@ -27,9 +27,9 @@ def test_terraform_validate_accepts_the_stacks_graph(stack: str, schema: dict, r
     assert problems == []
 
 
-def test_validate_catches_what_mocks_cannot(schema: dict, dev: OfflineRun):
+def test_validate_catches_what_mocks_cannot(schema: dict, dev_rds: OfflineRun):
     # Checked here before this test existed: both are refused by the provider, both pass the mocks.
-    rendered = terraform.render(dev.graph, schema, "us-east-1")
+    rendered = terraform.render(dev_rds.graph, schema, "us-east-1")
     document = rendered.document
     url = next(iter(document["resource"]["aws_lambda_function_url"].values()))
     url["invoke_mode"] = "RESPONSE_STREAMX"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from chatbot.errors import ConfigError
 from infra.offline import OfflineRun
 from infra.offline_stack import offline_run
 from tests.infra.support import allowed, one, stack_config
@@ -11,8 +14,10 @@ from tests.infra.support import allowed, one, stack_config
 RDS = "aws:rds/instance:Instance"
 
 
-def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secrets_manager(dev: OfflineRun):
-    db = one(dev.graph, RDS)
+def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secrets_manager(
+    dev_rds: OfflineRun,
+):
+    db = one(dev_rds.graph, RDS)
     assert db.inputs["engine"] == "postgres"
     assert db.inputs["engineVersion"] == "16"
     assert db.inputs["publiclyAccessible"] is False
@@ -20,20 +25,22 @@ def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secre
     assert db.inputs["manageMasterUserPassword"] is True
     assert "password" not in db.inputs
     assert db.inputs["backupRetentionPeriod"] == 3
-    assert db.inputs["dbSubnetGroupName"] == one(dev.graph, "aws:rds/subnetGroup:SubnetGroup").physical_name
+    assert (
+        db.inputs["dbSubnetGroupName"] == one(dev_rds.graph, "aws:rds/subnetGroup:SubnetGroup").physical_name
+    )
 
 
-def test_deletion_protection_follows_the_stack(dev: OfflineRun, prod: OfflineRun):
-    assert one(dev.graph, RDS).inputs["deletionProtection"] is False
-    assert one(dev.graph, RDS).inputs["skipFinalSnapshot"] is True
+def test_deletion_protection_follows_the_stack(dev_rds: OfflineRun, prod: OfflineRun):
+    assert one(dev_rds.graph, RDS).inputs["deletionProtection"] is False
+    assert one(dev_rds.graph, RDS).inputs["skipFinalSnapshot"] is True
     prod_db = one(prod.graph, RDS)
     assert prod_db.inputs["deletionProtection"] is True
     assert prod_db.inputs["skipFinalSnapshot"] is False
     assert prod_db.inputs["finalSnapshotIdentifier"] == "chatbot-prod-final"
 
 
-def test_only_the_functions_reach_postgres(dev: OfflineRun):
-    graph = dev.graph
+def test_only_the_functions_reach_postgres(dev_rds: OfflineRun):
+    graph = dev_rds.graph
     db_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "retrieval-db-sg")
     functions_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "network-functions-sg")
     assert [(r["fromPort"], r["securityGroups"]) for r in db_sg.inputs["ingress"]] == [
@@ -103,16 +110,19 @@ def test_without_semantic_search_there_is_no_database_bucket_or_indexer():
     run = offline_run("dev", stack_config("dev", semantic_search={"enabled": False}))
     types = {r.type for r in run.graph.resources}
     assert "aws:rds/instance:Instance" not in types
+    assert "aws:rds/cluster:Cluster" not in types
     assert "chatbot:retrieval:VectorStore" not in types
     assert (
         "DB_SECRET_ARN"
-        not in one(run.graph, "aws:lambda/function:Function").inputs["environment"]["variables"]
+        not in one(run.graph, "aws:lambda/function:Function", "chat-function").inputs["environment"][
+            "variables"
+        ]
     )
 
 
-def test_postgres_is_pinned_to_its_major_version_only(dev: OfflineRun, prod: OfflineRun):
+def test_postgres_is_pinned_to_its_major_version_only(dev_rds: OfflineRun, prod: OfflineRun):
     # A minor pin gets new instances refused once AWS retires it, and drifts after auto upgrades.
-    for run in (dev, prod):
+    for run in (dev_rds, prod):
         db = one(run.graph, RDS)
         assert db.inputs["engineVersion"] == "16"
         assert db.inputs["autoMinorVersionUpgrade"] is True
@@ -144,3 +154,34 @@ def test_the_indexer_environment_is_its_settings_model(dev: OfflineRun):
     assert settings.database.host
     assert settings.database.secret_arn
     assert settings.documents_bucket == dev.outputs["documents_bucket"]
+
+
+def test_dev_runs_aurora_serverless_v2_that_pauses_at_zero_and_is_as_locked_down(dev: OfflineRun):
+    graph = dev.graph
+    assert graph.of_type(RDS) == []
+    cluster = one(graph, "aws:rds/cluster:Cluster")
+    assert cluster.inputs["engine"] == "aurora-postgresql"
+    assert cluster.inputs["engineVersion"] == "16.6"  # 16.3+ pauses at 0 ACU
+    assert cluster.inputs["serverlessv2ScalingConfiguration"] == {
+        "minCapacity": 0,
+        "maxCapacity": 2,
+        "secondsUntilAutoPause": 300,
+    }
+    assert cluster.inputs["storageEncrypted"] is True
+    assert cluster.inputs["manageMasterUserPassword"] is True
+    assert "masterPassword" not in cluster.inputs
+    writer = one(graph, "aws:rds/clusterInstance:ClusterInstance")
+    assert writer.inputs["instanceClass"] == "db.serverless"
+    assert writer.inputs["publiclyAccessible"] is False
+    db_sg = one(graph, "aws:ec2/securityGroup:SecurityGroup", "retrieval-db-sg")
+    assert cluster.inputs["vpcSecurityGroupIds"] == [db_sg.id]
+    env = one(graph, "aws:lambda/function:Function", "chat-function").inputs["environment"]["variables"]
+    assert env["DB_HOST"] == "retrieval-db-cluster.cluster-offline.us-east-1.rds.amazonaws.com"
+    assert env["DB_SECRET_ARN"].endswith("secret:rds!cluster-retrieval-db-cluster")
+
+
+def test_aurora_serverless_takes_only_the_majors_that_pause():
+    search = json.loads(stack_config("dev")["chatbot:semantic_search"])
+    search["db_engine_version"] = "14"
+    with pytest.raises(ConfigError, match="runs PostgreSQL 16 or 15"):
+        offline_run("dev", stack_config("dev", semantic_search=search))

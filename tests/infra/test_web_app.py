@@ -18,7 +18,7 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 def test_cloudfront_reaches_the_alb_which_forwards_only_with_the_origin_secret_to_ecs(dev: OfflineRun):
     graph = dev.graph
-    cdn = one(graph, "aws:cloudfront/distribution:Distribution")
+    cdn = one(graph, "aws:cloudfront/distribution:Distribution", "web-cdn")
     alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
     listener = one(graph, "aws:lb/listener:Listener")
     rule = one(graph, "aws:lb/listenerRule:ListenerRule")
@@ -59,7 +59,9 @@ def test_the_alb_admits_only_cloudfronts_prefix_list_and_the_tasks_only_the_alb(
 
 
 def test_cloudfront_is_https_only_with_caching_off_and_all_methods_for_the_app(dev: OfflineRun):
-    behaviour = one(dev.graph, "aws:cloudfront/distribution:Distribution").inputs["defaultCacheBehavior"]
+    behaviour = one(dev.graph, "aws:cloudfront/distribution:Distribution", "web-cdn").inputs[
+        "defaultCacheBehavior"
+    ]
     assert behaviour["viewerProtocolPolicy"] == "redirect-to-https"
     assert behaviour["cachePolicyId"] == CACHING_DISABLED
     # Websockets need the Upgrade headers forwarded: the AllViewer origin request policy does that.
@@ -69,7 +71,7 @@ def test_cloudfront_is_https_only_with_caching_off_and_all_methods_for_the_app(d
 
 @pytest.mark.parametrize(("stack", "expected"), [("dev", ("TLSv1", True)), ("prod", ("TLSv1.2_2021", None))])
 def test_the_viewer_certificate_follows_the_stacks_domain(stack: str, expected, request):
-    cdn = one(request.getfixturevalue(stack).graph, "aws:cloudfront/distribution:Distribution")
+    cdn = one(request.getfixturevalue(stack).graph, "aws:cloudfront/distribution:Distribution", "web-cdn")
     certificate = cdn.inputs["viewerCertificate"]
     assert (
         certificate["minimumProtocolVersion"],
@@ -84,9 +86,12 @@ def test_waf_rate_limits_each_client_ip(dev: OfflineRun, prod: OfflineRun):
     for run, limit in ((dev, 1000), (prod, 2000)):
         acl = one(run.graph, "aws:wafv2/webAcl:WebAcl")
         assert acl.inputs["scope"] == "CLOUDFRONT"
-        rate = acl.inputs["rules"][0]["statement"]["rateBasedStatement"]
+        rate = acl.inputs["rules"][0]["statement"]["rateBasedStatement"]  # the gateway adds its own
         assert (rate["limit"], rate["aggregateKeyType"]) == (limit, "IP")
-        assert one(run.graph, "aws:cloudfront/distribution:Distribution").inputs["webAclId"] == acl.arn
+        assert (
+            one(run.graph, "aws:cloudfront/distribution:Distribution", "web-cdn").inputs["webAclId"]
+            == acl.arn
+        )
 
 
 def test_cognito_pool_password_policy_mfa_and_no_self_signup(dev: OfflineRun, prod: OfflineRun):
@@ -183,7 +188,7 @@ def test_the_edge_and_the_service_are_two_components_built_in_order(dev: Offline
     # after it (it calls the chat API): no component waits on a later call to finish itself.
     edge = one(dev.graph, "chatbot:web:WebEdge")
     service = one(dev.graph, "chatbot:web:WebService")
-    assert one(dev.graph, "aws:cloudfront/distribution:Distribution").parent_urn == edge.urn
+    assert one(dev.graph, "aws:cloudfront/distribution:Distribution", "web-cdn").parent_urn == edge.urn
     assert one(dev.graph, "aws:ecs/service:Service").parent_urn == service.urn
     order = [r.urn for r in dev.graph.resources]
     backend = one(dev.graph, "chatbot:chat:ChatBackend")
