@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -80,16 +80,9 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server(
-    args: list[str],
-    health_url: str,
-    *,
-    log: BinaryIO,
-    timeout_s: float = 60,
-    env: dict[str, str] | None = None,
-) -> Iterator[subprocess.Popen]:
-    """`start_server` until the block ends."""
-    process = start_server(args, health_url, log=log, timeout_s=timeout_s, env=env)
+def running_server(args: list[str], health_url: str, **options: Any) -> Iterator[subprocess.Popen]:
+    """`start_server(args, health_url, **options)` until the block ends."""
+    process = start_server(args, health_url, **options)
     try:
         yield process
     finally:

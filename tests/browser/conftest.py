@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,9 @@ def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> 
         yield running
 
 
-@pytest.fixture(scope="session")
-def app_url(stack: UiStack) -> Iterator[str]:
-    """The web app as `make chat` runs it (streamlit_app.serve), stopped at the end."""
+@contextmanager
+def web_app(stack: UiStack) -> Iterator[str]:
+    """The web app as `make chat` runs it (streamlit_app.serve) against `stack`: its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [
@@ -60,6 +61,12 @@ def app_url(stack: UiStack) -> Iterator[str]:
         *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
     ]
     with running_server(args, f"{url}/_stcore/health", env=stack.env()):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app_url(stack: UiStack) -> Iterator[str]:
+    with web_app(stack) as url:
         yield url
 
 

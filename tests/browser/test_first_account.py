@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import shot, sign_in, web_app
 from tests.browser.support import go_to, main, wait_until_idle
-from tests.servers import free_port, running_server
 from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
 
 
@@ -25,13 +24,7 @@ def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> 
 
 @pytest.fixture(scope="module")
 def app_url(stack: UiStack) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [
-        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
-        *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
-    ]
-    with running_server(args, f"{url}/_stcore/health", env=stack.env()):
+    with web_app(stack) as url:
         yield url
 
 
