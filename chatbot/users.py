@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import bcrypt
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 #: streamlit-authenticator lower-cases the stored names but not what people type: keep names lower-case.
@@ -54,6 +52,8 @@ class UsersFile:
         return self.path.exists()
 
     def load(self) -> dict[str, Any]:
+        import yaml  # here, not above: the chat API's Lambda imports this module but never a file
+
         if not self.path.exists():
             return {"credentials": {"usernames": {}}, "cookie": {}}
         data = yaml.safe_load(self.path.read_text()) or {}
@@ -125,6 +125,8 @@ class UsersFile:
             del users[name]
 
     def check(self, name: str, password: str) -> bool:
+        import bcrypt
+
         user = self._user(name)
         return bool(user) and bcrypt.checkpw(password.encode(), str(user["password"]).encode())
 
@@ -148,6 +150,8 @@ class UsersFile:
             self._write(data)
 
     def _write(self, data: dict[str, Any]) -> None:
+        import yaml
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         candidate = self.path.with_suffix(".tmp")
         # Created 0600 from the start: the file holds the cookie key.
@@ -172,4 +176,6 @@ def check_password(password: str) -> None:
 
 
 def _hash(password: str) -> str:
+    import bcrypt
+
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
