@@ -70,8 +70,10 @@ def app_url(stack: UiStack) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
+    # Package scope: Playwright's sync API keeps an event loop running on the main thread until it
+    # stops, and every later test that calls asyncio.run() would fail while it runs.
     with sync_playwright() as driver:
         yield driver
 

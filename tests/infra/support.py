@@ -68,3 +68,31 @@ def where(
     graph: ResourceGraph, type_token: str, predicate: Callable[[RecordedResource], bool]
 ) -> list[RecordedResource]:
     return [r for r in graph.of_type(type_token) if predicate(r)]
+
+
+def waits_on(graph: ResourceGraph, component: RecordedResource, other: RecordedResource) -> bool:
+    """Does any resource inside `component` wait, directly or through others, on one inside `other`?"""
+
+    def inside(resource: RecordedResource | None, parent: RecordedResource) -> bool:
+        while resource is not None and resource.parent_urn:
+            if resource.parent_urn == parent.urn:
+                return True
+            resource = graph.by_urn(resource.parent_urn)
+        return False
+
+    for resource in graph.resources:
+        if not inside(resource, component):
+            continue
+        seen: set[str] = set()
+        pending = list(resource.dependencies)
+        while pending:
+            urn = pending.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            dependency = graph.by_urn(urn)
+            if dependency is not None:
+                if inside(dependency, other):
+                    return True
+                pending.extend(dependency.dependencies)
+    return False
