@@ -22,6 +22,19 @@ class ChatbotError(Exception):
         return {}
 
 
+def http_status_of(code: str) -> int:
+    """The HTTP status the class with this code declares (for an error that arrives as an event,
+    with only its code); 500 for a code no class declares. Classes outside this module count once
+    imported, as the chat API imports them all."""
+    pending: list[type[ChatbotError]] = [ChatbotError]
+    while pending:
+        error_class = pending.pop()
+        if error_class.code == code:
+            return error_class.http_status
+        pending.extend(error_class.__subclasses__())
+    return ChatbotError.http_status
+
+
 class ConfigError(ChatbotError):
     """A configuration file or value is wrong; the message names the file, model and field."""
 

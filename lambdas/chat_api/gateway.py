@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.completions import CompletionMessage, CompletionRequest, Completions
-from chatbot.errors import ChatbotError, UnknownModelError
+from chatbot.errors import ChatbotError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
 from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
@@ -168,7 +168,7 @@ def _completion(events: list[Event], model: str) -> Response | ChatCompletion:
     text = "".join(event.text for event in events if isinstance(event, TokenEvent))
     for event in events:
         if isinstance(event, ErrorEvent):
-            return _from_chatbot_error(event.to_exception())
+            return openai_error(http_status_of(event.code), event.message, event.code)
         if isinstance(event, DoneEvent):
             return ChatCompletion(
                 model=model,
@@ -195,7 +195,7 @@ async def _sse(events: AsyncIterator[Event], model: str, include_usage: bool) ->
         if isinstance(event, TokenEvent):
             yield _data(chunk(update={"choices": [ChunkChoice(delta=Delta(content=event.text))]}))
         elif isinstance(event, ErrorEvent):
-            status = _openai_status(event.to_exception().http_status)
+            status = _openai_status(http_status_of(event.code))
             yield _data(_error_body(status, event.message, event.code))
         elif isinstance(event, DoneEvent):
             last = ChunkChoice(delta=Delta(), finish_reason=finish_reason(event.finish_reason))

@@ -9,7 +9,7 @@ import psycopg2
 
 import lambdas.chat_api.app
 import lambdas.chat_api.wiring  # noqa: F401  (with app.py: every module whose errors the API can meet)
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, http_status_of
 from chatbot.postgres import create_database
 from lambdas.chat_api.auth import LocalTokens, local_secret
 from tests.servers import chat_api_server
@@ -36,6 +36,12 @@ def test_every_error_class_declares_its_own_code_and_http_status():
 def test_each_code_names_one_error_class():
     codes = [error.code for error in error_classes()]
     assert len(codes) == len(set(codes)), sorted(code for code in codes if codes.count(code) > 1)
+
+
+def test_an_error_that_arrives_as_an_event_code_gets_its_class_status():
+    for error in error_classes():
+        assert http_status_of(error.code) == error.http_status, error.__qualname__
+    assert http_status_of("a_code_no_class_declares") == 500
 
 
 def test_the_api_answers_503_with_what_to_do_when_the_database_goes_away(
