@@ -7,6 +7,7 @@ gets an id, an ARN and the few computed outputs that other resources read (URLs,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -261,6 +262,17 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _give_this_thread_an_event_loop() -> None:
+    """Pulumi's mocks make futures on the thread's current event loop; an `asyncio.run()` earlier
+    in the process (a test, a library) leaves the main thread with none, so set a new one then."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_offline(
     program: Callable[[], Mapping[str, Any] | None],
     *,
@@ -275,6 +287,7 @@ def run_offline(
     Raises what the program raises; pass `graph` to see what was registered before it did."""
     graph = graph if graph is not None else ResourceGraph()
     mocks = _AwsMocks(region)
+    _give_this_thread_an_event_loop()
     reset_options(project=project, stack=stack)  # a fresh root stack for every run
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=False, monitor=_RecordingMonitor(mocks, graph)

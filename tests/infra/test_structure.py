@@ -3,6 +3,7 @@ parent and parented to it, and a thin __main__.py that builds the same stack."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import runpy
 import subprocess
@@ -15,6 +16,7 @@ from chatbot.errors import ConfigError
 from infra import packaging, program
 from infra.config import PROJECT_ROOT
 from infra.offline import OfflineRun, ResourceGraph, run_offline
+from infra.offline_stack import offline_run
 from infra.program import PROJECT
 from tests.infra.support import stack_config
 
@@ -103,3 +105,12 @@ def test_the_stack_exports_the_app_url_user_pool_and_chat_api_url(dev: OfflineRu
 def test_main_is_thin():
     lines = [line for line in (PROJECT_ROOT / "__main__.py").read_text().splitlines() if line.strip()]
     assert len(lines) <= 12
+
+
+def test_an_offline_run_works_after_asyncio_run_elsewhere_in_the_process():
+    # asyncio.run() leaves the main thread without a current event loop; Pulumi's mocks need one.
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())
+    assert offline_run("dev").graph.of_type("chatbot:chat:ChatBackend")
