@@ -165,10 +165,34 @@ def stopped() -> Iterator[list[subprocess.Popen]]:
             process.kill()
 
 
+#: Dev chats with Bedrock models, which the local model server serves under its own names only;
+#: the boot tests deploy dev with its SageMaker option instead (Pulumi.dev.yaml, commented out),
+#: a model the local server answers for as the endpoint would.
+SMOLLM2_ON_SAGEMAKER = {
+    "name": "smollm2-135m",
+    "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "endpoint_name": "smollm2-135m",
+    "streaming": "native",
+    "endpoint_req_config": "tgi",
+    "context_window": 2048,
+    "max_new_tokens_limit": 1024,
+    "default_parameters": {"max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9},
+    "deployment": {
+        "kind": "cpu-llamacpp",
+        "instance_type": "ml.c7i.large",
+        "gguf": "smollm2-135m-instruct-q4_1",
+    },
+}
+
+
+def dev_with_smollm2(**overrides: object) -> OfflineRun:
+    return offline_run("dev", stack_config("dev", models=[SMOLLM2_ON_SAGEMAKER], **overrides))
+
+
 def test_the_chat_api_boots_without_semantic_search_and_answers(
     tmp_path, moto_url, model_server_url, local_secret, stopped
 ):
-    run = offline_run("dev", stack_config("dev", semantic_search={"enabled": False}))
+    run = dev_with_smollm2(semantic_search={"enabled": False})
     process, url, log = boot_chat_api(run, tmp_path, moto_url, model_server_url, local_secret)
     stopped.append(process)
     assert wait_healthy(url, process, log)["models"] == 1
@@ -188,7 +212,7 @@ def test_the_chat_api_boots_without_semantic_search_and_answers(
 def test_the_chat_api_boots_with_semantic_search(
     tmp_path, moto_url, model_server_url, local_secret, postgres_server_url, stopped
 ):
-    run = offline_run("dev")
+    run = dev_with_smollm2()
     database = create_database(postgres_server_url, "boot_chat_api")
     drop = {"DB_HOST": "", "DB_PORT": "", "DB_NAME": "", "DB_SECRET_ARN": ""}
     process, url, log = boot_chat_api(
