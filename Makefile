@@ -65,10 +65,9 @@ format: $(INSTALLED)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Every script in benchmarks/, each printing one JSON line (a new script joins without an edit here).
 bench: models
-	$(PY) benchmarks/stream_overhead.py
-	$(PY) benchmarks/chat_api.py
-	$(PY) benchmarks/retrieval.py
+	@set -e; for script in benchmarks/*.py; do echo ">> $$script" >&2; $(PY) $$script; done
 
 # Re-pin every transitive dependency after changing requirements*.txt.
 lock: $(INSTALLED)
