@@ -73,8 +73,8 @@ def fit_both(battles: Battles, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0)
         )
         raw_samples.append(_logistic(cells.design[:, :m], cells.outcome, resampled, start=raw_beta))
         style_samples.append(_logistic(cells.design, cells.outcome, resampled, start=style_beta))
-    raw = _summary(raw_beta, np.array(raw_samples), m)
-    style = _summary(style_beta, np.array(style_samples), m)
+    raw = _summary(raw_beta, np.array(raw_samples), _covariance(cells.design[:, :m], counts, raw_beta), m)
+    style = _summary(style_beta, np.array(style_samples), _covariance(cells.design, counts, style_beta), m)
     return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
 
 
@@ -116,13 +116,29 @@ def _logistic(
     return beta
 
 
-def _summary(beta: np.ndarray, samples: np.ndarray, m: int) -> Fit:
-    def scale(coefficients: np.ndarray) -> np.ndarray:
-        models = coefficients[..., :m]
-        return ELO_BASE + _PER_LOGIT * (models - models.mean(axis=-1, keepdims=True))
+def _covariance(design: np.ndarray, weights: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
+    p = 1.0 / (1.0 + np.exp(-design @ beta))
+    hessian = (design * (weights * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
+    return np.linalg.inv(hessian)
 
+
+def _summary(beta: np.ndarray, samples: np.ndarray, covariance: np.ndarray, m: int) -> Fit:
+    """Ratings with a 95% interval that holds both the bootstrap's spread and the posterior's.
+
+    A bootstrap resamples the votes there are: with one vote every resample is that vote and the
+    interval shrinks to a point, as if one vote settled a rating. The posterior's curvature (the
+    prior plus what the votes add) says how little a few votes settle; with many votes the two
+    agree, so the wider of the two only matters where votes are few."""
+    centre = np.eye(m) - 1.0 / m  # ratings are centred: each minus the mean of all
+
+    def scale(coefficients: np.ndarray) -> np.ndarray:
+        return ELO_BASE + _PER_LOGIT * (coefficients[..., :m] @ centre.T)
+
+    rating = scale(beta)
+    spread = 1.96 * _PER_LOGIT * np.sqrt(np.diag(centre @ covariance[:m, :m] @ centre.T))
     lower, upper = np.percentile(scale(samples), [2.5, 97.5], axis=0)
-    return Fit(scale(beta), lower, upper)
+    return Fit(rating, np.minimum(lower, rating - spread), np.maximum(upper, rating + spread))
 
 
 def votes_to_separate(gap: float, half_widths: tuple[float, float], votes: tuple[int, int]) -> int | None:

@@ -50,7 +50,9 @@ st.dataframe(
         "Bradley-Terry": st.column_config.NumberColumn(
             format="%.0f", help="Fitted on all votes at once, on the Elo scale; steadier than Elo."
         ),
-        "95% CI": st.column_config.TextColumn(help="Bootstrap interval of the Bradley-Terry rating."),
+        "95% CI": st.column_config.TextColumn(
+            help="95% interval of the Bradley-Terry rating: the wider of the bootstrap's and the posterior's, so a few votes show wide."
+        ),
         "Length-controlled": st.column_config.NumberColumn(
             format="%.0f", help="Bradley-Terry with the answers' length difference as a covariate."
         ),

@@ -87,6 +87,18 @@ def test_an_undefeated_model_still_gets_a_finite_rating():
     assert all(abs(rating.bradley_terry) < 5000 for rating in board.ratings)
 
 
+def test_one_vote_leaves_a_wide_interval_and_more_votes_narrow_it():
+    # A bootstrap of one vote resamples that vote every time; the interval must not shrink to a
+    # point as if a single vote settled the ratings.
+    def widths(count: int) -> list[float]:
+        board = build_leaderboard(spread([vote("left", ["a", "b"])] * count))
+        return [rating.bt_upper - rating.bt_lower for rating in board.ratings]
+
+    one, many = widths(1), widths(100)
+    assert min(one) > 300, "one vote says little: the prior's spread (about +-200 points) remains"
+    assert max(many) < min(one)
+
+
 def test_no_votes_no_ratings():
     assert build_leaderboard([]).ratings == []
 
