@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from chatbot.chat.vote_rules import VoteRules
 from chatbot.env_settings import EnvSettings, env_field
 from chatbot.postgres import DatabaseSettings
 
@@ -54,6 +55,10 @@ class ChatApiSettings(EnvSettings):
     max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
     #: The embeddings endpoint's ModelSpec as JSON (cloud); else the registry's or the local MiniLM.
     embedding_model_spec: str | None = env_field(None, "EMBEDDING_MODEL_SPEC")
+    #: Arena votes of one user on one set of models that count on the leaderboard per UTC day.
+    max_votes_per_pair_per_day: int = env_field(
+        VoteRules().max_votes_per_pair_per_day, "CHATBOT_MAX_VOTES_PER_PAIR_PER_DAY", ge=1
+    )
     #: History in Postgres (no history_table) and documents: where the database is.
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 

@@ -9,6 +9,7 @@ from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import HistoryStore
+from chatbot.chat.vote_rules import VoteRules
 from chatbot.models.catalog import ModelCatalog, load_catalog
 from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 from chatbot.models.registry import load_registry
@@ -62,6 +63,7 @@ def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | 
         build_store(settings),
         retriever=retrieval.retriever if retrieval else None,
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),
+        vote_rules=VoteRules(max_votes_per_pair_per_day=settings.max_votes_per_pair_per_day),
         # The local model server runs on this machine: its models cost nothing per token.
         hosting="local" if settings.sagemaker_endpoint_url else "aws",
     )
