@@ -103,6 +103,16 @@ class MessageTooLongError(ChatbotError):
     http_status = 413
 
 
+class BodyTooLargeError(ChatbotError):
+    """A request body over the deployment's limit (uploads have their own, larger one)."""
+
+    code = "body_too_large"
+    http_status = 413
+
+    def __init__(self, limit: int):
+        super().__init__(f"The request body is over {limit} bytes. Send less.")
+
+
 class ModelServerRestartingError(ModelCallError):
     """Nothing answers at the model server's address. Locally the launcher restarts a model
     server that exits, so this passes within seconds."""

@@ -28,7 +28,7 @@ from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResul
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
-from lambdas.chat_api.guards import refuse_nul_characters
+from lambdas.chat_api.guards import nul_character_error
 from lambdas.chat_api.streaming import relay
 
 NDJSON = "application/x-ndjson"
@@ -36,6 +36,14 @@ NDJSON = "application/x-ndjson"
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def error_response(request: Request, exc: errors.ChatbotError) -> JSONResponse:
+    """An error in the shape its caller reads: OpenAI's under the gateway's /v1, the app's elsewhere
+    (for checks that answer before any route, whose own handlers would pick the shape)."""
+    if request.url.path.startswith(gateway.router.prefix + "/"):
+        return gateway.openai_error(exc.http_status, str(exc), exc.code)
+    return _error(exc.http_status, exc.code, str(exc), **exc.details())
 
 
 class ModelInfo(BaseModel):
@@ -112,8 +120,8 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
 
     @app.exception_handler(errors.ChatbotError)
-    async def chatbot_error(_: Request, exc: errors.ChatbotError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, str(exc), **exc.details())
+    async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,7 +129,11 @@ def create_app() -> FastAPI:
         where = ".".join(str(part) for part in first["loc"] if part != "body")
         return _error(422, "invalid_request", f"{where or 'body'}: {first['msg']}")
 
-    app.middleware("http")(refuse_nul_characters)
+    @app.middleware("http")
+    async def refuse_nul_characters(request: Request, call_next):
+        if error := await nul_character_error(request):
+            return error_response(request, error)
+        return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -129,7 +141,7 @@ def create_app() -> FastAPI:
         limit = None if request.url.path == "/documents" else request.app.state.max_body_bytes
         length = request.headers.get("content-length")
         if limit and length and length.isdigit() and int(length) > limit:
-            return _error(413, "body_too_large", f"The request body is over {limit} bytes. Send less.")
+            return error_response(request, errors.BodyTooLargeError(limit))
         return await call_next(request)
 
     @app.get("/health")

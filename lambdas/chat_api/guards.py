@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from chatbot.chat.requests import NulCharacterError
 
@@ -52,8 +51,8 @@ async def _nul_in_request(request: Request) -> str | None:
     return None
 
 
-async def refuse_nul_characters(request: Request, call_next):
+async def nul_character_error(request: Request) -> NulCharacterError | None:
+    """The error to answer instead of routing, if a NUL is anywhere in the request."""
     if where := await _nul_in_request(request):
-        error = NulCharacterError(where or "the body")
-        return JSONResponse({"error": {"code": error.code, "message": str(error)}}, status_code=422)
-    return await call_next(request)
+        return NulCharacterError(where)
+    return None

@@ -181,6 +181,22 @@ def test_bad_requests_are_400s_that_say_what_to_change(gpt: openai.OpenAI, reque
         assert (error.value.body["param"] or "").startswith(param)
 
 
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [("Hi\x00there", "nul_character"), ("x" * 300_000, "body_too_large")],
+    ids=["a NUL character", "a body over the limit"],
+)
+def test_what_is_refused_before_any_route_is_refused_in_openais_shape(
+    gpt: openai.OpenAI, content: str, code: str
+):
+    with pytest.raises(openai.BadRequestError) as error:
+        gpt.chat.completions.create(model="smollm2-135m", messages=[{"role": "user", "content": content}])
+    assert error.value.status_code == 400
+    assert error.value.body["type"] == "invalid_request_error"
+    assert error.value.body["code"] == code
+    assert error.value.body["message"]
+
+
 def test_a_revoked_key_stops_working_and_only_its_owner_can_revoke_it(
     api_url: str, alice: httpx.Client, bob: httpx.Client
 ):
