@@ -40,8 +40,6 @@ class CompletionRequest(BaseModel):
     messages: list[CompletionMessage] = Field(min_length=1)
     #: Overrides of the model's default generation parameters.
     parameters: dict[str, Any] = Field(default_factory=dict)
-    #: False asks for the whole answer at once (the endpoint's blocking call).
-    streaming: bool = True
     #: Save the exchange as a conversation in the user's history.
     save: bool = False
 
@@ -87,7 +85,9 @@ class Completions:
         endpoint = self._endpoint_for(request.model)
         params = endpoint.spec.resolve_parameters(request.parameters)
         fitted = endpoint.fit_prompt(history, message, params, system=system)
-        events = endpoint.stream(fitted.prompt, params, mode=None if request.streaming else "none")
+        # Streamed from the model even when the caller wants the answer whole: a caller who goes
+        # away can then stop the decoding (a blocking call runs to its end whoever waits for it).
+        events = endpoint.stream(fitted.prompt, params)
         turn = _Turn(user_id, request, endpoint, params, fitted, history, message, key)
         return self._run(turn, events, cancelled or threading.Event())
 

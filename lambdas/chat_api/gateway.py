@@ -17,6 +17,7 @@ does is its owner's, and its use is counted on it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -136,16 +137,15 @@ async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCar
 
 @router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
 async def chat_completions(
-    body: ChatCompletionRequest, caller: Caller, service: Service
+    request: Request, body: ChatCompletionRequest, caller: Caller, service: Service
 ) -> Response | ChatCompletion:
-    request = CompletionRequest(
+    completion_request = CompletionRequest(
         model=body.model,
         messages=[
             CompletionMessage(role="system" if m.role == "developer" else m.role, content=m.text)
             for m in body.messages
         ],
         parameters=body.parameters(),
-        streaming=body.stream,
         save=body.store,
     )
     completions = Completions(
@@ -153,7 +153,7 @@ async def chat_completions(
     )
     cancelled = threading.Event()
     events = await run_in_threadpool(
-        completions.start, caller.user_id, request, key=caller.key, cancelled=cancelled
+        completions.start, caller.user_id, completion_request, key=caller.key, cancelled=cancelled
     )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
@@ -161,7 +161,25 @@ async def chat_completions(
         return StreamingResponse(
             chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    return _completion(await run_in_threadpool(list, events), body.model)
+    return _completion(await _whole(request, relay(events, cancelled), cancelled), body.model)
+
+
+async def _whole(request: Request, events: AsyncIterator[Event], cancelled: threading.Event) -> list[Event]:
+    """Every event of an answer sent whole. A caller who goes away before it is done (a client
+    timeout, a closed connection) stops the decoding, as closing a stream does."""
+
+    async def stop_when_gone() -> None:
+        # The body is read: the next ASGI message is the disconnect, whenever it comes (as
+        # Starlette's StreamingResponse listens for it; Request.is_disconnected only peeks).
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        cancelled.set()
+
+    watcher = asyncio.create_task(stop_when_gone())
+    try:
+        return [event async for event in events]
+    finally:
+        watcher.cancel()
 
 
 def _completion(events: list[Event], model: str) -> Response | ChatCompletion:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -31,8 +33,12 @@ def new_key(client: httpx.Client, name: str = "laptop") -> str:
 
 
 @pytest.fixture
-def key(alice: httpx.Client) -> str:
-    return new_key(alice)
+def key(alice: httpx.Client) -> Iterator[str]:
+    """A fresh key of alice's, revoked after the test (a user may hold only so many at once)."""
+    response = alice.post("/api-keys", json={"name": "laptop"})
+    assert response.status_code == 201, response.text
+    yield response.json()["key"]
+    assert alice.delete(f"/api-keys/{response.json()['info']['id']}").status_code == 200
 
 
 @pytest.fixture
@@ -278,3 +284,46 @@ def test_closing_the_stream_stops_decoding(api_url: str, key: str, model_server_
     after = after_cancel(model_server_url, "smollm2-135m", before)
     assert after["cancelled"] == before["cancelled"] + 1
     assert after["tokens_generated"] - before["tokens_generated"] < 100
+
+
+def test_a_caller_who_stops_waiting_for_a_whole_answer_stops_decoding(
+    api_url: str, key: str, model_server_url: str, gpt: openai.OpenAI
+):
+    story = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Tell a long story."}]}
+    # A draw proven to run to 300 tokens, so the answer cannot end before the caller leaves.
+    seed = seed_where(
+        lambda seed: (
+            gpt.chat.completions.create(**story, max_tokens=300, temperature=1.0, seed=seed)
+            .choices[0]
+            .finish_reason
+            == "length"
+        ),
+        "a gateway answer of 300+ tokens",
+    )
+    before = counters(model_server_url, "smollm2-135m")
+    body = json.dumps({**story, "max_tokens": 300, "temperature": 1.0, "seed": seed}).encode()
+    url = httpx.URL(api_url)
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port), timeout=30) as connection:
+        connection.sendall(head.encode() + body)
+        # Leave once the model is decoding this answer (no clock: its counter says so).
+        decoding = decoded_since(model_server_url, before, at_least=5)
+    assert decoding, "the model never started on the answer"
+    after = after_cancel(model_server_url, "smollm2-135m", before)
+    assert after["cancelled"] == before["cancelled"] + 1
+    assert after["tokens_generated"] - before["tokens_generated"] < 300
+
+
+def decoded_since(model_server_url: str, before: dict[str, int], *, at_least: int) -> bool:
+    """Whether SmolLM2 decodes `at_least` more tokens than `before` within 30 s."""
+    for _ in range(300):
+        if (
+            counters(model_server_url, "smollm2-135m")["tokens_generated"]
+            >= before["tokens_generated"] + at_least
+        ):
+            return True
+        threading.Event().wait(0.1)
+    return False
