@@ -17,6 +17,7 @@ from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
 from chatbot.postgres import DatabaseSettings
+from chatbot.retrieval import object_keys
 from infra import bedrock, regional
 from infra.bedrock import BedrockModel
 from infra.iam import allow, log_statements, policy_document
@@ -45,6 +46,15 @@ class DatabaseAccess:
 
 
 @dataclass
+class DocumentsBucket:
+    """The bucket the indexer indexes: the chat API hands out presigned POSTs into it for files
+    too large for a request (its role may put objects under the key layout's folders, nothing else)."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str]
+
+
+@dataclass
 class ChatBackendArgs:
     region: str
     stack: str
@@ -55,6 +65,7 @@ class ChatBackendArgs:
     #: models): nothing else.
     models: list[tuple[str, LargeLanguageModel | BedrockModel]] = field(default_factory=list)
     database: DatabaseAccess | None = None
+    documents_bucket: DocumentsBucket | None = None
     #: None (the default): no reservation. See docs/DEPLOY.md before setting it.
     reserved_concurrency: int | None = None
     timeout_s: int = 300
@@ -207,6 +218,8 @@ class ChatBackend(pulumi.ComponentResource):
             values |= {"pool": args.user_pool_id, "client": args.user_pool_client_id}
         if database is not None:
             values |= {"db_host": database.host, "db_secret": database.secret_arn}
+        if args.documents_bucket is not None:
+            values["bucket"] = args.documents_bucket.name
 
         def settings(resolved: dict[str, Any]) -> dict[str, str]:
             chosen: dict[str, Any] = {
@@ -229,6 +242,8 @@ class ChatBackend(pulumi.ComponentResource):
                     name=database.name,
                     secret_arn=resolved["db_secret"],  # the ARN only: the code fetches the secret
                 )
+                if "bucket" in resolved:
+                    chosen["documents_bucket"] = resolved["bucket"]
             return {**WEB_ADAPTER_ENV, **ChatApiSettings(**chosen).to_env()}
 
         return pulumi.Output.all(**values).apply(settings)
@@ -261,4 +276,14 @@ class ChatBackend(pulumi.ComponentResource):
             statements += bedrock.invoke_statements(bedrock_specs, args.region, bedrock.caller_account(self))
         if args.database is not None:
             statements.append(allow(["secretsmanager:GetSecretValue"], [args.database.secret_arn]))
+        if args.documents_bucket is not None:
+            # A presigned POST uploads with this role's rights: objects in the key layout's
+            # folders only (the API signs one key in the caller's own folder per form).
+            arn = args.documents_bucket.arn
+            statements.append(
+                allow(
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(arn, f"/{top}/*") for top in object_keys.TOP_FOLDERS],
+                )
+            )
         return policy_document(statements)

@@ -221,6 +221,7 @@ def build_stack(
             security_group_id=network.functions_security_group.id,
             models=endpoints,
             database=vector_store.database if vector_store else None,
+            documents_bucket=vector_store.documents if vector_store else None,
             reserved_concurrency=config.chat_api.reserved_concurrency,
             timeout_s=config.chat_api.timeout_s,
             memory_mb=config.chat_api.memory_mb,

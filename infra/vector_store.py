@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
 from chatbot.postgres import DatabaseSettings
-from infra.chat_backend import DatabaseAccess
+from infra.chat_backend import DatabaseAccess, DocumentsBucket
 from infra.iam import allow, log_statements, policy_document
 from infra.inference_image import InferenceImage
 from infra.lambda_function import RUNTIME, function_basics
@@ -64,6 +64,7 @@ class VectorStoreArgs:
 class VectorStore(pulumi.ComponentResource):
     database: DatabaseAccess
     documents_bucket_name: pulumi.Output[str]
+    documents: DocumentsBucket
     embeddings: LargeLanguageModel
 
     def __init__(self, name: str, args: VectorStoreArgs, opts: pulumi.ResourceOptions | None = None):
@@ -92,6 +93,7 @@ class VectorStore(pulumi.ComponentResource):
         queue = self._queue(name, bucket)
         self._indexer(name, args, bucket, queue)
         self.documents_bucket_name = bucket.bucket
+        self.documents = DocumentsBucket(name=bucket.bucket, arn=bucket.arn)
         self.register_outputs(
             {
                 "database_host": self.database.host,

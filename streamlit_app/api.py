@@ -21,6 +21,7 @@ from streamlit_app.api_models import (
     ApiKeyInfo,
     Conversation,
     CreatedApiKey,
+    DirectUploadForm,
     DocumentSummary,
     ImportOutcome,
     Leaderboard,
@@ -146,6 +147,28 @@ class ChatApi:
         request = {"files": {"file": (filename, data)}, "data": {"workspace": workspace}}
         for line in self._lines("/documents", request):
             yield _parse(UploadUpdate, json.loads(line))
+
+    def upload_to_bucket(self, filename: str, data: bytes, workspace: str = "private") -> DirectUploadForm:
+        """A file too large for POST /documents, sent straight to the documents bucket with the
+        form the API hands out. The indexer indexes it from there: it is listed once indexed."""
+        request = {"filename": filename, "size": len(data), "workspace": workspace}
+        form = _parse(DirectUploadForm, self._json("POST", "/documents/upload-url", json=request))
+        try:
+            # Not through the API's client: the form is its own authorisation (no SigV4, no token).
+            response = httpx.post(
+                form.url, data=form.fields, files={"file": (filename, data)}, timeout=self._http.timeout
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"The documents bucket could not be reached ({exc}). Try again.", code="bucket_unreachable"
+            ) from None
+        if response.status_code >= 300:
+            raise ApiError(
+                f"The documents bucket refused {filename} ({response.status_code}): {response.text[:300]}",
+                code="bucket_refused",
+                status=response.status_code,
+            )
+        return form
 
     def delete_document(self, document_id: str) -> None:
         self._json("DELETE", f"/documents/{document_id}")

@@ -145,6 +145,22 @@ class Limits(_Answer):
     max_message_chars: int
     #: None where the deployment has documents off.
     max_document_bytes: int | None = None
+    #: Larger files go straight to the documents bucket, up to this; None: no bucket (local).
+    max_direct_upload_bytes: int | None = None
+
+    @property
+    def largest_upload_bytes(self) -> int:
+        """The largest file the Documents page can take, whichever way it is sent."""
+        return max(self.max_document_bytes or 0, self.max_direct_upload_bytes or 0)
+
+
+class DirectUploadForm(_Answer):
+    """POST /documents/upload-url: a presigned S3 POST (send `fields`, then the file)."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    max_bytes: int
 
 
 class DocumentSummary(_Answer):

@@ -10,7 +10,15 @@ from contextlib import contextmanager
 from launcher.processes import ROOT, free_port
 from launcher.processes import running_server as _running_server
 
-__all__ = ["ROOT", "chat_api_server", "free_port", "model_server", "model_server_process", "running_server"]
+__all__ = [
+    "ROOT",
+    "chat_api_server",
+    "free_port",
+    "model_server",
+    "model_server_process",
+    "moto_server",
+    "running_server",
+]
 
 
 @contextmanager
@@ -54,3 +62,18 @@ def chat_api_server(env: dict[str, str]) -> Iterator[str]:
     args = ["-m", "lambdas.chat_api", "--port", str(port), "--exit-with-stdin"]
     with running_server(args, f"{url}/health", env=env):
         yield url
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's AWS services (S3, DynamoDB, SQS...) over HTTP on a free port: for code that calls
+    AWS from another process, or with a client other than boto3 (a presigned POST)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

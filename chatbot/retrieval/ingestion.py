@@ -30,6 +30,14 @@ def human_size(size_bytes: int) -> str:
     return f"{size_bytes} bytes"
 
 
+def refuse_oversized(filename: str, size_bytes: int, limit: int) -> None:
+    if size_bytes > limit:
+        raise DocumentTooLargeError(
+            f"{filename!r} is {human_size(size_bytes)}; the limit is {human_size(limit)}. Split it into "
+            "smaller files, or ask an administrator to raise max_document_bytes."
+        )
+
+
 class Ingestor:
     def __init__(self, store: PgVectorStore, embedder: Embedder, settings: RetrievalSettings | None = None):
         self.store = store
@@ -38,12 +46,7 @@ class Ingestor:
 
     def check_size(self, filename: str, size_bytes: int) -> None:
         """Refuse a file over the limit before reading it (the S3 indexer checks the object's size)."""
-        limit = self.settings.max_document_bytes
-        if size_bytes > limit:
-            raise DocumentTooLargeError(
-                f"{filename!r} is {human_size(size_bytes)}; the limit is {human_size(limit)}. Split it into "
-                "smaller files, or ask an administrator to raise max_document_bytes."
-            )
+        refuse_oversized(filename, size_bytes, self.settings.max_document_bytes)
 
     def ingest(self, upload: Upload, on_progress: ProgressCallback | None = None) -> IngestResult:
         """Index one upload, replacing an earlier version of the same source. Raises a

@@ -65,6 +65,9 @@ class Limits(BaseModel):
     max_message_chars: int
     #: Largest document accepted for upload, in bytes; None where documents are off.
     max_document_bytes: int | None
+    #: Largest document sent straight to the documents bucket (POST /documents/upload-url), in
+    #: bytes; None where there is no bucket (locally: every upload goes through POST /documents).
+    max_direct_upload_bytes: int | None = None
 
 
 class RenameRequest(BaseModel):
@@ -101,13 +104,14 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from lambdas.chat_api.settings import ChatApiSettings
-        from lambdas.chat_api.wiring import build_services, build_verifier
+        from lambdas.chat_api.wiring import build_direct_uploads, build_services, build_verifier
 
         settings = ChatApiSettings.from_env()
         app.state.max_body_bytes = settings.max_body_bytes
         app.state.model_server_url = settings.sagemaker_endpoint_url
         app.state.users_file = settings.users_file
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
+        app.state.direct_uploads = build_direct_uploads(settings)
         app.state.verifier = build_verifier(settings)
         yield
         if app.state.retrieval is not None:
@@ -155,6 +159,9 @@ def create_app() -> FastAPI:
         return Limits(
             max_message_chars=service.limits.max_message_chars,
             max_document_bytes=retrieval.ingestor.settings.max_document_bytes if retrieval else None,
+            max_direct_upload_bytes=direct.max_bytes
+            if (direct := request.app.state.direct_uploads)
+            else None,
         )
 
     @app.get("/models")

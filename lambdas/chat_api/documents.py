@@ -12,12 +12,17 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from chatbot.errors import ChatbotError
+from chatbot.retrieval.direct_uploads import (
+    DirectUpload,
+    DirectUploadRequest,
+    DirectUploadUnavailableError,
+)
 from chatbot.retrieval.models import DocumentInfo, IngestProgress, Upload
 from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, PRIVATE, RetrievedChunk, SearchMode
 from lambdas.chat_api.dependencies import RetrievalDep, User
@@ -102,6 +107,18 @@ async def upload(
             yield item.model_dump_json().encode() + b"\n"
 
     return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+@router.post("/documents/upload-url")
+async def upload_url(body: DirectUploadRequest, request: Request, user: User) -> DirectUpload:
+    """A presigned S3 POST for a file too large for POST /documents: send the returned fields and
+    then the file to `url`; the document is listed once the indexer has indexed it."""
+    direct_uploads = getattr(request.app.state, "direct_uploads", None)
+    if direct_uploads is None:
+        raise DirectUploadUnavailableError(
+            "This deployment has no documents bucket to upload to: send the file to POST /documents."
+        )
+    return await run_in_threadpool(direct_uploads.offer, user, body)
 
 
 @router.get("/documents")

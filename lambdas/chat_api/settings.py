@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.env_settings import EnvSettings, env_field
 from chatbot.postgres import DatabaseSettings
+from chatbot.retrieval.settings import RetrievalEnvironment
 
 #: A function URL carries at most 6 MB per request, and Lambda base64-encodes a binary body
 #: (4/3 larger) inside that: 4 MB of file plus the multipart envelope fits. Larger documents go
@@ -53,6 +54,15 @@ class ChatApiSettings(EnvSettings):
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
     max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
+    #: The documents bucket (cloud): files too large for a request go straight to it, through a
+    #: presigned POST the API hands out, and its indexer indexes them. Unset: no direct uploads.
+    documents_bucket: str | None = env_field(None, "DOCUMENTS_BUCKET")
+    #: The largest document sent straight to the bucket, in MB: the indexer's own limit.
+    max_direct_upload_mb: float = env_field(
+        RetrievalEnvironment.model_fields["max_document_mb"].default, "MAX_DIRECT_UPLOAD_MB", gt=0
+    )
+    #: Where S3 calls go; unset in AWS (tests point it at a local S3).
+    s3_endpoint_url: str | None = env_field(None, "S3_ENDPOINT_URL")
     #: The embeddings endpoint's ModelSpec as JSON (cloud); else the registry's or the local MiniLM.
     embedding_model_spec: str | None = env_field(None, "EMBEDDING_MODEL_SPEC")
     #: Arena votes of one user on one set of models that count on the leaderboard per UTC day.

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
@@ -15,6 +18,7 @@ from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagem
 from chatbot.models.registry import load_registry
 from chatbot.models.spec import ModelSpec
 from chatbot.postgres import ConnectionPool, database_url
+from chatbot.retrieval.direct_uploads import DirectUploads
 from chatbot.retrieval.embedders import SageMakerEmbedder
 from chatbot.retrieval.service import Retrieval
 from chatbot.retrieval.settings import MB, RetrievalSettings
@@ -46,6 +50,20 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     embedder = SageMakerEmbedder(spec, client) if spec else None
     limits = RetrievalSettings(max_document_bytes=int(settings.max_document_mb * MB))
     return Retrieval.open(database_url(settings=settings.database), embedder=embedder, settings=limits)
+
+
+def build_direct_uploads(settings: ChatApiSettings) -> DirectUploads | None:
+    """Presigned uploads to the documents bucket, where there is one and documents are on."""
+    if not (settings.documents and settings.documents_bucket):
+        return None
+    # Signature version 4: the bucket encrypts with KMS, which refuses uploads signed otherwise.
+    s3 = boto3.client(
+        "s3",
+        region_name=settings.region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=Config(signature_version="s3v4"),
+    )
+    return DirectUploads(s3, settings.documents_bucket, int(settings.max_direct_upload_mb * MB))
 
 
 def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | None]:

@@ -1,11 +1,8 @@
 """Index documents uploaded to the documents bucket; delete them when their objects go.
 
 S3 sends ObjectCreated/ObjectRemoved notifications to an SQS queue, which invokes this
-handler with batches of messages. Object keys say whose document it is:
-
-    private/<user_id>/<path>        a user's own document (visible to that user only)
-    shared/<workspace>/<path>       a shared workspace's document (the uploader is read from
-                                    the object's `uploaded-by` metadata, if the UI set it)
+handler with batches of messages. Object keys say whose document it is
+(chatbot/retrieval/object_keys.py): private/<user_id>/<path> or shared/<workspace>/<path>.
 
 A bad document (corrupt, encrypted, too large...) is logged and dropped: retrying cannot fix
 it. Anything else (database or S3 unavailable) fails only its own message, which SQS retries
@@ -20,43 +17,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.models import Upload
-from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
+from chatbot.retrieval.object_keys import KeyLayoutError, owner_of
+from chatbot.retrieval.retriever import PRIVATE
 from chatbot.retrieval.service import Retrieval
 from lambdas.document_indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
-
-
-@dataclass(frozen=True)
-class Owner:
-    workspace: str
-    user_id: str
-    #: The key's path inside the user's or workspace's folder: what re-uploads replace.
-    source: str
-
-
-class KeyLayoutError(ValueError):
-    """An object outside private/<user>/... and shared/<workspace>/...: not ours to index."""
-
-
-def owner_of(key: str) -> Owner:
-    parts = key.split("/")
-    if len(parts) < 3 or not parts[1] or not all(parts[2:]):
-        raise KeyLayoutError(f"{key!r} is not private/<user_id>/<path> or shared/<workspace>/<path>")
-    top, middle, source = parts[0], parts[1], "/".join(parts[2:])
-    if top == "private":
-        return Owner(PRIVATE, middle, source)
-    if top == "shared" and middle != PRIVATE and re.match(WORKSPACE_PATTERN, middle):
-        return Owner(middle, "", source)
-    raise KeyLayoutError(f"{key!r} is not private/<user_id>/<path> or shared/<workspace>/<path>")
 
 
 @functools.cache

@@ -14,9 +14,10 @@ st.caption(
 )
 
 # One limit on the page: the one the chat API enforces, for the label and the uploader alike.
-if "docs_upload_limit" not in st.session_state:
-    st.session_state["docs_upload_limit"] = api.limits().max_document_bytes or 0
-max_bytes = st.session_state["docs_upload_limit"]
+if "docs_limits" not in st.session_state:
+    st.session_state["docs_limits"] = api.limits()
+limits = st.session_state["docs_limits"]
+max_bytes = limits.largest_upload_bytes
 with st.form("docs_upload", clear_on_submit=True):
     files = st.file_uploader(
         f"Add documents (txt, md, html, pdf, docx; up to {human_size(max_bytes)} each)",
@@ -36,6 +37,15 @@ with st.form("docs_upload", clear_on_submit=True):
 
 if submitted:
     for file in files or []:
+        if file.size > (limits.max_document_bytes or 0) and limits.max_direct_upload_bytes:
+            # Too large for a request to the API: straight to the documents bucket instead.
+            with st.spinner(f"{file.name}: sending to the documents bucket…"):
+                try:
+                    api.upload_to_bucket(file.name, file.getvalue(), workspace)
+                    st.success(f"{file.name} sent: it is listed below once indexed (about a minute).")
+                except ApiError as exc:
+                    st.error(f"{file.name} was not added: {exc}")
+            continue
         bar = st.progress(0.0, text=f"{file.name}: sending…")
         try:
             for update in api.upload(file.name, file.getvalue(), workspace):

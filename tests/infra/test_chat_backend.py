@@ -11,6 +11,7 @@ from infra.chat_backend import WEB_ADAPTER_ENV
 from infra.offline import OfflineRun
 from infra.offline_stack import offline_run
 from lambdas.chat_api.settings import ChatApiSettings
+from lambdas.document_indexer.settings import IndexerSettings
 from tests.infra.support import allowed, one, stack_config
 
 FUNCTION = "aws:lambda/function:Function"
@@ -131,6 +132,24 @@ def test_uploads_through_the_api_fit_a_function_url_request(dev: OfflineRun):
         one(dev.graph, FUNCTION, "chat-function").inputs["environment"]["variables"]
     )
     assert settings.max_document_mb * 4 / 3 < 6
+
+
+def test_larger_files_go_straight_to_the_documents_bucket_under_its_document_folders_only(dev: OfflineRun):
+    settings = ChatApiSettings.from_env(
+        one(dev.graph, FUNCTION, "chat-function").inputs["environment"]["variables"]
+    )
+    bucket = one(dev.graph, "aws:s3/bucket:Bucket", "retrieval-documents")
+    assert settings.documents_bucket == dev.outputs["documents_bucket"]
+    # The form is presigned with the API's role: what the role may put is all a form can.
+    grants = allowed(dev.graph, one(dev.graph, "aws:iam/role:Role", "chat-role"))
+    assert grants["s3:PutObject"] == {f"{bucket.arn}/private/*", f"{bucket.arn}/shared/*"}
+    assert {action for action, resources in grants.items() if any(bucket.arn in r for r in resources)} == {
+        "s3:PutObject"
+    }
+    indexer = ChatApiSettings.model_fields["max_direct_upload_mb"].default
+    assert settings.max_direct_upload_mb == indexer == IndexerSettings().max_document_mb, (
+        "the bucket takes what its indexer indexes"
+    )
 
 
 def test_the_api_is_granted_exactly_what_its_stores_call(dev: OfflineRun):

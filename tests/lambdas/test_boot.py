@@ -34,7 +34,7 @@ from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import shared_embedder
 from tests.infra.support import one, stack_config
 from tests.lambdas import lambda_runtime
-from tests.servers import free_port
+from tests.servers import free_port, moto_server
 
 pytestmark = pytest.mark.skipif(bool(lambda_runtime.can_mount()), reason=str(lambda_runtime.can_mount()))
 
@@ -43,13 +43,8 @@ FUNCTION = "aws:lambda/function:Function"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def admin(service: str, moto_url: str) -> Any:

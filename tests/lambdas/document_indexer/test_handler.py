@@ -8,10 +8,8 @@ import json
 import logging
 from urllib.parse import quote_plus
 
-import pytest
-
 from lambdas.document_indexer import handler as indexer
-from lambdas.document_indexer.handler import KeyLayoutError, owner_of, process_event
+from lambdas.document_indexer.handler import process_event
 from tests.chatbot.retrieval.documents import pdf_with_pages
 from tests.chatbot.retrieval.support import table_counts
 from tests.lambdas.document_indexer.conftest import BUCKET
@@ -125,28 +123,6 @@ def test_the_s3_test_event_and_foreign_keys_are_ignored(retrieval, s3):
     stray = put(s3, "uploads/ana/file.txt", b"Not in the layout.")
     assert process_event(sqs_event(test_event, stray), retrieval, s3) == {"batchItemFailures": []}
     assert table_counts(retrieval.store.pool) == (0, 0)
-
-
-@pytest.mark.parametrize(
-    ("key", "workspace", "user", "source"),
-    [
-        ("private/ana/a.txt", "private", "ana", "a.txt"),
-        ("private/ana/deep/er/a.txt", "private", "ana", "deep/er/a.txt"),
-        ("shared/team-1/a.txt", "team-1", "", "a.txt"),
-    ],
-)
-def test_the_key_says_whose_document_it_is(key, workspace, user, source):
-    owner = owner_of(key)
-    assert (owner.workspace, owner.user_id, owner.source) == (workspace, user, source)
-
-
-@pytest.mark.parametrize(
-    "key",
-    ["a.txt", "private/a.txt", "private//a.txt", "private/ana/", "shared/private/a.txt", "shared/Bad/a.txt"],
-)
-def test_keys_outside_the_layout_are_not_indexed(key):
-    with pytest.raises(KeyLayoutError, match="private/<user_id>/<path> or shared/<workspace>/<path>"):
-        owner_of(key)
 
 
 def test_the_lambda_entry_point_configures_itself_from_the_environment(indexer_database, s3, monkeypatch):
