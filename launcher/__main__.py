@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     api_url = f"http://{args.host}:{args.api_port}"
     ui_url = f"http://{args.host}:{args.ui_port}"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly on `kill` as on Ctrl-C
+    # A script's background job (`make chat &`, nohup) starts with SIGINT ignored, and Python then
+    # leaves it ignored: `kill -INT` would do nothing and the stack would run on. Ctrl-C stops it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     supervisor = Supervisor(say=lambda line: print(line, flush=True))
     try:

@@ -34,7 +34,8 @@ def test_a_taken_port_is_a_clear_error_before_anything_starts(tmp_path):
 
 
 def test_a_model_server_killed_under_the_running_stack_heals_and_chat_works_again(tmp_path):
-    """`make chat`'s launcher, for real: the whole stack, its model server killed with SIGKILL."""
+    """`make chat`'s launcher, for real: the whole stack, its model server killed with SIGKILL.
+    It is started as a script's background job is, with SIGINT ignored: Ctrl-C must still stop it."""
     ports = {flag: free_port() for flag in ("--model-port", "--api-port", "--ui-port")}
     console = tmp_path / "console.txt"
     with console.open("w") as out:
@@ -44,6 +45,7 @@ def test_a_model_server_killed_under_the_running_stack_heals_and_chat_works_agai
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "CHATBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     try:
         said = wait_for_console(console, "The local stack is running", launcher)
@@ -62,7 +64,12 @@ def test_a_model_server_killed_under_the_running_stack_heals_and_chat_works_agai
         assert events[-1]["type"] == "done", events
     finally:
         launcher.send_signal(signal.SIGINT)
-        launcher.wait(timeout=60)
+        try:
+            launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            launcher.kill()  # its children exit with their stdin: nothing is left running
+            launcher.wait()
+            raise AssertionError(f"Ctrl-C did not stop the launcher:\n{console.read_text()}") from None
 
 
 def wait_for_console(console, text: str, launcher: subprocess.Popen) -> str:
