@@ -67,8 +67,12 @@ def test_a_model_server_killed_under_the_running_stack_heals_and_chat_works_agai
         try:
             launcher.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            launcher.kill()  # its children exit with their stdin: nothing is left running
-            launcher.wait()
+            launcher.terminate()  # SIGTERM: it stops its children and its Postgres
+            try:
+                launcher.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                launcher.kill()  # its children exit with their stdin
+                launcher.wait()
             raise AssertionError(f"Ctrl-C did not stop the launcher:\n{console.read_text()}") from None
 
 
