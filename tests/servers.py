@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from launcher.processes import ROOT, free_port
 from launcher.processes import running_server as _running_server
@@ -16,6 +17,7 @@ __all__ = [
     "free_port",
     "model_server",
     "model_server_process",
+    "moto_client",
     "moto_server",
     "running_server",
 ]
@@ -77,3 +79,16 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def moto_client(service: str, moto_url: str) -> Any:
+    """A real boto3 client of `service` on the moto server at `moto_url` (test credentials)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -113,7 +113,7 @@ async def upload(
 async def upload_url(body: DirectUploadRequest, request: Request, user: User) -> DirectUpload:
     """A presigned S3 POST for a file too large for POST /documents: send the returned fields and
     then the file to `url`; the document is listed once the indexer has indexed it."""
-    direct_uploads = getattr(request.app.state, "direct_uploads", None)
+    direct_uploads = request.app.state.direct_uploads
     if direct_uploads is None:
         raise DirectUploadUnavailableError(
             "This deployment has no documents bucket to upload to: send the file to POST /documents."

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -34,7 +33,7 @@ from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import shared_embedder
 from tests.infra.support import one, stack_config
 from tests.lambdas import lambda_runtime
-from tests.servers import free_port, moto_server
+from tests.servers import free_port, moto_client, moto_server
 
 pytestmark = pytest.mark.skipif(bool(lambda_runtime.can_mount()), reason=str(lambda_runtime.can_mount()))
 
@@ -47,16 +46,6 @@ def moto_url() -> Iterator[str]:
         yield url
 
 
-def admin(service: str, moto_url: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def layer_and_task(function: str, tmp: Path) -> tuple[Path, Path]:
     layer = packaging.build_layer(PROJECT_ROOT, function, packaging.HOST)
     task_root = lambda_runtime.unpack(packaging.build_function_zip(PROJECT_ROOT, function), tmp / "task")
@@ -66,7 +55,7 @@ def layer_and_task(function: str, tmp: Path) -> tuple[Path, Path]:
 def deploy_tables(graph_env: dict[str, str], run: OfflineRun, moto_url: str) -> None:
     """The tables the program creates, with the registry items it writes (endpoint names as the
     local model server serves them: without the stack's suffix)."""
-    dynamodb = admin("dynamodb", moto_url)
+    dynamodb = moto_client("dynamodb", moto_url)
     history = graph_env["CHATBOT_HISTORY_TABLE"]
     models = graph_env["CHATBOT_MODELS_TABLE"]
     for name in (history, models):
@@ -197,7 +186,7 @@ def test_the_chat_api_boots_without_semantic_search_and_answers(
     assert "".join(e.get("text", "") for e in events if e["type"] == "token")
     # The turn is in DynamoDB (moto), as the history store wrote it.
     session = events[0]["session_id"]
-    items = admin("dynamodb", moto_url).scan(TableName="chat-history")["Items"]
+    items = moto_client("dynamodb", moto_url).scan(TableName="chat-history")["Items"]
     assert any(item["sk"]["S"] == f"SESSION#{session}" for item in items)
     # Documents are off on this stack: a clear 503, not a crash at start-up.
     token = issue_token("boot-test", local_secret)
@@ -235,9 +224,11 @@ def test_the_indexer_indexes_an_s3_event_from_sqs_into_postgres(tmp_path, moto_u
     run = offline_run("dev")
     env = dict(one(run.graph, FUNCTION, "retrieval-indexer").inputs["environment"]["variables"])
     bucket = env["DOCUMENTS_BUCKET"]
-    admin("s3", moto_url).create_bucket(Bucket=bucket)
+    moto_client("s3", moto_url).create_bucket(Bucket=bucket)
     key = "private/ana/notes/trip.txt"
-    admin("s3", moto_url).put_object(Bucket=bucket, Key=key, Body=b"The train to Lisbon leaves at nine.")
+    moto_client("s3", moto_url).put_object(
+        Bucket=bucket, Key=key, Body=b"The train to Lisbon leaves at nine."
+    )
     notification = {
         "Records": [
             {

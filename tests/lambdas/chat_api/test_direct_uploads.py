@@ -11,9 +11,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -23,7 +21,8 @@ from lambdas.chat_api.auth import LocalTokens, local_secret
 from lambdas.document_indexer.handler import process_event
 from streamlit_app.api import ChatApi
 from tests.chatbot.retrieval.support import shared_embedder
-from tests.servers import chat_api_server, moto_server
+from tests.lambdas.chat_api.conftest import client_for
+from tests.servers import chat_api_server, moto_client, moto_server
 
 BUCKET = "chatbot-documents"
 #: The API's own upload limit here, as a function URL's is in AWS: smaller than the bucket's.
@@ -31,16 +30,6 @@ API_LIMIT_MB = 0.01
 #: A document over the API's limit: real sentences, a few chunks.
 HANDBOOK = ("Staff may carry over five days of leave into the next year. " * 200).encode()
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def aws_client(service: str, moto_url: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +41,7 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def queue_url(moto_url: str) -> str:
     """The bucket, notifying a queue of every object created or removed (as infra/vector_store.py)."""
-    s3, sqs = aws_client("s3", moto_url), aws_client("sqs", moto_url)
+    s3, sqs = moto_client("s3", moto_url), moto_client("sqs", moto_url)
     s3.create_bucket(Bucket=BUCKET)
     url = sqs.create_queue(QueueName="documents-events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -89,13 +78,12 @@ def bucket_api(moto_url: str, queue_url: str, database: str, tmp_path_factory) -
 
 def signed_in(bucket_api: tuple[str, Path], user: str) -> httpx.Client:
     url, secret_file = bucket_api
-    token = LocalTokens(local_secret(secret_file)).issue(user)
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    return client_for(url, LocalTokens(local_secret(secret_file)), user)
 
 
 def run_the_indexer(moto_url: str, queue_url: str, database: str) -> dict:
     """Deliver the queue's messages to the indexer's handler, as Lambda's SQS trigger does."""
-    sqs = aws_client("sqs", moto_url)
+    sqs = moto_client("sqs", moto_url)
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     event = {
         "Records": [
@@ -105,7 +93,7 @@ def run_the_indexer(moto_url: str, queue_url: str, database: str) -> dict:
     }
     retrieval = Retrieval.open(database, embedder=shared_embedder())
     try:
-        return process_event(event, retrieval, aws_client("s3", moto_url))
+        return process_event(event, retrieval, moto_client("s3", moto_url))
     finally:
         retrieval.close()
 
@@ -129,7 +117,7 @@ def test_a_file_too_large_for_the_api_goes_straight_to_the_bucket_and_is_indexed
         sent = httpx.post(form["url"], data=form["fields"], files={"file": ("handbook.txt", HANDBOOK)})
         assert sent.status_code == 204, sent.text
 
-        stored = aws_client("s3", moto_url).get_object(Bucket=BUCKET, Key=form["key"])
+        stored = moto_client("s3", moto_url).get_object(Bucket=BUCKET, Key=form["key"])
         assert stored["Body"].read() == HANDBOOK
         assert stored["Metadata"] == {"uploaded-by": "alice"}
         assert alice.get("/documents").json() == [], "listed only once indexed"
@@ -194,5 +182,5 @@ def test_the_apps_client_sends_a_large_file_to_the_bucket(bucket_api, moto_url: 
             "the page offers the larger limit"
         )
         form = api.upload_to_bucket("minutes.txt", HANDBOOK, "private")
-    stored = aws_client("s3", moto_url).get_object(Bucket=BUCKET, Key=form.key)
+    stored = moto_client("s3", moto_url).get_object(Bucket=BUCKET, Key=form.key)
     assert (form.key, stored["Body"].read()) == ("private/carol/minutes.txt", HANDBOOK)
