@@ -29,16 +29,19 @@ LONG = {"max_new_tokens": 600, "temperature": 1.0}
 _found: dict[tuple, int] = {}
 
 
-def seed_where(has_it: Callable[[int], bool], what: str, *, key: tuple | None = None) -> int:
-    """The first seed whose draw `has_it`; remembered under `key` for the rest of the run."""
+def seed_where(
+    has_it: Callable[[int], bool], what: str, *, key: tuple | None = None, seeds: range = SEEDS
+) -> int:
+    """The first seed whose draw `has_it`; remembered under `key` for the rest of the run.
+    A rarer property searches more `seeds`: which seeds have it changes with the build."""
     if key is not None and key in _found:
         return _found[key]
-    for seed in SEEDS:
+    for seed in seeds:
         if has_it(seed):
             if key is not None:
                 _found[key] = seed
             return seed
-    raise AssertionError(f"none of the seeds {SEEDS.start} to {SEEDS.stop - 1} gives {what}")
+    raise AssertionError(f"none of the seeds {seeds.start} to {seeds.stop - 1} gives {what}")
 
 
 def runs_to(endpoint: Endpoint, message: str, tokens: int, parameters: dict, seed: int) -> bool:

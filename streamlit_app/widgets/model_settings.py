@@ -79,4 +79,15 @@ def parameter_controls(bounds: ParameterBounds, *, prefix: str) -> dict[str, Any
         key=keys["max_new_tokens"],
         help=f"The longest answer, in tokens (at most {bounds.max_new_tokens_limit} here).",
     )
-    return {"temperature": float(temperature), "top_p": float(top_p), "max_new_tokens": int(max_new_tokens)}
+    seed = st.number_input(
+        "Seed",
+        min_value=0,
+        value=None,
+        step=1,
+        key=f"{prefix}_seed",
+        placeholder="random",
+        help="The same seed, message and settings give the same answer again (on models that take "
+        "a seed). Empty: a new draw each time.",
+    )
+    chosen = {"temperature": float(temperature), "top_p": float(top_p), "max_new_tokens": int(max_new_tokens)}
+    return chosen if seed is None else {**chosen, "seed": int(seed)}

@@ -16,11 +16,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
+from chatbot.models.catalog import ModelCatalog
+from chatbot.models.endpoints import Endpoint
 from tests.browser.support import wait_until_idle
+from tests.sampling import runs_to, seed_where
 from tests.servers import ROOT, free_port, running_server
 from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: What the tests that need a long answer ask, with `essay_seed` in the Parameters.
+ESSAY = "Write a very long essay about the history of the sea, with many chapters."
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 USER = "tester"
 #: REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
@@ -49,6 +54,24 @@ def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> 
     ) as running:
         running.add_user(USER)
         yield running
+
+
+@pytest.fixture(scope="session")
+def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
+    """A seed whose answer to ESSAY, at the app's default temperature and top-p, is long from both
+    local models: past 200 tokens from SmolLM2 (the chat's model, Compare's pane A), past 100 from
+    Gemma (pane B, which ends most draws within 50). Proven on this build (tests/sampling.py), so
+    a Stop always lands mid-answer and both panes are still writing when it does."""
+    app_defaults = catalog.get("smollm2-135m").default_parameters  # the first model's, as the app takes
+    parameters = {"temperature": app_defaults.temperature, "top_p": app_defaults.top_p}
+    smollm2, gemma = (Endpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m"))
+    return seed_where(
+        lambda seed: (
+            runs_to(gemma, ESSAY, 100, parameters, seed) and runs_to(smollm2, ESSAY, 200, parameters, seed)
+        ),
+        f"an answer to {ESSAY!r} of 100+ tokens from Gemma and 200+ from SmolLM2",
+        seeds=range(1, 201),  # about one seed in seven has it
+    )
 
 
 @contextmanager

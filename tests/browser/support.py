@@ -14,22 +14,31 @@ def main(page: Page) -> Locator:
 
 
 def set_max_tokens(page: Page, tokens: int) -> None:
-    """Parameters popover → Max new tokens. Tried again if a rerun closes the popover meanwhile."""
-    field = page.get_by_role("spinbutton", name="Max new tokens")
+    set_parameter(page, "Max new tokens", tokens)
+
+
+def set_seed(page: Page, seed: int) -> None:
+    set_parameter(page, "Seed", seed)
+
+
+def set_parameter(page: Page, label: str, value: int) -> None:
+    """Parameters popover → the number field `label`. Tried again if a rerun closes the popover
+    meanwhile."""
+    field = page.get_by_role("spinbutton", name=label)
     for _ in range(5):
         wait_until_idle(page)
         if not field.is_visible():
             main(page).get_by_role("button", name="Parameters").click()
         try:
-            field.fill(str(tokens), timeout=5_000)
+            field.fill(str(value), timeout=5_000)
             field.press("Enter", timeout=5_000)
         except PlaywrightTimeoutError:
             continue
         wait_until_idle(page)
-        if field.is_visible() and field.input_value() == str(tokens):
+        if field.is_visible() and field.input_value() == str(value):
             page.keyboard.press("Escape")
             return
-    raise AssertionError(f"could not set max new tokens to {tokens}")
+    raise AssertionError(f"could not set {label.lower()} to {value}")
 
 
 def send(page: Page, prompt: str) -> None:

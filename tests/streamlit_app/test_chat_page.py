@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -47,6 +49,23 @@ def test_max_new_tokens_is_bounded_by_the_models_limit(signed_in):
     assert (tokens.min, tokens.max) == (1, 1024)  # models.yaml: max_new_tokens_limit 1024
     assert tokens.value == 256  # the model's default
     assert signed_in.slider(key="chat_top_p").max == 1.0
+
+
+def test_a_seed_gives_the_same_answer_again_and_none_is_set_at_first(signed_in):
+    assert signed_in.number_input(key="chat_seed").value is None  # a new draw each time
+    answers = []
+    app = signed_in
+    for _ in range(2):
+        app.button(key="chat_new").click().run()
+        app.slider(key="chat_temperature").set_value(1.0)  # sampled, not greedy
+        app.number_input(key="chat_seed").set_value(1234)
+        app.number_input(key="chat_max_new_tokens").set_value(24)
+        app.chat_input(key="chat_prompt").set_value("Tell me about the sea.")
+        app = app.run()
+        assert not app.exception
+        (line,) = figures(app)
+        answers.append((bubbles(app)[1][1], re.search(r"(\d+) tokens(?!/)", line).group(1)))
+    assert answers[0] == answers[1]  # the same words, and as many tokens
 
 
 def test_a_streamed_answer_shows_its_text_and_its_figures(signed_in):
