@@ -12,6 +12,7 @@ import fcntl
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_CHARS = 8
 COOKIE_NAME = "chatbot_login"
 COOKIE_EXPIRY_DAYS = 7
+#: A user's field: "remember me" cookies expiring at or before this (epoch seconds) are refused.
+SIGNED_OUT_UNTIL = "signed_out_until"
 #: The role that manages users (the chat API's auth.ADMIN).
 ADMIN = "admin"
 
@@ -77,6 +80,9 @@ class UsersFile:
             )
         return str(key)
 
+    def cookie_name(self) -> str:
+        return str(self.load()["cookie"].get("name", COOKIE_NAME))
+
     def is_admin(self, name: str) -> bool:
         return ADMIN in self._user(name).get("roles", [])
 
@@ -94,8 +100,26 @@ class UsersFile:
             entry = {**users.get(name, {}), "name": name, "password": _hash(password)}
             if admin or not users:
                 entry["roles"] = sorted({*entry.get("roles", []), ADMIN})
+            if not is_new:  # a new password ends every "remember me" made with the old one
+                entry[SIGNED_OUT_UNTIL] = _every_cookie_so_far(data)
             users[name] = entry
         return is_new
+
+    def sign_out_everywhere(self, name: str) -> None:
+        """Refuses every "remember me" cookie made for `name` until now, in every browser. The
+        browser deletes its own cookie only once the sign-out page's component has run there; a
+        reload can come first, and another browser keeps its copy: the server must refuse them."""
+        with self._locked() as data:
+            entry = data["credentials"]["usernames"].get(name)
+            if entry is not None:
+                entry[SIGNED_OUT_UNTIL] = _every_cookie_so_far(data)
+
+    def accepts_cookie(self, name: str, expires_at: float) -> bool:
+        """Whether a "remember me" cookie for `name` that expires at `expires_at` (epoch seconds)
+        still signs in: its user exists and it was made after their last sign-out. Cookies expire
+        a fixed time after they are made, so a later expiry means a later cookie."""
+        user = self._user(name)
+        return bool(user) and expires_at > float(user.get(SIGNED_OUT_UNTIL, 0))
 
     def create_first(self, name: str, password: str) -> None:
         """The first account, an administrator; refused once anyone has an account (two people
@@ -159,6 +183,11 @@ class UsersFile:
         with os.fdopen(descriptor, "w") as out:
             yaml.safe_dump(data, out, sort_keys=True)
         candidate.replace(self.path)
+
+
+def _every_cookie_so_far(data: dict[str, Any]) -> float:
+    """An expiry later than that of every cookie made until now."""
+    return time.time() + float(data["cookie"].get("expiry_days", COOKIE_EXPIRY_DAYS)) * 86400
 
 
 def check_name(name: str) -> str:

@@ -58,6 +58,7 @@ class LocalLogin:
             _first_account(self._users)
             return None
         if not st.session_state.get("authentication_status"):
+            self._refuse_a_cookie_from_before_a_sign_out()
             st.title("Multi-LLM chatbot")
             st.caption("Chat with several language models, one at a time or side by side.")
             if created := st.session_state.get(KEY_FIRST_CREATED):
@@ -87,9 +88,27 @@ class LocalLogin:
         return Identity(user_id=user, display_name=name, token=_local_token(user, admin), is_admin=admin)
 
     def sign_out(self) -> None:
+        if user := st.session_state.get("username"):
+            self._users.sign_out_everywhere(str(user))
         # Also deletes the "remember me" cookie, through a component drawn in this run.
         self._get().logout(location="unrendered")
         _forget_token()
+
+    def _refuse_a_cookie_from_before_a_sign_out(self) -> None:
+        """The browser deletes its "remember me" cookie when the sign-out page's component runs
+        there, and a reload can come before it (another browser keeps its copy anyway): a cookie
+        made before its user's last sign-out, or whose user is gone, signs nobody in."""
+        import jwt
+
+        cookie = st.context.cookies.get(self._users.cookie_name())
+        if cookie is None:
+            return
+        try:
+            claims = jwt.decode(cookie, self._users.cookie_key(), algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return  # streamlit-authenticator refuses it too
+        if not self._users.accepts_cookie(str(claims.get("username")), float(claims.get("exp_date", 0))):
+            st.session_state["logout"] = True  # streamlit-authenticator's flag: it then ignores the cookie
 
     def _get(self):
         if self._authenticator is None:
@@ -98,7 +117,7 @@ class LocalLogin:
             cookie = self._users.load()["cookie"]
             self._authenticator = stauth.Authenticate(
                 credentials=self._users.credentials(),
-                cookie_name=str(cookie.get("name", "chatbot_login")),
+                cookie_name=self._users.cookie_name(),
                 cookie_key=self._users.cookie_key(),
                 cookie_expiry_days=float(cookie.get("expiry_days", 7)),
                 auto_hash=False,

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, Playwright, expect, sync_playwright
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
 from tests.browser.support import wait_until_idle
-from tests.sampling import runs_to, seed_where
+from tests.sampling import runs_to, seed_where, warm_up
 from tests.servers import ROOT, free_port, running_server
 from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
 
@@ -59,18 +59,21 @@ def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> 
 @pytest.fixture(scope="session")
 def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
     """A seed whose answer to ESSAY, at the app's default temperature and top-p, is long from both
-    local models: past 200 tokens from SmolLM2 (the chat's model, Compare's pane A), past 100 from
-    Gemma (pane B, which ends most draws within 50). Proven on this build (tests/sampling.py), so
-    a Stop always lands mid-answer and both panes are still writing when it does."""
+    local models: past 400 tokens from SmolLM2 (the chat's model, Compare's pane A, which must
+    write on through B's Stop and the checks after it), past 150 from Gemma (pane B, which ends
+    most draws within 50). Proven on this build (tests/sampling.py), so a Stop always lands
+    mid-answer and both panes are still writing when it does."""
     app_defaults = catalog.get("smollm2-135m").default_parameters  # the first model's, as the app takes
     parameters = {"temperature": app_defaults.temperature, "top_p": app_defaults.top_p}
     smollm2, gemma = (Endpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m"))
+    for endpoint in (smollm2, gemma):
+        warm_up(endpoint, ESSAY, parameters)
     return seed_where(
         lambda seed: (
-            runs_to(gemma, ESSAY, 100, parameters, seed) and runs_to(smollm2, ESSAY, 200, parameters, seed)
+            runs_to(gemma, ESSAY, 150, parameters, seed) and runs_to(smollm2, ESSAY, 400, parameters, seed)
         ),
-        f"an answer to {ESSAY!r} of 100+ tokens from Gemma and 200+ from SmolLM2",
-        seeds=range(1, 201),  # about one seed in seven has it
+        f"an answer to {ESSAY!r} of 150+ tokens from Gemma and 400+ from SmolLM2",
+        seeds=range(1, 401),  # about one seed in ten has it
     )
 
 
@@ -107,9 +110,9 @@ def fresh_artifacts() -> None:
     ARTIFACTS.mkdir(parents=True)
 
 
-@pytest.fixture
-def page(playwright: Playwright, app_url: str, request) -> Iterator[Page]:
-    """A new browser with a profile of its own (no cookies, no saved theme), 1400x900."""
+@contextmanager
+def browser_tab(playwright: Playwright, app_url: str, shots: Path) -> Iterator[Page]:
+    """A new browser with a profile of its own (no cookies, no saved theme), 1400x900: its tab."""
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     context = playwright.chromium.launch_persistent_context(
         profile,
@@ -122,13 +125,30 @@ def page(playwright: Playwright, app_url: str, request) -> Iterator[Page]:
     try:
         tab = context.pages[0] if context.pages else context.new_page()
         tab.set_default_timeout(30_000)
-        tab.shots = Shots(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name))  # type: ignore[attr-defined]
+        tab.shots = Shots(shots)  # type: ignore[attr-defined]
         yield tab
-        if getattr(request.node, "failed", False):
-            tab.shots.take(tab, "failure")  # type: ignore[attr-defined]
     finally:
         context.close()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _shots_folder(request) -> Path:
+    return ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+
+
+@pytest.fixture
+def page(playwright: Playwright, app_url: str, request) -> Iterator[Page]:
+    with browser_tab(playwright, app_url, _shots_folder(request)) as tab:
+        yield tab
+        if getattr(request.node, "failed", False):
+            tab.shots.take(tab, "failure")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def other_browser(playwright: Playwright, app_url: str, request) -> Iterator[Page]:
+    """A second browser, as on another computer."""
+    with browser_tab(playwright, app_url, _shots_folder(request) / "other-browser") as tab:
+        yield tab
 
 
 @pytest.hookimpl(wrapper=True)

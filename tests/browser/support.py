@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -76,19 +75,6 @@ def gone(page: Page, css: str, timeout_s: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{css} still shown after {timeout_s} s")
         time.sleep(0.1)
-
-
-def sample(
-    read: Callable[[], object], *, every_s: float, until: Callable[[], bool], timeout_s: float
-) -> list:
-    """`read()` every `every_s` seconds until `until()` holds; all the values read."""
-    values, deadline = [], time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        values.append(read())
-        if until():
-            return values
-        time.sleep(every_s)
-    raise AssertionError(f"still waiting after {timeout_s} s; read so far: {values[-5:]}")
 
 
 def text_now(page: Page, css: str, index: int = 0) -> str | None:

@@ -138,8 +138,9 @@ def test_a_disconnect_ends_that_sequence_within_a_few_tokens_while_the_others_fi
 
 
 def test_requests_beyond_the_slots_wait_and_only_a_full_queue_answers_429(model_server_url: str):
-    # The same model and build: the draw proven on the shared server is the draw here.
-    seed = long_seed(model_server_url, "Write a long poem.", 100)
+    # The same model and build: the draw proven on the shared server is the draw here. Proven to
+    # the 400 tokens asked for: the two running answers must not end before the checks are done.
+    seed = long_seed(model_server_url, "Write a long poem.", 400)
     with model_server("--only", "smollm2-135m", "--slots", "2", "--max-queue", "1") as url:
         client = sagemaker_runtime_client(endpoint_url=url, max_attempts=1)
         long_answer = json.dumps(

@@ -33,6 +33,7 @@ from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import shared_embedder
 from tests.infra.support import one, stack_config
 from tests.lambdas import lambda_runtime
+from tests.sampling import GREEDY
 from tests.servers import free_port, moto_client, moto_server
 
 pytestmark = pytest.mark.skipif(bool(lambda_runtime.can_mount()), reason=str(lambda_runtime.can_mount()))
@@ -129,7 +130,8 @@ def issue_token(user: str, secret: Path) -> str:
 
 def chat_once(url: str, secret: Path) -> list[dict[str, Any]]:
     token = issue_token("boot-test", secret)
-    body = {"model": "smollm2-135m", "message": "Say hello.", "parameters": {"max_new_tokens": 8, "seed": 7}}
+    # Greedy: a short answer that is never empty, on any build (tests/sampling.py).
+    body = {"model": "smollm2-135m", "message": "Say hello.", "parameters": {"max_new_tokens": 8, **GREEDY}}
     with httpx.stream(
         "POST", f"{url}/chat", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=120
     ) as response:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,3 +134,27 @@ def test_the_command_removes_a_user_and_lists_the_roles(tmp_path):
     refused = command("remove", "ada")
     assert refused.returncode == 1
     assert "last administrator" in refused.stderr
+
+
+def test_a_sign_out_refuses_every_remember_me_cookie_made_before_it(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("alice", "s3cret-enough")
+    users.add("bob", "s3cret-enough")
+    week = 7 * 86400
+    made_before = time.time() + week
+    assert users.accepts_cookie("alice", made_before)
+    users.sign_out_everywhere("alice")
+    assert not users.accepts_cookie("alice", made_before)
+    assert users.accepts_cookie("alice", time.time() + week + 1)  # a cookie made after it
+    assert users.accepts_cookie("bob", made_before)  # nobody else's
+
+
+def test_a_new_password_or_a_removal_ends_the_users_remember_me_cookies(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("alice", "s3cret-enough")
+    users.add("bob", "s3cret-enough")
+    made_before = time.time() + 7 * 86400
+    users.add("alice", "a new password")
+    assert not users.accepts_cookie("alice", made_before)
+    users.remove("bob")
+    assert not users.accepts_cookie("bob", made_before)

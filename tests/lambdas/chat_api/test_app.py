@@ -11,15 +11,18 @@ import pytest
 
 from chatbot.models.endpoints import Endpoint
 from lambdas.chat_api.auth import LocalTokens
+from tests.model_counters import after_cancel, counters
 from tests.sampling import GREEDY, LONG, long_answer_seed
+from tests.waiting import eventually
 
 #: Greedy: short answers that are never empty (see tests/sampling.py).
 SHORT = {"max_new_tokens": 12, **GREEDY}
 
 
-def long_answer(catalog, runtime_client, message: str) -> dict:
-    """Parameters whose SmolLM2 draw is proven to run past 80 tokens: a stop lands mid-answer."""
-    seed = long_answer_seed(Endpoint(catalog.get("smollm2-135m"), runtime_client), message)
+def long_answer(catalog, runtime_client, message: str, tokens: int = 120) -> dict:
+    """Parameters whose SmolLM2 draw is proven to run past `tokens` tokens: a stop lands
+    mid-answer, and a count of tokens under it shows the stop cut the answer."""
+    seed = long_answer_seed(Endpoint(catalog.get("smollm2-135m"), runtime_client), message, tokens=tokens)
     return {**LONG, "seed": seed}
 
 
@@ -174,7 +177,7 @@ def test_a_stop_sent_on_another_connection_stops_the_stream(
                     assert other.post(f"/sessions/{events[0]['session_id']}/stop", json={}).status_code == 202
     assert events[-1]["type"] == "done"
     assert events[-1]["finish_reason"] == "stopped"
-    assert sum(e["type"] == "token" for e in events) < 40
+    assert sum(e["type"] == "token" for e in events) < 100  # of a draw proven to run past 120
     saved = alice.get(f"/sessions/{events[0]['session_id']}").json()["messages"][-1]
     assert saved["status"] == "stopped"
     assert saved["content"] == text_of(events)
@@ -189,6 +192,7 @@ def test_a_client_that_disconnects_leaves_the_answer_saved_as_stopped(
         "message": message,
         "parameters": long_answer(catalog, runtime_client, message),
     }
+    before = counters(model_server_url, "smollm2-135m")
     with alice.stream("POST", "/chat", json=body) as response:
         lines = response.iter_lines()
         session_id = json.loads(next(lines))["session_id"]
@@ -202,8 +206,9 @@ def test_a_client_that_disconnects_leaves_the_answer_saved_as_stopped(
             break
         time.sleep(0.1)
     assert messages[-1]["status"] == "stopped"
-    time.sleep(0.5)
-    assert httpx.get(f"{model_server_url}/metrics").json()["smollm2-135m"]["running"] == 0
+    after = after_cancel(model_server_url, "smollm2-135m", before)  # the model server has seen it too
+    assert after["cancelled"] == before["cancelled"] + 1
+    assert after["running"] == 0
 
 
 def test_arena_votes_reveal_the_models_and_feed_the_leaderboard(alice: httpx.Client):
@@ -222,8 +227,8 @@ def test_arena_votes_reveal_the_models_and_feed_the_leaderboard(alice: httpx.Cli
         "/votes", json={"session_id": session["session_id"], "round": session["round"], "choice": "left"}
     )
     assert again.status_code == 409
-    board = alice.get("/leaderboard").json()
-    assert board["votes"] == before + 1
+    # The API answers with its last fit if this vote's takes long (a busy machine): ask again.
+    board = eventually(lambda: alice.get("/leaderboard").json(), lambda board: board["votes"] == before + 1)
     assert drawn <= {rating["model"] for rating in board["ratings"]}
 
 
