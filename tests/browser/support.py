@@ -7,6 +7,8 @@ import time
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.waiting import sample
+
 
 def main(page: Page) -> Locator:
     return page.get_by_test_id("stMainBlockContainer")
@@ -47,8 +49,29 @@ def send(page: Page, prompt: str) -> None:
 
 
 def go_to(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    wait_until_idle(page)
+    """Sidebar → the page `title`, until the app is there (its link is the current page): a rerun
+    that a component sets off at the same moment can take the app back to the page it was on."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)
+    for _ in range(5):
+        link.click()
+        wait_until_idle(page)
+        if link.get_attribute("aria-current") == "page":
+            return
+    raise AssertionError(f"five clicks on {title!r} in the sidebar did not open that page")
+
+
+def remember_me_cookie(page: Page, other_than: str | None = None) -> dict:
+    """The "remember me" cookie, once the app's cookie component has set it in this browser."""
+    found: list[dict] = []
+
+    def look() -> bool:
+        found[:] = [
+            c for c in page.context.cookies() if c["name"] == "chatbot_login" and c["value"] != other_than
+        ]
+        return bool(found)
+
+    sample(lambda: None, every_s=0.2, until=look, timeout_s=30)
+    return found[0]
 
 
 def wait_until_idle(page: Page, timeout_s: float = 60) -> None:

@@ -14,6 +14,7 @@ from tests.browser.support import (
     go_to,
     gone,
     main,
+    remember_me_cookie,
     send,
     set_max_tokens,
     set_seed,
@@ -75,20 +76,6 @@ def test_logging_out_ends_remember_me_in_every_browser_at_once(page: Page, other
     remember_me_cookie(other_browser, other_than=old_cookie["value"])
     other_browser.reload()
     expect(other_browser.get_by_text(f"Signed in as {USER}")).to_be_visible()
-
-
-def remember_me_cookie(page: Page, other_than: str | None = None) -> dict:
-    """The "remember me" cookie, once the app's cookie component has set it in this browser."""
-    found: list[dict] = []
-
-    def look() -> bool:
-        found[:] = [
-            c for c in page.context.cookies() if c["name"] == "chatbot_login" and c["value"] != other_than
-        ]
-        return bool(found)
-
-    sample(lambda: None, every_s=0.2, until=look, timeout_s=30)
-    return found[0]
 
 
 def test_a_streamed_answer_grows_token_by_token(signed_in: Page, essay_seed: int):
