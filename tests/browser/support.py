@@ -43,9 +43,20 @@ def set_parameter(page: Page, label: str, value: int) -> None:
 
 
 def send(page: Page, prompt: str) -> None:
+    """Type `prompt` in the chat box and send it, once the app shows it; sent again if it does not
+    within 20 s: a rerun that a component sets off at that moment can swallow a submit."""
     box = page.get_by_test_id("stChatInputTextArea")
-    box.fill(prompt)
-    box.press("Enter")
+    asked = main(page).get_by_test_id("stChatMessage").filter(has_text=prompt)
+    before = asked.count()
+    for _ in range(3):
+        box.fill(prompt)
+        box.press("Enter")
+        try:
+            sample(lambda: None, every_s=0.2, until=lambda: asked.count() > before, timeout_s=20)
+            return
+        except AssertionError:
+            wait_until_idle(page)
+    raise AssertionError(f"the app never showed the message {prompt!r}, sent three times")
 
 
 def go_to(page: Page, title: str) -> None:
@@ -58,20 +69,6 @@ def go_to(page: Page, title: str) -> None:
         if link.get_attribute("aria-current") == "page":
             return
     raise AssertionError(f"five clicks on {title!r} in the sidebar did not open that page")
-
-
-def remember_me_cookie(page: Page, other_than: str | None = None) -> dict:
-    """The "remember me" cookie, once the app's cookie component has set it in this browser."""
-    found: list[dict] = []
-
-    def look() -> bool:
-        found[:] = [
-            c for c in page.context.cookies() if c["name"] == "chatbot_login" and c["value"] != other_than
-        ]
-        return bool(found)
-
-    sample(lambda: None, every_s=0.2, until=look, timeout_s=30)
-    return found[0]
 
 
 def wait_until_idle(page: Page, timeout_s: float = 60) -> None:
