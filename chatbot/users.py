@@ -44,6 +44,17 @@ class UserInfo(BaseModel):
     admin: bool
 
 
+class RememberMe(BaseModel):
+    """A "remember me" cookie, in streamlit-authenticator's format: a JWT of the user name and
+    its expiry (`exp_date`, epoch seconds), signed HS256 with the users file's cookie key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: str
+    expires_at: float
+
+
 class UsersFile:
     """The credentials file. The cookie key that signs "remember me" cookies lives in it too,
     made on first use, so the file is kept readable by its owner only."""
@@ -101,7 +112,7 @@ class UsersFile:
             if admin or not users:
                 entry["roles"] = sorted({*entry.get("roles", []), ADMIN})
             if not is_new:  # a new password ends every "remember me" made with the old one
-                entry[SIGNED_OUT_UNTIL] = _every_cookie_so_far(data)
+                entry[SIGNED_OUT_UNTIL] = _expiry_of_a_cookie_made_now(data)
             users[name] = entry
         return is_new
 
@@ -112,7 +123,7 @@ class UsersFile:
         with self._locked() as data:
             entry = data["credentials"]["usernames"].get(name)
             if entry is not None:
-                entry[SIGNED_OUT_UNTIL] = _every_cookie_so_far(data)
+                entry[SIGNED_OUT_UNTIL] = _expiry_of_a_cookie_made_now(data)
 
     def accepts_cookie(self, name: str, expires_at: float) -> bool:
         """Whether a "remember me" cookie for `name` that expires at `expires_at` (epoch seconds)
@@ -120,6 +131,15 @@ class UsersFile:
         a fixed time after they are made, so a later expiry means a later cookie."""
         user = self._user(name)
         return bool(user) and expires_at > float(user.get(SIGNED_OUT_UNTIL, 0))
+
+    def remember_me(self, name: str) -> RememberMe:
+        """A new "remember me" cookie for `name`, expiring `expiry_days` from now."""
+        import jwt
+
+        data = self.load()
+        expires_at = _expiry_of_a_cookie_made_now(data)
+        value = jwt.encode({"username": name, "exp_date": expires_at}, self.cookie_key(), algorithm="HS256")
+        return RememberMe(name=self.cookie_name(), value=value, expires_at=expires_at)
 
     def create_first(self, name: str, password: str) -> None:
         """The first account, an administrator; refused once anyone has an account (two people
@@ -185,8 +205,9 @@ class UsersFile:
         candidate.replace(self.path)
 
 
-def _every_cookie_so_far(data: dict[str, Any]) -> float:
-    """An expiry later than that of every cookie made until now."""
+def _expiry_of_a_cookie_made_now(data: dict[str, Any]) -> float:
+    """Cookies expire a fixed time after they are made: this is later than the expiry of every
+    cookie made until now."""
     return time.time() + float(data["cookie"].get("expiry_days", COOKIE_EXPIRY_DAYS)) * 86400
 
 

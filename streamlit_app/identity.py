@@ -15,11 +15,12 @@ import base64
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import streamlit as st
 
-from chatbot.users import ADMIN, check_name
+from chatbot.users import ADMIN, RememberMe, check_name
 from streamlit_app.settings import UiSettings
 from streamlit_app.users import UsersError, UsersFile
 
@@ -31,6 +32,10 @@ KEY_TOKEN = "auth_token"
 KEY_TOKEN_EXPIRES = "auth_token_expires"
 KEY_TOKEN_USER = "auth_token_user"
 KEY_FIRST_CREATED = "auth_first_created"
+#: The sidebar's Log out button.
+KEY_LOG_OUT = "auth_logout"
+#: A "remember me" cookie the browser has not yet confirmed it holds.
+KEY_REMEMBER_ME = "auth_remember_me"
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class LocalLogin:
         if not self._users.names():
             _first_account(self._users)
             return None
-        if not st.session_state.get("authentication_status"):
+        was_signed_in = bool(st.session_state.get("authentication_status"))
+        if not was_signed_in:
             self._refuse_a_cookie_from_before_a_sign_out()
             st.title("Multi-LLM chatbot")
             st.caption("Chat with several language models, one at a time or side by side.")
@@ -84,10 +90,14 @@ class LocalLogin:
             return None
         user = str(st.session_state["username"])
         name = str(st.session_state.get("name") or user)
+        if not was_signed_in and not self._brought_a_good_cookie(user):  # signed in with the form
+            st.session_state[KEY_REMEMBER_ME] = self._users.remember_me(user)
+        self._give_the_browser_its_cookie()
         admin = self._users.is_admin(user)
         return Identity(user_id=user, display_name=name, token=_local_token(user, admin), is_admin=admin)
 
     def sign_out(self) -> None:
+        st.session_state.pop(KEY_REMEMBER_ME, None)
         if user := st.session_state.get("username"):
             self._users.sign_out_everywhere(str(user))
         # Also deletes the "remember me" cookie, through a component drawn in this run.
@@ -98,28 +108,69 @@ class LocalLogin:
         """The browser deletes its "remember me" cookie when the sign-out page's component runs
         there, and a reload can come before it (another browser keeps its copy anyway): a cookie
         made before its user's last sign-out, or whose user is gone, signs nobody in."""
+        claims = self._cookie_claims()
+        if claims is not None and not self._users.accepts_cookie(
+            str(claims.get("username")), float(claims.get("exp_date", 0))
+        ):
+            st.session_state["logout"] = True  # streamlit-authenticator's flag: it then ignores the cookie
+
+    def _brought_a_good_cookie(self, user: str) -> bool:
+        claims = self._cookie_claims()
+        return (
+            claims is not None
+            and claims.get("username") == user
+            and self._users.accepts_cookie(user, float(claims.get("exp_date", 0)))
+        )
+
+    def _cookie_claims(self) -> dict | None:
+        """The claims of the "remember me" cookie this browser sent, when its signature holds."""
         import jwt
 
         cookie = st.context.cookies.get(self._users.cookie_name())
         if cookie is None:
-            return
+            return None
         try:
-            claims = jwt.decode(cookie, self._users.cookie_key(), algorithms=["HS256"])
+            return jwt.decode(cookie, self._users.cookie_key(), algorithms=["HS256"])
         except jwt.PyJWTError:
-            return  # streamlit-authenticator refuses it too
-        if not self._users.accepts_cookie(str(claims.get("username")), float(claims.get("exp_date", 0))):
-            st.session_state["logout"] = True  # streamlit-authenticator's flag: it then ignores the cookie
+            return None  # streamlit-authenticator refuses it too
+
+    def _give_the_browser_its_cookie(self) -> None:
+        """Draws the component that sets the "remember me" cookie in the browser, in every run
+        until the browser says it has set it. streamlit-authenticator draws its own in the sign-in
+        run only: a rerun before the browser has loaded it (a component's first value sets one
+        off) takes it off the page, and the cookie is never set. Drawn again with the same key and
+        arguments, the browser keeps the component until it has run."""
+        remember_me: RememberMe | None = st.session_state.get(KEY_REMEMBER_ME)
+        if remember_me is None or st.session_state.get(KEY_LOG_OUT):  # never beside Log out's delete
+            return
+        # extra_streamlit_components' cookie component, which streamlit-authenticator draws too.
+        from extra_streamlit_components.CookieManager import _component_func as cookie_component
+
+        expires = datetime.fromtimestamp(remember_me.expires_at, tz=UTC)
+        was_set = cookie_component(
+            method="set",
+            cookie=remember_me.name,
+            value=remember_me.value,
+            options={"path": "/", "expires": expires.isoformat(timespec="seconds"), "sameSite": "strict"},
+            # A component's identity is its key: one key per cookie, so the next sign-in in this
+            # session does not read this one's "set" and draw nothing.
+            key=f"{KEY_REMEMBER_ME}_{remember_me.expires_at:.6f}",
+            default=False,
+        )
+        if was_set:
+            st.session_state.pop(KEY_REMEMBER_ME, None)
 
     def _get(self):
         if self._authenticator is None:
             import streamlit_authenticator as stauth
 
-            cookie = self._users.load()["cookie"]
             self._authenticator = stauth.Authenticate(
                 credentials=self._users.credentials(),
                 cookie_name=self._users.cookie_name(),
                 cookie_key=self._users.cookie_key(),
-                cookie_expiry_days=float(cookie.get("expiry_days", 7)),
+                # 0: it sets no cookie of its own (_give_the_browser_its_cookie does); it still
+                # reads and deletes the one it is named.
+                cookie_expiry_days=0,
                 auto_hash=False,
                 # The library waits 0.7 s before every sign-in form for its cookie component; it
                 # reads the cookie from the HTTP request instead (st.context.cookies): no wait needed.

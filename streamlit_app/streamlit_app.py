@@ -15,7 +15,7 @@ sys.path.insert(0, str(_HERE.parent))
 import streamlit as st  # noqa: E402
 
 from streamlit_app import context  # noqa: E402
-from streamlit_app.identity import login_for  # noqa: E402
+from streamlit_app.identity import KEY_LOG_OUT, login_for  # noqa: E402
 from streamlit_app.widgets.theme import theme_hint  # noqa: E402
 
 st.set_page_config(page_title="Multi-LLM chatbot", page_icon="💬", layout="wide")
@@ -40,7 +40,7 @@ page = st.navigation(pages)
 
 with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}**")
-    signing_out = st.button("Log out", key="auth_logout", icon=":material/logout:")
+    signing_out = st.button("Log out", key=KEY_LOG_OUT, icon=":material/logout:")
 if signing_out:
     login.sign_out()
     # Nothing of this user's may stay for whoever signs in next in this browser.

@@ -5,14 +5,14 @@ Each step leaves a screenshot in test-artifacts/browser/<test>/.
 
 from __future__ import annotations
 
+import contextlib
 import re
-import time
 
-import jwt
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Route, expect
 
 from chatbot.users import UsersFile
-from tests.browser.conftest import ESSAY, USER, shot, sign_in
+from tests.browser.conftest import ESSAY, PASSWORD, USER, shot, sign_in
 from tests.browser.support import (
     go_to,
     gone,
@@ -24,7 +24,7 @@ from tests.browser.support import (
     wait_until_idle,
 )
 from tests.streamlit_app.stack import UiStack
-from tests.waiting import sample
+from tests.waiting import eventually, sample
 
 CURSOR = "▌"
 DARK_BACKGROUND = "rgb(15, 23, 42)"  # .streamlit/config.toml [theme.dark] backgroundColor
@@ -53,18 +53,49 @@ def test_signing_in_refuses_a_wrong_password_opens_the_chat_and_logging_out_stic
     shot(page, "signed-out")
 
 
+def test_remember_me_is_kept_when_the_app_reruns_before_the_browser_has_loaded_the_cookie_component(
+    page: Page, stack: UiStack
+):
+    # The cookie is set by a component (an iframe) that the browser loads after the sign-in run.
+    # A rerun before it has loaded (a component's first value sets one off; here, a click on
+    # another page) used to take it off the page, and the cookie was never set. Component frames
+    # are held back here until after that rerun.
+    page.goto("/")
+    wait_until_idle(page)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/component/**", hold)
+    page.get_by_role("textbox", name="User name").fill(USER)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
+    go_to(page, "Settings")
+    assert held, "the app drew no component after signing in"
+    page.unroute("**/component/**")
+    for route in held:
+        with contextlib.suppress(PlaywrightError):  # the frame that asked for it is gone
+            route.continue_()
+    cookie_name = UsersFile(stack.users_file).cookie_name()
+    eventually(
+        lambda: {cookie["name"] for cookie in page.context.cookies()}, lambda names: cookie_name in names
+    )
+    wait_until_idle(page)
+    page.reload()
+    expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
+    shot(page, "signed-in-after-reload")
+
+
 def test_logging_out_ends_remember_me_in_every_browser_at_once(
     page: Page, other_browser: Page, stack: UiStack, app_url: str
 ):
     # The browser deletes its cookie only when the sign-out page has run there, and another
     # browser keeps its copy: the app itself must refuse a cookie made before the sign-out.
-    # The other browser holds a remember-me cookie made as the app makes them (signed with the
-    # users file's key, a week's expiry).
-    users = UsersFile(stack.users_file)
-    made = jwt.encode(
-        {"username": USER, "exp_date": time.time() + 7 * 86400}, users.cookie_key(), algorithm="HS256"
-    )
-    other_browser.context.add_cookies([{"name": users.cookie_name(), "value": made, "url": app_url}])
+    # The other browser holds a remember-me cookie made as the app makes them.
+    made = UsersFile(stack.users_file).remember_me(USER)
+    other_browser.context.add_cookies([{"name": made.name, "value": made.value, "url": app_url}])
     other_browser.goto("/")
     expect(other_browser.get_by_text(f"Signed in as {USER}")).to_be_visible()  # the cookie signs in
     wait_until_idle(other_browser)

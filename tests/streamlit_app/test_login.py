@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
 import time
 
+import jwt
+
+from chatbot.users import UsersFile
 from tests.streamlit_app.conftest import new_app, sign_in
 
 
@@ -63,6 +67,41 @@ def test_logging_out_brings_back_the_sign_in_form(stack):
     assert "chat_model" not in app.session_state
     app.run()  # and it stays so
     assert any(button.label == "Sign in" for button in app.button)
+
+
+def remember_me_components(app) -> list[dict]:
+    """The arguments of each cookie component that sets a cookie in this run."""
+    components = [json.loads(node.proto.json_args) for node in app.get("component_instance")]
+    return [args for args in components if args.get("method") == "set"]
+
+
+def test_signing_in_draws_the_remember_me_cookie_in_every_run_until_the_browser_has_it(stack):
+    # A rerun before the browser has loaded a component takes it off the page: drawn in the
+    # sign-in run only (as streamlit-authenticator does), the cookie was sometimes never set.
+    stack.add_user("fay")
+    app = sign_in(new_app(), "fay")
+    [cookie] = remember_me_components(app)
+    users = UsersFile(stack.users_file)
+    claims = jwt.decode(cookie["value"], users.cookie_key(), algorithms=["HS256"])
+    assert cookie["cookie"] == users.cookie_name()
+    assert claims["username"] == "fay"
+    assert users.accepts_cookie("fay", claims["exp_date"])
+    assert cookie["options"]["path"] == "/"
+    assert cookie["options"]["sameSite"] == "strict"
+    # The same component, with the same cookie, until the browser says it has set it (AppTest
+    # has no browser: the browser test sees the cookie set).
+    assert remember_me_components(app.run()) == [cookie]
+    assert remember_me_components(app.run()) == [cookie]
+
+
+def test_logging_out_never_sets_the_remember_me_cookie_beside_its_deletion(stack):
+    stack.add_user("gus")
+    app = sign_in(new_app(), "gus")
+    assert remember_me_components(app)
+    app.sidebar.button(key="auth_logout").click().run()
+    methods = [json.loads(node.proto.json_args)["method"] for node in app.get("component_instance")]
+    assert "delete" in methods
+    assert "set" not in methods
 
 
 def test_the_cloud_sign_in_page_explains_what_to_do(stack, monkeypatch):

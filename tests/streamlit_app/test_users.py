@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import jwt
 import pytest
 
 from streamlit_app.users import UsersError, UsersFile
@@ -140,13 +141,22 @@ def test_a_sign_out_refuses_every_remember_me_cookie_made_before_it(tmp_path):
     users = UsersFile(tmp_path / "users.yaml")
     users.add("alice", "s3cret-enough")
     users.add("bob", "s3cret-enough")
-    week = 7 * 86400
-    made_before = time.time() + week
+    made_before = users.remember_me("alice").expires_at
     assert users.accepts_cookie("alice", made_before)
     users.sign_out_everywhere("alice")
     assert not users.accepts_cookie("alice", made_before)
-    assert users.accepts_cookie("alice", time.time() + week + 1)  # a cookie made after it
+    assert users.accepts_cookie("alice", users.remember_me("alice").expires_at)  # a cookie made after it
     assert users.accepts_cookie("bob", made_before)  # nobody else's
+
+
+def test_a_remember_me_cookie_names_its_user_and_expiry_signed_with_the_files_key(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("alice", "s3cret-enough")
+    cookie = users.remember_me("alice")
+    claims = jwt.decode(cookie.value, users.cookie_key(), algorithms=["HS256"])
+    assert claims == {"username": "alice", "exp_date": cookie.expires_at}  # streamlit-authenticator's layout
+    assert cookie.name == users.cookie_name()
+    assert 7 * 86400 - 60 < cookie.expires_at - time.time() <= 7 * 86400  # the file's expiry_days
 
 
 def test_a_new_password_or_a_removal_ends_the_users_remember_me_cookies(tmp_path):
