@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chatbot.errors import ParameterError
 from chatbot.models.deployment import Deployment
+from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import BUILTIN_CONFIGS, EndpointRequestConfig
 
 #: native: the endpoint streams (InvokeEndpointWithResponseStream);
@@ -40,7 +41,7 @@ class GenerationParams(BaseModel):
     #: Extra stop sequences on top of the adapter's own.
     stop: list[str] | None = None
     #: Fixed seed for reproducible sampling.
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
 
     def wire_values(self, stop_words: list[str]) -> dict[str, Any]:
         """Values for `EndpointRequestConfig.build_body`: greedy decoding leaves the

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbot.models.events import FinishReason
+from chatbot.models.limits import SEED_MAX
 
 
 class TextPart(BaseModel):
@@ -58,7 +59,7 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
     #: Save this exchange as a conversation in the user's history (off by default: gateway
     #: calls are not conversations unless asked). OpenAI's own `store` flag, reused.
     store: bool = False

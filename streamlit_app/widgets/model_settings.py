@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from chatbot.models.limits import SEED_MAX
 from streamlit_app.api_models import ModelInfo
 
 TEMPERATURE_RANGE = (0.0, 2.0)
@@ -82,6 +83,7 @@ def parameter_controls(bounds: ParameterBounds, *, prefix: str) -> dict[str, Any
     seed = st.number_input(
         "Seed",
         min_value=0,
+        max_value=SEED_MAX,
         value=None,
         step=1,
         key=f"{prefix}_seed",

@@ -8,6 +8,7 @@ import pytest
 
 from chatbot.errors import ConfigError, ParameterError, UnknownModelError
 from chatbot.models.catalog import ModelCatalog, load_catalog
+from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import OPENAI_CHAT
 from chatbot.models.spec import ModelSpec
 
@@ -108,3 +109,10 @@ def test_caller_overrides_are_checked_against_the_models_limits():
         spec.resolve_parameters({"temperature": 7})
     with pytest.raises(ParameterError, match="top_p: Input should be greater than 0"):
         spec.resolve_parameters({"top_p": 0})
+
+
+def test_a_seed_fits_in_32_bits_as_the_models_sampler_takes_it():
+    spec = ModelSpec.model_validate(SPEC)
+    assert spec.resolve_parameters({"seed": SEED_MAX}).seed == 2**32 - 1
+    with pytest.raises(ParameterError, match="seed: Input should be less than or equal to 4294967295"):
+        spec.resolve_parameters({"seed": 2**32})

@@ -167,6 +167,7 @@ def test_an_unknown_model_is_a_404_in_openais_shape(gpt: openai.OpenAI):
     ("request_fields", "param"),
     [
         ({"temperature": 5}, "temperature"),
+        ({"seed": 2**32}, "seed"),
         ({"n": 2}, "n"),
         ({"messages": [{"role": "assistant", "content": "Hi"}]}, None),
         (
