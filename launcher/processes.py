@@ -7,6 +7,7 @@ and `--exit-with-stdin`, so it exits on its own when its parent goes, however it
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -25,10 +26,32 @@ class StartupError(RuntimeError):
     pass
 
 
+#: Linux's default range for the local ports of outgoing connections, when /proc does not say.
+EPHEMERAL_PORTS_DEFAULT = (32768, 60999)
+LOWEST_PICKED_PORT = 10000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port free now on 127.0.0.1, for a server that a child process binds a moment later.
+    Picked below the kernel's ephemeral range: a port from that range (what binding port 0 gives)
+    can be taken meanwhile as the local port of an outgoing connection (a busy test suite makes
+    thousands), and the child then fails with "address already in use"."""
+    ephemeral_low = _ephemeral_ports()[0]
+    candidates = range(LOWEST_PICKED_PORT, ephemeral_low)
+    for port in random.sample(candidates, min(100, len(candidates))):
+        if port_is_free("127.0.0.1", port):
+            return port
+    with socket.socket() as sock:  # no range below the ephemeral one: the kernel's pick
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return EPHEMERAL_PORTS_DEFAULT
 
 
 def port_is_free(host: str, port: int) -> bool:
