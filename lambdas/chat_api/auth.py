@@ -33,6 +33,7 @@ LOCAL_AUDIENCE = "chatbot-api"
 #: The role that manages users (a Cognito group of the same name gives it in AWS).
 ADMIN = "admin"
 ROLES = frozenset({ADMIN})
+ADMINS_ONLY = "Only an administrator can do this. Ask one to do it for you."
 
 
 class AuthError(ChatbotError):
@@ -60,7 +61,7 @@ class Caller:
 
     def require_admin(self) -> Caller:
         if not self.is_admin:
-            raise ForbiddenError("Only an administrator can do this. Ask one to do it for you.")
+            raise ForbiddenError(ADMINS_ONLY)
         return self
 
 

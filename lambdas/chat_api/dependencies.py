@@ -12,7 +12,8 @@ from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
 from chatbot.models.endpoints import model_server_restarting
 from chatbot.retrieval.service import Retrieval
-from lambdas.chat_api.auth import Caller, user_token
+from chatbot.users import UsersFile
+from lambdas.chat_api.auth import ADMINS_ONLY, Caller, ForbiddenError, user_token
 
 
 class DocumentsUnavailableError(ChatbotError):
@@ -29,9 +30,15 @@ def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> str:
     return caller.user_id
 
 
-def current_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-    """The caller, who must be an administrator (403 otherwise)."""
-    return caller.require_admin()
+def current_admin(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """The caller, who must be an administrator (403 otherwise). Locally the users file must still
+    say so: a token outlives its user's removal (it is valid until it expires), and a removed
+    administrator manages nothing. (Cognito's ID tokens carry the group, and expire within the hour.)"""
+    caller.require_admin()
+    users_file = getattr(request.app.state, "users_file", None)
+    if users_file is not None and not UsersFile(users_file).is_admin(caller.user_id):
+        raise ForbiddenError(ADMINS_ONLY)
+    return caller
 
 
 def current_service(request: Request) -> ChatService:

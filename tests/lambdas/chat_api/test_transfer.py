@@ -5,9 +5,11 @@ administrator's import of a battles file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
+from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.test_app import SHORT, stream_events
 
@@ -81,13 +83,14 @@ def battle_line(index: int, winner: str) -> str:
 
 
 def test_an_administrator_imports_a_battles_file_once_and_the_leaderboard_counts_it(
-    api_url: str, tokens: LocalTokens, alice: httpx.Client
+    api_url: str, tokens: LocalTokens, alice: httpx.Client, secret_file: Path
 ):
     body = "\n".join(battle_line(index, "left" if index % 3 else "right") for index in range(6)) + "\n"
     headers = {"Content-Type": "application/x-ndjson"}
     refused = alice.post("/admin/battles", content=body, headers=headers)
     assert refused.status_code == 403, "only administrators import"
     before = alice.get("/leaderboard").json()["votes"]
+    UsersFile(secret_file.parent / "users.yaml").add("root", "roots password", admin=True)
     admin_token = tokens.issue("root", roles=("admin",))
     with httpx.Client(
         base_url=api_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
