@@ -36,6 +36,8 @@ KEY_FIRST_CREATED = "auth_first_created"
 KEY_LOG_OUT = "auth_logout"
 #: A "remember me" cookie the browser has not yet confirmed it holds.
 KEY_REMEMBER_ME = "auth_remember_me"
+#: The account that was removed while signed in here (the sign-in page says so).
+KEY_REMOVED = "auth_removed"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class LocalLogin:
             st.caption("Chat with several language models, one at a time or side by side.")
             if created := st.session_state.get(KEY_FIRST_CREATED):
                 st.success(f"The account {created} is ready, and it is the administrator. Sign in with it.")
+            if removed := st.session_state.pop(KEY_REMOVED, None):
+                st.warning(f"An administrator removed the account {removed}, so you are signed out.")
         self._get().login(
             location="main",
             key="auth_login_form",
@@ -89,6 +93,10 @@ class LocalLogin:
             )
             return None
         user = str(st.session_state["username"])
+        if user not in self._users.names():  # removed by an administrator since signing in
+            self.sign_out()
+            st.session_state[KEY_REMOVED] = user
+            return self.signed_in()  # the sign-in page
         name = str(st.session_state.get("name") or user)
         if not was_signed_in and not self._brought_a_good_cookie(user):  # signed in with the form
             st.session_state[KEY_REMEMBER_ME] = self._users.remember_me(user)

@@ -20,9 +20,22 @@ from streamlit_app.widgets.theme import theme_hint  # noqa: E402
 
 st.set_page_config(page_title="Multi-LLM chatbot", page_icon="💬", layout="wide")
 
+
+def forget_the_last_user() -> None:
+    """Nothing of a user's may stay for whoever signs in next in this browser."""
+    for key in list(st.session_state):
+        if (
+            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_", "users_"))
+            or key == context.KEY_IDENTITY
+        ):
+            del st.session_state[key]
+
+
 login = login_for(context.settings())
 user = login.signed_in()
 if user is None:
+    if context.KEY_IDENTITY in st.session_state:  # signed out some other way than Log out
+        forget_the_last_user()
     theme_hint()
     st.stop()
 st.session_state[context.KEY_IDENTITY] = user
@@ -43,13 +56,7 @@ with st.sidebar:
     signing_out = st.button("Log out", key=KEY_LOG_OUT, icon=":material/logout:")
 if signing_out:
     login.sign_out()
-    # Nothing of this user's may stay for whoever signs in next in this browser.
-    for key in list(st.session_state):
-        if (
-            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_", "users_"))
-            or key == context.KEY_IDENTITY
-        ):
-            del st.session_state[key]
+    forget_the_last_user()
     # No rerun: the sign-in page is drawn in this run, together with the component that
     # deletes the "remember me" cookie (a rerun would drop it before it reached the browser).
     st.success("You are signed out.")

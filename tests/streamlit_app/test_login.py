@@ -69,6 +69,21 @@ def test_logging_out_brings_back_the_sign_in_form(stack):
     assert any(button.label == "Sign in" for button in app.button)
 
 
+def test_a_user_removed_while_signed_in_is_signed_out_at_their_next_step(stack):
+    stack.add_user("ivan")
+    app = sign_in(new_app(), "ivan")
+    assert "chat_model" in app.session_state
+    UsersFile(stack.users_file).remove("ivan")  # by an administrator, elsewhere
+    app.run()
+    assert "An administrator removed the account ivan, so you are signed out." in [
+        w.value for w in app.warning
+    ]
+    assert any(button.label == "Sign in" for button in app.button)
+    assert "auth_identity" not in app.session_state  # nothing of ivan's stays for the next user
+    assert "chat_model" not in app.session_state
+    assert not app.exception
+
+
 def remember_me_components(app) -> list[dict]:
     """The arguments of each cookie component that sets a cookie in this run."""
     components = [json.loads(node.proto.json_args) for node in app.get("component_instance")]
