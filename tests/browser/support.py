@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -57,6 +59,22 @@ def send(page: Page, prompt: str) -> None:
         except AssertionError:
             wait_until_idle(page)
     raise AssertionError(f"the app never showed the message {prompt!r}, sent three times")
+
+
+def click_until(page: Page, button: Locator, done: Callable[[], bool], *, timeout_s: float = 15) -> None:
+    """Click `button` (an idempotent one, such as Stop) until `done()` holds, up to three times,
+    `timeout_s` each: under load a click was once seen to change nothing within 15 s (a pane's
+    Stop: the click lost while Streamlit swapped the pane's old copy for its new one, or just a
+    slow rerun; see the session note)."""
+    for _ in range(3):
+        with contextlib.suppress(PlaywrightTimeoutError):
+            button.first.click(timeout=5_000)
+        try:
+            sample(lambda: None, every_s=0.1, until=done, timeout_s=timeout_s)
+            return
+        except AssertionError:
+            wait_until_idle(page)
+    raise AssertionError(f"three clicks on {button} did not do it")
 
 
 def go_to(page: Page, title: str) -> None:

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, Route, expect
 from chatbot.users import UsersFile
 from tests.browser.conftest import ESSAY, PASSWORD, USER, shot, sign_in
 from tests.browser.support import (
+    click_until,
     go_to,
     gone,
     main,
@@ -27,6 +28,7 @@ from tests.streamlit_app.stack import UiStack
 from tests.waiting import eventually, sample
 
 CURSOR = "▌"
+STOPPED = re.compile(r"\d+ tokens · stopped")
 DARK_BACKGROUND = "rgb(15, 23, 42)"  # .streamlit/config.toml [theme.dark] backgroundColor
 LIGHT_BACKGROUND = "rgb(255, 255, 255)"
 
@@ -149,8 +151,7 @@ def test_stop_ends_a_long_answer_within_moments(signed_in: Page, essay_seed: int
         timeout_s=30,
     )
     shot(page, "before-stop")
-    live.first.get_by_role("button", name="Stop").click()
-    gone(page, ".st-key-chat_live", timeout_s=15)
+    click_until(page, live.first.get_by_role("button", name="Stop"), lambda: not live.count())
     answer = page.get_by_test_id("stChatMessage").last
     figures = answer.get_by_text(re.compile(r"(\d+) tokens · stopped"))
     expect(figures).to_be_visible()
@@ -293,9 +294,9 @@ def test_a_panes_stop_stops_that_pane_only_and_stop_all_stops_every_pane(signed_
 
     send(page, ESSAY)
     sample(lambda: None, every_s=0.1, until=both_writing, timeout_s=60)
-    page.locator(".st-key-cmp_live_b").first.get_by_role("button", name="Stop").click()
     # .first: while the turn runs, Streamlit may show the pane's old copy under its new one.
-    expect(page.locator(".st-key-cmp_live_b").first).to_contain_text(re.compile(r"\d+ tokens · stopped"))
+    pane_b = page.locator(".st-key-cmp_live_b").first
+    click_until(page, pane_b.get_by_role("button", name="Stop"), lambda: STOPPED.search(pane_b.inner_text()))
     before = text_now(page, text_a, 1) or ""
     # Pane A writes on: its answer grows past what it was at B's Stop.
     sample(
@@ -306,8 +307,8 @@ def test_a_panes_stop_stops_that_pane_only_and_stop_all_stops_every_pane(signed_
     )
     assert CURSOR in (text_now(page, text_a, 1) or ""), "pane B's Stop stopped pane A"
 
-    page.locator(".st-key-cmp_live_a").first.get_by_role("button", name="Stop").click()
-    gone(page, ".st-key-cmp_live_a", timeout_s=15)
+    live_a = page.locator(".st-key-cmp_live_a")
+    click_until(page, live_a.first.get_by_role("button", name="Stop"), lambda: not live_a.count())
     for lane in "ab":
         expect(page.locator(f".st-key-cmp_round_0_{lane}")).to_contain_text(
             re.compile(r"\d+ tokens · stopped")
@@ -318,8 +319,7 @@ def test_a_panes_stop_stops_that_pane_only_and_stop_all_stops_every_pane(signed_
     wait_until_idle(page)
     send(page, ESSAY)  # the same seed (the Parameters keep it), so the same long draws
     sample(lambda: None, every_s=0.1, until=both_writing, timeout_s=60)
-    main(page).get_by_role("button", name="Stop all").click()
-    gone(page, ".st-key-cmp_live_a", timeout_s=15)
+    click_until(page, main(page).get_by_role("button", name="Stop all"), lambda: not live_a.count())
     for lane in "ab":
         expect(page.locator(f".st-key-cmp_round_0_{lane}")).to_contain_text(
             re.compile(r"\d+ tokens · stopped")
