@@ -18,10 +18,12 @@ from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
+from chatbot.users import UsersFile
 from tests.browser.support import wait_until_idle
 from tests.sampling import runs_to, seed_where, warm_up
 from tests.servers import ROOT, free_port, running_server
 from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
+from tests.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: What the tests that need a long answer ask, with `essay_seed` in the Parameters.
@@ -187,8 +189,13 @@ def sign_in(page: Page, user: str = USER, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture
-def signed_in(page: Page) -> Page:
+def signed_in(page: Page, stack: UiStack) -> Page:
+    """Signed in, and settled: once the browser has the remember-me cookie, its component reports
+    so and sets off one more rerun. Waited for here, that rerun cannot land in a test's first
+    steps (under load it showed a button's old copy beside its new one)."""
     sign_in(page)
     page.get_by_text(f"Signed in as {USER}").wait_for()
+    cookie = UsersFile(stack.users_file).cookie_name()
+    eventually(lambda: {held["name"] for held in page.context.cookies()}, lambda names: cookie in names)
     wait_until_idle(page)
     return page
