@@ -26,8 +26,8 @@ class StartupError(RuntimeError):
     pass
 
 
-#: Linux's default range for the local ports of outgoing connections, when /proc does not say.
-EPHEMERAL_PORTS_DEFAULT = (32768, 60999)
+#: The lowest port of Linux's default range for outgoing connections, when /proc does not say.
+LOWEST_EPHEMERAL_PORT_DEFAULT = 32768
 LOWEST_PICKED_PORT = 10000
 
 
@@ -36,8 +36,7 @@ def free_port() -> int:
     Picked below the kernel's ephemeral range: a port from that range (what binding port 0 gives)
     can be taken meanwhile as the local port of an outgoing connection (a busy test suite makes
     thousands), and the child then fails with "address already in use"."""
-    ephemeral_low = _ephemeral_ports()[0]
-    candidates = range(LOWEST_PICKED_PORT, ephemeral_low)
+    candidates = range(LOWEST_PICKED_PORT, _lowest_ephemeral_port())
     for port in random.sample(candidates, min(100, len(candidates))):
         if port_is_free("127.0.0.1", port):
             return port
@@ -46,12 +45,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _ephemeral_ports() -> tuple[int, int]:
+def _lowest_ephemeral_port() -> int:
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return EPHEMERAL_PORTS_DEFAULT
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return LOWEST_EPHEMERAL_PORT_DEFAULT
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -61,7 +61,8 @@ class LocalLogin:
 
     def signed_in(self) -> Identity | None:
         """The signed-in user; otherwise draws the sign-in page and returns None."""
-        if not self._users.names():
+        names = self._users.names()
+        if not names:
             _first_account(self._users)
             return None
         was_signed_in = bool(st.session_state.get("authentication_status"))
@@ -93,7 +94,7 @@ class LocalLogin:
             )
             return None
         user = str(st.session_state["username"])
-        if user not in self._users.names():  # removed by an administrator since signing in
+        if user not in names:  # removed by an administrator since signing in
             self.sign_out()
             st.session_state[KEY_REMOVED] = user
             return self.signed_in()  # the sign-in page
