@@ -32,8 +32,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference.engine import DEFAULT_SLOTS
 from inference.model_files import model_path
+from inference.slots import MAX_SLOTS
 from tests.servers import ROOT, free_port, model_server
 
 MODEL = "smollm2-135m"
@@ -237,12 +237,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1))
-    parser.add_argument("--slots", type=int, default=DEFAULT_SLOTS)
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        help="our slots (default: the server's own sizing); llama-server gets -np of this, or 16",
+    )
     args = parser.parse_args()
     build_peer()
     results: dict[str, dict[int, list[dict]]] = {"ours": {}, "peer": {}}
-    ours_args = ["--only", MODEL, "--threads", str(args.threads), "--slots", str(args.slots)]
-    with model_server(*ours_args) as ours_url, peer_server(args.threads, args.slots) as peer_url:
+    ours_args = ["--only", MODEL, "--threads", str(args.threads)]
+    if args.slots is not None:
+        ours_args += ["--slots", str(args.slots)]
+    peer_slots = args.slots or MAX_SLOTS
+    with model_server(*ours_args) as ours_url, peer_server(args.threads, peer_slots) as peer_url:
         servers = {"ours": (ours_url, ours_request), "peer": (peer_url, peer_request)}
         for url, request in servers.values():  # both load their weights before timing
             at_once(url, request, 1, -1)
@@ -260,7 +268,8 @@ def main() -> None:
         "model": MODEL,
         "new_tokens": NEW_TOKENS,
         "threads": args.threads,
-        "slots": args.slots,
+        "ours_slots": metrics["slots"],
+        "peer_slots": peer_slots,
         "rounds": args.rounds,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "ours_mean_batch_size": metrics["mean_batch_size"],

@@ -12,8 +12,9 @@ from chatbot.errors import ConfigError
 from chatbot.lifecycle import exit_when_stdin_closes
 from chatbot.models.catalog import load_catalog
 from inference.app import ServedModel, create_app
-from inference.engine import DEFAULT_SLOTS, ModelEngine
+from inference.engine import ModelEngine
 from inference.model_files import model_path
+from inference.slots import slots_from_environment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--slots",
         type=int,
-        default=int(os.environ.get("INFERENCE_SLOTS", DEFAULT_SLOTS)),
-        help="requests per model that decode together (continuous batching); more wait in the queue",
+        default=slots_from_environment(),
+        help="requests per model that decode together (continuous batching); more wait in the queue "
+        "(default: INFERENCE_SLOTS, else as many as a quarter of the free memory holds, at most 16)",
     )
     parser.add_argument("--max-queue", type=int, default=8, help="requests waiting per model before 429")
     parser.add_argument(
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     n_threads=args.threads,
                     max_queue=args.max_queue,
                     slots=args.slots,
+                    models_sharing_memory=len(specs),
                 ),
             )
             for spec in specs

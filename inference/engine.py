@@ -27,7 +27,6 @@ from inference.jobs import (
 from inference.llama_native import NativeModel
 
 __all__ = [
-    "DEFAULT_SLOTS",
     "EngineStats",
     "Finished",
     "GeneratedToken",
@@ -38,11 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Sequences per model decoding together. On 2 cores a step of 8 tokens costs little more than a
-#: step of 1 (the weights are read once per step), and 8 slots with the default queue of 8 take
-#: 16 chats at once; each slot holds a whole context window of KV cache (SmolLM2: ~46 MiB).
-DEFAULT_SLOTS = 8
 
 _STOP = object()
 
@@ -55,13 +49,28 @@ class ModelEngine:
         context_window: int,
         n_threads: int,
         max_queue: int,
-        slots: int = DEFAULT_SLOTS,
+        slots: int | None = None,
+        models_sharing_memory: int = 1,
     ):
+        """`slots=None`: as many as the machine's memory pays for (`inference/slots.py`)."""
         self.context_window = context_window
         self.max_queue = max_queue
-        self.slots = slots
+        self._model = NativeModel(
+            model_path,
+            context_window=context_window,
+            slots=slots,
+            n_threads=n_threads,
+            models_sharing_memory=models_sharing_memory,
+        )
+        self.slots = slots = self._model.slots
         self.stats = EngineStats(slots=slots)
-        self._model = NativeModel(model_path, context_window=context_window, slots=slots, n_threads=n_threads)
+        log.info(
+            "%s: %d slots, KV cache %.0f MiB (%.1f MiB a slot)",
+            model_path.stem,
+            slots,
+            slots * self._model.kv_bytes_per_slot / 2**20,
+            self._model.kv_bytes_per_slot / 2**20,
+        )
         self._incoming: queue.Queue[Job | object] = queue.Queue()
         # Running jobs plus waiting ones: a job holds its place until it ends.
         self._capacity = threading.BoundedSemaphore(slots + max_queue)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import llama_cpp
 
+from inference.slots import KvShape, available_memory_bytes, default_slots
+
 # llama.cpp logs every tensor it loads through llama-cpp-python's logger; keep errors only.
 logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
 llama_cpp.llama_backend_init()
@@ -89,13 +91,27 @@ class SequenceSampler:
 
 
 class NativeModel:
-    def __init__(self, model_path: Path, *, context_window: int, slots: int, n_threads: int):
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context_window: int,
+        slots: int | None,
+        n_threads: int,
+        models_sharing_memory: int = 1,
+    ):
+        """`slots=None` sizes the KV cache for the machine (`inference/slots.py`)."""
         self.context_window = context_window
-        self.slots = slots
         model_params = llama_cpp.llama_model_default_params()
         self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
         if not self._model:
             raise RuntimeError(f"llama.cpp could not load the model file {model_path}")
+        self.kv_bytes_per_slot = self.kv_shape().bytes_per_token() * context_window
+        if slots is None:
+            slots = default_slots(
+                self.kv_bytes_per_slot, available_memory_bytes(), models=models_sharing_memory
+            )
+        self.slots = slots
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.vocab_size = llama_cpp.llama_vocab_n_tokens(self._vocab)
         params = llama_cpp.llama_context_default_params()
@@ -120,6 +136,26 @@ class NativeModel:
         self._memory = llama_cpp.llama_get_memory(self._context)
         self._batch = llama_cpp.llama_batch_init(BATCH_TOKENS, 0, 1)
         self._piece = ctypes.create_string_buffer(256)
+
+    def kv_shape(self) -> KvShape:
+        """Layers, KV heads and head sizes from the GGUF (key_length is absent from Llama-style
+        files, whose heads are the embedding split evenly)."""
+        buffer = ctypes.create_string_buffer(64)
+
+        def metadata(key: str) -> str | None:
+            found = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buffer, len(buffer))
+            return buffer.value.decode() if found >= 0 else None
+
+        architecture = metadata("general.architecture") or ""
+        even_split = llama_cpp.llama_model_n_embd(self._model) // llama_cpp.llama_model_n_head(self._model)
+        key_length = metadata(f"{architecture}.attention.key_length")
+        value_length = metadata(f"{architecture}.attention.value_length")
+        return KvShape(
+            layers=llama_cpp.llama_model_n_layer(self._model),
+            kv_heads=llama_cpp.llama_model_n_head_kv(self._model),
+            key_length=int(key_length) if key_length else even_split,
+            value_length=int(value_length) if value_length else even_split,
+        )
 
     @property
     def context(self) -> llama_cpp.llama_context_p:

@@ -78,7 +78,7 @@ def test_two_requests_to_one_model_decode_in_the_same_step(model_server_url: str
     # Every token comes out of some step: fewer steps than tokens means steps held both.
     assert steps < tokens
     assert after["max_batch_size"] >= 2
-    assert after["slots"] == 8
+    assert after["slots"] >= 2  # sized for the machine: tests/inference/test_slots.py
 
 
 # SmolLM2 only: its logits are bit-identical alone and in any batch (checked token by token).
