@@ -52,6 +52,7 @@ TABLE_SCHEMA: dict[str, Any] = {
 
 #: Every DynamoDB call this store makes, on the table and its index: the Pulumi program grants
 #: exactly these (infra/chat_backend.py). BatchWriteItem: deleting a conversation's messages.
+#: TransactWriteItems (the API-key cap) needs no action of its own: IAM checks each write in it.
 IAM_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",

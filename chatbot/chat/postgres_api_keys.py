@@ -1,10 +1,15 @@
-"""API keys in Postgres (mixed into PostgresHistoryStore): one row per key, found by its hash."""
+"""API keys in Postgres (mixed into PostgresHistoryStore): one row per key, found by its hash.
+
+The cap on a user's active keys is checked in the INSERT itself, under a per-user advisory
+lock: creations by one user queue on the lock, so each one counts the keys committed by the
+one before it, and 40 requests at once still leave at most the cap.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from chatbot.chat.api_keys import ApiKey, ApiKeyNotFoundError
+from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey, ApiKeyNotFoundError, TooManyApiKeysError
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool
 
@@ -29,6 +34,8 @@ MIGRATIONS = [
 
 _COLUMNS = list(ApiKey.model_fields)
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM api_keys"
+#: The first half of the advisory lock key of a user's key creations (the second is the user's hash).
+_KEY_CAP_LOCK = 0x4B455953  # "KEYS"
 
 
 def _record(row: tuple) -> ApiKey:
@@ -42,13 +49,20 @@ class PostgresApiKeys:
         with self._pool.connection() as conn:
             apply_migrations(conn, "api_keys", MIGRATIONS)
 
-    def create_api_key(self, key: ApiKey) -> ApiKey:
+    def create_api_key(self, key: ApiKey, *, max_active: int = MAX_ACTIVE_KEYS) -> ApiKey:
+        """Raises TooManyApiKeysError when the user already has `max_active` active keys."""
         values = key.model_dump()
         with self._pool.transaction() as conn, conn.cursor() as cur:
+            # Held to the end of the transaction: the count below sees every key committed before.
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_KEY_CAP_LOCK, key.user_id))
             cur.execute(
-                f"INSERT INTO api_keys ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})",
-                [values[column] for column in _COLUMNS],
+                f"INSERT INTO api_keys ({', '.join(_COLUMNS)}) SELECT {', '.join(['%s'] * len(_COLUMNS))}"
+                " WHERE (SELECT count(*) FROM api_keys WHERE user_id = %s AND revoked_at IS NULL) < %s"
+                " RETURNING id",
+                [*(values[column] for column in _COLUMNS), key.user_id, max_active],
             )
+            if cur.fetchone() is None:
+                raise TooManyApiKeysError()
         return key
 
     def list_api_keys(self, user_id: str) -> list[ApiKey]:

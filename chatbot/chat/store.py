@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from chatbot.chat.api_keys import ApiKey
+from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey
 from chatbot.chat.records import Message, Session, SessionPage, Vote
 from chatbot.errors import ChatbotError
 
@@ -83,7 +83,10 @@ class HistoryStore(Protocol):
 
     # -- the gateway's API keys (chatbot/chat/api_keys.py) -----------------------------------
 
-    def create_api_key(self, key: ApiKey) -> ApiKey: ...
+    def create_api_key(self, key: ApiKey, *, max_active: int = MAX_ACTIVE_KEYS) -> ApiKey:
+        """Raises TooManyApiKeysError if the user already has `max_active` active keys; the
+        count and the write are one atomic step, so concurrent creations never pass the cap."""
+        ...
 
     def list_api_keys(self, user_id: str) -> list[ApiKey]:
         """The user's keys, revoked ones included, newest first."""

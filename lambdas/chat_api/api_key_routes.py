@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey, TooManyApiKeysError, new_api_key
+from chatbot.chat.api_keys import ApiKey, new_api_key
 from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 from lambdas.chat_api.auth import AuthError, presented_api_key
@@ -68,8 +68,7 @@ class CreatedKey(BaseModel):
 
 
 def _create(store: HistoryStore, user_id: str, name: str) -> CreatedKey:
-    if sum(key.active for key in store.list_api_keys(user_id)) >= MAX_ACTIVE_KEYS:
-        raise TooManyApiKeysError()
+    """The store refuses a key over the cap (TooManyApiKeysError), atomically."""
     key, record = new_api_key(user_id, name)
     return CreatedKey(key=key, info=KeyInfo.of(store.create_api_key(record)))
 

@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from chatbot.chat.api_keys import API_KEY_PREFIX, ApiKeyNotFoundError, hash_api_key, new_api_key
+from chatbot.chat.api_keys import (
+    API_KEY_PREFIX,
+    ApiKeyNotFoundError,
+    TooManyApiKeysError,
+    hash_api_key,
+    new_api_key,
+)
 from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 
@@ -62,3 +68,33 @@ def test_concurrent_calls_count_every_use_and_token(store: HistoryStore):
     counted = store.find_api_key(hash_api_key(key))
     assert (counted.requests, counted.prompt_tokens, counted.completion_tokens) == (20, 200, sum(range(20)))
     assert counted.last_used_at is not None
+
+
+def test_the_active_key_cap_holds_when_keys_are_created_at_once(store: HistoryStore):
+    records = [new_api_key("alice", f"key {index}")[1] for index in range(12)]
+
+    def create(record) -> bool:
+        try:
+            store.create_api_key(record, max_active=5)
+        except TooManyApiKeysError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(12) as pool:
+        created = list(pool.map(create, records))
+    assert sum(created) == 5
+    assert sum(key.active for key in store.list_api_keys("alice")) == 5
+    store.create_api_key(new_api_key("bob", "bob's")[1], max_active=5)  # a cap per user
+
+
+def test_a_revoked_key_frees_its_place_under_the_cap_once(store: HistoryStore):
+    records = [new_api_key("alice", f"key {index}")[1] for index in range(2)]
+    for record in records:
+        store.create_api_key(record, max_active=2)
+    with pytest.raises(TooManyApiKeysError):
+        store.create_api_key(new_api_key("alice", "third")[1], max_active=2)
+    store.revoke_api_key("alice", records[0].id, utc_now())
+    store.revoke_api_key("alice", records[0].id, utc_now())  # twice: still one place freed
+    store.create_api_key(new_api_key("alice", "third")[1], max_active=2)
+    with pytest.raises(TooManyApiKeysError):
+        store.create_api_key(new_api_key("alice", "fourth")[1], max_active=2)
