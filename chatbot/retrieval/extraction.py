@@ -16,8 +16,10 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.retrieval.containers import UnpackBudget, refuse_zip_bomb
 from chatbot.retrieval.errors import (
     CorruptDocumentError,
+    DocumentError,
     DocumentTooLargeError,
     EmptyDocumentError,
     EncryptedDocumentError,
@@ -47,8 +49,6 @@ _MAGIC = {
     b"\xd0\xcf\x11\xe0": "an old Office file (.doc/.xls) or a password-protected Office file",
     b"\x7fELF": "a program",
 }
-#: Text markup a .docx may unpack to: far beyond any real document, far below a zip bomb.
-MAX_DOCX_XML_BYTES = 100 * 1024 * 1024
 # Characters that do not occur in text: C0 controls other than tab, newline, form feed and CR.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -78,9 +78,20 @@ def extract_text(filename: str, data: bytes) -> ExtractedText:
     if not data:
         raise EmptyDocumentError(f"{filename!r} is empty. Upload a file with some text in it.")
     extractor = _EXTRACTORS[content_type]
+    try:
+        raw = extractor(filename, data)
+    except DocumentError:
+        raise
+    except Exception as exc:
+        # The parsers (lxml, pypdf, python-docx) raise many types on hostile input; each is the
+        # file's fault, and is said as such rather than left to end the upload without a word.
+        raise CorruptDocumentError(
+            f"{filename!r} could not be read ({type(exc).__name__}: {exc}). Open it in the program that "
+            "made it, save it again, and upload the new copy."
+        ) from exc
     # Text files with a NUL were refused above; a NUL that a PDF or DOCX extractor writes is no
     # one's text, and is dropped.
-    text = extractor(filename, data).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if not text.strip():
         hint = (
             " It may be scanned pages without a text layer: run OCR on it first."
@@ -166,7 +177,7 @@ _BLOCK_TAGS = [
 
 def _pdf_text(filename: str, data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
     if b"%PDF-" not in data[:1024]:
         raise CorruptDocumentError(
@@ -189,9 +200,22 @@ def _pdf_text(filename: str, data: bytes) -> str:
                     f"{filename!r} is password-protected. Remove the password (print it to a new PDF, "
                     "or save a copy without security) and upload it again."
                 )
-        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()
-    except EncryptedDocumentError:
+        budget = UnpackBudget(filename)
+        pages = []
+        for page in reader.pages:
+            # pypdf caps each stream it decodes; the budget caps them all together, before
+            # each page's text is read from its (now decoded, cached) contents.
+            contents = page.get_contents()
+            budget.spend(len(contents.get_data()) if contents is not None else 0)
+            pages.append((page.extract_text() or "").strip())
+        return "\n\n".join(pages).strip()
+    except (EncryptedDocumentError, DocumentTooLargeError):
         raise
+    except LimitReachedError as exc:
+        raise DocumentTooLargeError(
+            f"{filename!r} holds more than a PDF reader may unpack ({exc}). Split it into smaller files, "
+            "or print it to a new PDF, and upload that."
+        ) from exc
     except FileNotDecryptedError as exc:
         raise EncryptedDocumentError(
             f"{filename!r} is password-protected. Remove the password and upload it again."
@@ -216,10 +240,11 @@ def _docx_text(filename: str, data: bytes) -> str:
             f"{filename!r} is password-protected or an old .doc file. Remove the password, or save it "
             "as .docx, and upload it again."
         )
-    _refuse_zip_bomb(filename, data)
+    refuse_zip_bomb(filename, data)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, SyntaxError) as exc:
+        # SyntaxError: lxml's XMLSyntaxError, for a part that is not well-formed XML.
         raise CorruptDocumentError(
             f"{filename!r} is not a readable .docx file ({exc}). Open it in a word processor, save it "
             "as .docx, and upload it again."
@@ -229,23 +254,6 @@ def _docx_text(filename: str, data: bytes) -> str:
         for row in table.rows:
             blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
     return "\n\n".join(block for block in blocks if block.strip())
-
-
-def _refuse_zip_bomb(filename: str, data: bytes) -> None:
-    """A .docx is a ZIP: a small upload can unpack to gigabytes of XML. Check before parsing."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            xml_bytes = sum(info.file_size for info in archive.infolist() if info.filename.endswith(".xml"))
-    except zipfile.BadZipFile as exc:
-        raise CorruptDocumentError(
-            f"{filename!r} is not a readable .docx file ({exc}). Open it in a word processor, save it "
-            "as .docx, and upload it again."
-        ) from exc
-    if xml_bytes > MAX_DOCX_XML_BYTES:
-        raise DocumentTooLargeError(
-            f"{filename!r} unpacks to {xml_bytes // (1024 * 1024)} MB of text markup; the limit is "
-            f"{MAX_DOCX_XML_BYTES // (1024 * 1024)} MB. Split the document into smaller files."
-        )
 
 
 _EXTRACTORS: dict[str, Callable[[str, bytes], str]] = {

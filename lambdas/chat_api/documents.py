@@ -1,13 +1,15 @@
 """Document routes of the chat API: upload with progress, list, delete, and a search debugger.
 
 Uploads answer NDJSON: `progress` lines (stage, chunks done / total) and then one `document`
-line, or an `error` line. A file refused outright (too large, unsupported, unreadable) gets an
-HTTP error instead, and the store is left as it was.
+line, or an `error` line naming the file and the reason. A file refused outright (too large,
+unsupported, unreadable) gets an HTTP error instead, and the store is left as it was. Whatever
+fails, the client is told: the indexing thread reports every exception, not only ours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -28,6 +30,7 @@ from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, PRIVATE, RetrievedCh
 from lambdas.chat_api.dependencies import RetrievalDep, User
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 class ProgressLine(BaseModel):
@@ -51,6 +54,26 @@ class ErrorLine(BaseModel):
     type: Literal["error"] = "error"
     code: str
     message: str
+    #: The file that was not indexed.
+    filename: str | None = None
+
+
+class IngestFailedError(ChatbotError):
+    """Indexing stopped for a reason that is not the file's (the database or the embedding
+    model failed, say): the upload changed nothing and may be sent again."""
+
+    code = "ingest_failed"
+    http_status = 500
+
+
+def _as_chatbot_error(filename: str, exc: Exception) -> ChatbotError:
+    """What the client is told when indexing `filename` raised `exc`, whatever raised it."""
+    if isinstance(exc, ChatbotError):
+        return exc
+    return IngestFailedError(
+        f"{filename!r} was not indexed: {type(exc).__name__}: {exc}. Nothing was stored; "
+        "send it again, and if it fails again, tell an administrator."
+    )
 
 
 @router.post("/documents")
@@ -79,8 +102,10 @@ async def upload(
             loop.call_soon_threadsafe(
                 lines.put_nowait, DocumentLine(document=result.document, replaced=result.replaced)
             )
-        except ChatbotError as exc:
-            loop.call_soon_threadsafe(lines.put_nowait, exc)
+        except Exception as exc:  # every failure reaches the client, as an HTTP error or a line
+            if not isinstance(exc, ChatbotError):
+                log.exception("indexing %r failed", document.filename)
+            loop.call_soon_threadsafe(lines.put_nowait, _as_chatbot_error(document.filename, exc))
         finally:
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
@@ -103,7 +128,10 @@ async def upload(
             if item is None:
                 return
             if isinstance(item, ChatbotError):
-                item = ErrorLine(code=item.code, message=str(item))
+                message = str(item)
+                if repr(document.filename) not in message:
+                    message = f"{document.filename!r} was not indexed: {message}"
+                item = ErrorLine(code=item.code, message=message, filename=document.filename)
             yield item.model_dump_json().encode() + b"\n"
 
     return StreamingResponse(stream(), media_type="application/x-ndjson")

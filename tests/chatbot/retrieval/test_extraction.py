@@ -131,12 +131,12 @@ def test_a_damaged_docx_is_refused():
         extract_text("broken.docx", b"PK\x03\x04" + b"\x00" * 100)
 
 
-def test_a_docx_that_unpacks_to_huge_markup_is_refused_before_parsing(monkeypatch):
-    import chatbot.retrieval.extraction as extraction
+def test_a_docx_that_unpacks_to_more_than_the_limit_is_refused_before_parsing(monkeypatch):
+    import chatbot.retrieval.containers as containers
 
-    data = docx_with(["Short, but its XML is bigger than the limit set below."])
-    monkeypatch.setattr(extraction, "MAX_DOCX_XML_BYTES", 1024)
-    with pytest.raises(DocumentTooLargeError, match=r"unpacks to .* of text markup.*Split the document"):
+    data = docx_with(["Short, but it unpacks to more than the limit set below."])
+    monkeypatch.setattr(containers, "MAX_UNPACKED_BYTES", 1024)
+    with pytest.raises(DocumentTooLargeError, match=r"unpacks to .*Split the document"):
         extract_text("bomb.docx", data)
 
 
