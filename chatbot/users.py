@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict
 #: streamlit-authenticator lower-cases the stored names but not what people type: keep names lower-case.
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_CHARS = 8
+#: bcrypt reads no more than this of a password (and bcrypt 5 refuses a longer one).
+MAX_PASSWORD_BYTES = 72
 COOKIE_NAME = "chatbot_login"
 COOKIE_EXPIRY_DAYS = 7
 #: A user's field: "remember me" cookies expiring at or before this (epoch seconds) are refused.
@@ -172,7 +174,10 @@ class UsersFile:
         import bcrypt
 
         user = self._user(name)
-        return bool(user) and bcrypt.checkpw(password.encode(), str(user["password"]).encode())
+        secret = password.encode("utf-8", errors="surrogatepass")
+        if not user or len(secret) > MAX_PASSWORD_BYTES:  # no password this long was ever stored
+            return False
+        return bcrypt.checkpw(secret, str(user["password"]).encode())
 
     def _user(self, name: str) -> dict[str, Any]:
         return self.load()["credentials"]["usernames"].get(name) or {}
@@ -223,6 +228,11 @@ def check_name(name: str) -> str:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
         raise UsersError(f"The password is too short: use at least {MIN_PASSWORD_CHARS} characters.")
+    if len(password.encode("utf-8", errors="surrogatepass")) > MAX_PASSWORD_BYTES:
+        raise UsersError(
+            f"The password is too long: use at most {MAX_PASSWORD_BYTES} bytes in UTF-8 (a letter "
+            "outside English takes 2 to 4), for example a passphrase of a few words."
+        )
 
 
 def _hash(password: str) -> str:

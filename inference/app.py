@@ -11,6 +11,12 @@ Two faces over one handler:
 The runtime routes wrap the container handler the way SageMaker wraps a container: a
 container error becomes a `ModelError` (424) that boto3 raises as ClientError, and a
 streamed answer is framed as `PayloadPart` events.
+
+Only programs call it, never a web page: a page on any site can make the browser POST here
+(a `text/plain` or typeless POST needs no CORS preflight), so a request that names a foreign
+`Origin` gets a 403, and a body that says it is anything but JSON gets a 415. boto3 sends no
+Origin, and either `application/json` (Bedrock, and SageMaker calls that set ContentType, as the
+project's endpoints do) or no Content-Type at all (SageMaker calls that leave it out).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -99,10 +106,44 @@ def _model_error(reply: Reply) -> JSONResponse:
     )
 
 
+def _foreign_origin(request: Request) -> str | None:
+    """The request's Origin when a web page of another site sent it (browsers add Origin to
+    every cross-site POST); None for programs (no Origin) and for this server's own pages."""
+    origin = request.headers.get("origin")
+    if origin is None or urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower():
+        return None
+    return origin
+
+
+def _not_json(request: Request) -> str | None:
+    """The Content-Type of a POST whose body says it is not JSON; None when it is, or says nothing."""
+    content_type = request.headers.get("content-type")
+    if request.method != "POST" or content_type is None:
+        return None
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return None if media_type == "application/json" else content_type
+
+
 def create_app(models: dict[str, ServedModel]) -> FastAPI:
     """`models` is keyed by endpoint name."""
     app = FastAPI(title="SageMaker- and Bedrock-compatible llama.cpp model server")
     app.include_router(bedrock.router(models))
+
+    @app.middleware("http")
+    async def refuse_web_pages(request: Request, call_next):
+        if origin := _foreign_origin(request):
+            return aws_error(
+                403,
+                "AccessDeniedException",
+                f"The model server answers programs, not web pages: requests from {origin} are refused.",
+            )
+        if content_type := _not_json(request):
+            return aws_error(
+                415,
+                "UnsupportedMediaTypeException",
+                f"Send the body as JSON (Content-Type: application/json), not {content_type}.",
+            )
+        return await call_next(request)
 
     def find(endpoint_name: str) -> ServedModel | JSONResponse:
         if endpoint_name in models:

@@ -28,7 +28,7 @@ from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResul
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
-from lambdas.chat_api.guards import nul_character_error
+from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.streaming import relay
 
 NDJSON = "application/x-ndjson"
@@ -134,8 +134,8 @@ def create_app() -> FastAPI:
         return _error(422, "invalid_request", f"{where or 'body'}: {first['msg']}")
 
     @app.middleware("http")
-    async def refuse_nul_characters(request: Request, call_next):
-        if error := await nul_character_error(request):
+    async def refuse_unstorable_text(request: Request, call_next):
+        if error := await unstorable_text_error(request):
             return error_response(request, error)
         return await call_next(request)
 

@@ -125,30 +125,71 @@ class LocalTokens:
 
 
 class CognitoTokens:
-    """Verifies Cognito ID tokens against the pool's published keys (fetched once, and again
-    when a token names a key we have not seen: Cognito rotates keys)."""
+    """Verifies Cognito ID tokens against the pool's published keys.
 
-    def __init__(self, region: str, user_pool_id: str, client_id: str, *, timeout_s: float = 5):
+    The key set is fetched once, and again when a token names a key we have not seen (Cognito
+    rotates keys, publishing the new one before it signs with it) - but at most once per
+    `refresh_every_s`, however many such tokens arrive: anyone can make up a key id, and each
+    fetch is a request to Cognito. A key id found missing is refused at once for as long (a
+    negative cache). Tokens signed with a known key never wait: they read the current key set
+    without the lock that a refresh holds."""
+
+    def __init__(
+        self,
+        region: str,
+        user_pool_id: str,
+        client_id: str,
+        *,
+        timeout_s: float = 5,
+        refresh_every_s: float = 30,
+        retry_failed_fetch_after_s: float = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
         self._client_id = client_id
         self._timeout_s = timeout_s
+        self._refresh_every_s = refresh_every_s
+        self._retry_failed_fetch_after_s = retry_failed_fetch_after_s
+        self._clock = clock
+        #: Replaced whole, never changed in place: readers need no lock.
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._lock = threading.Lock()
+        #: Key ids found missing after a fetch, and when.
+        self._unknown: dict[str, float] = {}
+        #: When a fetch may next be made.
+        self._next_fetch_at = float("-inf")
+        self._refresh = threading.Lock()
+
+    def _fetch(self) -> dict[str, jwt.PyJWK]:
+        response = requests.get(f"{self.issuer}/.well-known/jwks.json", timeout=self._timeout_s)
+        response.raise_for_status()
+        return {key["kid"]: jwt.PyJWK(key) for key in response.json()["keys"]}
 
     def _key(self, kid: str) -> jwt.PyJWK:
-        with self._lock:
-            if kid not in self._keys:
+        if (key := self._keys.get(kid)) is not None:
+            return key
+        unknown = AuthError("The sign-in token was signed by an unknown key. Sign in again.")
+        found_missing_at = self._unknown.get(kid)
+        if found_missing_at is not None and self._clock() - found_missing_at < self._refresh_every_s:
+            raise unknown
+        with self._refresh:
+            if (key := self._keys.get(kid)) is not None:  # fetched while this caller waited
+                return key
+            now = self._clock()
+            if now >= self._next_fetch_at:
                 try:
-                    response = requests.get(f"{self.issuer}/.well-known/jwks.json", timeout=self._timeout_s)
-                    response.raise_for_status()
-                    self._keys = {key["kid"]: jwt.PyJWK(key) for key in response.json()["keys"]}
+                    self._keys = self._fetch()
+                    self._next_fetch_at = now + self._refresh_every_s
                 except (requests.RequestException, KeyError, ValueError) as exc:
+                    self._next_fetch_at = now + self._retry_failed_fetch_after_s
                     raise AuthError(
                         f"Cannot fetch the sign-in keys of the user pool ({exc}). Try again."
                     ) from None
-            if kid not in self._keys:
-                raise AuthError("The sign-in token was signed by an unknown key. Sign in again.")
-            return self._keys[kid]
+            if (key := self._keys.get(kid)) is None:
+                if len(self._unknown) > 10_000:  # made-up ids: keep the cache bounded
+                    self._unknown = {}
+                self._unknown[kid] = now
+                raise unknown
+            return key
 
     def user_id(self, token: str) -> str:
         return self.caller(token).user_id
