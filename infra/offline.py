@@ -39,6 +39,8 @@ class RecordedResource:
     physical_name: str = ""
     #: URNs of the resources it waits for (`depends_on`, and those its inputs come from).
     dependencies: tuple[str, ...] = ()
+    #: `retain_on_delete`: `pulumi destroy` forgets it and leaves it in the account.
+    retain_on_delete: bool = False
 
     def get(self, *path: str, default: Any = None) -> Any:
         """A nested input, e.g. `get("viewerCertificate", "minimumProtocolVersion")`."""
@@ -257,6 +259,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     arn=str(state.get("arn", "")),
                     physical_name=str(state.get("name", "")),
                     dependencies=tuple(request.dependencies),
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 )
             )
         return response
