@@ -1,7 +1,7 @@
 """Bedrock models in the stack: nothing to deploy, only what the chat API may invoke.
 
-A ModelSpec of kind bedrock names a foundation model (`anthropic.claude-3-5-haiku-20241022-v1:0`)
-or a cross-Region inference profile (`us.anthropic.claude-3-5-haiku-20241022-v1:0`). IAM checks a
+A ModelSpec of kind bedrock names a foundation model (`anthropic.claude-haiku-4-5-20251001-v1:0`)
+or a cross-Region inference profile (`us.anthropic.claude-haiku-4-5-20251001-v1:0`). IAM checks a
 Converse call against the ARN it names; through a profile, Bedrock also checks the foundation
 model's ARN in the Region it routes the request to, so the role needs that model in every
 destination Region of the profile's geography, and only through that profile (the

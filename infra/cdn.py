@@ -88,14 +88,21 @@ def web_acl(
     region: str,
     rate_limit_per_5min: int,
     gateway_rate_limit_per_5min: int | None = None,
+    aws_profile: str | None = None,
 ) -> aws.wafv2.WebAcl:
     """A rate limit per client IP in front of CloudFront (the app's and the gateway's
     distributions), and a stricter one on the gateway's /v1/ paths when it is on."""
-    # A CloudFront web ACL must live in us-east-1, whatever the stack's region.
+    # A CloudFront web ACL must live in us-east-1, whatever the stack's region; with the stack's
+    # credentials (an explicit provider reads no aws:profile from the stack config).
     provider = (
         None
         if region == "us-east-1"
-        else aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=parent))
+        else aws.Provider(
+            f"{name}-us-east-1",
+            region="us-east-1",
+            profile=aws_profile,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
     )
 
     def visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:

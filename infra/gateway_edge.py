@@ -5,7 +5,9 @@ CloudFront distribution, behind the stack's WAF web ACL (its per-IP rate rule, a
 for /v1/), signs requests for them with an origin access control (OAC) of type lambda:
 
   client --HTTPS, Authorization: Bearer sk-chatbot-...--> CloudFront (WAF)
-    --viewer-request Lambda@Edge: body SHA-256 into x-amz-content-sha256, the key into X-Api-Key-->
+    --Lambda@Edge, viewer-request: the key into X-Api-Key; origin-request: the body's SHA-256
+      into x-amz-content-sha256 (an origin-request function sees up to 1 MB of body, a
+      viewer-request one only 40 KB)-->
     --OAC: SigV4 as cloudfront.amazonaws.com--> function URL (AWS_IAM, RESPONSE_STREAM) --> the app,
        which checks the key.
 
@@ -14,6 +16,10 @@ so nothing else of the API becomes reachable. The function URL admits CloudFront
 distribution (the permission's source ARN). It is a distribution of its own because the web
 distribution comes before the chat API (Cognito needs its domain, the API needs Cognito), while
 this one needs the API's URL.
+
+`pulumi destroy` cannot delete a Lambda@Edge function while CloudFront's replicas of it live on
+(hours after the distribution is gone: pulumi-aws#1045, #2178), so the function is retained on
+delete and docs/DEPLOY.md ("Tear down") says how to delete it once the replicas are gone.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class GatewayEdgeArgs:
     domain_name: str | None = None
     certificate_arn: str | None = None
     log_retention_days: int = 30
+    #: The stack's `aws:profile`: the us-east-1 provider must deploy with the same credentials.
+    aws_profile: str | None = None
 
 
 class GatewayEdge(pulumi.ComponentResource):
@@ -62,7 +70,9 @@ class GatewayEdge(pulumi.ComponentResource):
         # Lambda@Edge functions live in us-east-1, whatever the stack's region.
         edge = child
         if args.region != "us-east-1":
-            provider = aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=child)
+            provider = aws.Provider(
+                f"{name}-us-east-1", region="us-east-1", profile=args.aws_profile, opts=child
+            )
             edge = pulumi.ResourceOptions(parent=self, provider=provider)
         signer = self._edge_function(name, args, edge)
         access = aws.cloudfront.OriginAccessControl(
@@ -129,10 +139,15 @@ class GatewayEdge(pulumi.ComponentResource):
                     cache_policy_id=CACHING_DISABLED,
                     origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST,
                     compress=False,  # server-sent events must not wait for a compressor's buffer
+                    # One function, two stages (infra/edge_functions/gateway_request.py): the key
+                    # moves at the viewer, the body is hashed at the origin (up to 1 MB there).
                     lambda_function_associations=[
                         aws.cloudfront.DistributionOrderedCacheBehaviorLambdaFunctionAssociationArgs(
-                            event_type="viewer-request", lambda_arn=signer.qualified_arn, include_body=True
-                        )
+                            event_type="viewer-request", lambda_arn=signer.qualified_arn, include_body=False
+                        ),
+                        aws.cloudfront.DistributionOrderedCacheBehaviorLambdaFunctionAssociationArgs(
+                            event_type="origin-request", lambda_arn=signer.qualified_arn, include_body=True
+                        ),
                     ],
                 )
             ],
@@ -207,8 +222,12 @@ class GatewayEdge(pulumi.ComponentResource):
             handler="gateway_request.handler",
             code=pulumi.AssetArchive({"gateway_request.py": pulumi.FileAsset(str(EDGE_FUNCTION))}),
             role=role.arn,
-            timeout=5,  # a viewer-request function's maximum
+            timeout=5,  # a viewer-request function's maximum (origin-request allows 30)
             memory_size=128,
             publish=True,  # CloudFront takes a numbered version only
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[log_group])),
+            # Replicas outlive the distribution by hours, and deleting the function fails until
+            # they are gone: destroy forgets it instead (docs/DEPLOY.md, "Tear down").
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[log_group], retain_on_delete=True)
+            ),
         )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from chatbot.errors import ConfigError
+
 AZ_COUNT = 2
 #: Gateway endpoints cost nothing: DynamoDB (history and model registry) and S3 (documents, and
 #: the image layers ECR serves from S3) never cross the NAT.
@@ -59,6 +61,26 @@ class NetworkArgs:
     interface_endpoint_azs: int = AZ_COUNT
 
 
+def choose_zones(zones: list[str], offered_by: dict[str, list[str]], needed: int) -> list[str]:
+    """The subnets' AZs: first those where every interface endpoint service (and the NAT
+    instance's type) is offered, since the endpoints and the NAT instance use the first subnets;
+    then the rest, in the Region's order. `offered_by`: service or instance type -> its AZs.
+    Raises ConfigError when fewer than `needed` AZs offer everything."""
+    everywhere = [zone for zone in zones if all(zone in offered for offered in offered_by.values())]
+    if len(everywhere) < needed:
+        missing = {
+            what: sorted(set(zones) - set(offered))
+            for what, offered in offered_by.items()
+            if set(zones) - set(offered)
+        }
+        raise ConfigError(
+            f"the stack needs {needed} AZ(s) where {', '.join(offered_by)} are all offered; only "
+            f"{everywhere or 'none'} are (not offered: {missing}). Lower network.interface_endpoint_azs, "
+            "pick another nat_instance_type, or deploy in another Region."
+        )
+    return [*everywhere, *(zone for zone in zones if zone not in everywhere)][:AZ_COUNT]
+
+
 class Network(pulumi.ComponentResource):
     """Subnet tiers: public (ALB, NAT), private (Lambdas, ECS tasks), isolated (RDS, no route out)."""
 
@@ -67,9 +89,7 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.cidr_block = args.cidr_block
         blocks = list(ipaddress.ip_network(args.cidr_block).subnets(new_prefix=20))
-        zones = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        zones = self._zones(args)
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -98,7 +118,7 @@ class Network(pulumi.ComponentResource):
         private_rts: list[aws.ec2.RouteTable] = []
         nats: list[aws.ec2.RouteTableRouteArgs] = []
         for index in range(AZ_COUNT):
-            zone = zones.names.apply(lambda names, i=index: names[i])
+            zone = zones.apply(lambda names, i=index: names[i])
             public = self._subnet(name, "public", index, str(blocks[index]), zone, public_rt, child)
             self.public_subnets.append(public)
             if index < args.nat_gateways:
@@ -115,7 +135,7 @@ class Network(pulumi.ComponentResource):
                 )
             )
         for index in range(AZ_COUNT):
-            zone = zones.names.apply(lambda names, i=index: names[i])
+            zone = zones.apply(lambda names, i=index: names[i])
             # With one NAT every private subnet shares it (cheap); with two each AZ keeps its own.
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{index}",
@@ -193,6 +213,32 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "isolated_subnet_ids": self.isolated_subnet_ids,
             }
+        )
+
+    def _zones(self, args: NetworkArgs) -> pulumi.Output[list[str]]:
+        """AZs for the subnets, asked of AWS at deploy time (DescribeVpcEndpointServices, and the
+        NAT instance type's offerings): not every service is offered in every AZ (choose_zones)."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        zones = aws.get_availability_zones_output(state="available", opts=invoke)
+        offered: dict[str, pulumi.Output[list[str]]] = {
+            service: aws.ec2.get_vpc_endpoint_service_output(
+                service_name=f"com.amazonaws.{args.region}.{service}", opts=invoke
+            ).availability_zones
+            for service in args.interface_endpoints
+        }
+        if args.nat_instance_type:
+            offered[args.nat_instance_type] = aws.ec2.get_instance_type_offerings_output(
+                location_type="availability-zone",
+                filters=[
+                    aws.ec2.GetInstanceTypeOfferingsFilterArgs(
+                        name="instance-type", values=[args.nat_instance_type]
+                    )
+                ],
+                opts=invoke,
+            ).locations
+        needed = args.interface_endpoint_azs if args.interface_endpoints else 0
+        return pulumi.Output.all(zones.names, pulumi.Output.all(**offered) if offered else {}).apply(
+            lambda resolved: choose_zones(list(resolved[0]), dict(resolved[1]), needed)
         )
 
     def _nat_instance(

@@ -20,6 +20,10 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 ACCOUNT_ID = "123456789012"
+#: The offline Region's AZs, and the interface endpoint services offered in fewer of them (as
+#: in real Regions, where a service can miss an AZ): the network must choose around it.
+OFFLINE_AZ_SUFFIXES = ("a", "b", "c")
+ENDPOINT_SERVICE_AZ_SUFFIXES = {"bedrock-runtime": ("b", "c")}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class RecordedResource:
     physical_name: str = ""
     #: URNs of the resources it waits for (`depends_on`, and those its inputs come from).
     dependencies: tuple[str, ...] = ()
+    #: `retain_on_delete`: `pulumi destroy` forgets it and leaves it in the account.
+    retain_on_delete: bool = False
 
     def get(self, *path: str, default: Any = None) -> Any:
         """A nested input, e.g. `get("viewerCertificate", "minimumProtocolVersion")`."""
@@ -125,7 +131,23 @@ class _AwsMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": "ami-0offline0al2023arm", "architecture": "arm64", "name": "al2023-ami-offline"}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": []}
+            return {"names": [f"{self.region}{s}" for s in OFFLINE_AZ_SUFFIXES], "zoneIds": []}
+        if args.token == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+            service = str(args.args.get("serviceName", "")).split(".", 3)[-1]
+            suffixes = ENDPOINT_SERVICE_AZ_SUFFIXES.get(service, OFFLINE_AZ_SUFFIXES)
+            return {
+                "serviceName": args.args.get("serviceName"),
+                "availabilityZones": [f"{self.region}{s}" for s in suffixes],
+                "id": service,
+            }
+        if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            zones = [f"{self.region}{s}" for s in OFFLINE_AZ_SUFFIXES]
+            return {
+                "locations": zones,
+                "locationTypes": ["availability-zone"] * len(zones),
+                "instanceTypes": [],
+                "id": "x",
+            }
         return {}
 
 
@@ -257,6 +279,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     arn=str(state.get("arn", "")),
                     physical_name=str(state.get("name", "")),
                     dependencies=tuple(request.dependencies),
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 )
             )
         return response

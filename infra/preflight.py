@@ -7,10 +7,16 @@ Run it with the credentials you deploy with (AWS_PROFILE, or the stack's `aws:pr
 |---|---|---|
 | lambda-concurrency | Lambda GetAccountSettings | the stack's reservation would leave under 100 unreserved |
 | sagemaker-quota | Service Quotas, per endpoint instance type | the quota is below the instances the stack starts |
-| rds-version | RDS DescribeOrderableDBInstanceOptions | the major version is not orderable on the class |
+| rds-version | RDS DescribeOrderableDBInstanceOptions (engine postgres; RDS stacks) | the major version is not orderable on the class |
+| aurora-version | RDS DescribeDBEngineVersions (engine aurora-postgresql; Aurora stacks) | the pinned version is gone, or cannot pause at 0 ACU when db_min_acu is 0 |
+| az-choice | EC2 DescribeVpcEndpointServices, DescribeInstanceTypeOfferings | too few AZs offer every interface endpoint service (and the NAT instance type) |
+| codebuild-quota | Service Quotas (codebuild), stacks with custom-script models | concurrent builds are 0 (new accounts) |
+| cloudfront-verified | CloudFront ListDistributions | never: warns, naming the error pulumi up may meet and what to do, when it cannot tell |
 | docker | `docker info` | the images cannot be built |
+| bedrock-lifecycle | Bedrock GetFoundationModel, per Bedrock model | the model is LEGACY (names its end-of-life date) |
 | bedrock-access | Bedrock GetFoundationModelAvailability, per Bedrock model | the account may not invoke it (access not granted, agreement pending, not in the region) |
 | bedrock-profile | Bedrock GetInferenceProfile, per inference profile | it routes to a Region the chat API's role is not granted (infra/bedrock.py) |
+| bedrock-quota | Service Quotas (bedrock), per model | its on-demand (or cross-region) requests or tokens per minute are 0; warns when low |
 """
 
 from __future__ import annotations
@@ -21,24 +27,24 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from chatbot.errors import ConfigError
-from infra.bedrock import PROFILE_DESTINATIONS, BedrockModelId
 from infra.config import StackConfig
+from infra.preflight_account import (
+    aurora_version,
+    builds_models,
+    cloudfront_verification,
+    codebuild_concurrency,
+    zone_choice,
+)
+from infra.preflight_bedrock import bedrock_checks
+from infra.preflight_types import Check
 
 #: AWS keeps this much of an account's Lambda concurrency unreserved, whatever functions ask.
 MIN_UNRESERVED = 100
 
-Status = Literal["ok", "fail", "warn", "skip"]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
+__all__ = ["Check", "run_checks", "table"]
 
 
 def lambda_concurrency(settings: dict[str, Any], reserved: int | None) -> Check:
@@ -109,8 +115,8 @@ def sagemaker_quotas(quotas: list[dict[str, Any]], needed: Counter[str]) -> list
 
 def rds_version(rds: Any, config: StackConfig) -> Check:
     search = config.semantic_search
-    if not search.enabled:
-        return Check("rds-version", "skip", "semantic search is off: no database")
+    if not search.enabled or search.db_engine != "rds":
+        return Check("rds-version", "skip", "no RDS instance (aurora-version covers an Aurora cluster)")
     major = search.db_engine_version
     options: list[dict[str, Any]] = []
     paginator = rds.get_paginator("describe_orderable_db_instance_options")
@@ -129,58 +135,6 @@ def rds_version(rds: Any, config: StackConfig) -> Check:
     )
 
 
-def bedrock_access(bedrock: Any, config: StackConfig) -> list[Check]:
-    """Per Bedrock model: may this account invoke it here, and does the role cover a profile's routes?"""
-    specs = [spec for spec in config.all_models() if spec.deployment.kind == "bedrock"]
-    if not specs:
-        return [Check("bedrock-access", "skip", "no Bedrock models in this stack")]
-    checks = []
-    for spec in specs:
-        parsed = BedrockModelId.parse(spec.deployment.model_id or "")
-        checks.append(_model_access(bedrock, spec.name, parsed.foundation_model))
-        if parsed.geography is not None:
-            checks.append(_profile_routes(bedrock, spec.name, parsed))
-    return checks
-
-
-def _model_access(bedrock: Any, name: str, model_id: str) -> Check:
-    answer = bedrock.get_foundation_model_availability(modelId=model_id)
-    problems = []
-    if answer.get("regionAvailability") != "AVAILABLE":
-        problems.append("it is not offered in this Region")
-    if answer.get("authorizationStatus") != "AUTHORIZED":
-        problems.append("this account is not authorised to use it")
-    if answer.get("entitlementAvailability") != "AVAILABLE":
-        problems.append("model access is not granted")
-    agreement = answer.get("agreementAvailability", {})
-    if agreement.get("status") != "AVAILABLE":
-        problems.append(f"its offer agreement is {agreement.get('status', 'missing')}")
-    if problems:
-        return Check(
-            "bedrock-access",
-            "fail",
-            f"{name} ({model_id}): {'; '.join(problems)}. Request access in the Bedrock console's "
-            "'Model access' page (docs/DEPLOY.md), then run preflight again.",
-        )
-    return Check("bedrock-access", "ok", f"{name} ({model_id}): access granted")
-
-
-def _profile_routes(bedrock: Any, name: str, parsed: BedrockModelId) -> Check:
-    answer = bedrock.get_inference_profile(inferenceProfileIdentifier=parsed.model_id)
-    routes = sorted({model["modelArn"].split(":")[3] for model in answer.get("models", [])})
-    granted = PROFILE_DESTINATIONS[parsed.geography or ""]
-    if missing := [region for region in routes if region not in granted]:
-        return Check(
-            "bedrock-profile",
-            "fail",
-            f"{name}: {parsed.model_id} routes to {', '.join(missing)}, which the chat API's role does "
-            "not cover: add them to PROFILE_DESTINATIONS in infra/bedrock.py",
-        )
-    if answer.get("status") != "ACTIVE":
-        return Check("bedrock-profile", "fail", f"{name}: {parsed.model_id} is {answer.get('status')}")
-    return Check("bedrock-profile", "ok", f"{name}: {parsed.model_id} routes to {', '.join(routes)}")
-
-
 def docker(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> Check:
     if shutil.which("docker") is None:
         return Check("docker", "fail", "docker is not installed: the program builds two images with it")
@@ -194,18 +148,30 @@ def docker(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> 
     return Check("docker", "ok", f"daemon {result.stdout.strip()}")
 
 
-def run_checks(config: StackConfig, client: Callable[[str], Any]) -> list[Check]:
+def service_quotas(client: Any, service_code: str) -> list[dict[str, Any]]:
+    quotas: list[dict[str, Any]] = []
+    for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
+        quotas += page["Quotas"]
+    return quotas
+
+
+def run_checks(config: StackConfig, client: Callable[[str], Any], region: str = "us-east-1") -> list[Check]:
     """Every check; `client(service)` gives a boto3 client for the stack's account and region."""
     settings = client("lambda").get_account_settings()
     checks = [lambda_concurrency(settings, config.chat_api.reserved_concurrency)]
-    quotas: list[dict[str, Any]] = []
-    paginator = client("service-quotas").get_paginator("list_service_quotas")
-    for page in paginator.paginate(ServiceCode="sagemaker"):
-        quotas += page["Quotas"]
-    checks += sagemaker_quotas(quotas, instances_needed(config))
+    quotas = client("service-quotas")
+    checks += sagemaker_quotas(service_quotas(quotas, "sagemaker"), instances_needed(config))
     checks.append(rds_version(client("rds"), config))
+    checks.append(aurora_version(client("rds"), config))
+    checks.append(zone_choice(client("ec2"), config, region))
+    codebuild = service_quotas(quotas, "codebuild") if builds_models(config) else []
+    checks.append(codebuild_concurrency(codebuild, config))
+    checks.append(cloudfront_verification(client("cloudfront")))
     checks.append(docker())
-    checks += bedrock_access(client("bedrock"), config)
+    if any(spec.deployment.kind == "bedrock" for spec in config.all_models()):
+        checks += bedrock_checks(client("bedrock"), config, service_quotas(quotas, "bedrock"))
+    else:
+        checks.append(Check("bedrock-access", "skip", "no Bedrock models in this stack"))
     return checks
 
 
@@ -231,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         session = boto3.Session(
             profile_name=args.profile or raw.get("aws:profile") or None, region_name=region
         )
-        checks = run_checks(config, session.client)
+        checks = run_checks(config, session.client, region)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -209,6 +209,7 @@ def build_stack(
             domain_name=config.web.domain_name,
             certificate_arn=config.web.certificate_arn,
             deletion_protection=protect,
+            aws_profile=profile,
         ),
     )
     backend = ChatBackend(
@@ -244,6 +245,7 @@ def build_stack(
                 domain_name=config.web.gateway_domain_name,
                 certificate_arn=config.web.certificate_arn if config.web.gateway_domain_name else None,
                 log_retention_days=config.chat_api.log_retention_days,
+                aws_profile=profile,
             ),
         )
     WebService(

@@ -38,6 +38,8 @@ class WebEdgeArgs:
     domain_name: str | None = None
     certificate_arn: str | None = None
     deletion_protection: bool = False
+    #: The stack's `aws:profile`, for the us-east-1 provider of the web ACL.
+    aws_profile: str | None = None
 
 
 def random_secret(name: str, length: int, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -65,13 +67,14 @@ class WebEdge(pulumi.ComponentResource):
         self._name, self._args = name, args
         child = pulumi.ResourceOptions(parent=self)
         origin_secret = random_secret(f"{name}-origin-secret", 40, self)
-        alb, target_group, listener = self._load_balancer(origin_secret)
+        alb, target_group, forward_rule = self._load_balancer(origin_secret)
         acl = cdn.web_acl(
             name,
             self,
             region=args.region,
             rate_limit_per_5min=args.rate_limit_per_5min,
             gateway_rate_limit_per_5min=args.gateway_rate_limit_per_5min,
+            aws_profile=args.aws_profile,
         )
         #: The gateway's distribution (built after the chat API) sits behind the same ACL.
         self.web_acl_arn = acl.arn
@@ -128,8 +131,10 @@ class WebEdge(pulumi.ComponentResource):
         self.target_group_arn = target_group.arn
         self.alb_security_group_id = self.alb_security_group.id
         self.auth_secret_arn = auth_secret.arn
-        #: The service registers with the target group only once the listener forwards to it.
-        self.listener = listener
+        #: The rule that forwards CloudFront's requests to the target group. ECS refuses a service
+        #: whose target group no listener rule uses yet, and the listener alone answers 403: the
+        #: service waits for this rule, not for the listener.
+        self.forward_rule = forward_rule
         self.register_outputs(
             {
                 "url": self.url,
@@ -143,7 +148,7 @@ class WebEdge(pulumi.ComponentResource):
 
     def _load_balancer(
         self, origin_secret: pulumi.Output[str]
-    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, aws.lb.Listener]:
+    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, aws.lb.ListenerRule]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         cloudfront = aws.ec2.get_managed_prefix_list_output(
@@ -207,7 +212,7 @@ class WebEdge(pulumi.ComponentResource):
             opts=child,
         )
         # Only requests carrying CloudFront's secret header reach the app; the rest get the 403 above.
-        aws.lb.ListenerRule(
+        forward_rule = aws.lb.ListenerRule(
             f"{name}-from-cloudfront",
             listener_arn=listener.arn,
             priority=1,
@@ -221,4 +226,4 @@ class WebEdge(pulumi.ComponentResource):
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
             opts=child,
         )
-        return alb, target_group, listener
+        return alb, target_group, forward_rule

@@ -213,7 +213,7 @@ class WebService(pulumi.ComponentResource):
             ),
             health_check_grace_period_seconds=60,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[edge.listener], ignore_changes=["desiredCount"]
+                parent=self, depends_on=[edge.forward_rule], ignore_changes=["desiredCount"]
             ),
         )
         scaling = aws.appautoscaling.Target(

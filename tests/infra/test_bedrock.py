@@ -15,8 +15,8 @@ from infra.offline_stack import offline_run
 from infra.policies import Context, evaluate
 from tests.infra.support import one, stack_config, stack_models
 
-PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
-FOUNDATION = "anthropic.claude-3-5-haiku-20241022-v1:0"
+PROFILE = "us.amazon.nova-lite-v1:0"
+FOUNDATION = "amazon.nova-lite-v1:0"
 
 
 def bedrock_model(name: str, model_id: str) -> dict:
@@ -40,7 +40,7 @@ def test_dev_chats_with_bedrock_models_and_deploys_no_endpoint_for_them(dev: Off
     endpoints = {e.inputs["name"] for e in dev.graph.of_type("aws:sagemaker/endpoint:Endpoint")}
     assert endpoints == {"minilm-l6-dev"}, "only the embeddings model has an endpoint"
     registered = {spec.name for spec in pricing.registered_models(dev.graph)}
-    assert {"nova-micro", "claude-3.5-haiku"} <= registered
+    assert {"nova-micro", "nova-lite"} <= registered
 
 
 def test_the_chat_role_invokes_exactly_the_stacks_bedrock_models(dev: OfflineRun):
@@ -88,7 +88,7 @@ def test_a_profile_from_outside_its_geography_or_a_global_one_fails_before_any_r
 
 def test_the_plan_prices_bedrock_per_1k_tokens_and_shows_nothing_at_idle(dev: OfflineRun):
     lines = {line.item: line for line in pricing.estimate(dev.graph)}
-    haiku = lines["Bedrock model claude-3.5-haiku"]
-    assert haiku.monthly_usd == 0
-    assert "$0.0008 per 1k input, $0.004 per 1k output tokens" in haiku.detail
+    lite = lines["Bedrock model nova-lite"]
+    assert lite.monthly_usd == 0
+    assert "$6e-05 per 1k input, $0.00024 per 1k output tokens" in lite.detail
     assert "no token price" not in lines["Bedrock model nova-micro"].detail

@@ -201,7 +201,7 @@ def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(all_kinds:
                     "script-model",
                     "smollm2-135m",
                     "nova-micro",
-                    "claude-3.5-haiku",
+                    "nova-lite",
                     "minilm-l6",
                 )
             ]

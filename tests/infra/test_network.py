@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.network import INTERFACE_SERVICES
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from chatbot.errors import ConfigError
+from infra.network import INTERFACE_SERVICES, choose_zones
+from infra.offline import ENDPOINT_SERVICE_AZ_SUFFIXES, OfflineRun, RecordedResource, ResourceGraph
 from tests.infra.support import one
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -38,8 +39,30 @@ def test_three_tiers_of_subnets_over_two_availability_zones(dev: OfflineRun):
     )
     for name in ("public", "private", "isolated"):
         zones = {s.inputs["availabilityZone"] for s in subnets if s.inputs["tags"]["tier"] == name}
-        assert zones == {"us-east-1a", "us-east-1b"}, name
+        assert zones == {"us-east-1b", "us-east-1c"}, name
     assert not any(s.inputs["mapPublicIpOnLaunch"] for s in subnets)
+
+
+def test_endpoints_and_the_nat_instance_go_where_every_endpoint_service_is_offered(dev: OfflineRun):
+    """The offline Region offers bedrock-runtime in b and c only (ENDPOINT_SERVICE_AZ_SUFFIXES), as
+    DescribeVpcEndpointServices can answer: dev's one-AZ endpoints and its NAT instance must not
+    land in a, the Region's first AZ."""
+    assert ENDPOINT_SERVICE_AZ_SUFFIXES["bedrock-runtime"] == ("b", "c")
+    subnets = {s.id: s.inputs["availabilityZone"] for s in dev.graph.of_type(SUBNET)}
+    for endpoint in dev.graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
+        if endpoint.inputs["vpcEndpointType"] == "Interface":
+            assert [subnets[s] for s in endpoint.inputs["subnetIds"]] == ["us-east-1b"], endpoint.urn
+    nat = one(dev.graph, "aws:ec2/instance:Instance", "network-nat-instance")
+    assert subnets[nat.inputs["subnetId"]] == "us-east-1b"
+
+
+def test_zones_are_chosen_where_everything_is_offered_or_the_stack_fails_naming_what_is_missing():
+    zones = ["r-1a", "r-1b", "r-1c"]
+    offered = {"bedrock-runtime": ["r-1b", "r-1c"], "t4g.nano": ["r-1a", "r-1c"]}
+    assert choose_zones(zones, offered, needed=1) == ["r-1c", "r-1a"]
+    assert choose_zones(zones, {}, needed=2) == ["r-1a", "r-1b"]
+    with pytest.raises(ConfigError, match=r"needs 2 AZ\(s\).*bedrock-runtime.*r-1a"):
+        choose_zones(zones, offered, needed=2)
 
 
 def private_default_routes(graph: ResourceGraph) -> list[dict]:

@@ -197,3 +197,11 @@ def test_the_edge_and_the_service_are_two_components_built_in_order(dev: Offline
     assert waits_on(dev.graph, service, backend), "the web service never uses the chat API's URL"
     assert not waits_on(dev.graph, edge, backend), "the edge waits on the chat API: a cycle is back"
     assert not waits_on(dev.graph, edge, service), "the edge waits on the web service: a cycle is back"
+
+
+def test_the_service_waits_for_the_rule_that_attaches_its_target_group(dev: OfflineRun):
+    """ECS refuses a service whose target group no listener rule uses: the listener (403 by
+    default) is not enough, the rule that forwards to the target group must exist first."""
+    service = one(dev.graph, "aws:ecs/service:Service")
+    rule = one(dev.graph, "aws:lb/listenerRule:ListenerRule", "web-from-cloudfront")
+    assert rule.urn in service.dependencies
