@@ -28,7 +28,11 @@ def check_own_lane(session: Session, lane: str) -> None:
         shown = lane[:10] + ("…" if len(lane) > 10 else "")
         raise InvalidRequestError(
             f"This conversation has no pane {shown!r}; "
-            + (f"stop one of {', '.join(lanes)}, or omit the lane to stop all." if lanes else "omit the lane.")
+            + (
+                f"stop one of {', '.join(lanes)}, or omit the lane to stop all."
+                if lanes
+                else "omit the lane."
+            )
         )
 
 
