@@ -19,6 +19,43 @@ LANE_IDS = ("a", "b", "c", "d")
 MAX_LANES = len(LANE_IDS)
 
 
+def check_lanes(session: Session, messages: Sequence[Message] = ()) -> None:
+    """A session's lanes are the service's own: a chat has none; a compare or arena session has
+    2 to 4, with the ids a, b, c, d in order; each message names one of them, or none."""
+    count = len(session.lanes)
+    if session.kind == "chat":
+        expected: tuple[str, ...] = ()
+    elif 2 <= count <= MAX_LANES:
+        expected = LANE_IDS[:count]
+    else:
+        raise InvalidRequestError(
+            f"Conversation {session.id!r} has {count} panes; a {session.kind} session has 2 to {MAX_LANES}."
+        )
+    if tuple(lane.id for lane in session.lanes) != expected:
+        raise InvalidRequestError(
+            f"Conversation {session.id!r} has panes {[lane.id[:10] for lane in session.lanes[:5]]}; "
+            f"a {session.kind} session's panes are {list(expected)}."
+        )
+    strays = {message.lane for message in messages if message.lane is not None} - set(expected)
+    if strays:
+        raise InvalidRequestError(
+            f"Conversation {session.id!r} has messages of panes it does not have "
+            f"({sorted(lane[:10] for lane in strays)[:4]}); its panes are {list(expected)}."
+        )
+
+
+def check_continuable(session: Session, served: Sequence[str]) -> None:
+    """A compare or arena session continues only with the service's lanes and models it serves;
+    one with another model (imported from elsewhere) stays readable as history."""
+    check_lanes(session)
+    for lane in session.lanes:
+        if lane.model not in served:
+            raise InvalidRequestError(
+                f"Pane {lane.id.upper()} of this conversation used a model this deployment does not "
+                "serve, so it is kept as history and cannot be continued. Start a new comparison."
+            )
+
+
 def lane_label(lane_id: str) -> str:
     return f"Model {lane_id.upper()}"
 

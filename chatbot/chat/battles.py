@@ -13,7 +13,7 @@ DATABASE_URL or the embedded server). One JSON object per line, per vote:
 | `conversation_a`, `conversation_b` | FastChat's: the prompt and each answer as `[{role, content}]` (two-pane votes) |
 | `judge`, `anony`, `tstamp`, `turn` | FastChat's: who voted (a hash of the user id), blind (arena), Unix time, the round |
 | `question_id` | `session_id#round`: one vote per round, so importing a file twice adds nothing |
-| `session_id`, `round`, `choice`, `best_lane` | the vote as cast (`left`, `right`, `tie`, `both_bad`, `best`, `all_bad`) |
+| `session_id`, `round`, `choice`, `best_lane` | the vote as cast (`left`, `right`, `tie`, `both_bad`, `best`, `all_bad`); an imported vote's session is `battle:<the file's session_id>` |
 | `models`, `lanes` | every pane's model and lane id, in pane order |
 | `prompt` | the message the panes answered |
 | `answers` | per pane: `lane`, `model`, `text`, `status`, `parameters`, `usage`, `metrics`, `chars` |
@@ -220,9 +220,27 @@ def rank(battle_lines: Sequence[Battle], rules: VoteRules) -> Leaderboard:
     return build_leaderboard([battle.to_vote() for battle in battle_lines], rules=rules)
 
 
+#: Imported battles' votes are kept under session ids of their own ("battle:<the file's id>"):
+#: a line naming a live session here must neither reveal its arena (a vote reveals it) nor take
+#: the vote of its round.
+IMPORTED_SESSION_PREFIX = "battle:"
+
+
+def imported_session(session_id: str) -> str:
+    """The session id an imported vote is kept under (the same when imported again)."""
+    return (
+        session_id if session_id.startswith(IMPORTED_SESSION_PREFIX) else IMPORTED_SESSION_PREFIX + session_id
+    )
+
+
 def import_battles(store: HistoryStore, battle_lines: Sequence[Battle]) -> int:
-    """Adds the battles' votes to the store; a vote already there (same round) is skipped."""
-    return store.add_votes([battle.to_vote() for battle in battle_lines])
+    """Adds the battles' votes to the store, apart from every live session; a vote already there
+    is skipped: one imported before, or this store's own (a file exported from it)."""
+    here = {(vote.session_id, vote.round) for vote in store.list_votes(anonymous_only=False)}
+    votes = [battle.to_vote() for battle in battle_lines if (battle.session_id, battle.round) not in here]
+    return store.add_votes(
+        [vote.model_copy(update={"session_id": imported_session(vote.session_id)}) for vote in votes]
+    )
 
 
 def ranking_table(board: Leaderboard) -> str:

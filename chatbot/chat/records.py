@@ -18,8 +18,28 @@ SessionKind = Literal["chat", "compare", "arena"]
 TITLE_CHARS = 100
 
 
+#: Imported conversations take an id derived from the user and the original id (a version-5
+#: UUID), so importing the same file twice finds the first copy.
+_IMPORT_NAMESPACE = uuid.UUID("6f1c1d5e-3a52-4d1e-9d8e-7f4b8f1f2a10")
+
+
 def new_id() -> str:
+    """A session run here: a random (version-4) UUID."""
     return uuid.uuid4().hex
+
+
+def imported_session_id(user_id: str, original_id: str) -> str:
+    return uuid.uuid5(_IMPORT_NAMESPACE, f"{user_id}:{original_id}").hex
+
+
+def is_imported_session(session_id: str) -> bool:
+    """Whether a session came from an import (its rounds were not run here, so their votes are
+    not blind). Read from the id, which the server derives and no import can choose; a prefix
+    (`battle:` on imported battles) is looked through."""
+    try:
+        return uuid.UUID(hex=session_id.rsplit(":", 1)[-1]).version == 5
+    except ValueError:
+        return False
 
 
 def utc_now() -> datetime:

@@ -15,7 +15,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from chatbot.chat.records import Session
 from chatbot.chat.store import HistoryStore
+from chatbot.errors import InvalidRequestError
+
+
+def check_own_lane(session: Session, lane: str) -> None:
+    """A stop names one of the session's own lanes (a chat has none): the stop is kept in the
+    session's row, which must not grow with whatever a caller sends."""
+    lanes = [own.id for own in session.lanes]
+    if lane not in lanes:
+        shown = lane[:10] + ("…" if len(lane) > 10 else "")
+        raise InvalidRequestError(
+            f"This conversation has no pane {shown!r}; "
+            + (
+                f"stop one of {', '.join(lanes)}, or omit the lane to stop all."
+                if lanes
+                else "omit the lane."
+            )
+        )
 
 
 class StopWatch:

@@ -3,26 +3,29 @@ JSON again. An import is idempotent (a conversation already there is skipped) an
 message as it was: its status (complete, stopped, error), usage, metrics, sources and model.
 
 Exports show what the user may see: an arena's models stay hidden until its vote.
+
+What an import may not do: make votes count. An imported arena comes in as a compare session
+(its rounds were not run here, so nobody voted blind on them), and votes on any imported
+session stay off the leaderboard (`records.is_imported_session`). Its panes must be the
+service's own (2 to 4, a to d); its models are kept as history even where this deployment
+does not serve them, and such a session cannot be continued.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import Message, Session, utc_now
+from chatbot.chat import arena
+from chatbot.chat.records import Message, Session, imported_session_id, utc_now
 from chatbot.chat.sessions import Conversation, SessionQueries
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError
 
 FORMAT = "chatbot.conversations/1"
 ExportFormat = Literal["json", "markdown"]
-#: Imported sessions take an id derived from the user and the original id, so importing the
-#: same file twice finds the first copy.
-_IMPORT_NAMESPACE = uuid.UUID("6f1c1d5e-3a52-4d1e-9d8e-7f4b8f1f2a10")
 
 
 class ExportedConversation(BaseModel):
@@ -75,10 +78,11 @@ class ConversationTransfer:
     def import_(self, user_id: str, document: ConversationsExport) -> ImportResult:
         for conversation in document.conversations:  # all checked before anything is saved
             _check_numbering(conversation)
+            arena.check_lanes(conversation.session, conversation.messages)
         imported = skipped = 0
         for conversation in document.conversations:
             original = conversation.session.id
-            copy_id = uuid.uuid5(_IMPORT_NAMESPACE, f"{user_id}:{original}").hex
+            copy_id = imported_session_id(user_id, original)
             if self._exists(user_id, original) or self._exists(user_id, copy_id):
                 skipped += 1
                 continue
@@ -94,8 +98,9 @@ class ConversationTransfer:
         return True
 
     def _restore(self, user_id: str, session_id: str, conversation: ExportedConversation) -> None:
+        kind = "compare" if conversation.session.kind == "arena" else conversation.session.kind
         session = conversation.session.model_copy(
-            update={"id": session_id, "user_id": user_id, "message_count": 0}
+            update={"id": session_id, "user_id": user_id, "message_count": 0, "kind": kind}
         )
         self.store.create_session(session)
         for message in conversation.messages:

@@ -20,7 +20,7 @@ from chatbot.chat import arena
 from chatbot.chat.answer import Answer
 from chatbot.chat.records import Lane, Message, Session, title_from, utc_now
 from chatbot.chat.requests import ChatRequest, CompareRequest
-from chatbot.chat.stop import LocalGenerations, StopWatch
+from chatbot.chat.stop import LocalGenerations, StopWatch, check_own_lane
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import Turn
@@ -104,6 +104,7 @@ class TurnRunner:
                 session, self.store.session_votes(session.id)
             ):
                 raise InvalidRequestError("This arena round is over: you voted. Start a new round.")
+            arena.check_continuable(session, self.catalog.names)
         else:
             kind = "arena" if request.arena else "compare"
             session = Session(
@@ -133,6 +134,8 @@ class TurnRunner:
 
     def stop(self, user_id: str, session_id: str, lane: str | None = None) -> None:
         """Stop the session's generations (or one lane's), wherever they run."""
+        if lane is not None:
+            check_own_lane(self.store.get_session(user_id, session_id), lane)  # raises for another's
         self.store.request_stop(user_id, session_id, lane, utc_now())  # also checks the owner
         self._local.stop(session_id, lane)
 

@@ -2,6 +2,8 @@
 
 - An answer that names its own model (an identity leak) voids its vote: the voter could tell
   which model wrote it, so the vote is not blind.
+- A vote on an imported session does not count: its round was not run here, its models and
+  answers were the importer's (votes cast so before the import made arenas compare sessions).
 - At most `max_votes_per_pair_per_day` votes of one user on one set of models count per UTC
   day (configurable): a user clicking the same match-up over and over adds noise, not evidence.
 
@@ -17,10 +19,11 @@ from datetime import UTC
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import Vote
+from chatbot.chat.records import Vote, is_imported_session
 
 IDENTITY_LEAK = "identity_leak"
 OVER_DAILY_LIMIT = "over_daily_limit"
+IMPORTED_SESSION = "imported_session"
 
 
 class VoteRules(BaseModel):
@@ -59,6 +62,9 @@ def void_reasons(votes: Sequence[Vote], rules: VoteRules) -> list[str | None]:
     for vote in votes:
         if vote.void_reason:
             reasons.append(vote.void_reason)
+            continue
+        if is_imported_session(vote.session_id):
+            reasons.append(f"{IMPORTED_SESSION}: the round was imported, not run (and hidden) here")
             continue
         key = (vote.user_id, tuple(sorted(vote.models)), vote.created_at.astimezone(UTC).date().isoformat())
         seen[key] += 1

@@ -8,7 +8,7 @@ from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard
 from chatbot.chat.leaderboard_cache import CachedLeaderboard
-from chatbot.chat.records import AnswerFigures, Lane, Message, Vote
+from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
 from chatbot.chat.requests import VoteRequest
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
@@ -66,7 +66,9 @@ class Votes:
                 best_lane=request.best_lane,
                 models=[lane.model for lane in session.lanes],
                 lanes=lane_ids,
-                anonymous=session.kind == "arena",
+                # Blind only on a round this server ran, with models it drew and hid; an
+                # imported session's rounds (and models, and answers) are the importer's.
+                anonymous=session.kind == "arena" and not is_imported_session(session.id),
                 answers=[figures_of(answers[lane.id]) for lane in session.lanes],
                 void_reason=self._identity_leak(session.lanes, answers),
             )
