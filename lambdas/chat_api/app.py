@@ -27,6 +27,7 @@ from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
+from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.streaming import relay
@@ -107,12 +108,19 @@ def create_app() -> FastAPI:
         from lambdas.chat_api.wiring import build_direct_uploads, build_services, build_verifier
 
         settings = ChatApiSettings.from_env()
-        app.state.max_body_bytes = settings.max_body_bytes
         app.state.model_server_url = settings.sagemaker_endpoint_url
         app.state.users_file = settings.users_file
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.direct_uploads = build_direct_uploads(settings)
         app.state.verifier = build_verifier(settings)
+        app.state.body_rules = BodyRules(
+            max_body_bytes=settings.max_body_bytes,
+            max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes
+            if app.state.retrieval
+            else None,
+            read_timeout_s=settings.body_read_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+        )
         yield
         if app.state.retrieval is not None:
             app.state.retrieval.close()
@@ -139,14 +147,12 @@ def create_app() -> FastAPI:
             return error_response(request, error)
         return await call_next(request)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        # Uploads have their own, larger limit, checked with a message that names the file.
-        limit = None if request.url.path == "/documents" else request.app.state.max_body_bytes
-        length = request.headers.get("content-length")
-        if limit and length and length.isdigit() and int(length) > limit:
-            return error_response(request, errors.BodyTooLargeError(limit))
-        return await call_next(request)
+    # Outermost: counts every body's bytes as they arrive, before anything else reads them.
+    app.add_middleware(
+        BodyLimits,
+        rules_of=lambda scope: getattr(scope["app"].state, "body_rules", None),
+        render=error_response,
+    )
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:

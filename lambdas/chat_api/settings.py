@@ -50,6 +50,11 @@ class ChatApiSettings(EnvSettings):
     max_message_chars: int = env_field(8000, "CHATBOT_MAX_MESSAGE_CHARS", ge=1)
     #: The largest request body accepted (uploads have their own limit).
     max_body_bytes: int = env_field(256 * 1024, "CHATBOT_MAX_BODY_BYTES", ge=1)
+    #: The longest wait for the next part of a request body, in seconds (then a 408).
+    body_read_timeout_s: float = env_field(20, "CHATBOT_BODY_READ_TIMEOUT_S", gt=0)
+    #: The longest a whole request body may take to arrive, in seconds (then a 408): a 25 MB
+    #: upload at 1 Mbit/s takes 200 s.
+    body_timeout_s: float = env_field(300, "CHATBOT_BODY_TIMEOUT_S", gt=0)
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
