@@ -21,6 +21,7 @@ from typing import Literal
 import streamlit as st
 
 from chatbot.users import ADMIN, RememberMe, check_name
+from streamlit_app.formatting import as_plain_text
 from streamlit_app.settings import UiSettings
 from streamlit_app.users import UsersError, UsersFile
 
@@ -71,9 +72,13 @@ class LocalLogin:
             st.title("Multi-LLM chatbot")
             st.caption("Chat with several language models, one at a time or side by side.")
             if created := st.session_state.get(KEY_FIRST_CREATED):
-                st.success(f"The account {created} is ready, and it is the administrator. Sign in with it.")
+                st.success(
+                    f"The account {as_plain_text(created)} is ready, and it is the administrator. Sign in with it."
+                )
             if removed := st.session_state.pop(KEY_REMOVED, None):
-                st.warning(f"An administrator removed the account {removed}, so you are signed out.")
+                st.warning(
+                    f"An administrator removed the account {as_plain_text(removed)}, so you are signed out."
+                )
         self._get().login(
             location="main",
             key="auth_login_form",
