@@ -15,12 +15,13 @@ import base64
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 import streamlit as st
 
 from chatbot.users import ADMIN, RememberMe, check_name
+from streamlit_app.cookies import DESK, CookieOrder, url_of
+from streamlit_app.formatting import as_plain_text
 from streamlit_app.settings import UiSettings
 from streamlit_app.users import UsersError, UsersFile
 
@@ -36,6 +37,8 @@ KEY_FIRST_CREATED = "auth_first_created"
 KEY_LOG_OUT = "auth_logout"
 #: A "remember me" cookie the browser has not yet confirmed it holds.
 KEY_REMEMBER_ME = "auth_remember_me"
+#: The ticket (cookies.py) under which the server sets that cookie: (cookie value, ticket).
+KEY_REMEMBER_TICKET = "auth_remember_ticket"
 #: The account that was removed while signed in here (the sign-in page says so).
 KEY_REMOVED = "auth_removed"
 
@@ -71,9 +74,13 @@ class LocalLogin:
             st.title("Multi-LLM chatbot")
             st.caption("Chat with several language models, one at a time or side by side.")
             if created := st.session_state.get(KEY_FIRST_CREATED):
-                st.success(f"The account {created} is ready, and it is the administrator. Sign in with it.")
+                st.success(
+                    f"The account {as_plain_text(created)} is ready, and it is the administrator. Sign in with it."
+                )
             if removed := st.session_state.pop(KEY_REMOVED, None):
-                st.warning(f"An administrator removed the account {removed}, so you are signed out.")
+                st.warning(
+                    f"An administrator removed the account {as_plain_text(removed)}, so you are signed out."
+                )
         self._get().login(
             location="main",
             key="auth_login_form",
@@ -109,8 +116,11 @@ class LocalLogin:
         st.session_state.pop(KEY_REMEMBER_ME, None)
         if user := st.session_state.get("username"):
             self._users.sign_out_everywhere(str(user))
-        # Also deletes the "remember me" cookie, through a component drawn in this run.
+        # streamlit-authenticator's own sign-out (its session state; its script cannot reach an
+        # HttpOnly cookie), and the server's delete of the cookie, drawn in this run.
         self._get().logout(location="unrendered")
+        st.session_state.pop(KEY_REMEMBER_TICKET, None)
+        _have_the_browser_fetch(DESK.hand_over(CookieOrder(name=self._users.cookie_name(), value=None)))
         _forget_token()
 
     def _refuse_a_cookie_from_before_a_sign_out(self) -> None:
@@ -144,30 +154,28 @@ class LocalLogin:
             return None  # streamlit-authenticator refuses it too
 
     def _give_the_browser_its_cookie(self) -> None:
-        """Draws the component that sets the "remember me" cookie in the browser, in every run
-        until the browser says it has set it. streamlit-authenticator draws its own in the sign-in
-        run only: a rerun before the browser has loaded it (a component's first value sets one
-        off) takes it off the page, and the cookie is never set. Drawn again with the same key and
-        arguments, the browser keeps the component until it has run."""
+        """Has the server set the "remember me" cookie in this browser (cookies.py: HttpOnly,
+        SameSite=Lax, Secure over HTTPS), drawing the request for it in every run until the
+        browser has made it: a rerun before the browser loaded it would otherwise lose it."""
         remember_me: RememberMe | None = st.session_state.get(KEY_REMEMBER_ME)
         if remember_me is None or st.session_state.get(KEY_LOG_OUT):  # never beside Log out's delete
             return
-        # extra_streamlit_components' cookie component, which streamlit-authenticator draws too.
-        from extra_streamlit_components.CookieManager import _component_func as cookie_component
-
-        expires = datetime.fromtimestamp(remember_me.expires_at, tz=UTC)
-        was_set = cookie_component(
-            method="set",
-            cookie=remember_me.name,
-            value=remember_me.value,
-            options={"path": "/", "expires": expires.isoformat(timespec="seconds"), "sameSite": "strict"},
-            # A component's identity is its key: one key per cookie, so the next sign-in in this
-            # session does not read this one's "set" and draw nothing.
-            key=f"{KEY_REMEMBER_ME}_{remember_me.expires_at:.6f}",
-            default=False,
-        )
-        if was_set:
+        held = st.session_state.get(KEY_REMEMBER_TICKET)
+        if (
+            held is None
+            or held[0] != remember_me.value
+            or not (DESK.waiting(held[1]) or DESK.redeemed(held[1]))
+        ):
+            order = CookieOrder(
+                name=remember_me.name, value=remember_me.value, expires_at=remember_me.expires_at
+            )
+            held = (remember_me.value, DESK.hand_over(order))
+            st.session_state[KEY_REMEMBER_TICKET] = held
+        if DESK.redeemed(held[1]):
             st.session_state.pop(KEY_REMEMBER_ME, None)
+            st.session_state.pop(KEY_REMEMBER_TICKET, None)
+            return
+        _have_the_browser_fetch(held[1])
 
     def _get(self):
         if self._authenticator is None:
@@ -186,6 +194,12 @@ class LocalLogin:
                 login_sleep_time=0,
             )
         return self._authenticator
+
+
+def _have_the_browser_fetch(ticket: str) -> None:
+    """An invisible image whose address is the ticket: the browser fetches it from this server,
+    whose answer sets (or deletes) the cookie. No script: st.html draws it in the page itself."""
+    st.html(f'<img src="{url_of(ticket)}" alt="" width="1" height="1" style="position:absolute;opacity:0">')
 
 
 def _first_account(users: UsersFile) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from streamlit_app.settings import UiSettings
 
-APP = Path(__file__).resolve().parent / "streamlit_app.py"
+#: Streamlit's server with the app's own cookie route (asgi.py), running streamlit_app.py's pages.
+APP = Path(__file__).resolve().parent / "asgi.py"
 
 #: secrets.toml's [auth] keys and the variables they come from: the app's settings model names
 #: them once (streamlit_app/settings.py); the Pulumi program writes them (infra/web_service.py).

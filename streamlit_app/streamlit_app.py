@@ -15,6 +15,7 @@ sys.path.insert(0, str(_HERE.parent))
 import streamlit as st  # noqa: E402
 
 from streamlit_app import context  # noqa: E402
+from streamlit_app.formatting import as_plain_text  # noqa: E402
 from streamlit_app.identity import KEY_LOG_OUT, login_for  # noqa: E402
 from streamlit_app.widgets.theme import theme_hint  # noqa: E402
 
@@ -52,7 +53,7 @@ if user.is_admin and context.settings().login == "local":  # with Cognito, its u
 page = st.navigation(pages)
 
 with st.sidebar:
-    st.caption(f"Signed in as **{user.display_name}**")
+    st.caption(f"Signed in as **{as_plain_text(user.display_name)}**")  # Cognito: any name
     signing_out = st.button("Log out", key=KEY_LOG_OUT, icon=":material/logout:")
 if signing_out:
     login.sign_out()

@@ -4,6 +4,7 @@ import streamlit as st
 
 from streamlit_app import chat_flow, context
 from streamlit_app.api import ApiError
+from streamlit_app.formatting import as_plain_text
 from streamlit_app.widgets import history
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
@@ -18,7 +19,7 @@ if (opened := history.take_open_request()) is not None:
     try:
         chat_flow.load(api, opened.session_id)
     except ApiError as exc:
-        st.error(f"That conversation cannot be opened: {exc}")
+        st.error(f"That conversation cannot be opened: {as_plain_text(str(exc))}")
 
 chat_flow.absorb_finished()
 turn = chat_flow.live()
@@ -50,7 +51,9 @@ fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_fl
 
 shown = chat_flow.messages()
 if not shown and turn is None:
-    st.caption(f"Ask {model.name} anything. Answers appear as they are written; Stop ends one early.")
+    st.caption(
+        f"Ask {as_plain_text(model.name)} anything. Answers appear as they are written; Stop ends one early."
+    )
 for index, message in enumerate(shown):
     with st.chat_message(message.role):
         answer_body(message)
@@ -63,7 +66,7 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         "Regenerate",
         key="chat_regenerate",
         icon=":material/refresh:",
-        help=f"Ask {model.name} the last question again.",
+        help=f"Ask {as_plain_text(model.name)} the last question again.",
         on_click=chat_flow.start_turn,
         args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents),
     )

@@ -8,6 +8,7 @@ from chatbot.models.events import LaneView
 from streamlit_app import compare_flow as flow
 from streamlit_app import context
 from streamlit_app.api import ApiError
+from streamlit_app.formatting import answer_markdown, as_plain_text
 from streamlit_app.widgets import history
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body
@@ -23,7 +24,7 @@ if (opened := history.take_open_request()) is not None:
     try:
         flow.load(api, opened.session_id)
     except ApiError as exc:
-        st.error(f"That comparison cannot be opened: {exc}")
+        st.error(f"That comparison cannot be opened: {as_plain_text(str(exc))}")
 
 flow.absorb_finished()
 turn = flow.live()
@@ -96,14 +97,14 @@ if error := st.session_state.get(flow.KEY_ERROR):
 
 
 def header(lane: LaneView) -> str:
-    return (
-        f"**{lane.label}** · {lane.model}" if lane.model and lane.model != lane.label else f"**{lane.label}**"
-    )
+    """A pane's name, and its model once known: an imported session may name any model at all."""
+    label = f"**{as_plain_text(lane.label)}**"
+    return f"{label} · {as_plain_text(lane.model)}" if lane.model and lane.model != lane.label else label
 
 
 for number, past in enumerate(flow.rounds()):
     with st.chat_message("user"):
-        st.markdown(past.prompt)
+        st.markdown(answer_markdown(past.prompt))  # imported sessions bring prompts too
     for lane, column in zip(flow.lanes(), st.columns(len(flow.lanes()) or 1), strict=False):
         with column.container(border=True, key=f"cmp_round_{number}_{lane.id}"):
             st.markdown(header(lane))
@@ -136,7 +137,7 @@ if prompt and turn is None:
 
 if turn is not None:
     with st.chat_message("user"):
-        st.markdown(turn.prompt)
+        st.markdown(answer_markdown(turn.prompt))
     st.button(
         "Stop all",
         key="cmp_stop_all",

@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit_app import context
 from streamlit_app.api import ApiError
 from streamlit_app.documents_view import human_size, progress_text, search_table, uploader_megabytes
+from streamlit_app.formatting import as_plain_text
 
 api = context.api()
 st.header("Documents")
@@ -39,28 +40,32 @@ if submitted:
     for file in files or []:
         if file.size > (limits.max_document_bytes or 0) and limits.max_direct_upload_bytes:
             # Too large for a request to the API: straight to the documents bucket instead.
-            with st.spinner(f"{file.name}: sending to the documents bucket…"):
+            with st.spinner(f"{as_plain_text(file.name)}: sending to the documents bucket…"):
                 try:
                     api.upload_to_bucket(file.name, file.getvalue(), workspace)
-                    st.success(f"{file.name} sent: it is listed below once indexed (about a minute).")
+                    st.success(
+                        f"{as_plain_text(file.name)} sent: it is listed below once indexed (about a minute)."
+                    )
                 except ApiError as exc:
-                    st.error(f"{file.name} was not added: {exc}")
+                    st.error(f"{as_plain_text(file.name)} was not added: {exc}")
             continue
-        bar = st.progress(0.0, text=f"{file.name}: sending…")
+        bar = st.progress(0.0, text=f"{as_plain_text(file.name)}: sending…")
         try:
             for update in api.upload(file.name, file.getvalue(), workspace):
                 if update.type == "progress":
-                    bar.progress(update.fraction, text=progress_text(file.name, update.progress or {}))
+                    bar.progress(
+                        update.fraction, text=progress_text(as_plain_text(file.name), update.progress or {})
+                    )
                 elif update.type == "document" and update.document is not None:
-                    bar.progress(1.0, text=f"{file.name}: done")
+                    bar.progress(1.0, text=f"{as_plain_text(file.name)}: done")
                     verb = "replaced" if update.replaced else "added"
-                    st.success(f"{file.name} {verb}: {update.document.chunk_count} chunks.")
+                    st.success(f"{as_plain_text(file.name)} {verb}: {update.document.chunk_count} chunks.")
                 else:
                     bar.empty()
-                    st.error(f"{file.name}: {update.message}")
+                    st.error(f"{as_plain_text(file.name)}: {update.message}")
         except ApiError as exc:
             bar.empty()
-            st.error(f"{file.name} was not added: {exc}")
+            st.error(f"{as_plain_text(file.name)} was not added: {exc}")
 
 st.subheader("Your documents")
 try:
@@ -72,7 +77,7 @@ if not documents:
     st.info("No documents yet. Add some above.")
 for document in documents:
     name, details, delete = st.columns([4, 4, 1], vertical_alignment="center")
-    name.markdown(f"**{document.name}**", help=f"id {document.id}")
+    name.markdown(f"**{as_plain_text(document.name)}**", help=f"id {document.id}")
     details.caption(
         f"{'shared' if document.workspace != 'private' else 'private'} · {human_size(document.size_bytes)} · "
         f"{document.chunk_count} chunks · {document.created_at:%Y-%m-%d %H:%M}"
@@ -82,7 +87,7 @@ for document in documents:
             api.delete_document(document.id)
             st.rerun()
         except ApiError as exc:
-            st.error(f"{document.name} was not deleted: {exc}")
+            st.error(f"{as_plain_text(document.name)} was not deleted: {exc}")
 
 st.subheader("Search debugger")
 st.caption("What the chat would retrieve for a question, with each side's score and the fused ranking.")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
+from streamlit_app.formatting import as_plain_text
 from streamlit_app.leaderboard_chart import (
     cost_words,
     heatmap,
@@ -74,8 +75,8 @@ top = board.ratings[0]
 if board.cheapest_near_top:
     cheapest = next(r for r in board.ratings if r.model == board.cheapest_near_top)
     st.success(
-        f"The cheapest model whose interval overlaps the top model's ({top.model}): "
-        f"**{cheapest.model}** at {cost_words(cheapest)} per 1,000 output tokens."
+        f"The cheapest model whose interval overlaps the top model's ({as_plain_text(top.model)}): "
+        f"**{as_plain_text(cheapest.model)}** at {cost_words(cheapest)} per 1,000 output tokens."
     )
 TRADEOFFS = (
     (

@@ -9,6 +9,7 @@ import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
+from streamlit_app.formatting import as_plain_text
 
 api = context.api()
 st.header("Users")
@@ -24,7 +25,7 @@ except ApiError as exc:
     st.stop()
 
 for user in users:
-    st.markdown(f"**{user.name}**" + (" · administrator" if user.admin else ""))
+    st.markdown(f"**{as_plain_text(user.name)}**" + (" · administrator" if user.admin else ""))
 
 st.subheader("Add a user, or reset a password")
 with st.form("users_save", clear_on_submit=True):
@@ -39,7 +40,7 @@ if save:
         st.error(str(exc))
     else:
         did = "Added" if saved.created else "Reset the password of"
-        st.session_state["users_notice"] = f"{did} {saved.user.name}."
+        st.session_state["users_notice"] = f"{did} {as_plain_text(saved.user.name)}."
         st.rerun()
 
 st.subheader("Remove a user")
@@ -55,5 +56,5 @@ else:
         except ApiError as exc:
             st.error(str(exc))
         else:
-            st.session_state["users_notice"] = f"Removed {doomed}."
+            st.session_state["users_notice"] = f"Removed {as_plain_text(doomed)}."
             st.rerun()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from streamlit_app.api import ApiError, ChatApi
 from streamlit_app.api_models import SessionSummary
+from streamlit_app.formatting import as_plain_text
 
 KEY_SESSIONS = "hist_sessions"
 KEY_CURSOR = "hist_cursor"
@@ -57,7 +58,7 @@ def history_sidebar(api: ChatApi, *, current_id: str | None, on_deleted_current)
             return
         for session in sessions:
             st.button(
-                session.title,
+                as_plain_text(session.title),  # imported titles are anyone's text
                 key=f"hist_open_{session.id}",
                 icon=KIND_ICONS.get(session.kind, ":material/chat:"),
                 type="primary" if session.id == current_id else "tertiary",

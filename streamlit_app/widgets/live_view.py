@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from streamlit_app.formatting import live_figures
+from streamlit_app.formatting import answer_markdown, live_figures
 from streamlit_app.live import Answer, LiveTurn
 from streamlit_app.transcript import Shown
 from streamlit_app.widgets.messages import answer_body
@@ -36,8 +36,9 @@ class Pane:
     def draw(self, text: str, figures: str) -> None:
         if (text, figures) == self._drawn:
             return
-        # Markdown, never HTML (see widgets/messages.py); the cursor shows the answer is still coming.
-        self.text.markdown(text + CURSOR)
+        # Markdown, never HTML, no image, no hidden link (see widgets/messages.py); the cursor
+        # shows the answer is still coming.
+        self.text.markdown(answer_markdown(text) + CURSOR)
         self.figures.caption(figures)
         self._drawn = (text, figures)
 

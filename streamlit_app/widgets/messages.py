@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from streamlit_app.formatting import answer_figures
+from streamlit_app.formatting import answer_figures, answer_markdown, as_plain_text
 from streamlit_app.transcript import Shown
 
 
@@ -12,8 +12,9 @@ def answer_body(message: Shown) -> None:
     """The answer's text and everything about it, in the current container."""
     # st.markdown escapes raw HTML unless unsafe_allow_html=True, which this app never passes:
     # a model that answers <script> or <img onerror=...> shows that text, and nothing runs.
+    # answer_markdown: no image loads and every link shows where it goes (formatting.py says why).
     if message.content:
-        st.markdown(message.content)
+        st.markdown(answer_markdown(message.content))
     elif message.role == "assistant" and message.status != "error":
         st.caption("(no text)")
     if message.error:
@@ -26,7 +27,7 @@ def answer_body(message: Shown) -> None:
             with st.expander(f"Sources ({len(message.sources)})", icon=":material/description:"):
                 for source in message.sources:
                     st.markdown(
-                        f"- {escape_markdown(source.document_name)}, passage {source.chunk_index + 1} (score {source.score:.2f})"
+                        f"- {as_plain_text(source.document_name)}, passage {source.chunk_index + 1} (score {source.score:.2f})"
                     )
 
 
@@ -40,9 +41,3 @@ def copy_box(text: str, key: str) -> None:
 def chat_bubble(message: Shown) -> None:
     with st.chat_message(message.role):
         answer_body(message)
-
-
-def escape_markdown(text: str) -> str:
-    """Names from documents shown inside markdown, with markdown's special characters escaped."""
-    special = "\\`*_{}[]()#+-.!|<>"
-    return "".join(f"\\{char}" if char in special else char for char in text)

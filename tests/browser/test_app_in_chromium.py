@@ -58,10 +58,10 @@ def test_signing_in_refuses_a_wrong_password_opens_the_chat_and_logging_out_stic
 def test_remember_me_is_kept_when_the_app_reruns_before_the_browser_has_loaded_the_cookie_component(
     page: Page, stack: UiStack
 ):
-    # The cookie is set by a component (an iframe) that the browser loads after the sign-in run.
-    # A rerun before it has loaded (a component's first value sets one off; here, a click on
-    # another page) used to take it off the page, and the cookie was never set. Component frames
-    # are held back here until after that rerun.
+    # The cookie is set by the server, for a request the page makes after the sign-in run. A
+    # rerun before the browser made it (a component's first value sets one off; here, a click on
+    # another page) used to take it off the page, and the cookie was never set. That request and
+    # component frames are held back here until after that rerun.
     page.goto("/")
     wait_until_idle(page)
     held: list[Route] = []
@@ -70,6 +70,7 @@ def test_remember_me_is_kept_when_the_app_reruns_before_the_browser_has_loaded_t
         held.append(route)
 
     page.route("**/component/**", hold)
+    page.route("**/_chatbot/cookie/**", hold)
     page.get_by_role("textbox", name="User name").fill(USER)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -77,6 +78,7 @@ def test_remember_me_is_kept_when_the_app_reruns_before_the_browser_has_loaded_t
     go_to(page, "Settings")
     assert held, "the app drew no component after signing in"
     page.unroute("**/component/**")
+    page.unroute("**/_chatbot/cookie/**")
     for route in held:
         with contextlib.suppress(PlaywrightError):  # the frame that asked for it is gone
             route.continue_()
@@ -88,6 +90,24 @@ def test_remember_me_is_kept_when_the_app_reruns_before_the_browser_has_loaded_t
     page.reload()
     expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
     shot(page, "signed-in-after-reload")
+
+
+def test_the_remember_me_cookie_is_out_of_scripts_reach_and_goes_at_log_out(signed_in: Page, stack: UiStack):
+    # The web server sets it (streamlit_app/cookies.py), so it can be HttpOnly: a script that got
+    # onto the page could otherwise read it and sign in as this user for a week.
+    page = signed_in
+    name = UsersFile(stack.users_file).cookie_name()
+    cookie = next(held for held in page.context.cookies() if held["name"] == name)
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is False  # plain http://127.0.0.1; over HTTPS it is Secure (test_cookies.py)
+    assert name not in page.evaluate("document.cookie")
+    page.reload()  # and it still signs in
+    expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    eventually(lambda: {held["name"] for held in page.context.cookies()}, lambda names: name not in names)
 
 
 def test_logging_out_ends_remember_me_in_every_browser_at_once(

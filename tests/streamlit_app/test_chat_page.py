@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from lambdas.chat_api.auth import LocalTokens, local_secret
+from tests.streamlit_app.markup import as_read
 
 #: Short answers keep the suite quick; the browser tests cover long ones.
 FEW_TOKENS = 8
@@ -143,7 +144,7 @@ def test_deleting_everything_asks_for_confirmation_first(signed_in, stack):
     app = app.sidebar.button(key="hist_delete_all").click().run()
     assert "Delete every conversation, for good?" in [w.value for w in app.sidebar.warning]
     app = app.sidebar.button(key="hist_delete_all_no").click().run()
-    assert [b.label for b in app.sidebar.button if b.key.startswith("hist_open_")] == ["Keep me?"]
+    assert [as_read(b.label) for b in app.sidebar.button if b.key.startswith("hist_open_")] == ["Keep me?"]
     app = app.sidebar.button(key="hist_delete_all").click().run()
     app = app.sidebar.button(key="hist_delete_all_yes").click().run()
     assert not [b for b in app.sidebar.button if b.key.startswith("hist_open_")]

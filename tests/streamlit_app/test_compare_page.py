@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.streamlit_app.markup import as_read
+
 FEW_TOKENS = 6
 
 
@@ -19,7 +21,7 @@ def ask(app, prompt: str = "Name a colour."):
 
 
 def pane_headers(app) -> list[str]:
-    return [str(m.value) for m in app.markdown if str(m.value).startswith("**Model ")]
+    return [as_read(str(m.value)) for m in app.markdown if str(m.value).startswith("**Model ")]
 
 
 def test_each_pane_has_its_own_model_picker(signed_in):

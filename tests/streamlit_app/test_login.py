@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-import json
+import re
 import time
 
 import jwt
 
 from chatbot.users import UsersFile
+from streamlit_app.cookies import DESK
 from tests.streamlit_app.conftest import new_app, sign_in
 
 
@@ -84,39 +85,43 @@ def test_a_user_removed_while_signed_in_is_signed_out_at_their_next_step(stack):
     assert not app.exception
 
 
-def remember_me_components(app) -> list[dict]:
-    """The arguments of each cookie component that sets a cookie in this run."""
-    components = [json.loads(node.proto.json_args) for node in app.get("component_instance")]
-    return [args for args in components if args.get("method") == "set"]
+def cookie_tickets(app) -> list[str]:
+    """The tickets (streamlit_app/cookies.py) of the cookie requests the page drew for the browser."""
+    return re.findall(r"/_chatbot/cookie/([\w-]+)", " ".join(str(node.proto) for node in app.get("html")))
 
 
-def test_signing_in_draws_the_remember_me_cookie_in_every_run_until_the_browser_has_it(stack):
-    # A rerun before the browser has loaded a component takes it off the page: drawn in the
-    # sign-in run only (as streamlit-authenticator does), the cookie was sometimes never set.
+def test_signing_in_has_the_server_set_the_remember_me_cookie_asked_in_every_run_until_it_is(stack):
+    # A rerun before the browser has made the request takes it off the page: drawn in the
+    # sign-in run only (as streamlit-authenticator does with its component), the cookie was
+    # sometimes never set. The server itself sets it (HttpOnly), for the ticket the page draws.
     stack.add_user("fay")
     app = sign_in(new_app(), "fay")
-    [cookie] = remember_me_components(app)
+    [ticket] = cookie_tickets(app)
+    # The same ticket, until the browser has fetched it (AppTest has no browser: here the test
+    # fetches it; the browser test sees the cookie set).
+    assert cookie_tickets(app.run()) == [ticket]
+    assert cookie_tickets(app.run()) == [ticket]
+    order = DESK.redeem(ticket)
+    assert order is not None
+    assert order.value is not None
     users = UsersFile(stack.users_file)
-    claims = jwt.decode(cookie["value"], users.cookie_key(), algorithms=["HS256"])
-    assert cookie["cookie"] == users.cookie_name()
+    claims = jwt.decode(order.value, users.cookie_key(), algorithms=["HS256"])
+    assert order.name == users.cookie_name()
     assert claims["username"] == "fay"
     assert users.accepts_cookie("fay", claims["exp_date"])
-    assert cookie["options"]["path"] == "/"
-    assert cookie["options"]["sameSite"] == "strict"
-    # The same component, with the same cookie, until the browser says it has set it (AppTest
-    # has no browser: the browser test sees the cookie set).
-    assert remember_me_components(app.run()) == [cookie]
-    assert remember_me_components(app.run()) == [cookie]
+    assert order.expires_at == claims["exp_date"]
+    assert cookie_tickets(app.run()) == []  # set: nothing more to ask
 
 
-def test_logging_out_never_sets_the_remember_me_cookie_beside_its_deletion(stack):
+def test_logging_out_has_the_server_delete_the_cookie_and_never_set_it_beside(stack):
     stack.add_user("gus")
     app = sign_in(new_app(), "gus")
-    assert remember_me_components(app)
+    assert cookie_tickets(app)
     app.sidebar.button(key="auth_logout").click().run()
-    methods = [json.loads(node.proto.json_args)["method"] for node in app.get("component_instance")]
-    assert "delete" in methods
-    assert "set" not in methods
+    orders = [DESK.redeem(ticket) for ticket in cookie_tickets(app)]
+    assert [(order.name, order.value) for order in orders if order] == [
+        (UsersFile(stack.users_file).cookie_name(), None)
+    ]
 
 
 def test_the_cloud_sign_in_page_explains_what_to_do(stack, monkeypatch):
