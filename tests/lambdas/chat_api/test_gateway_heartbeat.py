@@ -40,12 +40,12 @@ SLOW_MODEL = {
 class SlowBedrock(BaseHTTPRequestHandler):
     """Bedrock Runtime's Converse (`POST /model/{id}/converse`), answering after ANSWER_DELAY_S."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(200)  # /ping: the chat API's "is the model server up" check
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(ANSWER_DELAY_S)
         body = json.dumps(
@@ -117,7 +117,9 @@ def proxy_to() -> Iterator:
                     client, _ = listener.accept()
                 except OSError:
                     return
-                threading.Thread(target=relay_with_idle_timeout, args=(client, origin_port), daemon=True).start()
+                threading.Thread(
+                    target=relay_with_idle_timeout, args=(client, origin_port), daemon=True
+                ).start()
 
         threading.Thread(target=accept, daemon=True).start()
         return f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -165,7 +167,9 @@ def test_without_heartbeats_the_proxy_ends_the_same_answer_with_a_504(
     tmp_path: Path, slow_bedrock: str, postgres_server_url: str, proxy_to
 ):
     """The control: the proxy does enforce the timeout, so the test above can fail."""
-    with chat_api(tmp_path, slow_bedrock, postgres_server_url, heartbeat_s=600) as url:
-        with pytest.raises(openai.InternalServerError) as refused:
-            ask(proxy_to(url), tmp_path)
+    with (
+        chat_api(tmp_path, slow_bedrock, postgres_server_url, heartbeat_s=600) as url,
+        pytest.raises(openai.InternalServerError) as refused,
+    ):
+        ask(proxy_to(url), tmp_path)
     assert refused.value.status_code == 504
