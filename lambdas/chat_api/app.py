@@ -109,6 +109,7 @@ def create_app() -> FastAPI:
 
         settings = ChatApiSettings.from_env()
         app.state.model_server_url = settings.sagemaker_endpoint_url
+        app.state.gateway_heartbeat_s = settings.gateway_heartbeat_s
         app.state.users_file = settings.users_file
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.direct_uploads = build_direct_uploads(settings)

@@ -8,7 +8,11 @@ does is its owner's, and its use is counted on it.
 - `stream: true` answers server-sent events of `chat.completion.chunk`s ending with
   `data: [DONE]`; with `stream_options.include_usage` a last chunk carries `usage`. Closing the
   connection stops the model decoding. A failure part-way is a `data: {"error": ...}` event.
-- `stream: false` answers one `chat.completion` with `usage`.
+- `stream: false` answers one `chat.completion` with `usage`. An answer that takes longer than
+  the heartbeat interval (15 s) arrives as a 200 whose body starts with newlines, one per
+  interval, then the JSON: CloudFront ends a response after 60 s without a byte (a 504), and
+  whitespace before a JSON value is valid JSON. A failure after the first newline arrives as
+  OpenAI's error body in that 200.
 - Calls are not saved as conversations unless the request sets `"store": true`.
 - Every error is OpenAI's `{"error": {"message", "type", "param", "code"}}`, with its status:
   400 for a bad request, 401 for a wrong key or token, 404 for an unknown model, 429 when the
@@ -53,6 +57,9 @@ from lambdas.chat_api.openai_schema import (
 )
 from lambdas.chat_api.streaming import relay
 
+#: Seconds between the newlines of a non-streamed answer still being generated (settings
+#: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
+HEARTBEAT_S = 15.0
 #: Our error codes under OpenAI's names for the same thing.
 _OPENAI_CODES = {AuthError.code: "invalid_api_key", UnknownModelError.code: "model_not_found"}
 _OPENAI_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
@@ -161,7 +168,32 @@ async def chat_completions(
         return StreamingResponse(
             chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    return _completion(await _whole(request, relay(events, cancelled), cancelled), body.model)
+    answer = asyncio.create_task(_whole(request, relay(events, cancelled), cancelled))
+    heartbeat_s = getattr(request.app.state, "gateway_heartbeat_s", HEARTBEAT_S)
+    if (await asyncio.wait({answer}, timeout=heartbeat_s))[0]:
+        return _completion(answer.result(), body.model)  # quick: a plain response, its own status
+    return StreamingResponse(
+        _heartbeats_then(answer, body.model, heartbeat_s, cancelled),
+        media_type="application/json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def _heartbeats_then(
+    answer: asyncio.Task[list[Event]], model: str, heartbeat_s: float, cancelled: threading.Event
+) -> AsyncIterator[bytes]:
+    """Newlines while the answer is generated (bytes that keep CloudFront's origin read timeout
+    from firing), then the completion, or OpenAI's error body, as JSON."""
+    try:
+        yield b"\n"
+        while not (await asyncio.wait({answer}, timeout=heartbeat_s))[0]:
+            yield b"\n"
+        result = _completion(answer.result(), model)
+        yield result.body if isinstance(result, Response) else result.model_dump_json().encode()
+    finally:
+        if not answer.done():  # the caller left: stop the decoding
+            cancelled.set()
+            answer.cancel()
 
 
 async def _whole(request: Request, events: AsyncIterator[Event], cancelled: threading.Event) -> list[Event]:

@@ -74,6 +74,10 @@ class ChatApiSettings(EnvSettings):
     max_votes_per_pair_per_day: int = env_field(
         VoteRules().max_votes_per_pair_per_day, "CHATBOT_MAX_VOTES_PER_PAIR_PER_DAY", ge=1
     )
+    #: A non-streamed /v1 answer still being generated sends a newline this often, so that
+    #: CloudFront (60 s between bytes, then 504) keeps the connection: JSON may start with
+    #: whitespace. Tests scale it down.
+    gateway_heartbeat_s: float = env_field(15, "CHATBOT_GATEWAY_HEARTBEAT_S", gt=0)
     #: History in Postgres (no history_table) and documents: where the database is.
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 
