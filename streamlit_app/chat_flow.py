@@ -50,8 +50,10 @@ def start_turn(
     parameters: dict[str, Any],
     streaming: bool,
     use_documents: bool = False,
+    search_shared: bool = False,
 ) -> None:
-    """Send the prompt; a worker reads the answer while the page draws it."""
+    """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
+    adds the shared workspace's documents (other people's) to the search."""
     request = ChatRequest(
         session_id=session_id(),
         model=model,
@@ -59,6 +61,7 @@ def start_turn(
         parameters=parameters,
         streaming=streaming,
         use_documents=use_documents,
+        search_shared=search_shared,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt))

@@ -38,6 +38,9 @@ class ChatRequest(_Request):
     streaming: bool = True
     #: Ground the answer in the user's documents.
     use_documents: bool = False
+    #: With use_documents: search the shared workspace too (other people's uploads). Off
+    #: unless asked: a shared document is someone else's text in this chat's prompt.
+    search_shared: bool = False
 
 
 class CompareRequest(_Request):
@@ -51,6 +54,7 @@ class CompareRequest(_Request):
     parameters: dict[str, Any] = Field(default_factory=dict)
     streaming: bool = True
     use_documents: bool = False
+    search_shared: bool = False
 
 
 class VoteRequest(_Request):

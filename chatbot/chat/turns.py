@@ -28,7 +28,7 @@ from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, SessionEvent, Source, SourcesEvent, StartEvent
 from chatbot.models.spec import GenerationParams, ModelSpec
-from chatbot.retrieval.retriever import Retriever
+from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WITH_SHARED, Retriever
 
 
 class ServiceLimits(BaseModel):
@@ -84,7 +84,7 @@ class TurnRunner:
         session = self.store.get_session(user_id, request.session_id) if request.session_id else None
         if session is not None and session.kind != "chat":
             raise InvalidRequestError("This is a compare session: send its messages to /compare.")
-        passages, sources = self._retrieve(user_id, message, request.use_documents)
+        passages, sources = self._retrieve(user_id, message, request)
         history = self._history(user_id, session, lane=None)
         lane = self._prepare(None, request.model, history, message, passages, sources, request)
         session = session or self.store.create_session(Session(user_id=user_id, title=title_from(message)))
@@ -111,7 +111,7 @@ class TurnRunner:
                 user_id=user_id, title=title_from(message), kind=kind, lanes=self._new_lanes(request)
             )
         stored = session if request.session_id else None
-        passages, sources = self._retrieve(user_id, message, request.use_documents)
+        passages, sources = self._retrieve(user_id, message, request)
         prepared = [
             self._prepare(
                 lane.id,
@@ -176,16 +176,21 @@ class TurnRunner:
             if message.content and (message.role == "user" or message.lane == lane)
         ]
 
-    def _retrieve(self, user_id: str, message: str, wanted: bool) -> tuple[list[str], list[Source]]:
-        if not wanted:
+    def _retrieve(
+        self, user_id: str, message: str, request: ChatRequest | CompareRequest
+    ) -> tuple[list[str], list[Source]]:
+        if not request.use_documents:
             return [], []
         if self._retriever is None:
             raise InvalidRequestError("Document search is not set up on this deployment.")
-        chunks = self._retriever.search(user_id, message, self.limits.documents_k)
+        workspaces = WITH_SHARED if request.search_shared else DEFAULT_WORKSPACES
+        chunks = self._retriever.search(user_id, message, self.limits.documents_k, workspaces=workspaces)
         sources = [
             Source(
                 document_id=chunk.document_id,
                 document_name=chunk.document_name,
+                uploaded_by=chunk.uploaded_by,
+                workspace=chunk.workspace,
                 chunk_index=chunk.chunk_index,
                 score=chunk.rerank_score if chunk.rerank_score is not None else chunk.fused_score,
             )

@@ -79,6 +79,10 @@ class Source(BaseModel):
     document_name: str
     chunk_index: int
     score: float
+    #: Who uploaded the document (None only in answers saved before sources said so).
+    uploaded_by: str | None = None
+    #: "private" (the reader's own) or the shared workspace it came from.
+    workspace: str | None = None
 
 
 class SourcesEvent(_Event):

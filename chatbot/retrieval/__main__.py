@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chatbot.errors import ChatbotError
 from chatbot.retrieval.models import IngestProgress, Upload
-from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, PRIVATE
+from chatbot.retrieval.retriever import PRIVATE, WITH_SHARED
 from chatbot.retrieval.service import Retrieval
 
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (ingest, listing, search, delete):
         command.add_argument("--user", required=True, help="whose documents")
     for command in (listing, search):
-        command.add_argument("--workspaces", nargs="+", default=list(DEFAULT_WORKSPACES))
+        command.add_argument("--workspaces", nargs="+", default=list(WITH_SHARED))
     return parser
 
 

@@ -50,6 +50,14 @@ class NotTextError(DocumentError):
     http_status = 422
 
 
+class DocumentConflictError(DocumentError):
+    """A shared document of this name belongs to someone else: only they or an administrator
+    may replace it. Raised inside the store's transaction, which then changes nothing."""
+
+    code = "document_conflict"
+    http_status = 409
+
+
 class DocumentNotFoundError(ChatbotError):
     """No such document among those this user may see (we do not say which it is)."""
 

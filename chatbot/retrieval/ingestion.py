@@ -17,7 +17,7 @@ from chatbot.retrieval.errors import DocumentTooLargeError, EmbeddingError
 from chatbot.retrieval.extraction import extract_text
 from chatbot.retrieval.models import IngestProgress, IngestResult, Stage, Upload
 from chatbot.retrieval.settings import MB, RetrievalSettings
-from chatbot.retrieval.store import NewDocument, PgVectorStore
+from chatbot.retrieval.store import NewDocument, PgVectorStore, refuse_foreign_replacement
 
 ProgressCallback = Callable[[IngestProgress], None]
 
@@ -48,9 +48,25 @@ class Ingestor:
         """Refuse a file over the limit before reading it (the S3 indexer checks the object's size)."""
         refuse_oversized(filename, size_bytes, self.settings.max_document_bytes)
 
-    def ingest(self, upload: Upload, on_progress: ProgressCallback | None = None) -> IngestResult:
-        """Index one upload, replacing an earlier version of the same source. Raises a
-        `DocumentError` for bad input, with the store unchanged."""
+    def check_may_replace(self, upload: Upload, *, may_replace_others: bool = False) -> None:
+        """Refuse, before any work, an upload that would replace someone else's shared document
+        (`DocumentConflictError`); the store checks again as it writes."""
+        if may_replace_others:
+            return
+        owner = self.store.uploader_of(upload.workspace, upload.owner_key, upload.document_source)
+        if owner is not None:
+            refuse_foreign_replacement(upload.filename, upload.workspace, owner, upload.user_id)
+
+    def ingest(
+        self,
+        upload: Upload,
+        on_progress: ProgressCallback | None = None,
+        *,
+        may_replace_others: bool = False,
+    ) -> IngestResult:
+        """Index one upload, replacing an earlier version of the same source: the uploader's
+        own, or anyone's if `may_replace_others` (an administrator). Raises a `DocumentError`
+        for bad input or someone else's document, with the store unchanged."""
 
         def report(stage: Stage, done: int, total: int) -> None:
             if on_progress is not None:
@@ -61,6 +77,7 @@ class Ingestor:
                 )
 
         self.check_size(upload.filename, len(upload.data))
+        self.check_may_replace(upload, may_replace_others=may_replace_others)
         report("extracting", 0, 0)
         extracted = extract_text(upload.filename, upload.data)
         chunks = split_text(
@@ -95,7 +112,8 @@ class Ingestor:
                 sha256=hashlib.sha256(upload.data).hexdigest(),
                 chunks=chunks,
                 vectors=np.concatenate(batches),
-            )
+            ),
+            may_replace_others=may_replace_others,
         )
         report("done", total, total)
         return IngestResult(document=info, replaced=replaced)

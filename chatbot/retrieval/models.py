@@ -54,7 +54,8 @@ class Upload(BaseModel):
 
     @property
     def owner_key(self) -> str:
-        """The uploader for private documents; empty for shared ones (one copy per workspace)."""
+        """The uploader for private documents; empty for shared ones: a shared workspace holds
+        one document per source (one S3 key), which belongs to its `uploaded_by`."""
         return self.user_id if self.workspace == PRIVATE else ""
 
 

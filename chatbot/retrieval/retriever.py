@@ -5,7 +5,10 @@
     sources = [chunk.citation for chunk in chunks]      # -> the sources event
 
 Workspaces: each user has a private workspace ("private", visible to its owner only);
-any other workspace name is shared and visible to every user who asks for it.
+any other workspace name is shared and visible to every user who asks for it. A search covers
+the private workspace unless a shared one is asked for: other people's documents enter a
+prompt only when the user opted in (ChatRequest.search_shared), and then as data, naming
+their uploader.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 PRIVATE = "private"
 #: The shared workspace uploads go to when they are meant for everyone.
 SHARED = "shared"
-#: What a search covers unless told otherwise: the user's own documents and the shared ones.
-DEFAULT_WORKSPACES: tuple[str, ...] = (PRIVATE, SHARED)
+#: What a search covers unless told otherwise: the user's own documents only. Shared documents
+#: are other people's text, searched only when asked for.
+DEFAULT_WORKSPACES: tuple[str, ...] = (PRIVATE,)
+#: The user's own documents and the shared ones: what the Documents page lists, and what a
+#: chat that opts into shared documents searches.
+WITH_SHARED: tuple[str, ...] = (PRIVATE, SHARED)
 WORKSPACE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 #: hybrid: vector and full-text results fused; vector or text: one side alone (for comparison).
@@ -35,6 +42,8 @@ class RetrievedChunk(BaseModel):
     document_id: str
     #: The uploaded file's name, as shown to the user.
     document_name: str
+    #: Who uploaded the document: for a shared one, someone other than the reader perhaps.
+    uploaded_by: str
     workspace: str
     #: Position of the chunk in its document, from 0.
     chunk_index: int = Field(ge=0)

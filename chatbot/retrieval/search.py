@@ -108,6 +108,7 @@ def _retrieved(candidate: Candidate, fused_score: float) -> RetrievedChunk:
     return RetrievedChunk(
         document_id=candidate.document_id,
         document_name=candidate.document_name,
+        uploaded_by=candidate.uploaded_by,
         workspace=candidate.workspace,
         chunk_index=candidate.chunk_index,
         start_offset=candidate.start_offset,

@@ -4,6 +4,11 @@ A document is replaced whole: its old chunks are deleted and the new ones insert
 transaction, under an advisory lock on (workspace, owner, source). Readers therefore see the
 old version or the new one, never a mix, and concurrent uploads of the same source end with
 exactly one copy (the last to commit).
+
+A shared document belongs to its uploader: a shared workspace holds one document per source
+(one S3 key), and only its uploader, or a caller allowed to replace anyone's (an
+administrator), replaces it. Anyone else's upload of the same source is refused with a
+`DocumentConflictError`, checked under the same lock as the write.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from psycopg2.extras import execute_values
 
 from chatbot.postgres import ConnectionPool
 from chatbot.retrieval.chunking import TextChunk
-from chatbot.retrieval.errors import DocumentNotFoundError
+from chatbot.retrieval.errors import DocumentConflictError, DocumentNotFoundError
 from chatbot.retrieval.models import DocumentInfo
 from chatbot.retrieval.retriever import PRIVATE, SearchMode
 from chatbot.retrieval.schema import migrate, pin_embedding_model
@@ -47,6 +52,7 @@ class Candidate:
     chunk_id: int
     document_id: str
     document_name: str
+    uploaded_by: str
     workspace: str
     chunk_index: int
     start_offset: int
@@ -89,7 +95,9 @@ _TEXT_SIDE = (
                    ORDER BY score DESC, m.id LIMIT %(limit)s) AS hits)"""
 )
 _NO_SIDE = "NULL::float8, NULL::bigint"
-_CHUNK_COLUMNS = "c.id, c.document_id::text, d.name, c.workspace, c.chunk_index, c.start_offset, c.text"
+_CHUNK_COLUMNS = (
+    "c.id, c.document_id::text, d.name, d.uploaded_by, c.workspace, c.chunk_index, c.start_offset, c.text"
+)
 _CANDIDATES_SQL: dict[str, str] = {
     # Each chunk once, with its rank and score on each side that found it (NULL where none did).
     "hybrid": f"""WITH {_VECTOR_SIDE}, {_TEXT_SIDE}
@@ -128,9 +136,12 @@ class PgVectorStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def replace_document(self, document: NewDocument) -> tuple[DocumentInfo, bool]:
-        """Store the document, replacing any earlier version of the same source.
-        Returns the stored document and whether it replaced one."""
+    def replace_document(
+        self, document: NewDocument, *, may_replace_others: bool = False
+    ) -> tuple[DocumentInfo, bool]:
+        """Store the document, replacing any earlier version of the same source: the uploader's
+        own, or anyone's if `may_replace_others` (an administrator). Returns the stored
+        document and whether it replaced one; raises `DocumentConflictError`."""
         rows = [
             (chunk.index, chunk.start_offset, chunk.text, vector)
             for chunk, vector in zip(document.chunks, document.vectors, strict=True)
@@ -140,6 +151,15 @@ class PgVectorStore:
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                 ("\x1f".join((document.workspace, document.owner_key, document.source)),),
             )
+            cur.execute(
+                "SELECT uploaded_by FROM documents WHERE workspace = %s AND owner_id = %s AND source = %s",
+                (document.workspace, document.owner_key, document.source),
+            )
+            existing = cur.fetchone()
+            if existing is not None and not may_replace_others:
+                refuse_foreign_replacement(
+                    document.name, document.workspace, existing[0], document.uploaded_by
+                )
             cur.execute(
                 "DELETE FROM documents WHERE workspace = %s AND owner_id = %s AND source = %s RETURNING id",
                 (document.workspace, document.owner_key, document.source),
@@ -171,17 +191,28 @@ class PgVectorStore:
             )
         return info, replaced
 
-    def delete_document(self, user_id: str, document_id: str) -> None:
-        """Delete a document the user may delete: their private ones, and shared ones they uploaded."""
+    def uploader_of(self, workspace: str, owner_key: str, source: str) -> str | None:
+        """Who uploaded the document stored for this source; None if there is none."""
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT uploaded_by FROM documents WHERE workspace = %s AND owner_id = %s AND source = %s",
+                (workspace, owner_key, source),
+            )
+            row = cur.fetchone()
+        return None if row is None else row[0]
+
+    def delete_document(self, user_id: str, document_id: str, *, may_delete_shared: bool = False) -> None:
+        """Delete a document the user may delete: their private ones, and shared ones they
+        uploaded (any shared one if `may_delete_shared`: an administrator)."""
         if not _is_uuid(document_id):
             raise DocumentNotFoundError(f"No document {document_id!r}. List your documents to see their ids.")
         with self.pool.transaction() as conn, conn.cursor() as cur:
             cur.execute(
                 """DELETE FROM documents
                    WHERE id = %s AND ((workspace = 'private' AND owner_id = %s)
-                                      OR (workspace <> 'private' AND uploaded_by = %s))
+                                      OR (workspace <> 'private' AND (uploaded_by = %s OR %s)))
                    RETURNING id""",
-                (document_id, user_id, user_id),
+                (document_id, user_id, user_id, may_delete_shared),
             )
             if cur.fetchone() is None:
                 raise DocumentNotFoundError(
@@ -255,6 +286,16 @@ class PgVectorStore:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM chunks")
             return cur.fetchone()[0]
+
+
+def refuse_foreign_replacement(name: str, workspace: str, owner: str, uploader: str) -> None:
+    """Refuse `uploader`'s replacing `owner`'s shared document (the caller checked that they may
+    not replace anyone's)."""
+    if owner != uploader:
+        raise DocumentConflictError(
+            f"{name!r} in the {workspace!r} workspace belongs to {owner!r}: only they or an administrator "
+            "can replace it. Rename your file to share it beside theirs."
+        )
 
 
 def _scope(user_id: str, workspaces: Sequence[str]) -> dict[str, object]:

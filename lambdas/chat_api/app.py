@@ -111,6 +111,7 @@ def create_app() -> FastAPI:
         app.state.model_server_url = settings.sagemaker_endpoint_url
         app.state.gateway_heartbeat_s = settings.gateway_heartbeat_s
         app.state.users_file = settings.users_file
+        app.state.shared_document_writers = settings.shared_document_writers
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.direct_uploads = build_direct_uploads(settings)
         app.state.verifier = build_verifier(settings)

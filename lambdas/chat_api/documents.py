@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -26,8 +26,9 @@ from chatbot.retrieval.direct_uploads import (
     DirectUploadUnavailableError,
 )
 from chatbot.retrieval.models import DocumentInfo, IngestProgress, Upload
-from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, PRIVATE, RetrievedChunk, SearchMode
-from lambdas.chat_api.dependencies import RetrievalDep, User
+from chatbot.retrieval.retriever import PRIVATE, WITH_SHARED, RetrievedChunk, SearchMode
+from lambdas.chat_api.auth import Caller, ForbiddenError
+from lambdas.chat_api.dependencies import RetrievalDep, User, current_admin, current_caller
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -66,6 +67,32 @@ class IngestFailedError(ChatbotError):
     http_status = 500
 
 
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def _is_admin(request: Request, caller: Caller) -> bool:
+    """An administrator, as the /users routes check one (the users file must still say so)."""
+    try:
+        current_admin(request, caller)
+    except ForbiddenError:
+        return False
+    return True
+
+
+def may_write(request: Request, caller: Caller, workspace: str) -> bool:
+    """Refuse an upload to a shared workspace unless the caller's role may write there
+    (CHATBOT_SHARED_DOCUMENT_WRITERS); True if the caller may replace anyone's documents."""
+    admin = _is_admin(request, caller)
+    writers = getattr(request.app.state, "shared_document_writers", "admin")
+    if workspace != PRIVATE and writers != "everyone" and not admin:
+        raise ForbiddenError(
+            f"Only administrators can add documents to the shared workspace {workspace!r} here: what "
+            "is shared is searched in other people's chats. Upload it as private, or ask an "
+            "administrator to share it."
+        )
+    return admin
+
+
 def _as_chatbot_error(filename: str, exc: Exception) -> ChatbotError:
     """What the client is told when indexing `filename` raised `exc`, whatever raised it."""
     if isinstance(exc, ChatbotError):
@@ -78,16 +105,22 @@ def _as_chatbot_error(filename: str, exc: Exception) -> ChatbotError:
 
 @router.post("/documents")
 async def upload(
-    user: User,
+    request: Request,
+    caller: CallerDep,
     retrieval: RetrievalDep,
     file: Annotated[UploadFile, File()],
     workspace: Annotated[str, Form()] = PRIVATE,
 ) -> Response:
+    """Index a file: the caller's own (private), or shared with everyone who opts in, for the
+    roles that may share. A shared file belongs to its uploader: replacing it is theirs or an
+    administrator's to do, and anyone else's file of the same name gets a 409."""
+    admin = may_write(request, caller, workspace)
     retrieval.ingestor.check_size(file.filename or "upload", file.size or 0)
-    data = await file.read()
     document = Upload.checked(
-        user_id=user, filename=file.filename or "upload", data=data, workspace=workspace
+        user_id=caller.user_id, filename=file.filename or "upload", data=b"", workspace=workspace
     )
+    await run_in_threadpool(retrieval.ingestor.check_may_replace, document, may_replace_others=admin)
+    document = document.model_copy(update={"data": await file.read()})
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[BaseModel | ChatbotError | None] = asyncio.Queue()
 
@@ -98,7 +131,7 @@ async def upload(
             )
 
         try:
-            result = retrieval.ingestor.ingest(document, on_progress=report)
+            result = retrieval.ingestor.ingest(document, on_progress=report, may_replace_others=admin)
             loop.call_soon_threadsafe(
                 lines.put_nowait, DocumentLine(document=result.document, replaced=result.replaced)
             )
@@ -138,29 +171,41 @@ async def upload(
 
 
 @router.post("/documents/upload-url")
-async def upload_url(body: DirectUploadRequest, request: Request, user: User) -> DirectUpload:
+async def upload_url(body: DirectUploadRequest, request: Request, caller: CallerDep) -> DirectUpload:
     """A presigned S3 POST for a file too large for POST /documents: send the returned fields and
     then the file to `url`; the document is listed once the indexer has indexed it."""
+    may_write(request, caller, body.workspace)
+    retrieval = getattr(request.app.state, "retrieval", None)
+    if retrieval is not None and body.workspace != PRIVATE:
+        # The indexer cannot ask who is an administrator: a shared name taken by someone else is
+        # refused here, to everyone (an administrator deletes the old one first).
+        name = body.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        probe = Upload.checked(user_id=caller.user_id, filename=name, data=b"", workspace=body.workspace)
+        await run_in_threadpool(retrieval.ingestor.check_may_replace, probe)
     direct_uploads = request.app.state.direct_uploads
     if direct_uploads is None:
         raise DirectUploadUnavailableError(
             "This deployment has no documents bucket to upload to: send the file to POST /documents."
         )
-    return await run_in_threadpool(direct_uploads.offer, user, body)
+    return await run_in_threadpool(direct_uploads.offer, caller.user_id, body)
 
 
 @router.get("/documents")
 async def list_documents(
     user: User, retrieval: RetrievalDep, workspace: Annotated[list[str] | None, Query()] = None
 ) -> list[DocumentInfo]:
-    return await run_in_threadpool(
-        retrieval.store.list_documents, user, workspace or list(DEFAULT_WORKSPACES)
-    )
+    return await run_in_threadpool(retrieval.store.list_documents, user, workspace or list(WITH_SHARED))
 
 
 @router.delete("/documents/{document_id}", status_code=204)
-async def delete_document(document_id: str, user: User, retrieval: RetrievalDep) -> Response:
-    await run_in_threadpool(retrieval.store.delete_document, user, document_id)
+async def delete_document(
+    document_id: str, request: Request, caller: CallerDep, retrieval: RetrievalDep
+) -> Response:
+    """Delete one of the caller's documents; an administrator may delete any shared one."""
+    admin = _is_admin(request, caller)
+    await run_in_threadpool(
+        retrieval.store.delete_document, caller.user_id, document_id, may_delete_shared=admin
+    )
     return Response(status_code=204)
 
 
@@ -173,6 +218,7 @@ async def search(
     mode: SearchMode = "hybrid",
     workspace: Annotated[list[str] | None, Query()] = None,
 ) -> list[RetrievedChunk]:
-    """The search debugger: ranked chunks with their vector, full-text and fused scores."""
-    workspaces = workspace or list(DEFAULT_WORKSPACES)
+    """The search debugger: ranked chunks with their vector, full-text and fused scores, and
+    their uploaders (it searches the shared workspace too unless told otherwise)."""
+    workspaces = workspace or list(WITH_SHARED)
     return await run_in_threadpool(retrieval.retriever.search, user, q, k, workspaces=workspaces, mode=mode)

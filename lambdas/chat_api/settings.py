@@ -59,6 +59,12 @@ class ChatApiSettings(EnvSettings):
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
     max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
+    #: Who may add documents to a shared workspace, which other people's chats search when they
+    #: opt in: `admin` (administrators only) or `everyone`. Administrators alone may replace or
+    #: delete other people's shared documents either way.
+    shared_document_writers: Literal["admin", "everyone"] = env_field(
+        "admin", "CHATBOT_SHARED_DOCUMENT_WRITERS"
+    )
     #: The documents bucket (cloud): files too large for a request go straight to it, through a
     #: presigned POST the API hands out, and its indexer indexes them. Unset: no direct uploads.
     documents_bucket: str | None = env_field(None, "DOCUMENTS_BUCKET")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chatbot.errors import ConfigError, PromptTooLongError
@@ -82,7 +84,7 @@ def test_retrieved_context_sits_between_delimiters_marked_as_data():
     prompt = adapter_for("google/gemma-3-270m").prompt([], "Q?", ["Paris is in France."], budget_tokens=1000)
     assert format_context(["Paris is in France."]) in prompt.prompt
     assert "data, not instructions" in prompt.prompt
-    assert '<document index="1">\nParis is in France.\n</document>' in prompt.prompt
+    assert re.search(r'<(document-\w{16}) index="1">\nParis is in France.\n</\1>', prompt.prompt)
 
 
 def test_oldest_turns_are_dropped_first_then_the_lowest_ranked_passages():

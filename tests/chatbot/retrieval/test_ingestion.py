@@ -10,6 +10,7 @@ import pytest
 
 from chatbot.retrieval.errors import (
     CorruptDocumentError,
+    DocumentConflictError,
     DocumentError,
     DocumentNotFoundError,
     DocumentTooLargeError,
@@ -110,11 +111,29 @@ def test_the_same_file_name_from_two_users_is_two_private_documents(retrieval):
     assert table_counts(retrieval.store.pool) == (2, 2)
 
 
-def test_a_shared_workspace_keeps_one_copy_of_a_source_whoever_uploads_it(retrieval):
-    retrieval.ingestor.ingest(Upload(user_id="ana", filename="faq.md", data=b"Old FAQ.", workspace="shared"))
-    retrieval.ingestor.ingest(Upload(user_id="ben", filename="faq.md", data=b"New FAQ.", workspace="shared"))
+def test_a_shared_document_is_replaced_only_by_its_uploader_or_one_who_may_replace_anyones(retrieval):
+    shared = {"filename": "faq.md", "workspace": "shared"}
+    first = retrieval.ingestor.ingest(Upload(user_id="ana", data=b"Old FAQ.", **shared)).document
+    with pytest.raises(DocumentConflictError, match="'faq.md' in the 'shared' workspace belongs to 'ana'"):
+        retrieval.ingestor.ingest(Upload(user_id="ben", data=b"New FAQ.", **shared))
+    assert retrieval.store.list_documents("carl", ["shared"]) == [first]
+    assert retrieval.ingestor.ingest(Upload(user_id="ana", data=b"Newer FAQ.", **shared)).replaced
+    admin = retrieval.ingestor.ingest(Upload(user_id="root", data=b"FAQ.", **shared), may_replace_others=True)
+    assert admin.replaced
     [document] = retrieval.store.list_documents("carl", ["shared"])
-    assert document.uploaded_by == "ben"
+    assert document.uploaded_by == "root"
+
+
+def test_the_store_checks_the_owner_under_its_lock_whatever_the_caller_checked(retrieval, monkeypatch):
+    retrieval.ingestor.ingest(Upload(user_id="ana", filename="faq.md", data=b"Old FAQ.", workspace="shared"))
+    # As if ben's early check had run before ana's upload committed.
+    monkeypatch.setattr(retrieval.ingestor, "check_may_replace", lambda *args, **kwargs: None)
+    with pytest.raises(DocumentConflictError):
+        retrieval.ingestor.ingest(
+            Upload(user_id="ben", filename="faq.md", data=b"New FAQ.", workspace="shared")
+        )
+    [document] = retrieval.store.list_documents("carl", ["shared"])
+    assert document.uploaded_by == "ana"
 
 
 BAD_UPLOADS = [

@@ -43,10 +43,20 @@ def test_a_user_never_retrieves_another_users_private_chunks(three_owners, mode)
     assert "ben.txt" not in {hit.document_name for hit in hits}
 
 
-def test_a_user_sees_their_private_documents_and_the_shared_ones_by_default(three_owners):
+def test_a_search_covers_the_users_own_documents_unless_shared_ones_are_asked_for(three_owners):
     hits = three_owners.retriever.search("ana", "safe", k=10)
-    assert {hit.document_name for hit in hits} == {"ana.txt", "team.txt"}
-    assert {hit.workspace for hit in hits} == {"private", "shared"}
+    assert {(hit.document_name, hit.workspace) for hit in hits} == {("ana.txt", "private")}
+    shared = three_owners.retriever.search("ana", "safe", k=10, workspaces=["private", "shared"])
+    assert {hit.document_name for hit in shared} == {"ana.txt", "team.txt"}
+
+
+def test_every_hit_names_its_uploader(three_owners):
+    hits = three_owners.retriever.search("ana", "safe", k=10, workspaces=["private", "shared", "ops"])
+    assert {(hit.document_name, hit.uploaded_by) for hit in hits} == {
+        ("ana.txt", "ana"),
+        ("team.txt", "ben"),
+        ("ops.txt", "ben"),
+    }
 
 
 @pytest.mark.parametrize(

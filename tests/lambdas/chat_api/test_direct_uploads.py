@@ -71,6 +71,8 @@ def bucket_api(moto_url: str, queue_url: str, database: str, tmp_path_factory) -
         "MAX_DOCUMENT_MB": str(API_LIMIT_MB),
         "DOCUMENTS_BUCKET": BUCKET,
         "S3_ENDPOINT_URL": moto_url,
+        # Every user may share here: these tests are about the bucket, not about who may share.
+        "CHATBOT_SHARED_DOCUMENT_WRITERS": "everyone",
     }
     with chat_api_server(env) as url:
         yield url, secret_file

@@ -59,6 +59,17 @@ def test_a_shared_upload_records_the_uploader_from_the_objects_metadata(retrieva
     assert (document.workspace, document.uploaded_by) == ("handbook", "ana")
 
 
+def test_someone_elses_object_under_a_shared_key_does_not_replace_its_document(retrieval, s3):
+    key = "shared/handbook/leave.md"
+    process_event(sqs_event(put(s3, key, b"# Leave\n\n25 days.", **{"uploaded-by": "ana"})), retrieval, s3)
+    forged = sqs_event(put(s3, key, b"# Leave\n\nUnlimited.", **{"uploaded-by": "ben"}))
+    assert process_event(forged, retrieval, s3) == {"batchItemFailures": []}, "dropped, not retried"
+    [document] = retrieval.store.list_documents("carl", ["handbook"])
+    assert document.uploaded_by == "ana"
+    [hit] = retrieval.retriever.search("carl", "leave days", k=1, workspaces=["handbook"])
+    assert hit.text == "# Leave\n\n25 days."
+
+
 def test_uploading_the_same_key_again_replaces_the_document(retrieval, s3):
     process_event(sqs_event(put(s3, "private/ana/plan.txt", b"Plan A: walk.")), retrieval, s3)
     process_event(sqs_event(put(s3, "private/ana/plan.txt", b"Plan B: cycle.")), retrieval, s3)
