@@ -8,10 +8,12 @@ be removed: someone can always manage the users. Plain passwords are never store
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +31,17 @@ COOKIE_NAME = "chatbot_login"
 COOKIE_EXPIRY_DAYS = 7
 #: A user's field: "remember me" cookies expiring at or before this (epoch seconds) are refused.
 SIGNED_OUT_UNTIL = "signed_out_until"
+#: A user's field: the chat API refuses their sign-in tokens issued before this (epoch seconds):
+#: set when the account is made (an earlier token named someone removed) and when its password
+#: is reset. A removed user's tokens are refused because the user is gone.
+TOKENS_VALID_AFTER = "tokens_valid_after"
 #: The role that manages users (the chat API's auth.ADMIN).
 ADMIN = "admin"
+
+#: Parsed users files by path, with the identity of the version parsed (inode, mtime, size): the
+#: chat API reads the file on every request, and a write replaces the file (a new inode).
+_parsed: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_parsed_lock = threading.Lock()
 
 
 class UsersError(ValueError):
@@ -68,6 +79,21 @@ class UsersFile:
         return self.path.exists()
 
     def load(self) -> dict[str, Any]:
+        """The file's data (a copy: callers may change it), parsed again only when the file changed."""
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return {"credentials": {"usernames": {}}, "cookie": {}}
+        version = (status.st_ino, status.st_mtime_ns, status.st_size)
+        with _parsed_lock:
+            cached = _parsed.get(self.path)
+        if cached is None or cached[0] != version:
+            cached = (version, self._parse())
+            with _parsed_lock:
+                _parsed[self.path] = cached
+        return copy.deepcopy(cached[1])
+
+    def _parse(self) -> dict[str, Any]:
         import yaml  # here, not above: the chat API's Lambda imports this module but never a file
 
         if not self.path.exists():
@@ -115,6 +141,8 @@ class UsersFile:
                 entry["roles"] = sorted({*entry.get("roles", []), ADMIN})
             if not is_new:  # a new password ends every "remember me" made with the old one
                 entry[SIGNED_OUT_UNTIL] = _expiry_of_a_cookie_made_now(data)
+            # ... and every sign-in token; a new account's name may be a removed user's
+            entry[TOKENS_VALID_AFTER] = time.time()
             users[name] = entry
         return is_new
 
@@ -133,6 +161,15 @@ class UsersFile:
         a fixed time after they are made, so a later expiry means a later cookie."""
         user = self._user(name)
         return bool(user) and expires_at > float(user.get(SIGNED_OUT_UNTIL, 0))
+
+    def accepts_token(self, name: str, issued_at: float | None) -> bool:
+        """Whether a sign-in token of `name` issued at `issued_at` (epoch seconds; None: not a
+        token, e.g. an API key of theirs) is still good: its user exists and it was issued after
+        the account was made and after its last password reset."""
+        user = self._user(name)
+        if not user:
+            return False
+        return issued_at is None or issued_at >= float(user.get(TOKENS_VALID_AFTER, 0))
 
     def remember_me(self, name: str) -> RememberMe:
         """A new "remember me" cookie for `name`, expiring `expiry_days` from now."""
@@ -154,7 +191,12 @@ class UsersFile:
                 raise UsersError(
                     "The first account exists already: sign in, or ask its owner for an account."
                 )
-            users[name] = {"name": name, "password": _hash(password), "roles": [ADMIN]}
+            users[name] = {
+                "name": name,
+                "password": _hash(password),
+                "roles": [ADMIN],
+                TOKENS_VALID_AFTER: time.time(),
+            }
 
     def remove(self, name: str) -> None:
         """Removes the user; never the last administrator (someone must be able to manage users)."""
@@ -189,7 +231,7 @@ class UsersFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self.load()
+            data = self._parse()  # never a cached copy: this is the version written back
             yield data
             data["cookie"] = {
                 "name": data["cookie"].get("name", COOKIE_NAME),

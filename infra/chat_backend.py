@@ -274,6 +274,17 @@ class ChatBackend(pulumi.ComponentResource):
             )
         if bedrock_specs := [model.spec for _, model in args.models if isinstance(model, BedrockModel)]:
             statements += bedrock.invoke_statements(bedrock_specs, args.region, bedrock.caller_account(self))
+        if args.user_pool_id is not None:
+            # The API asks the pool whether a caller is still enabled (lambdas/chat_api/auth.py).
+            pool_arn = pulumi.Output.concat(
+                "arn:aws:cognito-idp:",
+                args.region,
+                ":",
+                bedrock.caller_account(self),
+                ":userpool/",
+                args.user_pool_id,
+            )
+            statements.append(allow(["cognito-idp:ListUsers"], [pool_arn]))  # CognitoAccounts.IAM_ACTIONS
         if args.database is not None:
             statements.append(allow(["secretsmanager:GetSecretValue"], [args.database.secret_arn]))
         if args.documents_bucket is not None:

@@ -105,7 +105,12 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from lambdas.chat_api.settings import ChatApiSettings
-        from lambdas.chat_api.wiring import build_direct_uploads, build_services, build_verifier
+        from lambdas.chat_api.wiring import (
+            build_accounts,
+            build_direct_uploads,
+            build_services,
+            build_verifier,
+        )
 
         settings = ChatApiSettings.from_env()
         app.state.model_server_url = settings.sagemaker_endpoint_url
@@ -115,6 +120,7 @@ def create_app() -> FastAPI:
         app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
         app.state.direct_uploads = build_direct_uploads(settings)
         app.state.verifier = build_verifier(settings)
+        app.state.accounts = build_accounts(settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes

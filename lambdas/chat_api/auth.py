@@ -16,9 +16,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import jwt
 import requests
@@ -54,6 +54,8 @@ class Caller:
 
     user_id: str
     roles: frozenset[str] = frozenset()
+    #: When the sign-in token was issued (epoch seconds); None for an API key's owner.
+    issued_at: float | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -98,8 +100,15 @@ class LocalTokens:
         self._secret = secret
 
     def issue(self, user_id: str, *, ttl_s: int = 12 * 3600, roles: Iterable[str] = ()) -> str:
-        now = int(time.time())
-        claims = {"sub": user_id, "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "iat": now, "exp": now + ttl_s}
+        # `iat` to the millisecond: a token issued just after a password reset is newer than it.
+        now = round(time.time(), 3)
+        claims = {
+            "sub": user_id,
+            "iss": LOCAL_ISSUER,
+            "aud": LOCAL_AUDIENCE,
+            "iat": now,
+            "exp": int(now) + ttl_s,
+        }
         if roles := sorted(roles):
             claims["roles"] = roles
         return jwt.encode(claims, self._secret, algorithm="HS256")
@@ -121,7 +130,12 @@ class LocalTokens:
             raise AuthError("Your session has expired. Sign in again.") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
-        return Caller(claims["sub"], _roles(claims.get("roles")))
+        issued_at = claims.get("iat")
+        return Caller(
+            claims["sub"],
+            _roles(claims.get("roles")),
+            float(issued_at) if isinstance(issued_at, (int, float)) else 0.0,
+        )
 
 
 class CognitoTokens:
@@ -211,7 +225,7 @@ class CognitoTokens:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
         if claims["token_use"] != "id":
             raise AuthError("Send the Cognito ID token, not the access token.")
-        return Caller(claims["sub"], _roles(claims.get("cognito:groups")))
+        return Caller(claims["sub"], _roles(claims.get("cognito:groups")), claims.get("iat"))
 
 
 #: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4
@@ -254,3 +268,82 @@ def api_key_record(key: str, find_by_hash: Callable[[str], ApiKey | None]) -> Ap
             "that it was not revoked."
         )
     return record
+
+
+class Accounts(Protocol):
+    def check(self, caller: Caller) -> None:
+        """Raises AuthError unless the caller's account still stands (and, for a sign-in token,
+        the token is newer than anything that revoked it)."""
+        ...
+
+
+class LocalAccounts:
+    """The local users file: the user must still be in it, and a token must be newer than the
+    account and its last password reset. The file is parsed again only when it changes.
+
+    No file at all means no accounts made yet: nothing to check against (the only tokens then
+    come from `python -m lambdas.chat_api.token`, run by whoever holds the signing secret)."""
+
+    def __init__(self, users_file: Path):
+        from chatbot.users import UsersFile
+
+        self._users = UsersFile(users_file)
+
+    def check(self, caller: Caller) -> None:
+        if not self._users.exists():
+            return
+        if not self._users.accepts_token(caller.user_id, caller.issued_at):
+            raise AuthError(
+                "This sign-in is no longer valid: the account was removed or its password was "
+                "reset. Sign in again."
+            )
+
+
+class CognitoAccounts:
+    """The user pool: a token's or key's user must still be there and enabled. Cognito's tokens
+    live an hour and cannot be revoked one by one, so the user's status is asked of the pool
+    (ListUsers filtered by `sub`) and kept for `ttl_s`: a user disabled or deleted in the pool
+    is refused within that time. Needs cognito-idp:ListUsers on the pool (IAM_ACTIONS)."""
+
+    IAM_ACTIONS = ("cognito-idp:ListUsers",)
+
+    def __init__(
+        self,
+        client: Any,
+        user_pool_id: str,
+        *,
+        ttl_s: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._client = client
+        self._pool = user_pool_id
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._checked: dict[str, tuple[float, bool]] = {}
+
+    def _enabled(self, sub: str) -> bool:
+        if '"' in sub or "\\" in sub:  # not a sub Cognito makes; and it would break the filter
+            return False
+        users = self._client.list_users(UserPoolId=self._pool, Filter=f'sub = "{sub}"', Limit=1)["Users"]
+        return bool(users) and bool(users[0].get("Enabled", False))
+
+    def check(self, caller: Caller) -> None:
+        now = self._clock()
+        checked = self._checked.get(caller.user_id)
+        if checked is None or now - checked[0] >= self._ttl_s:
+            try:
+                checked = (now, self._enabled(caller.user_id))
+            except Exception as exc:  # botocore's errors, throttling included
+                if checked is None:
+                    raise AuthError(
+                        f"Cannot check your account with the user pool ({exc}). Try again."
+                    ) from None
+                # The pool did not answer: the last known status stands until it does.
+            else:
+                if len(self._checked) > 100_000:
+                    self._checked = {}
+                self._checked[caller.user_id] = checked
+        if not checked[1]:
+            raise AuthError(
+                "This account is disabled or was deleted from the user pool. Ask an administrator."
+            )

@@ -22,8 +22,11 @@ class DocumentsUnavailableError(ChatbotError):
 
 
 def current_caller(request: Request) -> Caller:
-    """The caller (user id and roles), from a verified token only: never from the request body."""
-    return request.app.state.verifier.caller(user_token(request.headers))
+    """The caller (user id and roles), from a verified token only: never from the request body;
+    and only while their account stands (not removed, disabled, or reset since the token)."""
+    caller = request.app.state.verifier.caller(user_token(request.headers))
+    request.app.state.accounts.check(caller)
+    return caller
 
 
 def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> str:

@@ -39,6 +39,7 @@ from chatbot.chat.completions import CompletionMessage, CompletionRequest, Compl
 from chatbot.errors import ChatbotError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
+from lambdas.chat_api.auth import Caller as AuthCaller
 from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
 from lambdas.chat_api.openai_schema import (
     AssistantMessage,
@@ -118,8 +119,10 @@ async def gateway_caller(request: Request) -> GatewayCaller:
     store = request.app.state.service.store
     if (key := presented_api_key(request.headers)) is not None:
         record = await run_in_threadpool(api_key_record, key, store.find_api_key)
+        # A key is its owner's: it works only while their account stands.
+        await run_in_threadpool(request.app.state.accounts.check, AuthCaller(record.user_id))
         return GatewayCaller(record.user_id, record)
-    return GatewayCaller(current_caller(request).user_id)
+    return GatewayCaller((await run_in_threadpool(current_caller, request)).user_id)
 
 
 Caller = Annotated[GatewayCaller, Depends(gateway_caller)]

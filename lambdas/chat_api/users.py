@@ -14,9 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.chat.records import utc_now
+from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
 from chatbot.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
-from lambdas.chat_api.dependencies import Admin
+from lambdas.chat_api.dependencies import Admin, Service
 
 router = APIRouter()
 
@@ -76,9 +78,20 @@ async def save_user(name: str, body: UserChange, admin: Admin, users: Users) -> 
 
 
 @router.delete("/users/{name}", status_code=204)
-async def remove_user(name: str, admin: Admin, users: Users) -> Response:
+async def remove_user(name: str, admin: Admin, users: Users, service: Service) -> Response:
+    """Removes the account and revokes its API keys (its sign-in tokens are refused from now on:
+    the account is gone)."""
     await _refusing_bad_users(lambda: users.remove(name))
+    await run_in_threadpool(revoke_api_keys, service.store, name.strip().lower())
     return Response(status_code=204)
+
+
+def revoke_api_keys(store: HistoryStore, user_id: str) -> int:
+    """Revokes every active API key of the user; how many were."""
+    active = [key for key in store.list_api_keys(user_id) if key.active]
+    for key in active:
+        store.revoke_api_key(user_id, key.id, utc_now())
+    return len(active)
 
 
 async def _refusing_bad_users(change):

@@ -22,7 +22,15 @@ from chatbot.retrieval.direct_uploads import DirectUploads
 from chatbot.retrieval.embedders import SageMakerEmbedder
 from chatbot.retrieval.service import Retrieval
 from chatbot.retrieval.settings import MB, RetrievalSettings
-from lambdas.chat_api.auth import CognitoTokens, LocalTokens, TokenVerifier, local_secret
+from lambdas.chat_api.auth import (
+    Accounts,
+    CognitoAccounts,
+    CognitoTokens,
+    LocalAccounts,
+    LocalTokens,
+    TokenVerifier,
+    local_secret,
+)
 from lambdas.chat_api.settings import ChatApiSettings
 
 
@@ -92,3 +100,11 @@ def build_verifier(settings: ChatApiSettings) -> TokenVerifier:
     if settings.auth == "cognito":
         return CognitoTokens(settings.region, settings.cognito_user_pool_id, settings.cognito_client_id)
     return LocalTokens(local_secret(settings.secret_file))
+
+
+def build_accounts(settings: ChatApiSettings) -> Accounts:
+    """Where a caller's account is checked on every request: the user pool, or the users file."""
+    if settings.auth == "cognito":
+        client = boto3.client("cognito-idp", region_name=settings.region)
+        return CognitoAccounts(client, settings.cognito_user_pool_id or "")
+    return LocalAccounts(settings.users_file or settings.database.folder() / "users.yaml")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens, local_secret
 from streamlit_app.api_models import SearchHit
 from streamlit_app.documents_view import human_size, progress_text, search_table
@@ -35,6 +36,8 @@ def stack(model_server_url: str, postgres_server_url: str, tmp_path_factory) -> 
 
 
 def upload_as(stack: UiStack, user: str, name: str, data: bytes) -> str:
+    if user not in UsersFile(stack.users_file).names():  # the API takes tokens of accounts only
+        stack.add_user(user)
     token = LocalTokens(local_secret(stack.secret_file)).issue(user)
     response = httpx.post(
         f"{stack.api_url}/documents",
@@ -115,11 +118,11 @@ def test_with_use_my_documents_on_the_answer_shows_its_sources(stack: UiStack):
 
 
 def test_the_uploader_shows_and_applies_the_one_limit_the_chat_api_enforces(stack: UiStack):
+    app = open_documents(stack, "erin")  # makes the account: the API takes tokens of accounts only
     token = LocalTokens(local_secret(stack.secret_file)).issue("erin")
     limit = httpx.get(f"{stack.api_url}/limits", headers={"Authorization": f"Bearer {token}"}).json()[
         "max_document_bytes"
     ]
-    app = open_documents(stack, "erin")
     (uploader,) = app.get("file_uploader")
     assert f"up to {human_size(limit)} each" in uploader.proto.label
     assert uploader.proto.max_upload_size_mb == -(-limit // (1024 * 1024)), "not Streamlit's default 200 MB"
