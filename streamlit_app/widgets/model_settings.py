@@ -43,7 +43,14 @@ def model_picker(models: list[ModelInfo], *, key: str, label: str = "Model", ind
     names = [model.name for model in models]
     if st.session_state.get(key) not in names:  # a model that went away since the last visit
         st.session_state[key] = names[min(index, len(names) - 1)]
-    name = st.selectbox(label, names, key=key, help="The models the chat API serves.")
+    # index= the kept choice, for the reason parameter_controls gives.
+    name = st.selectbox(
+        label,
+        names,
+        index=names.index(st.session_state[key]),
+        key=key,
+        help="The models the chat API serves.",
+    )
     return next(model for model in models if model.name == name)
 
 
@@ -58,9 +65,14 @@ def parameter_controls(bounds: ParameterBounds, *, prefix: str) -> dict[str, Any
     state[keys["max_new_tokens"]] = max(
         1, min(int(state[keys["max_new_tokens"]]), bounds.max_new_tokens_limit)
     )
+    # value= the kept value, not only key=: a widget the browser has not drawn yet (these sit in a
+    # popover, which Streamlit draws when it opens) starts from its default, and sends that back
+    # with the next rerun. Without value= a slider's default is its minimum, so opening Parameters
+    # to change the seed set temperature 0 and top-p 0.05 (issue 18.17: why a Stop seemed lost).
     temperature = st.slider(
         "Temperature",
         *TEMPERATURE_RANGE,
+        value=float(state[keys["temperature"]]),
         step=0.05,
         key=keys["temperature"],
         help="0 always picks the likeliest word; higher is more varied.",
@@ -68,6 +80,7 @@ def parameter_controls(bounds: ParameterBounds, *, prefix: str) -> dict[str, Any
     top_p = st.slider(
         "Top-p",
         *TOP_P_RANGE,
+        value=float(state[keys["top_p"]]),
         step=0.05,
         key=keys["top_p"],
         help="Sample only from the likeliest words that together reach this probability. 1 turns it off.",
@@ -76,6 +89,7 @@ def parameter_controls(bounds: ParameterBounds, *, prefix: str) -> dict[str, Any
         "Max new tokens",
         min_value=1,
         max_value=bounds.max_new_tokens_limit,
+        value=int(state[keys["max_new_tokens"]]),
         step=16,
         key=keys["max_new_tokens"],
         help=f"The longest answer, in tokens (at most {bounds.max_new_tokens_limit} here).",

@@ -77,3 +77,20 @@ def test_the_arena_offers_no_more_panes_than_there_are_models(signed_in):
     app.toggle(key="cmp_arena").set_value(True).run()
     assert not app.exception
     assert app.segmented_control(key="cmp_lane_count").options == ["2", "3"]  # three local chat models
+
+
+def test_the_parameters_a_browser_draws_late_start_from_the_kept_values(signed_in):
+    # The Parameters popover's widgets reach the browser only when it opens; a widget the browser
+    # has not drawn starts from its default and sends that back with the next rerun. The defaults
+    # must be the kept values: a slider's own default is its minimum, and opening Parameters to
+    # set the seed once set temperature 0 and top-p 0.05 (the cause of issue 18.17's lost Stop).
+    app = open_compare(signed_in)
+    app.slider(key="cmp_temperature").set_value(1.2)
+    app.slider(key="cmp_top_p").set_value(0.5)
+    app.number_input(key="cmp_max_new_tokens").set_value(300)
+    app = app.run().run()
+    assert list(app.slider(key="cmp_temperature").proto.default) == [1.2]
+    assert list(app.slider(key="cmp_top_p").proto.default) == [0.5]
+    assert app.number_input(key="cmp_max_new_tokens").proto.default == 300
+    models = [app.selectbox(key=f"cmp_model_{lane}") for lane in "ab"]
+    assert [box.proto.options[box.proto.default] for box in models] == [box.value for box in models]
