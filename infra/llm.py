@@ -13,6 +13,7 @@ reads from the models table; the ChatBackend that owns the table writes it).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class LargeLanguageModelArgs:
     force_destroy_buckets: bool = True
     #: The stack's `aws:profile`: the CodeBuild run (a dynamic provider) calls AWS with it.
     aws_profile: str | None = None
+    #: Days every log group of this model keeps its logs: the endpoint's (SageMaker would make it
+    #: with no retention) and the model build's.
+    log_retention_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,19 @@ class LargeLanguageModel(pulumi.ComponentResource):
             kms_key_arn=kms_key_arn,
             opts=child,
         )
+        # SageMaker writes to /aws/sagemaker/Endpoints/<name>, creating it with no retention
+        # unless it exists: it is made first, with the stack's.
+        endpoint_logs = aws.cloudwatch.LogGroup(
+            f"{name}-endpoint-logs",
+            name=f"/aws/sagemaker/Endpoints/{args.endpoint_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
         endpoint = aws.sagemaker.Endpoint(
-            f"{name}-endpoint", name=args.endpoint_name, endpoint_config_name=config.name, opts=child
+            f"{name}-endpoint",
+            name=args.endpoint_name,
+            endpoint_config_name=config.name,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint_logs]),
         )
         if deployment.autoscaling is not None:
             self._autoscaling(endpoint)
@@ -214,7 +229,9 @@ class LargeLanguageModel(pulumi.ComponentResource):
         )
         artifact_key = f"artifacts/{source_hash}/model.tar.gz"
         artifact_uri = pulumi.Output.concat("s3://", bucket.bucket, "/", artifact_key)
-        log_group = aws.cloudwatch.LogGroup(f"{name}-build-logs", retention_in_days=30, opts=child)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-build-logs", retention_in_days=args.log_retention_days, opts=child
+        )
         build_role = aws.iam.Role(
             f"{name}-build-role", assume_role_policy=assume_role_policy("codebuild.amazonaws.com"), opts=child
         )
@@ -257,6 +274,13 @@ class LargeLanguageModel(pulumi.ComponentResource):
                     ),
                     aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                         name="HF_HUB_REQUIREMENT", value=HF_HUB_REQUIREMENT
+                    ),
+                    # code/requirements.lock is installed for the serving image's Python.
+                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                        name="IMAGE_PYTHON_VERSION",
+                        value=image_python_version(
+                            deployment.image or "hf-pytorch-cpu", deployment.image_version
+                        ),
                     ),
                 ],
             ),
@@ -366,6 +390,17 @@ def registry_item(spec: ModelSpec, deployed_endpoint_name: str) -> str:
     return registry.as_dynamodb_json(registry.registry_item(deployed))
 
 
+def image_python_version(family: str, version: str | None) -> str:
+    """The Python of an AWS-published image, from its tag (`...-cpu-py310-ubuntu22.04` -> 3.10);
+    3.10 for an image URI of its own."""
+    if family not in regional.IMAGE_FAMILIES:
+        return "3.10"
+    tags = regional.IMAGE_FAMILIES[family].tags
+    tag = tags.get(version or "", next(iter(tags.values())))
+    match = re.search(r"-py(\d)(\d+)", tag)
+    return f"{match[1]}.{match[2]}" if match else "3.10"
+
+
 def _hf_task(spec: ModelSpec) -> str:
     return {"chat": "text-generation", "embedding": "feature-extraction", "rerank": "text-classification"}[
         spec.task
@@ -388,8 +423,15 @@ def _repository_arn_from_uri(uri: str) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{repository.split(':')[0].split('@')[0]}"
 
 
-#: Runs in CodeBuild with the code folder as its source: fetch the model, add code/, upload.
-BUILDSPEC = """version: 0.2
+#: Weights in formats the PyTorch image never loads (TensorFlow, Flax, ONNX, OpenVINO, Rust's
+#: rust_model.ot): left out of model.tar.gz, which SageMaker downloads at every cold start.
+UNUSED_WEIGHTS = ("*.bin", "*.h5", "*.onnx", "*.msgpack", "*.ot", "onnx/*", "openvino/*")
+#: Runs in CodeBuild with the code folder as its source: fetch the model, add code/, bake in the
+#: code's dependencies (code/requirements.lock into code/lib, for the image's Python and
+#: platform), upload. Without code/requirements.txt in the artefact, the Hugging Face inference
+#: toolkit installs nothing at start-up: a pip install there spent most of a serverless
+#: invocation's 60 s on each cold start.
+BUILDSPEC = f"""version: 0.2
 phases:
   install:
     commands:
@@ -397,8 +439,15 @@ phases:
   build:
     commands:
       - mkdir -p /tmp/model/code
-      - huggingface-cli download "$HF_MODEL_ID" --local-dir /tmp/model --exclude "*.bin" "*.h5" "*.onnx" "*.msgpack"
+      - huggingface-cli download "$HF_MODEL_ID" --local-dir /tmp/model --exclude {" ".join(f'"{p}"' for p in UNUSED_WEIGHTS)}
       - cp -r "$CODEBUILD_SRC_DIR"/. /tmp/model/code/
+      - >-
+        if [ -f /tmp/model/code/requirements.lock ]; then
+        pip install --quiet --no-deps --only-binary=:all: --implementation cp
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64
+        --python-version "$IMAGE_PYTHON_VERSION" --target /tmp/model/code/lib
+        -r /tmp/model/code/requirements.lock
+        && rm -f /tmp/model/code/requirements.txt /tmp/model/code/requirements.lock; fi
       - tar -czf /tmp/model.tar.gz -C /tmp/model .
       - aws s3 cp /tmp/model.tar.gz "$ARTIFACT_URI"
 """

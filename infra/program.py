@@ -162,6 +162,7 @@ def build_stack(
                 inference_image=inference_image,
                 force_destroy_buckets=not protect,
                 aws_profile=profile,
+                log_retention_days=config.chat_api.log_retention_days,
             ),
         )
 

@@ -80,6 +80,7 @@ class VectorStore(pulumi.ComponentResource):
                 inference_image=args.inference_image,
                 force_destroy_buckets=not args.deletion_protection,
                 aws_profile=args.aws_profile,
+                log_retention_days=args.log_retention_days,
             ),
             opts=child,
         )

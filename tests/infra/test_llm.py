@@ -278,3 +278,18 @@ def test_serverless_excludes_autoscaling_and_kinds_sagemaker_cannot_run_that_way
         Deployment(kind="bedrock", model_id="amazon.nova-micro-v1:0", serverless={"memory_mb": 1024})
     with pytest.raises(ValueError, match="memory_mb"):
         Deployment(**{**base, "serverless": {"memory_mb": 1500}})
+
+
+def test_every_log_group_of_a_model_keeps_the_stacks_retention(dev: OfflineRun, prod: OfflineRun):
+    """SageMaker makes /aws/sagemaker/Endpoints/<name> itself, with no retention, unless it
+    exists: each endpoint waits for its own group; the model build's group takes the same days."""
+    for run, days in ((dev, 14), (prod, 90)):  # chatbot:chat_api.log_retention_days of each stack
+        groups = run.graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+        by_name = {group.inputs.get("name"): group for group in groups}
+        for endpoint in run.graph.of_type("aws:sagemaker/endpoint:Endpoint"):
+            group = by_name[f"/aws/sagemaker/Endpoints/{endpoint.inputs['name']}"]
+            assert group.inputs["retentionInDays"] == days, endpoint.urn
+            assert group.urn in endpoint.dependencies, endpoint.urn
+        builds = [group for group in groups if group.name.endswith("-build-logs")]
+        assert builds, "the embeddings model is built by CodeBuild in both stacks"
+        assert {group.inputs["retentionInDays"] for group in builds} == {days}
