@@ -44,7 +44,9 @@ def test_an_imported_battle_naming_a_live_round_leaves_it_hidden_and_votable(
     secret_file: Path,  # noqa: F811
 ):
     admin_name = f"root-{uuid.uuid4().hex[:8]}"
-    UsersFile(secret_file.parent / "users.yaml").add(admin_name, "roots password", admin=True)
+    users = UsersFile(secret_file.parent / "users.yaml")
+    users.add(admin_name, "roots password", admin=True)
+    users.add("arena-player", "a player's password")  # the API takes only its accounts' tokens
     admin_token = tokens.issue(admin_name, roles=("admin",))
     with client_for(api_url, tokens, "arena-player") as player:
         live = stream_events(player, "/compare", {"arena": True, "message": "Say hi.", "parameters": SHORT})[

@@ -11,6 +11,7 @@ import httpx
 
 from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
+from tests.lambdas.chat_api.conftest import client_for
 from tests.lambdas.chat_api.test_app import SHORT, stream_events
 
 
@@ -83,25 +84,29 @@ def battle_line(index: int, winner: str) -> str:
 
 
 def test_an_administrator_imports_a_battles_file_once_and_the_leaderboard_counts_it(
-    api_url: str, tokens: LocalTokens, alice: httpx.Client, secret_file: Path
+    api_url: str, tokens: LocalTokens, secret_file: Path
 ):
+    # Once the users file exists, the API takes only its accounts' tokens, issued after the account.
+    users = UsersFile(secret_file.parent / "users.yaml")
+    users.add("root", "roots password", admin=True)
+    users.add("alice", "alices password")
     body = "\n".join(battle_line(index, "left" if index % 3 else "right") for index in range(6)) + "\n"
     headers = {"Content-Type": "application/x-ndjson"}
-    refused = alice.post("/admin/battles", content=body, headers=headers)
-    assert refused.status_code == 403, "only administrators import"
-    before = alice.get("/leaderboard").json()["votes"]
-    UsersFile(secret_file.parent / "users.yaml").add("root", "roots password", admin=True)
-    admin_token = tokens.issue("root", roles=("admin",))
-    with httpx.Client(
-        base_url=api_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
-    ) as admin:
-        first = admin.post("/admin/battles", content=body, headers=headers)
-        assert first.json() == {"imported": 6, "skipped": 0}
-        assert admin.post("/admin/battles", content=body, headers=headers).json() == {
-            "imported": 0,
-            "skipped": 6,
-        }
-        bad = admin.post("/admin/battles", content=body + '{"model_a": 1}\n', headers=headers)
-        assert bad.status_code == 422
-        assert "Line 7 of the battles file is not a battle" in bad.json()["error"]["message"]
-    assert alice.get("/leaderboard").json()["votes"] == before + 6
+    with client_for(api_url, tokens, "alice") as alice:
+        refused = alice.post("/admin/battles", content=body, headers=headers)
+        assert refused.status_code == 403, "only administrators import"
+        before = alice.get("/leaderboard").json()["votes"]
+        admin_token = tokens.issue("root", roles=("admin",))
+        with httpx.Client(
+            base_url=api_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+        ) as admin:
+            first = admin.post("/admin/battles", content=body, headers=headers)
+            assert first.json() == {"imported": 6, "skipped": 0}
+            assert admin.post("/admin/battles", content=body, headers=headers).json() == {
+                "imported": 0,
+                "skipped": 6,
+            }
+            bad = admin.post("/admin/battles", content=body + '{"model_a": 1}\n', headers=headers)
+            assert bad.status_code == 422
+            assert "Line 7 of the battles file is not a battle" in bad.json()["error"]["message"]
+        assert alice.get("/leaderboard").json()["votes"] == before + 6
