@@ -30,7 +30,7 @@ from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
-from lambdas.chat_api.streaming import relay
+from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
 
 NDJSON = "application/x-ndjson"
 
@@ -109,6 +109,7 @@ def create_app() -> FastAPI:
             build_accounts,
             build_direct_uploads,
             build_services,
+            build_stream_leases,
             build_verifier,
         )
 
@@ -121,6 +122,7 @@ def create_app() -> FastAPI:
         app.state.direct_uploads = build_direct_uploads(settings)
         app.state.verifier = build_verifier(settings)
         app.state.accounts = build_accounts(settings)
+        app.state.stream_leases = await run_in_threadpool(build_stream_leases, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes
@@ -195,15 +197,18 @@ def create_app() -> FastAPI:
         ]
 
     @app.post("/chat", dependencies=[Depends(model_server_answers)])
-    async def chat(body: ChatRequest, user: User, service: Service) -> StreamingResponse:
+    async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await run_in_threadpool(service.chat, user, body, cancelled=cancelled)
+        events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers)])
-    async def compare(body: CompareRequest, user: User, service: Service) -> StreamingResponse:
+    async def compare(
+        body: CompareRequest, user: User, service: Service, leases: Leases
+    ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await run_in_threadpool(service.compare, user, body, cancelled=cancelled)
+        lanes = await run_in_threadpool(lanes_of, service, user, body)
+        events = await leased(leases, user, lanes, service.compare, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

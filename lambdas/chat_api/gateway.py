@@ -56,7 +56,7 @@ from lambdas.chat_api.openai_schema import (
     ModelList,
     finish_reason,
 )
-from lambdas.chat_api.streaming import relay
+from lambdas.chat_api.streaming import Leases, leased, relay
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -147,7 +147,7 @@ async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCar
 
 @router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
 async def chat_completions(
-    request: Request, body: ChatCompletionRequest, caller: Caller, service: Service
+    request: Request, body: ChatCompletionRequest, caller: Caller, service: Service, leases: Leases
 ) -> Response | ChatCompletion:
     completion_request = CompletionRequest(
         model=body.model,
@@ -162,8 +162,15 @@ async def chat_completions(
         service.endpoint, service.store, max_message_chars=service.limits.max_message_chars
     )
     cancelled = threading.Event()
-    events = await run_in_threadpool(
-        completions.start, caller.user_id, completion_request, key=caller.key, cancelled=cancelled
+    events = await leased(
+        leases,
+        caller.user_id,
+        1,
+        completions.start,
+        caller.user_id,
+        completion_request,
+        key=caller.key,
+        cancelled=cancelled,
     )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

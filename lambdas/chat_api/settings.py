@@ -55,6 +55,9 @@ class ChatApiSettings(EnvSettings):
     #: The longest a whole request body may take to arrive, in seconds (then a 408): a 25 MB
     #: upload at 1 Mbit/s takes 200 s.
     body_timeout_s: float = env_field(300, "CHATBOT_BODY_TIMEOUT_S", gt=0)
+    #: Answers one user may have streaming at once, across every instance (each lane of a compare
+    #: counts): a chat, compare or /v1 call past it gets a 429. 0 turns the cap off.
+    max_streams_per_user: int = env_field(6, "CHATBOT_MAX_STREAMS_PER_USER", ge=0)
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.

@@ -1,12 +1,61 @@
-"""Relaying a model's blocking event iterator to an async HTTP response, stop included."""
+"""Relaying a model's blocking event iterator to an async HTTP response, stop included; and the
+per-user cap on concurrent streams that every stream passes first."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from chatbot.chat.requests import CompareRequest
+from chatbot.chat.service import ChatService
+from chatbot.errors import ChatbotError
 from chatbot.models.events import ErrorEvent, Event
+from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
+
+
+def stream_leases(request: Request) -> StreamLeases:
+    return getattr(request.app.state, "stream_leases", None) or UnlimitedStreams()
+
+
+Leases = Annotated[StreamLeases, Depends(stream_leases)]
+
+
+async def leased(
+    leases: StreamLeases,
+    user_id: str,
+    lanes: int,
+    start: Callable[..., Iterator[Event]],
+    *args: Any,
+    **kwargs: Any,
+) -> Iterator[Event]:
+    """The events of `start(*args, **kwargs)`, holding one lease per lane while they stream
+    (a 429 before anything starts when the user has too many streaming). The lease goes back
+    when the events end, are closed (stop, disconnect) or fail; if they are never read, it expires."""
+    lease = await run_in_threadpool(leases.acquire, user_id, lanes)
+    try:
+        events = await run_in_threadpool(start, *args, **kwargs)
+    except BaseException:
+        await run_in_threadpool(leases.release, lease)
+        raise
+    return leases.held(events, lease)
+
+
+def lanes_of(service: ChatService, user_id: str, body: CompareRequest) -> int:
+    """How many model calls a compare request makes: its models, an arena's lanes, or the lanes
+    of the session it continues."""
+    if body.models:
+        return len(body.models)
+    if body.arena and not body.session_id:
+        return body.lanes
+    try:
+        return max(len(service.store.get_session(user_id, body.session_id or "").lanes), 1)
+    except ChatbotError:
+        return 1  # the service answers what is wrong with the session
 
 
 async def relay(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[Event]:

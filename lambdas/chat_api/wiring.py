@@ -17,6 +17,9 @@ from chatbot.models.catalog import ModelCatalog, load_catalog
 from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 from chatbot.models.registry import load_registry
 from chatbot.models.spec import ModelSpec
+from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
+from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
+from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
 from chatbot.postgres import ConnectionPool, database_url
 from chatbot.retrieval.direct_uploads import DirectUploads
 from chatbot.retrieval.embedders import SageMakerEmbedder
@@ -108,3 +111,16 @@ def build_accounts(settings: ChatApiSettings) -> Accounts:
         client = boto3.client("cognito-idp", region_name=settings.region)
         return CognitoAccounts(client, settings.cognito_user_pool_id or "")
     return LocalAccounts(settings.users_file or settings.database.folder() / "users.yaml")
+
+
+def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
+    """The per-user cap on concurrent streams, kept where the history is (every instance sees it)."""
+    cap = settings.max_streams_per_user
+    if cap == 0:
+        return UnlimitedStreams()
+    if settings.history_table:
+        return DynamoDBStreamLeases(settings.history_table, cap, region=settings.region)
+    # A small pool of its own: a lease is one short statement at a stream's start and end.
+    return PostgresStreamLeases(
+        ConnectionPool(database_url(settings=settings.database), max_connections=4), cap
+    )
