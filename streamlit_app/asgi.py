@@ -1,5 +1,6 @@
 """The web app as an ASGI app (`streamlit run streamlit_app/asgi.py`, which streamlit_app.serve
-runs): Streamlit's own routes, plus the one that sets the "remember me" cookie (cookies.py)."""
+runs): Streamlit's own routes, plus the one that sets the "remember me" cookie (cookies.py) and
+Cognito's log out and refresh token around Streamlit's own sign-in routes (oidc.py)."""
 
 import sys
 from pathlib import Path
@@ -12,6 +13,6 @@ sys.path.insert(0, str(_HERE.parent))
 
 import streamlit as st  # noqa: E402
 
-from streamlit_app.cookies import routes  # noqa: E402
+from streamlit_app import cookies, oidc  # noqa: E402
 
-app = st.App(_HERE / "streamlit_app.py", routes=routes())
+app = st.App(_HERE / "streamlit_app.py", routes=[*cookies.routes(), *oidc.routes()])

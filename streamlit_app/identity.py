@@ -39,6 +39,10 @@ KEY_LOG_OUT = "auth_logout"
 KEY_REMEMBER_ME = "auth_remember_me"
 #: The ticket (cookies.py) under which the server sets that cookie: (cookie value, ticket).
 KEY_REMEMBER_TICKET = "auth_remember_ticket"
+#: Cognito: (the ID token of the sign-in, the latest renewed from it), see OidcLogin.
+KEY_RENEWED_ID_TOKEN = "auth_renewed_id_token"
+#: Cognito: an ID token this close to its expiry is renewed with the refresh token.
+RENEW_MARGIN_S = 300
 #: The account that was removed while signed in here (the sign-in page says so).
 KEY_REMOVED = "auth_removed"
 
@@ -274,10 +278,10 @@ class OidcLogin:
                 "Sign in", on_click=st.login, type="primary", key="auth_sign_in", icon=":material/login:"
             )
             return None
-        token = st.user.tokens.get("id")
-        if token and token_expired(str(token), time.time()):
-            # Streamlit keeps its sign-in cookie longer than Cognito's ID token lives (an hour by
-            # default) and does not refresh the token: sign out, so the next sign-in brings a new one.
+        token = self._current_id_token()
+        if token and token_expired(token, time.time()):
+            # Renewal failed (no refresh token, or Cognito refused it: expired, revoked, user
+            # disabled): sign out, so the next sign-in brings a new one.
             st.info("Your sign-in has expired. Signing you out: sign in again to go on.")
             st.logout()  # the browser goes to Streamlit's logout route, then back to the sign-in page
             return None
@@ -298,7 +302,31 @@ class OidcLogin:
             is_admin=ADMIN in groups,
         )
 
+    def _current_id_token(self) -> str | None:
+        """The ID token to send: Streamlit's from the sign-in, or one renewed since. Cognito's
+        live an hour and Streamlit renews none: one within RENEW_MARGIN_S of its expiry is traded
+        for a new one with the refresh token (oidc.py), at the first run after that, so a user
+        who is active is never signed out by the clock."""
+        signed_in_with = st.user.tokens.get("id")
+        if not signed_in_with:
+            return None
+        renewed = st.session_state.get(KEY_RENEWED_ID_TOKEN)
+        token = (
+            renewed
+            if renewed and renewed[0] == signed_in_with
+            else (str(signed_in_with), str(signed_in_with))
+        )
+        if token_expired(token[1], time.time(), margin_s=RENEW_MARGIN_S):
+            from streamlit_app.oidc import REFRESH_COOKIE, renewed_id_token
+
+            fresh = renewed_id_token(st.context.cookies.get(REFRESH_COOKIE))
+            if fresh:
+                token = (str(signed_in_with), fresh)
+                st.session_state[KEY_RENEWED_ID_TOKEN] = token
+        return token[1]
+
     def sign_out(self) -> None:
+        st.session_state.pop(KEY_RENEWED_ID_TOKEN, None)
         st.logout()
 
 
