@@ -13,19 +13,28 @@ survives restarts (`$CHATBOT_DATA_DIR/postgres`, default `./.data/postgres`).
 
 Tests use `temporary_server()` for one throwaway server per session and
 `create_database()` for a fresh database per test module.
+
+Aurora Serverless v2 at 0 ACU pauses when idle and takes about 15 s (30 s after a long pause) to
+resume on the first connection. A pool with `wake_wait_s` keeps trying to connect, with backoff,
+for that long, then raises `DatabaseWakingError` (503 with Retry-After). Nothing connects at
+start-up where `migrations` is `deploy`: the deploy runs them once (infra/vector_store.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import re
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -49,6 +58,20 @@ class DatabaseUnavailableError(ChatbotError):
     http_status = 503
 
 
+class DatabaseWakingError(DatabaseUnavailableError):
+    """The database did not answer within the wake-up wait: a paused Aurora cluster resuming."""
+
+    code = "database_waking_up"
+
+    def __init__(self, waited_s: float, retry_after_s: int = 15):
+        super().__init__(
+            f"The database is waking up (it pauses when idle, and resuming takes up to a minute); "
+            f"waited {waited_s:.0f} s. Try again in {retry_after_s} s."
+        )
+        #: Seconds a client should wait before trying again (the Retry-After header).
+        self.retry_after_s = retry_after_s
+
+
 class DatabaseSettings(EnvSettings):
     """Where PostgreSQL is, from the environment; the first that is set wins."""
 
@@ -61,9 +84,28 @@ class DatabaseSettings(EnvSettings):
     secret_arn: str | None = env_field(None, "DB_SECRET_ARN")
     #: Neither: the embedded server keeps its data in `<data_dir>/postgres`.
     data_dir: Path | None = env_field(None, "CHATBOT_DATA_DIR")
+    #: Seconds to keep trying to connect while the database does not answer (a paused Aurora
+    #: cluster resumes in about 15-30 s). Default: 60 in AWS (DB_SECRET_ARN set), else 0.
+    wake_wait_s: float | None = env_field(None, "DB_WAKE_WAIT_S", ge=0)
+    #: startup: each process migrates when it opens the database (local); deploy: the deploy's
+    #: one-shot migration function does, and nothing connects at a cold start (AWS, the default
+    #: where DB_SECRET_ARN is set).
+    migrations: Literal["startup", "deploy"] | None = env_field(None, "DB_MIGRATIONS")
 
     def folder(self) -> Path:
         return (self.data_dir or Path(".data")).resolve()
+
+    def wake_wait(self) -> float:
+        if self.wake_wait_s is not None:
+            return self.wake_wait_s
+        return AWS_WAKE_WAIT_S if self.secret_arn else 0.0
+
+    def migrate_at_startup(self) -> bool:
+        return (self.migrations or ("deploy" if self.secret_arn else "startup")) == "startup"
+
+
+#: How long a function in AWS waits for a paused Aurora cluster to resume before it answers 503.
+AWS_WAKE_WAIT_S = 60.0
 
 
 def default_data_dir() -> Path:
@@ -248,14 +290,40 @@ def redact(url: str) -> str:
     return make_dsn(**params)
 
 
-def _connect(url: str) -> Connection:
-    try:
-        return psycopg2.connect(url, connect_timeout=10)
-    except psycopg2.OperationalError as exc:
-        raise DatabaseUnavailableError(
-            f"Cannot connect to PostgreSQL at {redact(url)}: {str(exc).strip()}. Check DATABASE_URL, "
-            "or unset it to use the embedded server."
-        ) from exc
+def _connect(url: str, wake_wait_s: float = 0.0) -> Connection:
+    """A new connection. With `wake_wait_s`, a database that does not answer (refused, or silent
+    while it resumes) is tried again with backoff and jitter until that many seconds have passed;
+    a refused password or an unknown database fails at once."""
+    deadline = time.monotonic() + wake_wait_s
+    delay = 0.5
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            # libpq's connect_timeout is whole seconds, at least 2: a silent server is given up on then.
+            return psycopg2.connect(url, connect_timeout=max(2, min(10, math.ceil(remaining))))
+        except psycopg2.OperationalError as exc:
+            remaining = deadline - time.monotonic()
+            if wake_wait_s <= 0 or not _is_unreachable(exc):
+                raise DatabaseUnavailableError(
+                    f"Cannot connect to PostgreSQL at {redact(url)}: {str(exc).strip()}. Check "
+                    "DATABASE_URL, or unset it to use the embedded server."
+                ) from exc
+            if remaining <= 0:
+                raise DatabaseWakingError(wake_wait_s) from exc
+        time.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))
+        delay = min(delay * 2, 5.0)
+
+
+def _is_unreachable(exc: psycopg2.OperationalError) -> bool:
+    """Nothing answered (refused, timed out, closed): not a refusal by a running server."""
+    text = str(exc).lower()
+    refused_by_server = (
+        "authentication failed",
+        "does not exist",
+        "no pg_hba.conf entry",
+        "permission denied",
+    )
+    return not any(reason in text for reason in refused_by_server)
 
 
 class ConnectionPool:
@@ -271,8 +339,11 @@ class ConnectionPool:
         max_connections: int = 8,
         on_connect: Callable[[Connection], None] | None = None,
         wait_s: float = 30,
+        wake_wait_s: float = 0.0,
     ):
         self.url = url
+        #: How long a new connection keeps trying while the database resumes (`_connect`).
+        self.wake_wait_s = wake_wait_s
         self.max_connections = max_connections
         self._on_connect = on_connect
         self._wait_s = wait_s
@@ -321,14 +392,16 @@ class ConnectionPool:
         if conn is not None:
             return conn
         try:
-            conn = _connect(self.url)
+            conn = _connect(self.url, self.wake_wait_s)
+        except DatabaseWakingError:
+            raise
         except DatabaseUnavailableError as exc:
             # RDS rotated the managed secret since this URL was read: read it again, once.
             renewed = renewed_url(self.url) if _is_authentication_failure(exc) else None
             if renewed is None or renewed == self.url:
                 raise
             self.url = renewed
-            conn = _connect(self.url)
+            conn = _connect(self.url, self.wake_wait_s)
         if self._on_connect is not None:
             try:
                 self._on_connect(conn)

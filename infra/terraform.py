@@ -72,6 +72,7 @@ TYPES = {
     "aws:lambda/eventSourceMapping:EventSourceMapping": "aws_lambda_event_source_mapping",
     "aws:lambda/function:Function": "aws_lambda_function",
     "aws:lambda/functionUrl:FunctionUrl": "aws_lambda_function_url",
+    "aws:lambda/invocation:Invocation": "aws_lambda_invocation",
     "aws:lambda/layerVersion:LayerVersion": "aws_lambda_layer_version",
     "aws:lambda/permission:Permission": "aws_lambda_permission",
     "aws:lb/listener:Listener": "aws_lb_listener",

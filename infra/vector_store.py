@@ -21,6 +21,7 @@ from infra.iam import allow, log_statements, policy_document
 from infra.inference_image import InferenceImage
 from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
+from infra.migration import database_migration
 from infra.network import Network
 from infra.packaging import LambdaCode
 from infra.storage import secure_bucket
@@ -84,6 +85,8 @@ class VectorStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        #: What must exist before the migration runs: the instance that serves the database.
+        self._database_ready: list[pulumi.Resource] = []
         self.database = self._database(name, args)
         bucket = secure_bucket(
             f"{name}-documents",
@@ -92,7 +95,19 @@ class VectorStore(pulumi.ComponentResource):
             protect=args.deletion_protection,
         )
         queue = self._queue(name, bucket)
-        self._indexer(name, args, bucket, queue)
+        layers = self._indexer(name, args, bucket, queue)
+        database_migration(
+            name,
+            self,
+            stack=args.stack,
+            code=args.indexer_code,
+            layers=layers,
+            environment=self._environment(args, bucket),
+            secret_arn=self.database.secret_arn,
+            network=args.network,
+            log_retention_days=args.log_retention_days,
+            database_ready=self._database_ready,
+        )
         self.documents_bucket_name = bucket.bucket
         self.documents = DocumentsBucket(name=bucket.bucket, arn=bucket.arn)
         self.register_outputs(
@@ -157,6 +172,7 @@ class VectorStore(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
         )
+        self._database_ready.append(db)
         return DatabaseAccess(
             host=db.address,
             port=DB_PORT,
@@ -205,16 +221,18 @@ class VectorStore(pulumi.ComponentResource):
                 parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
             ),
         )
-        aws.rds.ClusterInstance(
-            f"{name}-db-writer",
-            cluster_identifier=cluster.id,
-            instance_class="db.serverless",
-            engine=cluster.engine,
-            engine_version=cluster.engine_version,
-            db_subnet_group_name=subnets.name,
-            publicly_accessible=False,
-            auto_minor_version_upgrade=True,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["engineVersion"]),
+        self._database_ready.append(
+            aws.rds.ClusterInstance(
+                f"{name}-db-writer",
+                cluster_identifier=cluster.id,
+                instance_class="db.serverless",
+                engine=cluster.engine,
+                engine_version=cluster.engine_version,
+                db_subnet_group_name=subnets.name,
+                publicly_accessible=False,
+                auto_minor_version_upgrade=True,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["engineVersion"]),
+            )
         )
         return cluster
 
@@ -264,7 +282,10 @@ class VectorStore(pulumi.ComponentResource):
         )
         return queue
 
-    def _indexer(self, name: str, args: VectorStoreArgs, bucket: aws.s3.Bucket, queue: aws.sqs.Queue) -> None:
+    def _indexer(
+        self, name: str, args: VectorStoreArgs, bucket: aws.s3.Bucket, queue: aws.sqs.Queue
+    ) -> list[pulumi.Input[str]]:
+        """The indexer; returns its layers (the migration function runs on the same code)."""
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"chatbot-{args.stack}-document-indexer"
         basics = function_basics(
@@ -318,6 +339,7 @@ class VectorStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        return layers
 
     def _environment(self, args: VectorStoreArgs, bucket: aws.s3.Bucket) -> pulumi.Output[dict[str, str]]:
         """The indexer's settings model, written as its environment."""

@@ -32,12 +32,20 @@ class Retrieval:
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
         settings: RetrievalSettings | None = None,
+        migrate_now: bool = True,
+        wake_wait_s: float = 0.0,
     ) -> Retrieval:
-        """`url` defaults to `chatbot.postgres.database_url()`; the embedder to the local MiniLM."""
+        """`url` defaults to `chatbot.postgres.database_url()`; the embedder to the local MiniLM.
+        `migrate_now` False: the deploy migrated, and nothing connects before the first query;
+        `wake_wait_s`: how long a connection waits for a resuming database (chatbot.postgres)."""
         embedder = embedder or LocalEmbedder()
         settings = settings or RetrievalSettings()
         store = PgVectorStore.open(
-            url or database_url(), embedding_model=embedder.name, dimension=embedder.dimension
+            url or database_url(),
+            embedding_model=embedder.name,
+            dimension=embedder.dimension,
+            migrate_now=migrate_now,
+            wake_wait_s=wake_wait_s,
         )
         return cls(
             store=store,
@@ -72,6 +80,8 @@ class Retrieval:
             embedder=embedder,
             reranker=reranker,
             settings=environment.knobs(),
+            migrate_now=environment.database.migrate_at_startup(),
+            wake_wait_s=environment.database.wake_wait(),
         )
 
     @property

@@ -113,23 +113,42 @@ _CANDIDATES_SQL: dict[str, str] = {
 }
 
 
+def migrate_store(url: str, *, embedding_model: str, dimension: int, wake_wait_s: float = 0.0) -> None:
+    """Migrate the schema and pin the embedding model: at start-up locally, once per deploy in AWS."""
+    migration_pool = ConnectionPool(url, max_connections=1, wake_wait_s=wake_wait_s)
+    try:
+        with migration_pool.connection() as conn:
+            migrate(conn)  # creates the vector extension: register_vector needs it first
+            pin_embedding_model(conn, embedding_model, dimension)
+    finally:
+        migration_pool.close()
+
+
 class PgVectorStore:
     def __init__(self, pool: ConnectionPool):
         self.pool = pool
 
     @classmethod
     def open(
-        cls, url: str, *, embedding_model: str, dimension: int, max_connections: int = 8
+        cls,
+        url: str,
+        *,
+        embedding_model: str,
+        dimension: int,
+        max_connections: int = 8,
+        migrate_now: bool = True,
+        wake_wait_s: float = 0.0,
     ) -> PgVectorStore:
-        """Connect, migrate the schema, and check the embedding model against the index."""
-        migration_pool = ConnectionPool(url, max_connections=1)
-        try:
-            with migration_pool.connection() as conn:
-                migrate(conn)  # creates the vector extension: register_vector needs it first
-                pin_embedding_model(conn, embedding_model, dimension)
-        finally:
-            migration_pool.close()
-        return cls(ConnectionPool(url, max_connections=max_connections, on_connect=register_vector))
+        """Migrate the schema and check the embedding model against the index (unless
+        `migrate_now` is False: the deploy did, and nothing connects until the first query), then
+        a pool whose new connections wait up to `wake_wait_s` for a resuming database."""
+        if migrate_now:
+            migrate_store(url, embedding_model=embedding_model, dimension=dimension, wake_wait_s=wake_wait_s)
+        return cls(
+            ConnectionPool(
+                url, max_connections=max_connections, on_connect=register_vector, wake_wait_s=wake_wait_s
+            )
+        )
 
     def close(self) -> None:
         self.pool.close()

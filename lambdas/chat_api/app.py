@@ -43,8 +43,12 @@ def error_response(request: Request, exc: errors.ChatbotError) -> JSONResponse:
     """An error in the shape its caller reads: OpenAI's under the gateway's /v1, the app's elsewhere
     (for checks that answer before any route, whose own handlers would pick the shape)."""
     if request.url.path.startswith(gateway.router.prefix + "/"):
-        return gateway.openai_error(exc.http_status, str(exc), exc.code)
-    return _error(exc.http_status, exc.code, str(exc), **exc.details())
+        response = gateway.openai_error(exc.http_status, str(exc), exc.code)
+    else:
+        response = _error(exc.http_status, exc.code, str(exc), **exc.details())
+    if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)  # e.g. the database waking up
+    return response
 
 
 class ModelInfo(BaseModel):

@@ -60,7 +60,16 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
         spec = next((spec for spec in catalog if spec.task == "embedding"), None)
     embedder = SageMakerEmbedder(spec, client) if spec else None
     limits = RetrievalSettings(max_document_bytes=int(settings.max_document_mb * MB))
-    return Retrieval.open(database_url(settings=settings.database), embedder=embedder, settings=limits)
+    database = settings.database
+    # In AWS the deploy migrates and a cold start never connects: a paused Aurora cluster is
+    # woken by the first request that needs it, which waits out the resume (wake_wait).
+    return Retrieval.open(
+        database_url(settings=database),
+        embedder=embedder,
+        settings=limits,
+        migrate_now=database.migrate_at_startup(),
+        wake_wait_s=database.wake_wait(),
+    )
 
 
 def build_direct_uploads(settings: ChatApiSettings) -> DirectUploads | None:

@@ -185,3 +185,45 @@ def test_aurora_serverless_takes_only_the_majors_that_pause():
     search["db_engine_version"] = "14"
     with pytest.raises(ConfigError, match="runs PostgreSQL 16 or 15"):
         offline_run("dev", stack_config("dev", semantic_search=search))
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev_rds"])
+def test_migrations_run_once_per_deploy_from_a_function_with_the_master_secret(
+    stack: str, request: pytest.FixtureRequest
+):
+    """No function migrates at a cold start (DB_MIGRATIONS defaults to deploy where DB_SECRET_ARN
+    is set): the program invokes a one-shot migration function once the writer exists, and again
+    whenever the code changes."""
+    run: OfflineRun = request.getfixturevalue(stack)
+    graph = run.graph
+    function = one(graph, "aws:lambda/function:Function", "retrieval-migrate")
+    assert function.inputs["handler"] == "lambdas.document_indexer.migrate.handler"
+    indexer = one(graph, "aws:lambda/function:Function", "retrieval-indexer")
+    assert function.inputs["code"].path == indexer.inputs["code"].path
+    assert function.inputs["environment"] == indexer.inputs["environment"]
+    role = next(r for r in graph.of_type("aws:iam/role:Role") if r.arn == function.inputs["role"])
+    grants = allowed(graph, role)
+    assert set(grants) == {"logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"}
+    run_once = one(graph, "aws:lambda/invocation:Invocation")
+    assert run_once.inputs["functionName"] == function.physical_name
+    assert set(run_once.inputs["triggers"]) == {"code", "layers"}
+    writer_type = "aws:rds/clusterInstance:ClusterInstance" if stack == "dev" else "aws:rds/instance:Instance"
+    assert one(graph, writer_type).urn in run_once.dependencies
+
+
+def test_the_migration_handler_creates_the_schema_the_functions_then_use(postgres_server_url, monkeypatch):
+    from chatbot.postgres import create_database
+    from chatbot.retrieval.service import Retrieval
+    from lambdas.document_indexer import migrate
+
+    url = create_database(postgres_server_url, "migration_handler_tests")
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert migrate.handler({"reason": "deploy"})["migrated"] is True
+    monkeypatch.setenv("DB_MIGRATIONS", "deploy")
+    from lambdas.document_indexer.settings import IndexerSettings
+
+    retrieval = Retrieval.from_environment(IndexerSettings.from_env())
+    try:
+        assert retrieval.store.list_documents("alice", ["private"]) == []
+    finally:
+        retrieval.close()
