@@ -103,10 +103,10 @@ class Leaderboard(_Figures):
 
 
 def outcomes(vote: Vote) -> list[Outcome]:
-    return [(vote.models[i], vote.models[j], score) for i, j, score in _lane_outcomes(vote)]
+    return [(vote.models[i], vote.models[j], score) for i, j, score in lane_outcomes(vote)]
 
 
-def _lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
+def lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
     """(winner lane, loser lane, score), by lane position."""
     if len(vote.models) == 2:
         return {"left": [(0, 1, 1.0)], "right": [(1, 0, 1.0)]}.get(vote.choice, [(0, 1, 0.5)])
@@ -210,7 +210,7 @@ def _battles(votes: Sequence[Vote]) -> Battles:
     first, second, outcome, length_diff = [], [], [], []
     for vote in votes:
         chars = [answer.chars for answer in vote.answers] if len(vote.answers) == len(vote.models) else None
-        for i, j, score in _lane_outcomes(vote):
+        for i, j, score in lane_outcomes(vote):
             first.append(index[vote.models[i]])
             second.append(index[vote.models[j]])
             outcome.append(score)

@@ -71,7 +71,8 @@ class Votes:
                 anonymous=session.kind == "arena" and not is_imported_session(session.id),
                 answers=[figures_of(answers[lane.id]) for lane in session.lanes],
                 void_reason=self._identity_leak(session.lanes, answers),
-            )
+            ),
+            max_per_pair_per_day=self.rules.max_votes_per_pair_per_day,
         )
         if vote.anonymous:
             self.board.votes_arrived()
