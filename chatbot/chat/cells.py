@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatbot.chat.leaderboard import lane_outcomes
-from chatbot.chat.ratings import LENGTH_STEP
+from chatbot.chat.ratings import LENGTH_STEP, CellTable
 from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
@@ -71,25 +71,6 @@ def counted_increments(vote: Vote) -> Counter[CounterKey]:
 
 def voided_increments(reason: str) -> Counter[CounterKey]:
     return Counter({("voided", reason.split(":", 1)[0]): 1})
-
-
-@dataclass(frozen=True)
-class CellTable:
-    """The cells as arrays, one entry per cell with any battle."""
-
-    models: list[str]
-    first: np.ndarray
-    second: np.ndarray
-    #: The length step of the cell (length difference / LENGTH_STEP).
-    step: np.ndarray
-    #: Counts of model `first` winning, losing and tying, per cell.
-    wins: np.ndarray
-    losses: np.ndarray
-    ties: np.ndarray
-
-    @property
-    def battles(self) -> int:
-        return int(self.wins.sum() + self.losses.sum() + self.ties.sum())
 
 
 @dataclass
