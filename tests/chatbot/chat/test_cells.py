@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import boto3
 import numpy as np
+from psycopg2.extras import Json
 
 from chatbot.chat.cells import tally
 from chatbot.chat.leaderboard import _battles
+from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
 from chatbot.chat.ratings import (
     LENGTH_STEP,
     Battles,
@@ -18,6 +21,8 @@ from chatbot.chat.ratings import (
     fit_cells,
 )
 from chatbot.chat.records import AnswerFigures, Vote, utc_now
+from chatbot.migrations import apply_migrations
+from chatbot.postgres import ConnectionPool, create_database
 
 
 def vote_level_fit(battles: Battles, rounds: int = 200, seed: int = 0) -> tuple[Fit, Fit]:
@@ -99,3 +104,69 @@ def test_cells_are_fewer_than_votes_and_counted_once_per_battle():
     cells = tally(votes).cells()
     assert len(cells.step) < 3000
     assert (cells.first < cells.second).all(), "each cell is seen from the model first by name"
+
+
+# -- upgrade: the counters are filled from the votes the previous release stored ----------------
+
+
+def previous_release_votes() -> list[Vote]:
+    votes = random_votes(40)
+    votes[3] = votes[3].model_copy(update={"void_reason": "identity_leak: the answer of A names itself"})
+    eager = [
+        v.model_copy(update={"user_id": "eager", "models": ["model-0", "model-1"]}) for v in votes[10:35]
+    ]
+    return [*votes[:10], *eager, *votes[35:]]  # 25 by one user on one pair in a day: 5 over
+
+
+def test_postgres_backfills_the_counters_of_votes_the_previous_release_stored(postgres_server_url: str):
+    url = create_database(postgres_server_url, "arena_upgrade")
+    votes = previous_release_votes()
+    pool = ConnectionPool(url, max_connections=4)
+    try:
+        with pool.connection() as conn:  # the previous release: its one migration, its inserts
+            apply_migrations(conn, "chat_history", MIGRATIONS[:1])
+        with pool.transaction() as conn, conn.cursor() as cur:
+            for vote in votes:
+                cur.execute(
+                    "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        vote.session_id,
+                        vote.round,
+                        vote.anonymous,
+                        vote.created_at,
+                        Json(vote.model_dump(mode="json")),
+                    ),
+                )
+        store = PostgresHistoryStore(pool)
+        expected = tally(votes).counters
+        assert store.arena_counts().counters == expected
+        assert store.arena_counts().voided == {"identity_leak": 1, "over_daily_limit": 5}
+        PostgresHistoryStore(pool)  # a second start (another process) adds nothing
+        assert store.arena_counts().counters == expected
+        late = random_votes(41)[40].model_copy(update={"session_id": "late"})
+        store.add_vote(late, max_per_pair_per_day=20)
+        assert store.arena_counts().counted == tally([*votes, late]).counted
+    finally:
+        pool.close()
+
+
+def test_dynamodb_backfills_the_counters_of_votes_the_previous_release_stored(dynamodb_store):
+    votes = previous_release_votes()
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("history")
+    for vote in votes:  # as the previous release wrote them
+        table.put_item(
+            Item={
+                "pk": "VOTES",
+                "sk": f"{vote.session_id}#{vote.round:010d}",
+                "anonymous": vote.anonymous,
+                "body": vote.model_dump_json(),
+            }
+        )
+    live = random_votes(41)[40].model_copy(update={"session_id": "live"})
+    dynamodb_store.add_vote(live, max_per_pair_per_day=20)  # cast by the new release before the backfill
+    assert dynamodb_store.backfill_arena_counts() == len(votes)
+    expected = tally([*votes, live]).counters
+    assert dynamodb_store.arena_counts().counters == expected
+    assert dynamodb_store.backfill_arena_counts() == 0, "a second run adds nothing"
+    assert dynamodb_store.arena_counts().counters == expected
