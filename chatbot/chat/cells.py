@@ -14,14 +14,15 @@ Counter keys are tuples of strings and integers, stored as their JSON text.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatbot.chat.leaderboard import lane_outcomes
 from chatbot.chat.ratings import LENGTH_STEP, CellTable
 from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
@@ -37,6 +38,16 @@ def encode_key(key: CounterKey) -> str:
 
 def decode_key(text: str) -> CounterKey:
     return tuple(json.loads(text))
+
+
+def lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
+    """(winner lane, loser lane, score), by lane position."""
+    if len(vote.models) == 2:
+        return {"left": [(0, 1, 1.0)], "right": [(1, 0, 1.0)]}.get(vote.choice, [(0, 1, 0.5)])
+    if vote.choice == "best" and vote.best_lane in vote.lanes:
+        best = vote.lanes.index(vote.best_lane)
+        return [(best, other, 1.0) for other in range(len(vote.models)) if other != best]
+    return [(i, j, 0.5) for i, j in itertools.combinations(range(len(vote.models)), 2)]
 
 
 def vote_battles(vote: Vote) -> list[tuple[str, str, float, float]]:
@@ -66,7 +77,34 @@ def counted_increments(vote: Vote) -> Counter[CounterKey]:
         increments[("model_votes", model)] += 1
     for battle in vote_battles(vote):
         increments[cell_of(*battle)] += 1
+    for model, answer in zip(vote.models, vote.answers, strict=False):
+        for figure, value in (("ttft_ms", answer.ttft_ms), ("tokens_per_s", answer.tokens_per_s)):
+            if value is not None and value > 0:
+                increments[(figure, model, speed_bucket(value))] += 1
     return increments
+
+
+#: Speed figures are counted in buckets 1% wide, so a median is known to 1%.
+SPEED_BUCKET = math.log(1.01)
+
+
+def speed_bucket(value: float) -> int:
+    return round(math.log(value) / SPEED_BUCKET)
+
+
+def histogram_median(buckets: dict[int, int]) -> float | None:
+    """The median of values counted in speed buckets (each read as its bucket's centre)."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    ordered = sorted(buckets.items())
+    cumulative = list(itertools.accumulate(n for _, n in ordered))
+
+    def at(position: int) -> float:
+        index = next(i for i, upto in enumerate(cumulative) if upto > position)
+        return math.exp(ordered[index][0] * SPEED_BUCKET)
+
+    return round((at((total - 1) // 2) + at(total // 2)) / 2, 2)
 
 
 def voided_increments(reason: str) -> Counter[CounterKey]:
@@ -90,6 +128,11 @@ class ArenaCounts:
     @property
     def model_votes(self) -> dict[str, int]:
         return {str(key[1]): n for key, n in self.counters.items() if key[0] == "model_votes" and n}
+
+    def median(self, figure: str, model: str) -> float | None:
+        """The median ttft_ms or tokens_per_s of a model's counted answers."""
+        buckets = {int(k[2]): n for k, n in self.counters.items() if k[0] == figure and k[1] == model}
+        return histogram_median(buckets)
 
     def cells(self) -> CellTable:
         per_cell: dict[tuple[str, str, int], list[int]] = {}
