@@ -7,18 +7,26 @@ One table, keyed so that everything is found through its owner:
 | session | USER#{user}                 | SESSION#{session}  | gsi1pk=USER#{user}, gsi1sk={updated}#{session} |
 | message | USER#{user}#SESSION#{id}    | MSG#{seq:010d}     |                                       |
 | vote    | VOTES                       | {session}#{round:010d} |                                   |
+| arena counter | ARENA#{shard 0..15}   | the counter's key (cells.py) |                              |
+| daily votes | USER#{user}             | ARENA_DAY#{day}#{models} |                                 |
 | API key | see chatbot/chat/dynamodb_api_keys.py                                                    |
 
 Each message is its own item, so a long conversation never meets DynamoDB's 400 KB item
 limit. A message's seq comes from an atomic counter on the session item, and the message
 is written with a condition that its key is new: concurrent writers never overwrite
 each other and keep the order in which they got their seq.
+
+A vote and the arena counters it adds to (chatbot/chat/cells.py) are one TransactWriteItems.
+The counters are write-sharded: each vote adds to the copies in one of ARENA_SHARDS partitions,
+drawn at random, so no one partition takes every vote; a read sums the shards.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,10 +34,19 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.chat.cells import (
+    ArenaCounts,
+    CounterKey,
+    counted_increments,
+    encode_key,
+    merge,
+    voided_increments,
+)
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
+from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
 
 #: The table layout; the Pulumi program creates the same (infra/chat_backend.py).
 TABLE_SCHEMA: dict[str, Any] = {
@@ -61,6 +78,10 @@ IAM_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:BatchWriteItem",
 )
+
+
+#: Partitions the arena counters are spread over.
+ARENA_SHARDS = 16
 
 
 def _user_key(user_id: str) -> str:
@@ -285,22 +306,67 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
         ).get("Item")
         return item is not None and stop_applies(item.get("stop_requests", {}), lane, started_at)
 
-    def add_vote(self, vote: Vote) -> Vote:
+    def add_vote(self, vote: Vote, *, max_per_pair_per_day: int | None = None) -> Vote:
+        reason = cast_time_reason(vote) if vote.anonymous else vote.void_reason
+        vote = vote.model_copy(update={"void_reason": reason})
+        limited = vote.anonymous and reason is None and max_per_pair_per_day is not None
         try:
-            self._table.put_item(
-                Item={
-                    "pk": "VOTES",
-                    "sk": f"{vote.session_id}#{vote.round:010d}",
-                    "anonymous": vote.anonymous,
-                    "body": vote.model_dump_json(),
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._write_vote(vote, daily_limit=max_per_pair_per_day if limited else None)
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if _cancelled_at(exc, 0):
                 raise VoteExistsError() from None
-            raise
+            if not (limited and _cancelled_at(exc, 1)):
+                raise
+            vote = vote.model_copy(update={"void_reason": over_limit_reason(max_per_pair_per_day or 0)})
+            try:
+                self._write_vote(vote, daily_limit=None)
+            except ClientError as again:
+                if _cancelled_at(again, 0):
+                    raise VoteExistsError() from None
+                raise
         return vote
+
+    def _write_vote(self, vote: Vote, *, daily_limit: int | None, tallied: bool = True) -> None:
+        """The vote, its daily count (under the limit, or the whole write fails) and its
+        counters, in one transaction. Write 0 is the vote, write 1 the daily count."""
+        table = self._table.name
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": self._vote_item(vote, tallied=tallied),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if daily_limit is not None:
+            user, models, day = daily_key(vote)
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": _user_key(user), "sk": f"ARENA_DAY#{day}#{models}"},
+                        "UpdateExpression": "ADD n :one",
+                        "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+                        "ExpressionAttributeValues": {":one": 1, ":limit": daily_limit},
+                    }
+                }
+            )
+        if vote.anonymous and tallied:
+            writes.extend(_counter_updates(table, _increments(vote)))
+        self._table.meta.client.transact_write_items(TransactItems=writes)
+
+    @staticmethod
+    def _vote_item(vote: Vote, *, tallied: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": "VOTES",
+            "sk": f"{vote.session_id}#{vote.round:010d}",
+            "anonymous": vote.anonymous,
+            "body": vote.model_dump_json(),
+        }
+        if tallied:  # its counters are in: the upgrade's backfill skips it
+            item["tallied"] = True
+        return item
 
     def add_votes(self, votes: Sequence[Vote]) -> int:
         added = 0
@@ -311,6 +377,57 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             except VoteExistsError:
                 pass  # imported before: the round already has its vote
         return added
+
+    def arena_counts(self) -> ArenaCounts:
+        rows = []
+        for shard in range(ARENA_SHARDS):
+            items = self._query_all(
+                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"ARENA#{shard}"}
+            )
+            rows.extend((item["sk"], int(item.get("n", 0))) for item in items)
+        return merge(rows)
+
+    def backfill_arena_counts(self) -> int:
+        """On upgrade: add the counters of votes stored before they were kept. Each vote is
+        marked tallied in the transaction that adds its counters, so a backfill that runs twice,
+        or beside another, counts each vote once. Returns how many votes it counted in."""
+        marker = {"pk": "ARENA", "sk": "BACKFILLED"}
+        if "Item" in self._table.get_item(Key=marker, ConsistentRead=True):
+            return 0
+        items = self._query_all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "VOTES"})
+        votes = sorted(
+            (Vote.model_validate_json(item["body"]) for item in items if item.get("anonymous")),
+            key=lambda vote: vote.created_at,
+        )
+        untallied = {item["sk"] for item in items if not item.get("tallied")}
+        done = 0
+        # The daily limit is judged over every vote, in order, as at vote time.
+        for vote, reason in zip(votes, void_reasons(votes, VoteRules()), strict=True):
+            sk = f"{vote.session_id}#{vote.round:010d}"
+            if sk not in untallied:
+                continue
+            increments = voided_increments(reason) if reason else counted_increments(vote)
+            try:
+                self._table.meta.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self._table.name,
+                                "Key": {"pk": "VOTES", "sk": sk},
+                                "UpdateExpression": "SET tallied = :yes",
+                                "ConditionExpression": "attribute_not_exists(tallied)",
+                                "ExpressionAttributeValues": {":yes": True},
+                            }
+                        },
+                        *_counter_updates(self._table.name, increments),
+                    ]
+                )
+                done += 1
+            except ClientError as exc:
+                if not _cancelled_at(exc, 0):
+                    raise  # else: another backfill counted it first
+        self._table.put_item(Item=marker)
+        return done
 
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
         items = self._query_all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "VOTES"})
@@ -324,3 +441,31 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             ExpressionAttributeValues={":pk": "VOTES", ":session": f"{session_id}#"},
         )
         return [Vote.model_validate_json(item["body"]) for item in items]
+
+
+def _increments(vote: Vote) -> Counter[CounterKey]:
+    return voided_increments(vote.void_reason) if vote.void_reason else counted_increments(vote)
+
+
+def _counter_updates(table: str, increments: Counter[CounterKey]) -> list[dict[str, Any]]:
+    shard = random.randrange(ARENA_SHARDS)
+    return [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": f"ARENA#{shard}", "sk": encode_key(key)},
+                "UpdateExpression": "ADD n :n",
+                "ExpressionAttributeValues": {":n": n},
+            }
+        }
+        for key, n in sorted(increments.items())
+        if n
+    ]
+
+
+def _cancelled_at(exc: ClientError, index: int) -> bool:
+    """Whether a cancelled transaction failed the condition of its `index`th write."""
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"

@@ -3,26 +3,28 @@
 - A vote becomes pairwise outcomes: with two panes, left/right is a win and tie/both-bad a tie;
   with more panes, "best" beats every other pane and "all bad" ties them all.
 - Votes that do not count (chatbot/chat/vote_rules.py) are left out, and counted by reason.
-- Ratings: online Elo; Bradley-Terry, raw and with length (style) control, each with a bootstrap
+- Everything is read from the arena's counters (chatbot/chat/cells.py), kept as votes are cast,
+  so a fit costs the same at a thousand votes and at a million.
+- Ratings: Bradley-Terry, raw and with length (style) control, each with a bootstrap
   95% interval (chatbot/chat/ratings.py); for each pair of neighbours in the ranking, how many
   more votes would separate their intervals.
 - Speed and cost per model, from the answers of the counted votes: median time to first token,
-  median tokens/s, and $ per 1,000 output tokens (chatbot/chat/costs.py); the Pareto fronts of
-  rating against cost and against speed; the cheapest model whose interval overlaps the top's.
+  median tokens/s (to 1%: counted in buckets), and $ per 1,000 output tokens
+  (chatbot/chat/costs.py); the Pareto fronts of rating against cost and against speed; the cheapest model whose interval overlaps the top's.
 """
 
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.chat.cells import ArenaCounts, lane_outcomes, tally, vote_battles
 from chatbot.chat.costs import ModelCost
-from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, fit_both, votes_to_separate
+from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, CellTable, fit_cells, votes_to_separate
 from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
@@ -39,6 +41,8 @@ class _Figures(BaseModel):
 
 class Rating(_Figures):
     model: str
+    #: The Bradley-Terry rating. (An online Elo needed every vote in order, and its rating
+    #: depended on that order; lmarena replaced it by Bradley-Terry for the same reason.)
     elo: float
     #: Bradley-Terry on the Elo scale, and its 95% bootstrap interval.
     bradley_terry: float
@@ -103,17 +107,7 @@ class Leaderboard(_Figures):
 
 
 def outcomes(vote: Vote) -> list[Outcome]:
-    return [(vote.models[i], vote.models[j], score) for i, j, score in _lane_outcomes(vote)]
-
-
-def _lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
-    """(winner lane, loser lane, score), by lane position."""
-    if len(vote.models) == 2:
-        return {"left": [(0, 1, 1.0)], "right": [(1, 0, 1.0)]}.get(vote.choice, [(0, 1, 0.5)])
-    if vote.choice == "best" and vote.best_lane in vote.lanes:
-        best = vote.lanes.index(vote.best_lane)
-        return [(best, other, 1.0) for other in range(len(vote.models)) if other != best]
-    return [(i, j, 0.5) for i, j in itertools.combinations(range(len(vote.models)), 2)]
+    return [(vote.models[i], vote.models[j], score) for i, j, score in lane_outcomes(vote)]
 
 
 def elo_ratings(games: Sequence[Outcome]) -> dict[str, float]:
@@ -141,34 +135,41 @@ def counted_votes(votes: Sequence[Vote], rules: VoteRules) -> tuple[list[Vote], 
 def build_leaderboard(
     votes: Sequence[Vote], *, rules: VoteRules | None = None, cost_of: CostOf | None = None, seed: int = 0
 ) -> Leaderboard:
-    counted, voided = counted_votes(votes, rules or VoteRules())
-    battles = _battles(counted)
-    if not len(battles):
-        return Leaderboard(ratings=[], pairs=[], votes=len(counted), voided=dict(voided))
-    games = [game for vote in counted for game in outcomes(vote)]
-    elo = elo_ratings(games)
-    raw, style = fit_both(battles, seed=seed)
-    speed = _speeds(counted)
-    tally = _tally(counted, games)
+    """The leaderboard of these votes (a battles file): their counters, then the same fit as
+    the live store's (leaderboard_from_counts)."""
+    return leaderboard_from_counts(tally(votes, rules), cost_of=cost_of, seed=seed)
+
+
+def leaderboard_from_counts(
+    counts: ArenaCounts, *, cost_of: CostOf | None = None, seed: int = 0
+) -> Leaderboard:
+    """The leaderboard from the arena's counters: its cost grows with the cells, not the votes."""
+    table = counts.cells()
+    if not table.battles:
+        return Leaderboard(ratings=[], pairs=[], votes=counts.counted, voided=counts.voided)
+    raw, style = fit_cells(table, seed=seed)
+    results = _results(table)
+    model_votes = counts.model_votes
     ratings = []
-    for i, model in enumerate(battles.models):
-        ttft, tokens_per_s = speed.get(model, (None, None))
+    for i, model in enumerate(table.models):
+        tokens_per_s = counts.median("tokens_per_s", model)
         cost = cost_of(model, tokens_per_s) if cost_of else None
+        wins, losses, ties = (int(n) for n in results[i])
         ratings.append(
             Rating(
                 model=model,
-                elo=round(elo.get(model, ELO_BASE), 1),
+                elo=round(float(raw.rating[i]), 1),
                 bradley_terry=round(float(raw.rating[i]), 1),
                 bt_lower=round(float(raw.lower[i]), 1),
                 bt_upper=round(float(raw.upper[i]), 1),
                 style_controlled=round(float(style.rating[i]), 1),
                 sc_lower=round(float(style.lower[i]), 1),
                 sc_upper=round(float(style.upper[i]), 1),
-                votes=tally[(model, "votes")],
-                wins=tally[(model, "wins")],
-                losses=tally[(model, "losses")],
-                ties=tally[(model, "ties")],
-                median_ttft_ms=ttft,
+                votes=model_votes.get(model, 0),
+                wins=wins,
+                losses=losses,
+                ties=ties,
+                median_ttft_ms=counts.median("ttft_ms", model),
                 median_tokens_per_s=tokens_per_s,
                 usd_per_1k_output_tokens=cost.usd_per_1k_output_tokens if cost else None,
                 cost_basis=cost.basis if cost else "unknown",
@@ -179,81 +180,52 @@ def build_leaderboard(
     ratings = _with_pareto_fronts(ratings)
     return Leaderboard(
         ratings=ratings,
-        pairs=_pairs(battles.models, games),
-        votes=len(counted),
-        voided=dict(voided),
+        pairs=_pairs(table),
+        votes=counts.counted,
+        voided=counts.voided,
         separation=_separation(ratings),
         length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
         cheapest_near_top=_cheapest_near_top(ratings),
     )
 
 
-def _tally(votes: Sequence[Vote], games: Sequence[Outcome]) -> Counter[tuple[str, str]]:
-    """(model, "votes" | "wins" | "losses" | "ties") -> count, in one pass."""
-    tally: Counter[tuple[str, str]] = Counter()
-    for vote in votes:
-        for model in set(vote.models):
-            tally[(model, "votes")] += 1
-    for winner, loser, score in games:
-        if score == 1.0:
-            tally[(winner, "wins")] += 1
-            tally[(loser, "losses")] += 1
-        else:
-            tally[(winner, "ties")] += 1
-            tally[(loser, "ties")] += 1
-    return tally
+def _results(table: CellTable) -> np.ndarray:
+    """Per model: its wins, losses and ties over every cell."""
+    results = np.zeros((len(table.models), 3))
+    np.add.at(results, table.first, np.stack([table.wins, table.losses, table.ties], axis=1))
+    np.add.at(results, table.second, np.stack([table.losses, table.wins, table.ties], axis=1))
+    return results
 
 
 def _battles(votes: Sequence[Vote]) -> Battles:
-    models = sorted({model for vote in votes for model in vote.models})
+    """Votes as battles, one entry per pair of panes a vote compares."""
+    rows = [battle for vote in votes for battle in vote_battles(vote)]
+    models = sorted({model for first, second, _, _ in rows for model in (first, second)})
     index = {model: i for i, model in enumerate(models)}
-    first, second, outcome, length_diff = [], [], [], []
-    for vote in votes:
-        chars = [answer.chars for answer in vote.answers] if len(vote.answers) == len(vote.models) else None
-        for i, j, score in _lane_outcomes(vote):
-            first.append(index[vote.models[i]])
-            second.append(index[vote.models[j]])
-            outcome.append(score)
-            total = chars[i] + chars[j] if chars else 0
-            length_diff.append((chars[i] - chars[j]) / total if chars and total else 0.0)
     return Battles(
-        models, np.array(first, int), np.array(second, int), np.array(outcome), np.array(length_diff)
+        models,
+        np.array([index[row[0]] for row in rows], int),
+        np.array([index[row[1]] for row in rows], int),
+        np.array([row[2] for row in rows], float),
+        np.array([row[3] for row in rows], float),
     )
 
 
-def _speeds(votes: Sequence[Vote]) -> dict[str, tuple[float | None, float | None]]:
-    """Per model: median TTFT (ms) and median tokens/s over its answers in these votes."""
-    ttfts: dict[str, list[float]] = {}
-    rates: dict[str, list[float]] = {}
-    for vote in votes:
-        for model, answer in zip(vote.models, vote.answers, strict=False):
-            if answer.ttft_ms is not None:
-                ttfts.setdefault(model, []).append(answer.ttft_ms)
-            if answer.tokens_per_s is not None:
-                rates.setdefault(model, []).append(answer.tokens_per_s)
-    models = set(ttfts) | set(rates)
-    return {model: (_median(ttfts.get(model)), _median(rates.get(model))) for model in models}
-
-
-def _median(values: list[float] | None) -> float | None:
-    return round(statistics.median(values), 2) if values else None
-
-
-def _pairs(models: list[str], games: list[Outcome]) -> list[PairRecord]:
-    tally: Counter[tuple[str, str, str]] = Counter()
-    for winner, loser, score in games:
-        a, b = sorted((winner, loser))
-        tally[(a, b, "tie" if score == 0.5 else ("a" if winner == a else "b"))] += 1
+def _pairs(table: CellTable) -> list[PairRecord]:
+    tally: dict[tuple[int, int], np.ndarray] = {}
+    for first, second, wins, losses, ties in zip(
+        table.first, table.second, table.wins, table.losses, table.ties, strict=True
+    ):
+        tally.setdefault((int(first), int(second)), np.zeros(3))[:] += (wins, losses, ties)
     return [
         PairRecord(
-            model_a=a,
-            model_b=b,
-            a_wins=tally[(a, b, "a")],
-            b_wins=tally[(a, b, "b")],
-            ties=tally[(a, b, "tie")],
+            model_a=table.models[a],
+            model_b=table.models[b],
+            a_wins=int(n[0]),
+            b_wins=int(n[1]),
+            ties=int(n[2]),
         )
-        for a, b in itertools.combinations(models, 2)
-        if tally[(a, b, "a")] + tally[(a, b, "b")] + tally[(a, b, "tie")]
+        for (a, b), n in sorted(tally.items())
     ]
 
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from psycopg2.errors import UniqueViolation
 from psycopg2.extras import Json, execute_values
 
+from chatbot.chat.cells import (
+    ArenaCounts,
+    CounterKey,
+    counted_increments,
+    encode_key,
+    merge,
+    tally,
+    voided_increments,
+)
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.postgres_api_keys import PostgresApiKeys
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
+from chatbot.chat.vote_rules import cast_time_reason, daily_key, over_limit_reason
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool
 
@@ -45,7 +57,21 @@ MIGRATIONS = [
         PRIMARY KEY (session_id, round)
     );
     """,
+    # The arena's counters (chatbot/chat/cells.py), kept at vote time; filled from the stored
+    # votes once, on upgrade (PostgresHistoryStore.backfill_arena_counts).
+    """
+    CREATE TABLE arena_counters (key text PRIMARY KEY, n bigint NOT NULL);
+    CREATE TABLE arena_daily_votes (
+        user_id text NOT NULL,
+        models text NOT NULL,
+        day date NOT NULL,
+        n integer NOT NULL,
+        PRIMARY KEY (user_id, models, day)
+    );
+    """,
 ]
+#: The marker of the one-time backfill of arena_counters from chat_votes.
+_BACKFILL = ("chat_arena_backfill", 1)
 
 _SESSION_COLUMNS = "id, user_id, title, kind, lanes, created_at, updated_at, message_count"
 
@@ -84,6 +110,7 @@ class PostgresHistoryStore(PostgresApiKeys):
         with pool.connection() as conn:
             apply_migrations(conn, "chat_history", MIGRATIONS)
         self._migrate_api_keys()
+        self.backfill_arena_counts()
 
     def create_session(self, session: Session) -> Session:
         with self._pool.transaction() as conn, conn.cursor() as cur:
@@ -198,9 +225,10 @@ class PostgresHistoryStore(PostgresApiKeys):
             row = cur.fetchone()
         return row is not None and stop_applies(row[0], lane, started_at)
 
-    def add_vote(self, vote: Vote) -> Vote:
+    def add_vote(self, vote: Vote, *, max_per_pair_per_day: int | None = None) -> Vote:
         try:
             with self._pool.transaction() as conn, conn.cursor() as cur:
+                vote = self._judged(cur, vote, max_per_pair_per_day)
                 cur.execute(
                     "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body)"
                     " VALUES (%s, %s, %s, %s, %s)",
@@ -212,16 +240,34 @@ class PostgresHistoryStore(PostgresApiKeys):
                         Json(vote.model_dump(mode="json")),
                     ),
                 )
+                if vote.anonymous:
+                    _add_counters(cur, _increments(vote))
         except UniqueViolation:
-            raise VoteExistsError() from None
+            raise VoteExistsError() from None  # the transaction, counters included, rolled back
         return vote
+
+    @staticmethod
+    def _judged(cur: Any, vote: Vote, limit: int | None) -> Vote:
+        """The vote with its reason not to count, the daily limit counted atomically here."""
+        if not vote.anonymous:
+            return vote
+        reason = cast_time_reason(vote)
+        if reason is None and limit is not None:
+            cur.execute(
+                "INSERT INTO arena_daily_votes (user_id, models, day, n) VALUES (%s, %s, %s, 1)"
+                " ON CONFLICT (user_id, models, day) DO UPDATE SET n = arena_daily_votes.n + 1 RETURNING n",
+                daily_key(vote),
+            )
+            if cur.fetchone()[0] > limit:
+                reason = over_limit_reason(limit)
+        return vote.model_copy(update={"void_reason": reason})
 
     def add_votes(self, votes: Sequence[Vote]) -> int:
         with self._pool.transaction() as conn, conn.cursor() as cur:
             added = execute_values(
                 cur,
                 "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body) VALUES %s"
-                " ON CONFLICT (session_id, round) DO NOTHING RETURNING 1",
+                " ON CONFLICT (session_id, round) DO NOTHING RETURNING session_id, round",
                 [
                     (
                         vote.session_id,
@@ -235,7 +281,40 @@ class PostgresHistoryStore(PostgresApiKeys):
                 page_size=1000,
                 fetch=True,
             )
+            new = {tuple(row) for row in added}
+            # Imported votes: counted as the rules judge them now (an import's are voided).
+            _add_counters(
+                cur, tally([vote for vote in votes if (vote.session_id, vote.round) in new]).counters
+            )
         return len(added)
+
+    def arena_counts(self) -> ArenaCounts:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT key, n FROM arena_counters")
+            return merge(cur.fetchall())
+
+    def backfill_arena_counts(self) -> int:
+        """Once, on upgrade: the counters of the votes stored before they were kept. The table
+        of votes is locked meanwhile, so a vote cast during the backfill is counted once."""
+        with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("LOCK TABLE chat_votes IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute("SELECT 1 FROM schema_migrations WHERE component = %s AND step = %s", _BACKFILL)
+            if cur.fetchone():
+                return 0
+            cur.execute("SELECT body FROM chat_votes WHERE anonymous")
+            votes = [Vote.model_validate(row[0]) for row in cur.fetchall()]
+            _add_counters(cur, tally(votes).counters)
+            days: Counter[tuple[str, str, str]] = Counter(
+                daily_key(v) for v in votes if cast_time_reason(v) is None
+            )
+            if days:
+                execute_values(
+                    cur,
+                    "INSERT INTO arena_daily_votes (user_id, models, day, n) VALUES %s",
+                    [(*key, n) for key, n in days.items()],
+                )
+            cur.execute("INSERT INTO schema_migrations (component, step) VALUES (%s, %s)", _BACKFILL)
+        return len(votes)
 
     def list_votes(self, *, anonymous_only: bool = True) -> list[Vote]:
         with self._pool.connection() as conn, conn.cursor() as cur:
@@ -248,3 +327,19 @@ class PostgresHistoryStore(PostgresApiKeys):
         with self._pool.connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT body FROM chat_votes WHERE session_id = %s ORDER BY round", (session_id,))
             return [Vote.model_validate(row[0]) for row in cur.fetchall()]
+
+
+def _increments(vote: Vote) -> Counter[CounterKey]:
+    return voided_increments(vote.void_reason) if vote.void_reason else counted_increments(vote)
+
+
+def _add_counters(cur: Any, increments: Counter[CounterKey]) -> None:
+    """One statement; keys in a fixed order, so concurrent votes never deadlock on them."""
+    rows = sorted((encode_key(key), n) for key, n in increments.items() if n)
+    if rows:
+        execute_values(
+            cur,
+            "INSERT INTO arena_counters (key, n) VALUES %s"
+            " ON CONFLICT (key) DO UPDATE SET n = arena_counters.n + EXCLUDED.n",
+            rows,
+        )

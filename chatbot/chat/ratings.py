@@ -55,49 +55,75 @@ class Fit:
     length_effect: float | None = None
 
 
-def fit_both(battles: Battles, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
-    """(raw, style-controlled), each with a bootstrap over the same resamples of the battles.
+@dataclass(frozen=True)
+class CellTable:
+    """The cells as arrays, one entry per cell with any battle."""
 
-    Battles are fitted as cells (same models, outcome and length difference, rounded to
-    LENGTH_STEP) weighted by how many battles fall in each: the same likelihood, and a bootstrap
-    over 100,000 votes takes seconds rather than minutes."""
-    cells, counts, battle_cell = _cells(battles)
-    m = len(battles.models)
-    raw_beta = _logistic(cells.design[:, :m], cells.outcome, counts)
-    style_beta = _logistic(cells.design, cells.outcome, counts)
+    models: list[str]
+    first: np.ndarray
+    second: np.ndarray
+    #: The length step of the cell (length difference / LENGTH_STEP).
+    step: np.ndarray
+    #: Counts of model `first` winning, losing and tying, per cell.
+    wins: np.ndarray
+    losses: np.ndarray
+    ties: np.ndarray
+
+    @property
+    def battles(self) -> int:
+        return int(self.wins.sum() + self.losses.sum() + self.ties.sum())
+
+
+def fit_both(battles: Battles, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
+    """(raw, style-controlled) fits of battles: the fit of their cells (fit_cells)."""
+    return fit_cells(cells_of(battles), rounds=rounds, seed=seed)
+
+
+def cells_of(battles: Battles) -> CellTable:
+    """The battles counted into cells, each seen from its lower-indexed model (a battle seen
+    from the other side is the same likelihood: the design row and the outcome flip)."""
+    swap = battles.second < battles.first
+    first = np.where(swap, battles.second, battles.first)
+    second = np.where(swap, battles.first, battles.second)
+    outcome = np.where(swap, 1.0 - battles.outcome, battles.outcome)
+    step = np.round(np.where(swap, -battles.length_diff, battles.length_diff) / LENGTH_STEP).astype(int)
+    kind = np.select([outcome == 1.0, outcome == 0.0], [0, 1], 2)  # wins, losses, ties
+    keys = np.stack([first, second, step], axis=1)
+    unique, cell = np.unique(keys, axis=0, return_inverse=True)
+    counts = np.zeros((len(unique), 3))
+    np.add.at(counts, (cell.reshape(-1), kind), 1.0)
+    return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
+
+
+def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
+    """(raw, style-controlled), each with a bootstrap over the same resamples.
+
+    Each cell is three weighted rows of one logistic regression (its wins, losses and ties as
+    outcomes 1, 0 and 0.5), so the cost grows with the cells, not the battles. The bootstrap
+    redraws each count as a Poisson of itself: for many votes, the same spread as resampling
+    the battles, without them."""
+    m = len(table.models)
+    design = np.zeros((len(table.step), m + 1))
+    rows = np.arange(len(table.step))
+    design[rows, table.first] = 1.0
+    design[rows, table.second] = -1.0
+    design[:, m] = table.step * LENGTH_STEP
+    design = np.concatenate([design, design, design])
+    outcome = np.repeat([1.0, 0.0, 0.5], len(table.step))
+    counts = np.concatenate([table.wins, table.losses, table.ties]).astype(float)
+    used = counts > 0
+    design, outcome, counts = design[used], outcome[used], counts[used]
+    raw_beta = _logistic(design[:, :m], outcome, counts)
+    style_beta = _logistic(design, outcome, counts)
     rng = np.random.default_rng(seed)
     raw_samples, style_samples = [], []
     for _ in range(rounds):
-        resampled = np.bincount(
-            battle_cell[rng.integers(0, len(battles), len(battles))], minlength=len(counts)
-        )
-        raw_samples.append(_logistic(cells.design[:, :m], cells.outcome, resampled, start=raw_beta))
-        style_samples.append(_logistic(cells.design, cells.outcome, resampled, start=style_beta))
-    raw = _summary(raw_beta, np.array(raw_samples), _covariance(cells.design[:, :m], counts, raw_beta), m)
-    style = _summary(style_beta, np.array(style_samples), _covariance(cells.design, counts, style_beta), m)
+        redrawn = rng.poisson(counts).astype(float)
+        raw_samples.append(_logistic(design[:, :m], outcome, redrawn, start=raw_beta))
+        style_samples.append(_logistic(design, outcome, redrawn, start=style_beta))
+    raw = _summary(raw_beta, np.array(raw_samples), _covariance(design[:, :m], counts, raw_beta), m)
+    style = _summary(style_beta, np.array(style_samples), _covariance(design, counts, style_beta), m)
     return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
-
-
-@dataclass(frozen=True)
-class _Cells:
-    design: np.ndarray
-    outcome: np.ndarray
-
-
-def _cells(battles: Battles) -> tuple[_Cells, np.ndarray, np.ndarray]:
-    """Distinct battles (design rows), how many battles each stands for, and each battle's cell."""
-    steps = np.round(battles.length_diff / LENGTH_STEP).astype(int)
-    keys = np.stack([battles.first, battles.second, np.round(battles.outcome * 2).astype(int), steps], axis=1)
-    unique, battle_cell = np.unique(keys, axis=0, return_inverse=True)
-    battle_cell = battle_cell.reshape(-1)
-    m = len(battles.models)
-    design = np.zeros((len(unique), m + 1))
-    rows = np.arange(len(unique))
-    design[rows, unique[:, 0]] = 1.0
-    design[rows, unique[:, 1]] = -1.0
-    design[:, m] = unique[:, 3] * LENGTH_STEP
-    counts = np.bincount(battle_cell, minlength=len(unique)).astype(float)
-    return _Cells(design, unique[:, 2] / 2.0), counts, battle_cell
 
 
 def _logistic(

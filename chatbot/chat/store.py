@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey
+from chatbot.chat.cells import ArenaCounts
 from chatbot.chat.records import Message, Session, SessionPage, Vote
 from chatbot.errors import ChatbotError
 
@@ -66,8 +67,21 @@ class HistoryStore(Protocol):
         self, user_id: str, session_id: str, lane: str | None, started_at: datetime
     ) -> bool: ...
 
-    def add_vote(self, vote: Vote) -> Vote:
-        """Raises VoteExistsError if this round already has a vote."""
+    def add_vote(self, vote: Vote, *, max_per_pair_per_day: int | None = None) -> Vote:
+        """Stores the vote and, for an arena vote, adds to the arena counters in the same atomic
+        write (chatbot/chat/cells.py): a vote that does not count (its reason, an imported round,
+        or past the daily limit, counted atomically here) is stored with its reason and only
+        adds to the voided count. Returns the vote as stored. Raises VoteExistsError if this
+        round already has a vote (and then adds to no counter)."""
+        ...
+
+    def arena_counts(self) -> ArenaCounts:
+        """Every arena counter: a read whose size grows with the cells, not the votes."""
+        ...
+
+    def backfill_arena_counts(self) -> int:
+        """Once per store, on upgrade: the counters of the votes stored before they were kept.
+        Safe to call again or from several processes; returns how many votes it counted in."""
         ...
 
     def add_votes(self, votes: Sequence[Vote]) -> int:

@@ -12,6 +12,7 @@ Each voided vote keeps its reason, and the battles export says it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -55,24 +56,35 @@ def identity_leak_reason(lane_label: str, term: str) -> str:
     return f"{IDENTITY_LEAK}: the answer of {lane_label} names its own model ({term!r})"
 
 
+def imported_reason() -> str:
+    return f"{IMPORTED_SESSION}: the round was imported, not run (and hidden) here"
+
+
+def over_limit_reason(limit: int) -> str:
+    return f"{OVER_DAILY_LIMIT}: more than {limit} votes by this user on these models that day"
+
+
+def cast_time_reason(vote: Vote) -> str | None:
+    """Why a vote does not count, from the vote alone (its daily-limit count aside)."""
+    if vote.void_reason:
+        return vote.void_reason
+    return imported_reason() if is_imported_session(vote.session_id) else None
+
+
+def daily_key(vote: Vote) -> tuple[str, str, str]:
+    """(user, models, UTC day): the daily limit counts the votes of one key."""
+    return (vote.user_id, json.dumps(sorted(vote.models)), vote.created_at.astimezone(UTC).date().isoformat())
+
+
 def void_reasons(votes: Sequence[Vote], rules: VoteRules) -> list[str | None]:
     """Per vote, in the order given (oldest first): None if it counts, else why it does not."""
-    seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    seen: Counter[tuple[str, str, str]] = Counter()
     reasons: list[str | None] = []
     for vote in votes:
-        if vote.void_reason:
-            reasons.append(vote.void_reason)
-            continue
-        if is_imported_session(vote.session_id):
-            reasons.append(f"{IMPORTED_SESSION}: the round was imported, not run (and hidden) here")
-            continue
-        key = (vote.user_id, tuple(sorted(vote.models)), vote.created_at.astimezone(UTC).date().isoformat())
-        seen[key] += 1
-        if seen[key] > rules.max_votes_per_pair_per_day:
-            limit = rules.max_votes_per_pair_per_day
-            reasons.append(
-                f"{OVER_DAILY_LIMIT}: more than {limit} votes by this user on these models that day"
-            )
-        else:
-            reasons.append(None)
+        reason = cast_time_reason(vote)
+        if reason is None:
+            seen[daily_key(vote)] += 1
+            if seen[daily_key(vote)] > rules.max_votes_per_pair_per_day:
+                reason = over_limit_reason(rules.max_votes_per_pair_per_day)
+        reasons.append(reason)
     return reasons

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
-from chatbot.chat.leaderboard import Leaderboard, build_leaderboard
+from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts
 from chatbot.chat.leaderboard_cache import CachedLeaderboard
 from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
 from chatbot.chat.requests import VoteRequest
@@ -71,7 +71,8 @@ class Votes:
                 anonymous=session.kind == "arena" and not is_imported_session(session.id),
                 answers=[figures_of(answers[lane.id]) for lane in session.lanes],
                 void_reason=self._identity_leak(session.lanes, answers),
-            )
+            ),
+            max_per_pair_per_day=self.rules.max_votes_per_pair_per_day,
         )
         if vote.anonymous:
             self.board.votes_arrived()
@@ -83,10 +84,8 @@ class Votes:
         return self.board.get()
 
     def fresh_leaderboard(self) -> Leaderboard:
-        """A fit of every arena vote now (slow with many votes: the bootstrap refits hundreds of times)."""
-        return build_leaderboard(
-            self.store.list_votes(anonymous_only=True), rules=self.rules, cost_of=self.cost_of
-        )
+        """A fit of the arena's counters now: one read of the cells, whatever the number of votes."""
+        return leaderboard_from_counts(self.store.arena_counts(), cost_of=self.cost_of)
 
     def cost_of(self, model: str, tokens_per_s: float | None) -> ModelCost:
         spec = self.catalog.get(model) if model in self.catalog.names else None

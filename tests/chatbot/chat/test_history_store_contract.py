@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from chatbot.chat.cursor import InvalidCursorError, encode_cursor
-from chatbot.chat.records import Lane, Message, Session, Vote, utc_now
+from chatbot.chat.records import Lane, Message, Session, Vote, imported_session_id, utc_now
 from chatbot.chat.store import HistoryStore, SessionNotFoundError, VoteExistsError
 from chatbot.models.events import Metrics, Source, Usage
 
@@ -176,3 +176,52 @@ def test_a_round_is_voted_on_once(store: HistoryStore):
     assert len(store.list_votes(anonymous_only=False)) == 2
     assert [v.round for v in store.session_votes("s1")] == [1, 3]
     assert store.session_votes("s2") == []
+
+
+def arena_vote(number: int, choice: str = "left", **fields) -> Vote:
+    values = {"session_id": f"s{number}", "round": 1, "user_id": f"voter{number}", "choice": choice}
+    values |= {"models": ["m-a", "m-b"], "anonymous": True, **fields}
+    return Vote(**values)
+
+
+def test_fifty_concurrent_votes_add_exactly_their_counts(store: HistoryStore):
+    choices = ["left"] * 20 + ["right"] * 17 + ["tie"] * 13
+
+    def cast(number: int) -> Vote:
+        return store.add_vote(arena_vote(number, choices[number]), max_per_pair_per_day=20)
+
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(cast, range(50)))
+    counts = store.arena_counts()
+    assert counts.counted == 50
+    assert counts.model_votes == {"m-a": 50, "m-b": 50}
+    cells = counts.cells()
+    assert (cells.wins.sum(), cells.losses.sum(), cells.ties.sum()) == (20, 17, 13)
+
+
+def test_votes_that_do_not_count_are_kept_with_their_reason_and_reach_no_cell(store: HistoryStore):
+    leak = store.add_vote(arena_vote(1, void_reason="identity_leak: the answer of A names its own model"))
+    imported = store.add_vote(arena_vote(2, session_id=imported_session_id("bob", "elsewhere")))
+    first, second, third = (
+        store.add_vote(arena_vote(10 + n, user_id="eager"), max_per_pair_per_day=2) for n in range(3)
+    )
+    store.add_vote(arena_vote(20, anonymous=False))  # a compare vote: not the arena's
+    assert imported.void_reason.startswith("imported_session")
+    assert (first.void_reason, second.void_reason) == (None, None)
+    assert third.void_reason.startswith("over_daily_limit")
+    stored = {v.session_id: v.void_reason for v in store.list_votes()}
+    assert stored["s12"] == third.void_reason
+    assert stored["s1"] == leak.void_reason
+    counts = store.arena_counts()
+    assert counts.counted == 2
+    assert counts.voided == {"identity_leak": 1, "imported_session": 1, "over_daily_limit": 1}
+    assert counts.cells().battles == 2
+
+
+def test_a_second_vote_on_a_round_adds_to_no_counter(store: HistoryStore):
+    store.add_vote(arena_vote(1), max_per_pair_per_day=20)
+    with pytest.raises(VoteExistsError):
+        store.add_vote(arena_vote(1, "right"), max_per_pair_per_day=20)
+    counts = store.arena_counts()
+    assert counts.counted == 1
+    assert counts.cells().losses.sum() == 0

@@ -180,8 +180,8 @@ def test_quality_cost_and_speed_mark_the_pareto_fronts_and_the_cheapest_near_the
     assert [rating.model for rating in board.ratings] == ["best", "close", "worst"]
     assert {m for m, r in by_model.items() if r.pareto_cost} == {"best", "close"}
     assert board.cheapest_near_top == "close"
-    assert by_model["best"].median_ttft_ms == 600.0
-    assert by_model["best"].median_tokens_per_s == 50.0
+    assert by_model["best"].median_ttft_ms == pytest.approx(600.0, rel=0.01)  # kept to 1%
+    assert by_model["best"].median_tokens_per_s == pytest.approx(50.0, rel=0.01)
     assert {m for m, r in by_model.items() if r.pareto_speed} == {"best"}
 
 

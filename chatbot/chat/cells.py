@@ -1,0 +1,173 @@
+"""The arena's sufficient statistics: counters a vote adds to, so a fit never reads every vote.
+
+A counted vote adds, in the same store transaction that keeps the vote:
+- per cell (model_a, model_b, length step), with model_a < model_b by name: one to the wins,
+  losses or ties of model_a, for each pair of panes the vote compares. The length step is the
+  answers' normalised length difference (a's minus b's) rounded to ratings.LENGTH_STEP, the
+  precision the fit has always used, so the fit on cells is the fit on votes;
+- one to `counted`, and one to each of its models' `model_votes`.
+A vote that does not count (vote_rules.py) is kept with its reason and adds one to
+`voided/<reason code>` only. The daily limit is its own counter per (user, models, UTC day).
+
+Counter keys are tuples of strings and integers, stored as their JSON text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chatbot.chat.ratings import LENGTH_STEP, CellTable
+from chatbot.chat.records import Vote
+from chatbot.chat.vote_rules import VoteRules, void_reasons
+
+CounterKey = tuple[str | int, ...]
+#: The outcome of a cell's model_a.
+OUTCOMES = ("wins", "losses", "ties")
+
+
+def encode_key(key: CounterKey) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def decode_key(text: str) -> CounterKey:
+    return tuple(json.loads(text))
+
+
+def lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
+    """(winner lane, loser lane, score), by lane position."""
+    if len(vote.models) == 2:
+        return {"left": [(0, 1, 1.0)], "right": [(1, 0, 1.0)]}.get(vote.choice, [(0, 1, 0.5)])
+    if vote.choice == "best" and vote.best_lane in vote.lanes:
+        best = vote.lanes.index(vote.best_lane)
+        return [(best, other, 1.0) for other in range(len(vote.models)) if other != best]
+    return [(i, j, 0.5) for i, j in itertools.combinations(range(len(vote.models)), 2)]
+
+
+def vote_battles(vote: Vote) -> list[tuple[str, str, float, float]]:
+    """(first model, second model, score of the first, length difference first minus second)."""
+    chars = [answer.chars for answer in vote.answers] if len(vote.answers) == len(vote.models) else None
+    battles = []
+    for i, j, score in lane_outcomes(vote):
+        total = chars[i] + chars[j] if chars else 0
+        length_diff = (chars[i] - chars[j]) / total if chars and total else 0.0
+        battles.append((vote.models[i], vote.models[j], score, length_diff))
+    return battles
+
+
+def cell_of(first: str, second: str, score: float, length_diff: float) -> CounterKey:
+    """The cell counter one battle adds to, seen from the model first by name."""
+    if second < first:
+        first, second, score, length_diff = second, first, 1.0 - score, -length_diff
+    step = int(np.round(length_diff / LENGTH_STEP))  # half to even: symmetric under the swap
+    outcome = "ties" if score == 0.5 else ("wins" if score == 1.0 else "losses")
+    return ("cell", first, second, step, outcome)
+
+
+def counted_increments(vote: Vote) -> Counter[CounterKey]:
+    """What a counted vote adds."""
+    increments: Counter[CounterKey] = Counter({("counted",): 1})
+    for model in set(vote.models):
+        increments[("model_votes", model)] += 1
+    for battle in vote_battles(vote):
+        increments[cell_of(*battle)] += 1
+    for model, answer in zip(vote.models, vote.answers, strict=False):
+        for figure, value in (("ttft_ms", answer.ttft_ms), ("tokens_per_s", answer.tokens_per_s)):
+            if value is not None and value > 0:
+                increments[(figure, model, speed_bucket(value))] += 1
+    return increments
+
+
+#: Speed figures are counted in buckets 1% wide, so a median is known to 1%.
+SPEED_BUCKET = math.log(1.01)
+
+
+def speed_bucket(value: float) -> int:
+    return round(math.log(value) / SPEED_BUCKET)
+
+
+def histogram_median(buckets: dict[int, int]) -> float | None:
+    """The median of values counted in speed buckets (each read as its bucket's centre)."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    ordered = sorted(buckets.items())
+    cumulative = list(itertools.accumulate(n for _, n in ordered))
+
+    def at(position: int) -> float:
+        index = next(i for i, upto in enumerate(cumulative) if upto > position)
+        return math.exp(ordered[index][0] * SPEED_BUCKET)
+
+    return round((at((total - 1) // 2) + at(total // 2)) / 2, 2)
+
+
+def voided_increments(reason: str) -> Counter[CounterKey]:
+    return Counter({("voided", reason.split(":", 1)[0]): 1})
+
+
+@dataclass
+class ArenaCounts:
+    """Every arena counter, read back from a store (or tallied from votes)."""
+
+    counters: Counter[CounterKey] = field(default_factory=Counter)
+
+    @property
+    def counted(self) -> int:
+        return self.counters[("counted",)]
+
+    @property
+    def voided(self) -> dict[str, int]:
+        return {str(key[1]): n for key, n in self.counters.items() if key[0] == "voided" and n}
+
+    @property
+    def model_votes(self) -> dict[str, int]:
+        return {str(key[1]): n for key, n in self.counters.items() if key[0] == "model_votes" and n}
+
+    def median(self, figure: str, model: str) -> float | None:
+        """The median ttft_ms or tokens_per_s of a model's counted answers."""
+        buckets = {int(k[2]): n for k, n in self.counters.items() if k[0] == figure and k[1] == model}
+        return histogram_median(buckets)
+
+    def cells(self) -> CellTable:
+        per_cell: dict[tuple[str, str, int], list[int]] = {}
+        for key, n in self.counters.items():
+            if key[0] == "cell" and n:
+                _, a, b, step, outcome = key
+                per_cell.setdefault((str(a), str(b), int(step)), [0, 0, 0])[OUTCOMES.index(str(outcome))] += n
+        models = sorted({model for a, b, _ in per_cell for model in (a, b)})
+        index = {model: i for i, model in enumerate(models)}
+        keys = sorted(per_cell)
+        counts = np.array([per_cell[key] for key in keys], dtype=float).reshape(-1, 3)
+        return CellTable(
+            models,
+            np.array([index[a] for a, _, _ in keys], dtype=int),
+            np.array([index[b] for _, b, _ in keys], dtype=int),
+            np.array([step for _, _, step in keys], dtype=int),
+            counts[:, 0],
+            counts[:, 1],
+            counts[:, 2],
+        )
+
+
+def tally(votes: Sequence[Vote], rules: VoteRules | None = None) -> ArenaCounts:
+    """The counters a store holds after these votes (anonymous ones; oldest first), each judged
+    by the rules as at vote time: the backfill of stored votes, and the ranking of a file."""
+    ordered = sorted((vote for vote in votes if vote.anonymous), key=lambda vote: vote.created_at)
+    counts = ArenaCounts()
+    for vote, reason in zip(ordered, void_reasons(ordered, rules or VoteRules()), strict=True):
+        counts.counters.update(voided_increments(reason) if reason else counted_increments(vote))
+    return counts
+
+
+def merge(rows: Iterable[tuple[str, int]]) -> ArenaCounts:
+    """Counters from stored (key text, n) rows; the same key may come from several shards."""
+    counts = ArenaCounts()
+    for text, n in rows:
+        counts.counters[decode_key(text)] += int(n)
+    return counts

@@ -1,0 +1,172 @@
+"""The fit on cells (counts kept at vote time) is the fit on votes it replaced."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import numpy as np
+from psycopg2.extras import Json
+
+from chatbot.chat.cells import tally
+from chatbot.chat.leaderboard import _battles
+from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
+from chatbot.chat.ratings import (
+    LENGTH_STEP,
+    Battles,
+    Fit,
+    _covariance,
+    _logistic,
+    _summary,
+    fit_cells,
+)
+from chatbot.chat.records import AnswerFigures, Vote, utc_now
+from chatbot.migrations import apply_migrations
+from chatbot.postgres import ConnectionPool, create_database
+
+
+def vote_level_fit(battles: Battles, rounds: int = 200, seed: int = 0) -> tuple[Fit, Fit]:
+    """The previous release's fit: a row per distinct battle, bootstrap over the battles."""
+    steps = np.round(battles.length_diff / LENGTH_STEP).astype(int)
+    keys = np.stack([battles.first, battles.second, np.round(battles.outcome * 2).astype(int), steps], axis=1)
+    unique, battle_cell = np.unique(keys, axis=0, return_inverse=True)
+    battle_cell = battle_cell.reshape(-1)
+    m = len(battles.models)
+    design = np.zeros((len(unique), m + 1))
+    rows = np.arange(len(unique))
+    design[rows, unique[:, 0]] = 1.0
+    design[rows, unique[:, 1]] = -1.0
+    design[:, m] = unique[:, 3] * LENGTH_STEP
+    outcome = unique[:, 2] / 2.0
+    counts = np.bincount(battle_cell, minlength=len(unique)).astype(float)
+    raw_beta = _logistic(design[:, :m], outcome, counts)
+    style_beta = _logistic(design, outcome, counts)
+    rng = np.random.default_rng(seed)
+    raw_samples, style_samples = [], []
+    for _ in range(rounds):
+        resampled = np.bincount(
+            battle_cell[rng.integers(0, len(battles), len(battles))], minlength=len(counts)
+        )
+        raw_samples.append(_logistic(design[:, :m], outcome, resampled, start=raw_beta))
+        style_samples.append(_logistic(design, outcome, resampled, start=style_beta))
+    raw = _summary(raw_beta, np.array(raw_samples), _covariance(design[:, :m], counts, raw_beta), m)
+    style = _summary(style_beta, np.array(style_samples), _covariance(design, counts, style_beta), m)
+    return raw, style
+
+
+def random_votes(count: int, seed: int = 7) -> list[Vote]:
+    """Two-pane votes over six models of spread strengths, longer answers a little preferred."""
+    rng = np.random.default_rng(seed)
+    models = [f"model-{i}" for i in range(6)]
+    strength = np.linspace(-1.0, 1.0, len(models))
+    start = utc_now() - timedelta(days=1)
+    votes = []
+    for number in range(count):
+        a, b = rng.choice(len(models), 2, replace=False)
+        chars = rng.integers(50, 2000, 2)
+        diff = (chars[0] - chars[1]) / chars.sum()
+        p = 1 / (1 + np.exp(-(strength[a] - strength[b] + 0.5 * diff)))
+        draw = rng.random()
+        choice = "tie" if draw < 0.15 else ("left" if draw < 0.15 + 0.85 * p else "right")
+        votes.append(
+            Vote(
+                session_id=f"s{number}",
+                round=1,
+                user_id=f"u{number}",
+                choice=choice,
+                models=[models[a], models[b]],
+                anonymous=True,
+                answers=[AnswerFigures(chars=int(c)) for c in chars],
+                created_at=start + timedelta(seconds=number),
+            )
+        )
+    return votes
+
+
+def test_the_fit_on_cells_equals_the_fit_on_votes_within_one_point():
+    votes = random_votes(3000)
+    battles = _battles(votes)
+    cells = tally(votes).cells()
+    assert cells.models == battles.models
+    assert cells.battles == len(battles)
+    (old_raw, old_style), (raw, style) = vote_level_fit(battles), fit_cells(cells)
+    for old, new in ((old_raw, raw), (old_style, style)):
+        assert np.abs(new.rating - old.rating).max() < 1.0
+        # The intervals come from another bootstrap (Poisson counts, not resampled battles).
+        assert np.abs(new.lower - old.lower).max() < 5.0
+        assert np.abs(new.upper - old.upper).max() < 5.0
+    assert style.length_effect is not None
+    assert style.length_effect > 0, "longer answers were preferred in the data"
+
+
+def test_cells_are_fewer_than_votes_and_counted_once_per_battle():
+    votes = random_votes(3000)
+    cells = tally(votes).cells()
+    assert len(cells.step) < 3000
+    assert (cells.first < cells.second).all(), "each cell is seen from the model first by name"
+
+
+# -- upgrade: the counters are filled from the votes the previous release stored ----------------
+
+
+def previous_release_votes() -> list[Vote]:
+    votes = random_votes(40)
+    votes[3] = votes[3].model_copy(update={"void_reason": "identity_leak: the answer of A names itself"})
+    eager = [
+        v.model_copy(update={"user_id": "eager", "models": ["model-0", "model-1"]}) for v in votes[10:35]
+    ]
+    return [*votes[:10], *eager, *votes[35:]]  # 25 by one user on one pair in a day: 5 over
+
+
+def test_postgres_backfills_the_counters_of_votes_the_previous_release_stored(postgres_server_url: str):
+    url = create_database(postgres_server_url, "arena_upgrade")
+    votes = previous_release_votes()
+    pool = ConnectionPool(url, max_connections=4)
+    try:
+        with pool.connection() as conn:  # the previous release: its one migration, its inserts
+            apply_migrations(conn, "chat_history", MIGRATIONS[:1])
+        with pool.transaction() as conn, conn.cursor() as cur:
+            for vote in votes:
+                cur.execute(
+                    "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        vote.session_id,
+                        vote.round,
+                        vote.anonymous,
+                        vote.created_at,
+                        Json(vote.model_dump(mode="json")),
+                    ),
+                )
+        store = PostgresHistoryStore(pool)
+        expected = tally(votes).counters
+        assert store.arena_counts().counters == expected
+        assert store.arena_counts().voided == {"identity_leak": 1, "over_daily_limit": 5}
+        PostgresHistoryStore(pool)  # a second start (another process) adds nothing
+        assert store.arena_counts().counters == expected
+        late = random_votes(41)[40].model_copy(update={"session_id": "late"})
+        store.add_vote(late, max_per_pair_per_day=20)
+        assert store.arena_counts().counted == tally([*votes, late]).counted
+    finally:
+        pool.close()
+
+
+def test_dynamodb_backfills_the_counters_of_votes_the_previous_release_stored(dynamodb_store):
+    votes = previous_release_votes()
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("history")
+    for vote in votes:  # as the previous release wrote them
+        table.put_item(
+            Item={
+                "pk": "VOTES",
+                "sk": f"{vote.session_id}#{vote.round:010d}",
+                "anonymous": vote.anonymous,
+                "body": vote.model_dump_json(),
+            }
+        )
+    live = random_votes(41)[40].model_copy(update={"session_id": "live"})
+    dynamodb_store.add_vote(live, max_per_pair_per_day=20)  # cast by the new release before the backfill
+    assert dynamodb_store.backfill_arena_counts() == len(votes)
+    expected = tally([*votes, live]).counters
+    assert dynamodb_store.arena_counts().counters == expected
+    assert dynamodb_store.backfill_arena_counts() == 0, "a second run adds nothing"
+    assert dynamodb_store.arena_counts().counters == expected
