@@ -26,8 +26,14 @@ MAX_ZIP_ENTRIES = 5_000
 #: (a bomb) about 1000:1.
 MAX_COMPRESSION_RATIO = 100
 #: Entries up to this size are not held to the ratio: small, repetitive XML parts can exceed
-#: it, and cannot hurt.
-RATIO_EXEMPT_BYTES = 1 * MB
+#: it, and cannot hurt. Kept small: a reader parses every markup part, and many parts of just
+#: under an exemption add up (30 headers of 1 MB each made a .docx of 88 KB that cost 655 MB).
+RATIO_EXEMPT_BYTES = 64 * 1024
+#: Markup (.xml, .rels) a reader parses into trees, all parts together: python-docx loads every
+#: header, footer and style part at open, at about 20 times its size in memory. 10 MB of
+#: WordprocessingML is thousands of pages.
+MAX_MARKUP_BYTES = 10 * MB
+MARKUP_SUFFIXES = (".xml", ".rels")
 
 
 def refuse_zip_bomb(filename: str, data: bytes, kind: str = ".docx") -> None:
@@ -52,15 +58,29 @@ def refuse_zip_bomb(filename: str, data: bytes, kind: str = ".docx") -> None:
             f"{filename!r} unpacks to {total // MB} MB; the limit is {MAX_UNPACKED_BYTES // MB} MB "
             "(images included). Split the document into smaller files, or make its images smaller."
         )
+    markup = sum(entry.file_size for entry in entries if entry.filename.lower().endswith(MARKUP_SUFFIXES))
+    if markup > MAX_MARKUP_BYTES:
+        raise DocumentTooLargeError(
+            f"{filename!r} holds {markup // MB} MB of markup; the limit is {MAX_MARKUP_BYTES // MB} MB. "
+            "Split the document into smaller files."
+        )
     for entry in entries:
         if entry.file_size <= RATIO_EXEMPT_BYTES:
             continue
         if entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1):
             raise DocumentTooLargeError(
-                f"{filename!r} has a part ({entry.filename!r}) that unpacks {entry.file_size // MB} MB from "
+                f"{filename!r} has a part ({entry.filename!r}) that unpacks {entry.file_size // 1024} KB from "
                 f"{entry.compress_size} bytes, more than {MAX_COMPRESSION_RATIO} times its size: that is "
                 "a ZIP bomb, not a document. Save the document again from a word processor."
             )
+
+    # Many parts, each under the exemption, can still add up to a bomb: the whole file too.
+    if total > RATIO_EXEMPT_BYTES and total > MAX_COMPRESSION_RATIO * len(data):
+        raise DocumentTooLargeError(
+            f"{filename!r} unpacks to {total // 1024} KB from {len(data) // 1024} KB, more than "
+            f"{MAX_COMPRESSION_RATIO} times its size: that is a ZIP bomb, not a document. Save the "
+            "document again from a word processor."
+        )
 
 
 class UnpackBudget:

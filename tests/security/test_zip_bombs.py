@@ -82,3 +82,57 @@ def test_a_real_docx_with_a_large_stored_image_is_still_indexed():
     # An image does not compress: 30 MB stored is 30 MB in the file, ratio 1.
     document = docx_with_part("word/media/photo.jpg", 30 * 1024 * 1024, compress=False)
     assert "A short document" in extract_text("photo.docx", document).text
+
+
+def many_header_parts(count: int, size: int) -> bytes:
+    """A real .docx with `count` header parts of `size` bytes of empty paragraphs, each one
+    linked from the document, so that python-docx parses every one of them at open."""
+    source = zipfile.ZipFile(io.BytesIO(docx_with(["Headers."])))
+    header = (
+        b'<?xml version="1.0"?><w:hdr xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        + b"<w:p/>" * (size // 6)
+        + b"</w:hdr>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                overrides = b"".join(
+                    b'<Override PartName="/word/h%d.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.wordprocessingml.header+xml"/>' % index
+                    for index in range(count)
+                )
+                data = data.replace(b"</Types>", overrides + b"</Types>")
+            if info.filename == "word/_rels/document.xml.rels":
+                links = b"".join(
+                    b'<Relationship Id="rX%d" Type="http://schemas.openxmlformats.org/officeDocument/'
+                    b'2006/relationships/header" Target="h%d.xml"/>' % (index, index)
+                    for index in range(count)
+                )
+                data = data.replace(b"</Relationships>", links + b"</Relationships>")
+            archive.writestr(info.filename, data)
+        for index in range(count):
+            archive.writestr(f"word/h{index}.xml", header, compresslevel=9)
+    return out.getvalue()
+
+
+def test_many_markup_parts_each_under_a_megabyte_are_refused_before_any_is_parsed():
+    # Found in review: 30 headers of 1 MB each (88 KB of file) cost 655 MB as python-docx parsed them.
+    bomb = many_header_parts(30, 1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentTooLargeError, match="ZIP bomb|of markup"):
+            extract_text("headers.docx", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * len(bomb), f"{peak} bytes allocated to refuse a {len(bomb)}-byte file"
+
+
+def test_markup_far_more_compressed_than_text_is_refused_and_a_long_real_document_is_read():
+    document = many_header_parts(3, 200 * 1024)  # 600 KB of markup, about 150:1 as empty paragraphs
+    with pytest.raises(DocumentTooLargeError, match="ZIP bomb"):
+        extract_text("headers.docx", document)
+    paragraphs = [f"Paragraph {index} of a long report, with words that differ." for index in range(20_000)]
+    assert "Paragraph 19999" in extract_text("long.docx", docx_with(paragraphs)).text
