@@ -97,8 +97,10 @@ def _as_chatbot_error(filename: str, exc: Exception) -> ChatbotError:
     """What the client is told when indexing `filename` raised `exc`, whatever raised it."""
     if isinstance(exc, ChatbotError):
         return exc
+    # The exception's own text can name hosts, tables or paths: it goes to the log (the caller
+    # logs it), the client gets its kind only.
     return IngestFailedError(
-        f"{filename!r} was not indexed: {type(exc).__name__}: {exc}. Nothing was stored; "
+        f"{filename!r} was not indexed ({type(exc).__name__}). Nothing was stored; "
         "send it again, and if it fails again, tell an administrator."
     )
 

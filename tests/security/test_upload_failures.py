@@ -56,3 +56,13 @@ def test_a_failed_upload_stores_nothing(signed_in):
     before = bob.get("/documents").json()
     upload(signed_in("bob"), "broken-xml.docx", docx_with_replaced_part("word/document.xml", b"<not xml"))
     assert bob.get("/documents").json() == before
+
+
+def test_an_unexpected_failure_names_the_file_and_its_kind_but_not_the_servers_insides():
+    from lambdas.chat_api.documents import _as_chatbot_error
+
+    inside = RuntimeError('connection to server at "db.internal" (10.0.3.7), port 5432 failed')
+    error = _as_chatbot_error("notes.pdf", inside)
+    message = str(error)
+    assert "'notes.pdf' was not indexed (RuntimeError)" in message
+    assert "db.internal" not in message and "10.0.3.7" not in message
