@@ -104,4 +104,9 @@ def test_an_administrator_imports_a_battles_file_once_and_the_leaderboard_counts
         bad = admin.post("/admin/battles", content=body + '{"model_a": 1}\n', headers=headers)
         assert bad.status_code == 422
         assert "Line 7 of the battles file is not a battle" in bad.json()["error"]["message"]
-    assert alice.get("/leaderboard").json()["votes"] == before + 6
+    # The users file exists now: the API takes only its accounts' tokens, issued after they were made.
+    UsersFile(secret_file.parent / "users.yaml").add("alice", "alices password")
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {tokens.issue('alice')}"}, timeout=60
+    ) as member:
+        assert member.get("/leaderboard").json()["votes"] == before + 6
