@@ -121,6 +121,8 @@ def main() -> None:
             "SAGEMAKER_ENDPOINT_URL": model_url,
             "DATABASE_URL": create_database(pg, "bench"),
             "CHATBOT_LOCAL_SECRET_FILE": str(secret_file.resolve()),
+            # No users file: the API takes any token of the secret (not the developer's accounts).
+            "CHATBOT_USERS_FILE": str(secret_file.resolve().with_name("benchmark-no-users.yaml")),
         }
         with chat_api_server(env) as api_url:
             endpoint = Endpoint(spec, sagemaker_runtime_client(endpoint_url=model_url))

@@ -96,6 +96,8 @@ def main() -> None:
             "SAGEMAKER_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # no model is called
             "DATABASE_URL": url,
             "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
+            # No users file: the API takes any token of the secret (not the developer's accounts).
+            "CHATBOT_USERS_FILE": str(Path(secret_file).with_name("benchmark-no-users.yaml")),
             "CHATBOT_DOCUMENTS": "off",
         }
         token = LocalTokens(local_secret(secret_file)).issue("bench")

@@ -100,8 +100,9 @@ class LocalTokens:
         self._secret = secret
 
     def issue(self, user_id: str, *, ttl_s: int = 12 * 3600, roles: Iterable[str] = ()) -> str:
-        # `iat` to the millisecond: a token issued just after a password reset is newer than it.
-        now = round(time.time(), 3)
+        # `iat` to the microsecond (JSON keeps a float exactly): a token issued just after a
+        # password reset or the account's creation is newer than it.
+        now = time.time()
         claims = {
             "sub": user_id,
             "iss": LOCAL_ISSUER,
