@@ -136,6 +136,13 @@ class WebConfig(_Section):
         return self
 
 
+class AlertsConfig(_Section):
+    #: Subscribed to the stack's alerts topic (AWS sends a confirmation mail first).
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
+    #: An SNS topic of your own instead of the stack's (alarms and the budget alert go there).
+    sns_topic_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sns:")
+
+
 class StackConfig(_Section):
     """Everything the program reads. Field names are the config keys after `chatbot:`."""
 
@@ -149,6 +156,8 @@ class StackConfig(_Section):
     #: The most this stack may cost per month at idle (USD, the plan's estimate); the
     #: cost-within-budget rule fails a stack over it. None: no budget.
     budget_usd_month: float | None = Field(None, gt=0)
+    #: Where alarms and the budget alert go (infra/monitoring.py).
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
     security_waivers: dict[str, str] = Field(default_factory=dict)
 

@@ -50,6 +50,8 @@ WAF_WEB_ACL_MONTHLY = 5.0
 WAF_RULE_MONTHLY = 1.0
 KMS_KEY_MONTHLY = 1.0
 SECRET_MONTHLY = 0.40
+#: A standard-resolution CloudWatch metric alarm (the first 10 of an account are free: not counted).
+CLOUDWATCH_ALARM_MONTHLY = 0.10
 #: Pay-per-use services cost nothing at idle; their rates are shown so users can scale the estimate.
 USAGE_PRICED = {
     "CloudFront": "$0 base; $0.085/GB out and $0.01 per 10k HTTPS requests (first 1 TB/month free)",
@@ -89,6 +91,14 @@ def estimate(graph: ResourceGraph) -> list[CostLine]:
                 f"EC2 {instance.name}",
                 None if hourly is None else hourly * HOURS_PER_MONTH + volume * EBS_GP3_GB_MONTH,
                 f"{kind}, {volume:g} GB gp3",
+            )
+        )
+    if alarms := graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        lines.append(
+            CostLine(
+                "CloudWatch alarms",
+                len(alarms) * CLOUDWATCH_ALARM_MONTHLY,
+                f"{len(alarms)} alarms at ${CLOUDWATCH_ALARM_MONTHLY}/month; the budget itself is free",
             )
         )
     if public_ips:

@@ -22,6 +22,7 @@ from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_reg
 from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
 from infra.inference_image import InferenceImage, InferenceImageArgs
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
 from infra.packaging import lambda_code
 from infra.vector_store import VectorStore, VectorStoreArgs
@@ -268,7 +269,21 @@ def build_stack(
             log_retention_days=config.chat_api.log_retention_days,
         ),
     )
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            stack=stack,
+            chat_function_name=backend.function_name,
+            budget_usd_month=config.budget_usd_month,
+            email=config.alerts.email,
+            sns_topic_arn=config.alerts.sns_topic_arn,
+            indexer_function_name=vector_store.indexer_function_name if vector_store else None,
+            dead_letter_queue_name=vector_store.dead_letter_queue_name if vector_store else None,
+            database_metric=vector_store.database_metric if vector_store else None,
+        ),
+    )
     outputs: dict[str, pulumi.Output[Any]] = {
+        "alerts_topic_arn": monitoring.topic_arn,
         "app_url": edge.url,
         "user_pool_id": edge.user_pool_id,
         "user_pool_client_id": edge.user_pool_client_id,

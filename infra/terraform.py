@@ -42,6 +42,11 @@ TYPES = {
     "aws:cloudfront/function:Function": "aws_cloudfront_function",
     "aws:cloudfront/originAccessControl:OriginAccessControl": "aws_cloudfront_origin_access_control",
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "aws_cloudwatch_metric_alarm",
+    "aws:budgets/budget:Budget": "aws_budgets_budget",
+    "aws:sns/topic:Topic": "aws_sns_topic",
+    "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
+    "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
     "aws:codebuild/project:Project": "aws_codebuild_project",
     "aws:cognito/userPool:UserPool": "aws_cognito_user_pool",
     "aws:cognito/userPoolClient:UserPoolClient": "aws_cognito_user_pool_client",
@@ -106,6 +111,7 @@ NOT_AWS = ("awsx:", "random:", "pulumi-python:dynamic", "pulumi:providers:")
 #: Arguments Pulumi renamed from the provider's (Terraform type -> Pulumi snake_case -> Terraform).
 RENAMED: dict[str, dict[str, str]] = {
     "aws_lambda_function": {"name": "function_name", "code": "filename"},
+    "aws_cloudwatch_metric_alarm": {"name": "alarm_name"},
     "aws_lambda_layer_version": {"code": "filename"},
     "aws_lambda_permission": {"function": "function_name"},
 }

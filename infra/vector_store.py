@@ -173,6 +173,8 @@ class VectorStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
         )
         self._database_ready.append(db)
+        #: For the alarm on the database's load (infra/monitoring.py).
+        self.database_metric = ("AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": db.identifier}, 80.0)
         return DatabaseAccess(
             host=db.address,
             port=DB_PORT,
@@ -221,6 +223,13 @@ class VectorStore(pulumi.ComponentResource):
                 parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
             ),
         )
+        # Serverless v2 capacity near its ceiling: queries slow down, the bill rises.
+        self.database_metric = (
+            "AWS/RDS",
+            "ServerlessDatabaseCapacity",
+            {"DBClusterIdentifier": cluster.cluster_identifier},
+            0.9 * args.db_max_acu,
+        )
         self._database_ready.append(
             aws.rds.ClusterInstance(
                 f"{name}-db-writer",
@@ -244,6 +253,8 @@ class VectorStore(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
+        #: For the alarm on its depth (infra/monitoring.py).
+        self.dead_letter_queue_name = dead_letters.name
         queue = aws.sqs.Queue(
             f"{name}-index-queue",
             # Lambda's rule: at least six times the function timeout, or messages reappear mid-run.
@@ -288,6 +299,7 @@ class VectorStore(pulumi.ComponentResource):
         """The indexer; returns its layers (the migration function runs on the same code)."""
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"chatbot-{args.stack}-document-indexer"
+        self.indexer_function_name = function_name
         basics = function_basics(
             f"{name}-indexer",
             function_name,

@@ -9,10 +9,17 @@ system prompt. GenerationParams become `inferenceConfig`, checked against the mo
 `deployment.bedrock_bounds` before any call; usage and latency come from the `metadata`
 event. Bedrock's errors become the library's typed errors, with what to do about them.
 The same events as every other model come out, through the same stop-word hold-back.
+
+Throttling (a new account's quotas are a few requests a minute) is retried with exponential
+backoff and full jitter for up to `throttle_budget_s` of the answer's time, beyond botocore's own
+few quick retries; after that the user reads "<model> is busy, try again in N s".
 """
 
 from __future__ import annotations
 
+import math
+import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,11 +51,24 @@ _BUSY = {
     "throttlingException",
     "serviceUnavailableException",
 }
+#: How much of an answer's time throttled calls may spend waiting to be tried again.
+THROTTLE_BUDGET_S = 20.0
+#: The first wait after a throttled call, and the most any one wait may be.
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 8.0
 
 
 class BedrockEndpoint(ModelEndpoint):
-    def __init__(self, spec: ModelSpec, client: Any):
-        """`client` is a boto3 bedrock-runtime client (see chatbot.models.clients)."""
+    def __init__(
+        self,
+        spec: ModelSpec,
+        client: Any,
+        *,
+        throttle_budget_s: float = THROTTLE_BUDGET_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        """`client` is a boto3 bedrock-runtime client (see chatbot.models.clients). Throttled calls
+        are tried again for up to `throttle_budget_s` (`sleep` waits; tests pass their own)."""
         adapter = adapter_for(spec.model_id, spec.adapter or "chat-messages")
         if adapter.input_kind != "messages":
             raise ConfigError(
@@ -58,6 +78,8 @@ class BedrockEndpoint(ModelEndpoint):
         super().__init__(spec, adapter)
         self.model_id: str = spec.deployment.model_id or ""
         self._client = client
+        self._throttle_budget_s = throttle_budget_s
+        self._sleep = sleep
 
     def stream(
         self,
@@ -131,15 +153,34 @@ class BedrockEndpoint(ModelEndpoint):
         yield _final_chunk(response.get("stopReason"), response)
 
     def _call(self, operation: Callable[..., dict], request: dict[str, Any]) -> dict:
-        try:
-            return operation(**request)
-        except ClientError as exc:
-            raise _from_client_error(self.spec, exc) from exc
-        except CONNECTION_ERRORS as exc:
-            raise ModelCallError(
-                f"Cannot reach Bedrock for {self.spec.name} ({exc}). Check the network (or that the local "
-                "model server is running)."
-            ) from exc
+        waited, ceiling = 0.0, FIRST_BACKOFF_S
+        while True:
+            try:
+                return operation(**request)
+            except ClientError as exc:
+                if not _is_busy(exc):
+                    raise _from_client_error(self.spec, exc) from exc
+                wait = random.uniform(0, ceiling)  # full jitter: throttled callers spread out
+                if waited + wait > self._throttle_budget_s:
+                    retry_in = max(1, math.ceil(ceiling))
+                    raise ModelThrottledError(
+                        f"{self.spec.name} is busy (Bedrock is throttling this account's requests), "
+                        f"try again in {retry_in} s."
+                    ) from exc
+                self._sleep(wait)
+                waited += wait
+                ceiling = min(ceiling * 2, MAX_BACKOFF_S)
+            except CONNECTION_ERRORS as exc:
+                raise ModelCallError(
+                    f"Cannot reach Bedrock for {self.spec.name} ({exc}). Check the network (or that the "
+                    "local model server is running)."
+                ) from exc
+
+
+def _is_busy(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error.get("Code", "") in _BUSY or status == 429
 
 
 def converse_messages(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, Any]]]:
