@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from chatbot.chat.arena import MAX_LANES
 from chatbot.chat.requests import CompareRequest
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
@@ -47,15 +48,18 @@ async def leased(
 
 def lanes_of(service: ChatService, user_id: str, body: CompareRequest) -> int:
     """How many model calls a compare request makes: its models, an arena's lanes, or the lanes
-    of the session it continues."""
+    of the session it continues. Never more than a comparison may have: a request for more is
+    refused by the service with a 422 that says why, not with a 429 for the leases it asked."""
     if body.models:
-        return len(body.models)
-    if body.arena and not body.session_id:
-        return body.lanes
-    try:
-        return max(len(service.store.get_session(user_id, body.session_id or "").lanes), 1)
-    except ChatbotError:
-        return 1  # the service answers what is wrong with the session
+        wanted = len(body.models)
+    elif body.arena and not body.session_id:
+        wanted = body.lanes
+    else:
+        try:
+            wanted = len(service.store.get_session(user_id, body.session_id or "").lanes)
+        except ChatbotError:
+            wanted = 1  # the service answers what is wrong with the session
+    return min(max(wanted, 1), MAX_LANES)
 
 
 async def relay(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[Event]:
