@@ -62,6 +62,7 @@ class DatabaseWakingError(DatabaseUnavailableError):
     """The database did not answer within the wake-up wait: a paused Aurora cluster resuming."""
 
     code = "database_waking_up"
+    http_status = 503
 
     def __init__(self, waited_s: float, retry_after_s: int = 15):
         super().__init__(
