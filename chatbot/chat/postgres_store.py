@@ -241,7 +241,7 @@ class PostgresHistoryStore(PostgresApiKeys):
                     ),
                 )
                 if vote.anonymous:
-                    _add_counters(cur, _increments(vote))
+                    add_counters(cur, _increments(vote))
         except UniqueViolation:
             raise VoteExistsError() from None  # the transaction, counters included, rolled back
         return vote
@@ -283,7 +283,7 @@ class PostgresHistoryStore(PostgresApiKeys):
             )
             new = {tuple(row) for row in added}
             # Imported votes: counted as the rules judge them now (an import's are voided).
-            _add_counters(
+            add_counters(
                 cur, tally([vote for vote in votes if (vote.session_id, vote.round) in new]).counters
             )
         return len(added)
@@ -303,7 +303,7 @@ class PostgresHistoryStore(PostgresApiKeys):
                 return 0
             cur.execute("SELECT body FROM chat_votes WHERE anonymous")
             votes = [Vote.model_validate(row[0]) for row in cur.fetchall()]
-            _add_counters(cur, tally(votes).counters)
+            add_counters(cur, tally(votes).counters)
             days: Counter[tuple[str, str, str]] = Counter(
                 daily_key(v) for v in votes if cast_time_reason(v) is None
             )
@@ -333,7 +333,7 @@ def _increments(vote: Vote) -> Counter[CounterKey]:
     return voided_increments(vote.void_reason) if vote.void_reason else counted_increments(vote)
 
 
-def _add_counters(cur: Any, increments: Counter[CounterKey]) -> None:
+def add_counters(cur: Any, increments: Counter[CounterKey]) -> None:
     """One statement; keys in a fixed order, so concurrent votes never deadlock on them."""
     rows = sorted((encode_key(key), n) for key, n in increments.items() if n)
     if rows:
