@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -354,7 +355,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             )
         if vote.anonymous and tallied:
             writes.extend(_counter_updates(table, _increments(vote)))
-        self._table.meta.client.transact_write_items(TransactItems=writes)
+        _transact(self._table.meta.client, writes)
 
     @staticmethod
     def _vote_item(vote: Vote, *, tallied: bool) -> dict[str, Any]:
@@ -408,8 +409,9 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                 continue
             increments = voided_increments(reason) if reason else counted_increments(vote)
             try:
-                self._table.meta.client.transact_write_items(
-                    TransactItems=[
+                _transact(
+                    self._table.meta.client,
+                    [
                         {
                             "Update": {
                                 "TableName": self._table.name,
@@ -420,7 +422,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                             }
                         },
                         *_counter_updates(self._table.name, increments),
-                    ]
+                    ],
                 )
                 done += 1
             except ClientError as exc:
@@ -461,6 +463,26 @@ def _counter_updates(table: str, increments: Counter[CounterKey]) -> list[dict[s
         for key, n in sorted(increments.items())
         if n
     ]
+
+
+#: Tries of a transaction that DynamoDB cancelled because another one held a counter it writes.
+_CONFLICT_TRIES = 8
+
+
+def _transact(client: Any, writes: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, tried again (with jitter) while it only lost a race on a counter:
+    votes on the same cell and shard at the same instant conflict, and neither is wrong."""
+    for attempt in range(_CONFLICT_TRIES):
+        try:
+            client.transact_write_items(TransactItems=writes)
+            return
+        except ClientError as exc:
+            codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons") or []}
+            if "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes:
+                raise
+            if attempt == _CONFLICT_TRIES - 1:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
 
 def _cancelled_at(exc: ClientError, index: int) -> bool:

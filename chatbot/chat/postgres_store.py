@@ -297,6 +297,9 @@ class PostgresHistoryStore(PostgresApiKeys):
         """Once, on upgrade: the counters of the votes stored before they were kept. The table
         of votes is locked meanwhile, so a vote cast during the backfill is counted once."""
         with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM schema_migrations WHERE component = %s AND step = %s", _BACKFILL)
+            if cur.fetchone():
+                return 0  # the usual case: done once, long ago; no lock taken
             cur.execute("LOCK TABLE chat_votes IN SHARE ROW EXCLUSIVE MODE")
             cur.execute("SELECT 1 FROM schema_migrations WHERE component = %s AND step = %s", _BACKFILL)
             if cur.fetchone():

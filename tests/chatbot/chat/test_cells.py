@@ -13,6 +13,7 @@ from chatbot.chat.leaderboard import _battles
 from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
 from chatbot.chat.ratings import LENGTH_STEP, PRIOR, Battles, Fit, _summary, fit_cells
 from chatbot.chat.records import AnswerFigures, Vote, utc_now
+from chatbot.chat.votes import Votes
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool, create_database
 
@@ -182,3 +183,20 @@ def test_dynamodb_backfills_the_counters_of_votes_the_previous_release_stored(dy
     assert dynamodb_store.arena_counts().counters == expected
     assert dynamodb_store.backfill_arena_counts() == 0, "a second run adds nothing"
     assert dynamodb_store.arena_counts().counters == expected
+
+
+def test_the_live_leaderboard_on_dynamodb_counts_the_votes_of_the_previous_release(dynamodb_store, catalog):
+    votes = previous_release_votes()
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("history")
+    for vote in votes:
+        table.put_item(
+            Item={
+                "pk": "VOTES",
+                "sk": f"{vote.session_id}#{vote.round:010d}",
+                "anonymous": vote.anonymous,
+                "body": vote.model_dump_json(),
+            }
+        )
+    board = Votes(dynamodb_store, catalog).fresh_leaderboard()
+    assert board.votes == tally(votes).counted
+    assert board.voided == {"identity_leak": 1, "over_daily_limit": 5}
