@@ -327,7 +327,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                 raise
         return vote
 
-    def _write_vote(self, vote: Vote, *, daily_limit: int | None, tallied: bool = True) -> None:
+    def _write_vote(self, vote: Vote, *, daily_limit: int | None) -> None:
         """The vote, its daily count (under the limit, or the whole write fails) and its
         counters, in one transaction. Write 0 is the vote, write 1 the daily count."""
         table = self._table.name
@@ -335,7 +335,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             {
                 "Put": {
                     "TableName": table,
-                    "Item": self._vote_item(vote, tallied=tallied),
+                    "Item": self._vote_item(vote),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -353,21 +353,19 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                     }
                 }
             )
-        if vote.anonymous and tallied:
+        if vote.anonymous:
             writes.extend(_counter_updates(table, _increments(vote)))
         _transact(self._table.meta.client, writes)
 
     @staticmethod
-    def _vote_item(vote: Vote, *, tallied: bool) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def _vote_item(vote: Vote) -> dict[str, Any]:
+        return {
             "pk": "VOTES",
             "sk": f"{vote.session_id}#{vote.round:010d}",
             "anonymous": vote.anonymous,
             "body": vote.model_dump_json(),
+            "tallied": True,  # its counters are written with it: the upgrade's backfill skips it
         }
-        if tallied:  # its counters are in: the upgrade's backfill skips it
-            item["tallied"] = True
-        return item
 
     def add_votes(self, votes: Sequence[Vote]) -> int:
         added = 0
