@@ -9,6 +9,7 @@ One table, keyed so that everything is found through its owner:
 | vote    | VOTES                       | {session}#{round:010d} |                                   |
 | arena counter | ARENA#{shard 0..15}   | the counter's key (cells.py) |                              |
 | daily votes | USER#{user}             | ARENA_DAY#{day}#{models} |                                 |
+| backfill done | ARENA                 | BACKFILLED         |                                       |
 | API key | see chatbot/chat/dynamodb_api_keys.py                                                    |
 
 Each message is its own item, so a long conversation never meets DynamoDB's 400 KB item
