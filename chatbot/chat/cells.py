@@ -129,10 +129,13 @@ class ArenaCounts:
     def model_votes(self) -> dict[str, int]:
         return {str(key[1]): n for key, n in self.counters.items() if key[0] == "model_votes" and n}
 
-    def median(self, figure: str, model: str) -> float | None:
-        """The median ttft_ms or tokens_per_s of a model's counted answers."""
-        buckets = {int(k[2]): n for k, n in self.counters.items() if k[0] == figure and k[1] == model}
-        return histogram_median(buckets)
+    def medians(self) -> dict[tuple[str, str], float | None]:
+        """(ttft_ms or tokens_per_s, model) -> the median of the model's counted answers."""
+        buckets: dict[tuple[str, str], dict[int, int]] = {}
+        for key, n in self.counters.items():
+            if key[0] in ("ttft_ms", "tokens_per_s"):
+                buckets.setdefault((str(key[0]), str(key[1])), {})[int(key[2])] = n
+        return {key: histogram_median(counts) for key, counts in buckets.items()}
 
     def cells(self) -> CellTable:
         per_cell: dict[tuple[str, str, int], list[int]] = {}

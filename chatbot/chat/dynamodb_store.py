@@ -9,6 +9,7 @@ One table, keyed so that everything is found through its owner:
 | vote    | VOTES                       | {session}#{round:010d} |                                   |
 | arena counter | ARENA#{shard 0..15}   | the counter's key (cells.py) |                              |
 | daily votes | USER#{user}             | ARENA_DAY#{day}#{models} |                                 |
+| backfill done | ARENA                 | BACKFILLED         |                                       |
 | API key | see chatbot/chat/dynamodb_api_keys.py                                                    |
 
 Each message is its own item, so a long conversation never meets DynamoDB's 400 KB item
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -326,7 +328,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                 raise
         return vote
 
-    def _write_vote(self, vote: Vote, *, daily_limit: int | None, tallied: bool = True) -> None:
+    def _write_vote(self, vote: Vote, *, daily_limit: int | None) -> None:
         """The vote, its daily count (under the limit, or the whole write fails) and its
         counters, in one transaction. Write 0 is the vote, write 1 the daily count."""
         table = self._table.name
@@ -334,7 +336,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
             {
                 "Put": {
                     "TableName": table,
-                    "Item": self._vote_item(vote, tallied=tallied),
+                    "Item": self._vote_item(vote),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -352,21 +354,19 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                     }
                 }
             )
-        if vote.anonymous and tallied:
+        if vote.anonymous:
             writes.extend(_counter_updates(table, _increments(vote)))
-        self._table.meta.client.transact_write_items(TransactItems=writes)
+        _transact(self._table.meta.client, writes)
 
     @staticmethod
-    def _vote_item(vote: Vote, *, tallied: bool) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def _vote_item(vote: Vote) -> dict[str, Any]:
+        return {
             "pk": "VOTES",
             "sk": f"{vote.session_id}#{vote.round:010d}",
             "anonymous": vote.anonymous,
             "body": vote.model_dump_json(),
+            "tallied": True,  # its counters are written with it: the upgrade's backfill skips it
         }
-        if tallied:  # its counters are in: the upgrade's backfill skips it
-            item["tallied"] = True
-        return item
 
     def add_votes(self, votes: Sequence[Vote]) -> int:
         added = 0
@@ -408,8 +408,9 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                 continue
             increments = voided_increments(reason) if reason else counted_increments(vote)
             try:
-                self._table.meta.client.transact_write_items(
-                    TransactItems=[
+                _transact(
+                    self._table.meta.client,
+                    [
                         {
                             "Update": {
                                 "TableName": self._table.name,
@@ -420,7 +421,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys):
                             }
                         },
                         *_counter_updates(self._table.name, increments),
-                    ]
+                    ],
                 )
                 done += 1
             except ClientError as exc:
@@ -461,6 +462,26 @@ def _counter_updates(table: str, increments: Counter[CounterKey]) -> list[dict[s
         for key, n in sorted(increments.items())
         if n
     ]
+
+
+#: Tries of a transaction that DynamoDB cancelled because another one held a counter it writes.
+_CONFLICT_TRIES = 8
+
+
+def _transact(client: Any, writes: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, tried again (with jitter) while it only lost a race on a counter:
+    votes on the same cell and shard at the same instant conflict, and neither is wrong."""
+    for attempt in range(_CONFLICT_TRIES):
+        try:
+            client.transact_write_items(TransactItems=writes)
+            return
+        except ClientError as exc:
+            codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons") or []}
+            if "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes:
+                raise
+            if attempt == _CONFLICT_TRIES - 1:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
 
 def _cancelled_at(exc: ClientError, index: int) -> bool:

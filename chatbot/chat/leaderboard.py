@@ -149,10 +149,10 @@ def leaderboard_from_counts(
         return Leaderboard(ratings=[], pairs=[], votes=counts.counted, voided=counts.voided)
     raw, style = fit_cells(table, seed=seed)
     results = _results(table)
-    model_votes = counts.model_votes
+    model_votes, medians = counts.model_votes, counts.medians()
     ratings = []
     for i, model in enumerate(table.models):
-        tokens_per_s = counts.median("tokens_per_s", model)
+        tokens_per_s = medians.get(("tokens_per_s", model))
         cost = cost_of(model, tokens_per_s) if cost_of else None
         wins, losses, ties = (int(n) for n in results[i])
         ratings.append(
@@ -169,7 +169,7 @@ def leaderboard_from_counts(
                 wins=wins,
                 losses=losses,
                 ties=ties,
-                median_ttft_ms=counts.median("ttft_ms", model),
+                median_ttft_ms=medians.get(("ttft_ms", model)),
                 median_tokens_per_s=tokens_per_s,
                 usd_per_1k_output_tokens=cost.usd_per_1k_output_tokens if cost else None,
                 cost_basis=cost.basis if cost else "unknown",

@@ -241,7 +241,7 @@ class PostgresHistoryStore(PostgresApiKeys):
                     ),
                 )
                 if vote.anonymous:
-                    _add_counters(cur, _increments(vote))
+                    add_counters(cur, _increments(vote))
         except UniqueViolation:
             raise VoteExistsError() from None  # the transaction, counters included, rolled back
         return vote
@@ -283,7 +283,7 @@ class PostgresHistoryStore(PostgresApiKeys):
             )
             new = {tuple(row) for row in added}
             # Imported votes: counted as the rules judge them now (an import's are voided).
-            _add_counters(
+            add_counters(
                 cur, tally([vote for vote in votes if (vote.session_id, vote.round) in new]).counters
             )
         return len(added)
@@ -297,13 +297,16 @@ class PostgresHistoryStore(PostgresApiKeys):
         """Once, on upgrade: the counters of the votes stored before they were kept. The table
         of votes is locked meanwhile, so a vote cast during the backfill is counted once."""
         with self._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM schema_migrations WHERE component = %s AND step = %s", _BACKFILL)
+            if cur.fetchone():
+                return 0  # the usual case: done once, long ago; no lock taken
             cur.execute("LOCK TABLE chat_votes IN SHARE ROW EXCLUSIVE MODE")
             cur.execute("SELECT 1 FROM schema_migrations WHERE component = %s AND step = %s", _BACKFILL)
             if cur.fetchone():
                 return 0
             cur.execute("SELECT body FROM chat_votes WHERE anonymous")
             votes = [Vote.model_validate(row[0]) for row in cur.fetchall()]
-            _add_counters(cur, tally(votes).counters)
+            add_counters(cur, tally(votes).counters)
             days: Counter[tuple[str, str, str]] = Counter(
                 daily_key(v) for v in votes if cast_time_reason(v) is None
             )
@@ -333,7 +336,7 @@ def _increments(vote: Vote) -> Counter[CounterKey]:
     return voided_increments(vote.void_reason) if vote.void_reason else counted_increments(vote)
 
 
-def _add_counters(cur: Any, increments: Counter[CounterKey]) -> None:
+def add_counters(cur: Any, increments: Counter[CounterKey]) -> None:
     """One statement; keys in a fixed order, so concurrent votes never deadlock on them."""
     rows = sorted((encode_key(key), n) for key, n in increments.items() if n)
     if rows:

@@ -95,58 +95,99 @@ def cells_of(battles: Battles) -> CellTable:
     return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of the regression: model `first` against `second`, with a length term if `length`
+    is given. Each row has two +-1 entries and the length: the curvature is summed per model
+    pair (np.bincount), never formed as a dense matrix product over the rows."""
+
+    models: int
+    first: np.ndarray
+    second: np.ndarray
+    length: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return self.models + (self.length is not None)
+
+    def logits(self, beta: np.ndarray) -> np.ndarray:
+        eta = beta[self.first] - beta[self.second]
+        return eta if self.length is None else eta + beta[self.models] * self.length
+
+    def gradient(self, residual: np.ndarray) -> np.ndarray:
+        m = self.models
+        g = np.bincount(self.first, residual, m) - np.bincount(self.second, residual, m)
+        return g if self.length is None else np.append(g, (residual * self.length).sum())
+
+    def curvature(self, weight: np.ndarray) -> np.ndarray:
+        m, h = self.models, np.zeros((self.width, self.width))
+        pair = np.bincount(self.first * m + self.second, weight, m * m).reshape(m, m)
+        h[:m, :m] = np.diag(np.bincount(self.first, weight, m) + np.bincount(self.second, weight, m))
+        h[:m, :m] -= pair + pair.T
+        if self.length is not None:
+            cross = np.bincount(self.first, weight * self.length, m) - np.bincount(
+                self.second, weight * self.length, m
+            )
+            h[:m, m] = h[m, :m] = cross
+            h[m, m] = (weight * self.length**2).sum()
+        return h
+
+
 def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
     """(raw, style-controlled), each with a bootstrap over the same resamples.
 
-    Each cell is three weighted rows of one logistic regression (its wins, losses and ties as
-    outcomes 1, 0 and 0.5), so the cost grows with the cells, not the battles. The bootstrap
-    redraws each count as a Poisson of itself: for many votes, the same spread as resampling
-    the battles, without them."""
+    Each cell is one row of a logistic regression with soft labels: its wins count 1, its ties
+    0.5, its losses 0, so the row needs only its score (wins + ties / 2) and its battles. The
+    raw fit has no length term, so its cells are summed per pair of models first. The cost
+    grows with the cells, not the battles. The bootstrap redraws each count as a Poisson of
+    itself: for many votes, the same spread as resampling the battles, without them."""
     m = len(table.models)
-    design = np.zeros((len(table.step), m + 1))
-    rows = np.arange(len(table.step))
-    design[rows, table.first] = 1.0
-    design[rows, table.second] = -1.0
-    design[:, m] = table.step * LENGTH_STEP
-    design = np.concatenate([design, design, design])
-    outcome = np.repeat([1.0, 0.0, 0.5], len(table.step))
-    counts = np.concatenate([table.wins, table.losses, table.ties]).astype(float)
-    used = counts > 0
-    design, outcome, counts = design[used], outcome[used], counts[used]
-    raw_beta = _logistic(design[:, :m], outcome, counts)
-    style_beta = _logistic(design, outcome, counts)
+    style_rows = _Rows(m, table.first, table.second, table.step * LENGTH_STEP)
+    pairs, pair_of = np.unique(np.stack([table.first, table.second], axis=1), axis=0, return_inverse=True)
+    pair_of = pair_of.reshape(-1)
+    raw_rows = _Rows(m, pairs[:, 0], pairs[:, 1])
+
+    def by_pair(values: np.ndarray) -> np.ndarray:
+        return np.bincount(pair_of, weights=values, minlength=len(pairs))
+
+    score, total = table.wins + table.ties / 2, table.wins + table.losses + table.ties
+    raw_beta = _logistic(raw_rows, by_pair(score), by_pair(total))
+    style_beta = _logistic(style_rows, score, total)
     rng = np.random.default_rng(seed)
     raw_samples, style_samples = [], []
     for _ in range(rounds):
-        redrawn = rng.poisson(counts).astype(float)
-        raw_samples.append(_logistic(design[:, :m], outcome, redrawn, start=raw_beta))
-        style_samples.append(_logistic(design, outcome, redrawn, start=style_beta))
-    raw = _summary(raw_beta, np.array(raw_samples), _covariance(design[:, :m], counts, raw_beta), m)
-    style = _summary(style_beta, np.array(style_samples), _covariance(design, counts, style_beta), m)
+        wins, losses, ties = (
+            rng.poisson(counts).astype(float) for counts in (table.wins, table.losses, table.ties)
+        )
+        score_b, total_b = wins + ties / 2, wins + losses + ties
+        raw_samples.append(_logistic(raw_rows, by_pair(score_b), by_pair(total_b), start=raw_beta))
+        style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
+    raw = _summary(raw_beta, np.array(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
+    style = _summary(style_beta, np.array(style_samples), _covariance(style_rows, total, style_beta), m)
     return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
 
 
 def _logistic(
-    design: np.ndarray, outcome: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None
+    rows: _Rows, score: np.ndarray, total: np.ndarray, start: np.ndarray | None = None
 ) -> np.ndarray:
-    """Weighted logistic regression with soft labels (ties are 0.5), by Newton's method."""
-    beta = np.zeros(design.shape[1]) if start is None else start[: design.shape[1]].copy()
+    """Logistic regression on grouped rows (row i: `total[i]` trials scoring `score[i]`, ties
+    counting half), with the prior, by Newton's method."""
+    beta = np.zeros(rows.width) if start is None else start[: rows.width].copy()
+    prior = PRIOR * np.eye(rows.width)
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-design @ beta))
-        gradient = design.T @ (weights * (outcome - p)) - PRIOR * beta
-        hessian = (design * (weights * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
-        step = np.linalg.solve(hessian, gradient)
+        p = 1.0 / (1.0 + np.exp(-rows.logits(beta)))
+        gradient = rows.gradient(score - total * p) - PRIOR * beta
+        step = np.linalg.solve(rows.curvature(total * p * (1 - p)) + prior, gradient)
         beta += step
         if np.abs(step).max() < 1e-6:
             break
     return beta
 
 
-def _covariance(design: np.ndarray, weights: np.ndarray, beta: np.ndarray) -> np.ndarray:
+def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
-    p = 1.0 / (1.0 + np.exp(-design @ beta))
-    hessian = (design * (weights * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
-    return np.linalg.inv(hessian)
+    p = 1.0 / (1.0 + np.exp(-rows.logits(beta)))
+    return np.linalg.inv(rows.curvature(total * p * (1 - p)) + PRIOR * np.eye(rows.width))
 
 
 def _summary(beta: np.ndarray, samples: np.ndarray, covariance: np.ndarray, m: int) -> Fit:

@@ -44,6 +44,8 @@ class Votes:
         self.rules = rules or VoteRules()
         self.hosting: Hosting = hosting
         self.board = CachedLeaderboard(self.fresh_leaderboard)
+        #: Whether this process has made sure the counters hold the votes of older releases.
+        self._backfilled = False
 
     def vote(self, user_id: str, request: VoteRequest) -> VoteResult:
         session = self.store.get_session(user_id, request.session_id)
@@ -85,6 +87,9 @@ class Votes:
 
     def fresh_leaderboard(self) -> Leaderboard:
         """A fit of the arena's counters now: one read of the cells, whatever the number of votes."""
+        if not self._backfilled:  # once per process: a marker read once the store is backfilled
+            self.store.backfill_arena_counts()
+            self._backfilled = True
         return leaderboard_from_counts(self.store.arena_counts(), cost_of=self.cost_of)
 
     def cost_of(self, model: str, tokens_per_s: float | None) -> ModelCost:

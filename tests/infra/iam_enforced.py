@@ -66,6 +66,10 @@ def for_moto(statements: list[dict[str, Any]], resources: list[str], renames: di
             if not any(fnmatch.fnmatchcase(resource, pattern) for resource in resources for pattern in named):
                 continue
             statement = {**statement, "Resource": "*"}
+        if {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(actions):
+            # AWS checks each write of a TransactWriteItems against its own action (there is no
+            # IAM action of that name); moto checks the operation's name instead.
+            statement = {**statement, "Action": [*actions, "dynamodb:TransactWriteItems"]}
         kept.append(statement)
     return json.dumps({"Version": "2012-10-17", "Statement": kept})
 

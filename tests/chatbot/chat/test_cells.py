@@ -11,18 +11,31 @@ from psycopg2.extras import Json
 from chatbot.chat.cells import tally
 from chatbot.chat.leaderboard import _battles
 from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
-from chatbot.chat.ratings import (
-    LENGTH_STEP,
-    Battles,
-    Fit,
-    _covariance,
-    _logistic,
-    _summary,
-    fit_cells,
-)
+from chatbot.chat.ratings import LENGTH_STEP, PRIOR, Battles, Fit, _summary, fit_cells
 from chatbot.chat.records import AnswerFigures, Vote, utc_now
+from chatbot.chat.votes import Votes
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool, create_database
+
+
+def _logistic(design, score, total, start=None):
+    """The previous release's regression, on a dense design matrix."""
+    beta = np.zeros(design.shape[1]) if start is None else start[: design.shape[1]].copy()
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-design @ beta))
+        gradient = design.T @ (score - total * p) - PRIOR * beta
+        hessian = (design * (total * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.abs(step).max() < 1e-6:
+            break
+    return beta
+
+
+def _covariance(design, total, beta):
+    p = 1.0 / (1.0 + np.exp(-design @ beta))
+    hessian = (design * (total * p * (1 - p))[:, None]).T @ design + PRIOR * np.eye(len(beta))
+    return np.linalg.inv(hessian)
 
 
 def vote_level_fit(battles: Battles, rounds: int = 200, seed: int = 0) -> tuple[Fit, Fit]:
@@ -39,16 +52,16 @@ def vote_level_fit(battles: Battles, rounds: int = 200, seed: int = 0) -> tuple[
     design[:, m] = unique[:, 3] * LENGTH_STEP
     outcome = unique[:, 2] / 2.0
     counts = np.bincount(battle_cell, minlength=len(unique)).astype(float)
-    raw_beta = _logistic(design[:, :m], outcome, counts)
-    style_beta = _logistic(design, outcome, counts)
+    raw_beta = _logistic(design[:, :m], outcome * counts, counts)
+    style_beta = _logistic(design, outcome * counts, counts)
     rng = np.random.default_rng(seed)
     raw_samples, style_samples = [], []
     for _ in range(rounds):
         resampled = np.bincount(
             battle_cell[rng.integers(0, len(battles), len(battles))], minlength=len(counts)
         )
-        raw_samples.append(_logistic(design[:, :m], outcome, resampled, start=raw_beta))
-        style_samples.append(_logistic(design, outcome, resampled, start=style_beta))
+        raw_samples.append(_logistic(design[:, :m], outcome * resampled, resampled, start=raw_beta))
+        style_samples.append(_logistic(design, outcome * resampled, resampled, start=style_beta))
     raw = _summary(raw_beta, np.array(raw_samples), _covariance(design[:, :m], counts, raw_beta), m)
     style = _summary(style_beta, np.array(style_samples), _covariance(design, counts, style_beta), m)
     return raw, style
@@ -170,3 +183,20 @@ def test_dynamodb_backfills_the_counters_of_votes_the_previous_release_stored(dy
     assert dynamodb_store.arena_counts().counters == expected
     assert dynamodb_store.backfill_arena_counts() == 0, "a second run adds nothing"
     assert dynamodb_store.arena_counts().counters == expected
+
+
+def test_the_live_leaderboard_on_dynamodb_counts_the_votes_of_the_previous_release(dynamodb_store, catalog):
+    votes = previous_release_votes()
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("history")
+    for vote in votes:
+        table.put_item(
+            Item={
+                "pk": "VOTES",
+                "sk": f"{vote.session_id}#{vote.round:010d}",
+                "anonymous": vote.anonymous,
+                "body": vote.model_dump_json(),
+            }
+        )
+    board = Votes(dynamodb_store, catalog).fresh_leaderboard()
+    assert board.votes == tally(votes).counted
+    assert board.voided == {"identity_leak": 1, "over_daily_limit": 5}
