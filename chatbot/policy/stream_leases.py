@@ -150,6 +150,9 @@ class UnlimitedStreams(StreamLeases):
     def __init__(self) -> None:
         super().__init__(cap=1 << 30)
 
+    def keep_renewed(self, lease: Lease) -> threading.Event:
+        return threading.Event()  # nothing kept, nothing to renew: no thread per stream
+
     def _take(self, user_id: str, ids: tuple[str, ...], *, now: float, expires_at: float) -> bool:
         return True
 
