@@ -35,6 +35,12 @@ SIGNED_OUT_UNTIL = "signed_out_until"
 #: set when the account is made (an earlier token named someone removed) and when its password
 #: is reset. A removed user's tokens are refused because the user is gone.
 TOKENS_VALID_AFTER = "tokens_valid_after"
+#: A user's field: when the account was made (epoch seconds), never changed afterwards (a password
+#: reset keeps it). An API key made before it was a removed namesake's: the chat API refuses it.
+#: Files written before this field existed lack it: the account's TOKENS_VALID_AFTER stands in
+#: (set when the account was made, later only by a password reset: a key older than the last
+#: reset must then be made again, which is the safe side), and 0 where that is missing too.
+ACCOUNT_CREATED_AT = "created_at"
 #: The role that manages users (the chat API's auth.ADMIN).
 ADMIN = "admin"
 
@@ -142,7 +148,9 @@ class UsersFile:
             if not is_new:  # a new password ends every "remember me" made with the old one
                 entry[SIGNED_OUT_UNTIL] = _expiry_of_a_cookie_made_now(data)
             # ... and every sign-in token; a new account's name may be a removed user's
-            entry[TOKENS_VALID_AFTER] = time.time()
+            entry[TOKENS_VALID_AFTER] = now = time.time()
+            if is_new:  # never reset: the API keys made before it were a namesake's
+                entry[ACCOUNT_CREATED_AT] = now
             users[name] = entry
         return is_new
 
@@ -171,6 +179,17 @@ class UsersFile:
             return False
         return issued_at is None or issued_at >= float(user.get(TOKENS_VALID_AFTER, 0))
 
+    def accepts_api_key(self, name: str, key_created_at: float) -> bool:
+        """Whether an API key of `name` made at `key_created_at` (epoch seconds) still works: its
+        user exists and the key was made after the account was. A removed user's keys are revoked
+        by the API's removal, but not by `python -m streamlit_app.users remove` nor when the
+        revocation failed: a later account of the same name must not inherit them."""
+        user = self._user(name)
+        if not user:
+            return False
+        made_at = user.get(ACCOUNT_CREATED_AT, user.get(TOKENS_VALID_AFTER, 0))
+        return key_created_at >= float(made_at)
+
     def remember_me(self, name: str) -> RememberMe:
         """A new "remember me" cookie for `name`, expiring `expiry_days` from now."""
         import jwt
@@ -195,7 +214,8 @@ class UsersFile:
                 "name": name,
                 "password": _hash(password),
                 "roles": [ADMIN],
-                TOKENS_VALID_AFTER: time.time(),
+                TOKENS_VALID_AFTER: (now := time.time()),
+                ACCOUNT_CREATED_AT: now,
             }
 
     def remove(self, name: str) -> None:

@@ -11,7 +11,7 @@ import uvicorn
 from chatbot.errors import ConfigError
 from chatbot.lifecycle import exit_when_stdin_closes
 from chatbot.models.catalog import load_catalog
-from inference.app import ServedModel, create_app
+from inference.app import ServedModel, allowed_hosts, create_app
 from inference.engine import ModelEngine
 from inference.model_files import model_path
 from inference.slots import slots_from_environment
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     for model in models.values():
         model.engine.warm_up()
     print(f"serving {', '.join(models)} on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(create_app(models), host=args.host, port=args.port, log_level="warning")
+    hosts = allowed_hosts(args.host, os.environ.get("INFERENCE_ALLOWED_HOSTS", ""))
+    uvicorn.run(create_app(models, hosts=hosts), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

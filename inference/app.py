@@ -17,6 +17,13 @@ Only programs call it, never a web page: a page on any site can make the browser
 `Origin` gets a 403, and a body that says it is anything but JSON gets a 415. boto3 sends no
 Origin, and either `application/json` (Bedrock, and SageMaker calls that set ContentType, as the
 project's endpoints do) or no Content-Type at all (SageMaker calls that leave it out).
+
+A page can also rebind its own name to 127.0.0.1 (DNS rebinding): its requests are then
+same-origin (Origin http://evil.test:8080, Host evil.test:8080). So a server bound to the
+loopback answers only a Host that names the loopback or its bind address (plus any names in
+INFERENCE_ALLOWED_HOSTS); boto3 sends the Host of its endpoint_url (http://127.0.0.1:PORT). A
+server bound to any other address (the SageMaker container binds 0.0.0.0, and the platform sends
+its own Host) checks no Host: a rebinding page can reach only what listens on the visitor's loopback.
 """
 
 from __future__ import annotations
@@ -115,6 +122,30 @@ def _foreign_origin(request: Request) -> str | None:
     return origin
 
 
+#: Names that mean this machine, whatever port follows them.
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or host name is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip("[]").lower()
+    return host in LOOPBACK_NAMES or host.startswith("127.")
+
+
+def allowed_hosts(bind_host: str, extra: str = "") -> frozenset[str] | None:
+    """The Host names a server bound to `bind_host` answers: None (any) unless it is bound to the
+    loopback; `extra` is a comma-separated list of more names (INFERENCE_ALLOWED_HOSTS)."""
+    if not is_loopback(bind_host):
+        return None
+    more = {name.strip().strip("[]").lower() for name in extra.split(",") if name.strip()}
+    return LOOPBACK_NAMES | {bind_host.strip("[]").lower()} | more
+
+
+def _host_name(host_header: str) -> str:
+    """The name of a Host header, without its port: "[::1]:8080" -> "::1", "a.test:80" -> "a.test"."""
+    return (urlsplit(f"//{host_header}").hostname or "").lower()
+
+
 def _not_json(request: Request) -> str | None:
     """The Content-Type of a POST whose body says it is not JSON; None when it is, or says nothing."""
     content_type = request.headers.get("content-type")
@@ -124,13 +155,22 @@ def _not_json(request: Request) -> str | None:
     return None if media_type == "application/json" else content_type
 
 
-def create_app(models: dict[str, ServedModel]) -> FastAPI:
-    """`models` is keyed by endpoint name."""
+def create_app(models: dict[str, ServedModel], *, hosts: frozenset[str] | None = None) -> FastAPI:
+    """`models` is keyed by endpoint name; `hosts`, the Host names answered (None: any; see
+    `allowed_hosts`)."""
     app = FastAPI(title="SageMaker- and Bedrock-compatible llama.cpp model server")
     app.include_router(bedrock.router(models))
 
     @app.middleware("http")
     async def refuse_web_pages(request: Request, call_next):
+        if hosts is not None and (name := _host_name(request.headers.get("host", ""))) not in hosts:
+            return aws_error(
+                403,
+                "AccessDeniedException",
+                f"This model server answers requests to {', '.join(sorted(hosts))}, not to {name!r} "
+                "(a name pointed at this machine by someone else). Call it as http://127.0.0.1:PORT, "
+                "or add the name to INFERENCE_ALLOWED_HOSTS.",
+            )
         if origin := _foreign_origin(request):
             return aws_error(
                 403,

@@ -8,6 +8,12 @@
 
 `add` creates the user or resets an existing user's password. The first user is an
 administrator; administrators also manage users on the web app's Users page.
+
+`remove` edits the file only: it does not revoke the user's API keys (they live in the chat
+history's database, which this command does not open, nor start when it is not running; the
+Users page's removal revokes them). They are refused all the same: a key works only while its
+account stands and only if it was made after the account, so a later account of the same name
+does not inherit them.
 """
 
 from __future__ import annotations

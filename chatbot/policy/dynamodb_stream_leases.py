@@ -33,8 +33,9 @@ class DynamoDBStreamLeases(StreamLeases):
         region: str | None = None,
         ttl_s: float = 120,
         clock: Callable[[], float] | None = None,
+        renew_every_s: float | None = None,
     ):
-        super().__init__(cap, ttl_s=ttl_s, **({"clock": clock} if clock else {}))
+        super().__init__(cap, ttl_s=ttl_s, renew_every_s=renew_every_s, **({"clock": clock} if clock else {}))
         self.table_name = table_name
         self._region = region
         self._local = threading.local()

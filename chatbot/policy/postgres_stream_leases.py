@@ -38,9 +38,15 @@ WHERE user_id = %(user)s
 
 class PostgresStreamLeases(StreamLeases):
     def __init__(
-        self, pool: ConnectionPool, cap: int, *, ttl_s: float = 120, clock: Callable[[], float] | None = None
+        self,
+        pool: ConnectionPool,
+        cap: int,
+        *,
+        ttl_s: float = 120,
+        clock: Callable[[], float] | None = None,
+        renew_every_s: float | None = None,
     ):
-        super().__init__(cap, ttl_s=ttl_s, **({"clock": clock} if clock else {}))
+        super().__init__(cap, ttl_s=ttl_s, renew_every_s=renew_every_s, **({"clock": clock} if clock else {}))
         self._pool = pool
         with pool.connection() as conn:
             apply_migrations(conn, "stream_leases", MIGRATIONS)

@@ -5,7 +5,9 @@ count them): an expiring lease per stream, kept in the store.
 A stream takes its leases before it starts (one per lane: each lane is a model call) and gives
 them back when it ends, however it ends (done, stopped, disconnected, failed). A process that
 dies gives nothing back: its leases expire `ttl_s` after their last renewal, and a live stream
-renews its own as it goes. Taking leases is one atomic step in the store (Postgres: one
+renews its own on a timer (every third of `ttl_s`) while it is open, whether or not events come:
+a long prefill or a wait in the model server's queue sends nothing for minutes, and a lease
+renewed only by events would expire under it and let the user pass the cap. Taking leases is one atomic step in the store (Postgres: one
 INSERT ... ON CONFLICT DO UPDATE ... WHERE that counts under the row's lock; DynamoDB: a write
 conditioned on the version read), so no two processes can both take the last one.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -54,12 +57,21 @@ class Lease:
 class StreamLeases(ABC):
     """The per-user cap on concurrent streams, over one store (see the module's note)."""
 
-    def __init__(self, cap: int, *, ttl_s: float = 120, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        cap: int,
+        *,
+        ttl_s: float = 120,
+        clock: Callable[[], float] = time.time,
+        renew_every_s: float | None = None,
+    ):
         if cap < 1:
             raise ValueError("the cap on concurrent streams must be at least 1")
         self.cap = cap
         self.ttl_s = ttl_s
         self._clock = clock
+        #: How often an open stream's timer renews its leases (real seconds; a third of their life).
+        self.renew_every_s = ttl_s / 3 if renew_every_s is None else renew_every_s
 
     def acquire(self, user_id: str, count: int = 1) -> Lease:
         """`count` leases for the user's new stream, or TooManyStreamsError (nothing taken)."""
@@ -78,21 +90,41 @@ class StreamLeases(ABC):
             self._renew(lease.user_id, lease.ids, expires_at=now + self.ttl_s)
             lease.renewed_at = now
 
+    def renew(self, lease: Lease) -> None:
+        """Extends the leases of a live stream now."""
+        now = self._clock()
+        if not lease.released:
+            self._renew(lease.user_id, lease.ids, expires_at=now + self.ttl_s)
+            lease.renewed_at = now
+
+    def keep_renewed(self, lease: Lease) -> threading.Event:
+        """Renews the lease every `renew_every_s` from a thread of its own until it is released
+        or the returned event is set (set it when the stream ends)."""
+        stop = threading.Event()
+
+        def renew_until_stopped() -> None:
+            while not stop.wait(self.renew_every_s) and not lease.released:
+                # A store hiccup must not break a live answer: the next tick tries again.
+                with contextlib.suppress(Exception):
+                    self.renew(lease)
+
+        threading.Thread(target=renew_until_stopped, name="stream-lease-renewal", daemon=True).start()
+        return stop
+
     def release(self, lease: Lease) -> None:
         if not lease.released:
             lease.released = True
             self._give_back(lease.user_id, lease.ids)
 
     def held(self, events: Iterator[T], lease: Lease) -> Iterator[T]:
-        """`events`, renewing the lease as they come and releasing it when they end (closed or
-        failed included). Closing this closes `events` too: a stop reaches the generation."""
+        """`events`, renewing the lease on a timer while they are read (silences included) and
+        releasing it when they end (closed or failed included). Closing this closes `events` too:
+        a stop reaches the generation. Never read, the lease is never renewed: it expires."""
+        renewing = self.keep_renewed(lease)
         try:
-            for event in events:
-                # A store hiccup must not break a live answer: its lease expires instead.
-                with contextlib.suppress(Exception):
-                    self.renew_if_due(lease)
-                yield event
+            yield from events
         finally:
+            renewing.set()
             try:
                 if (close := getattr(events, "close", None)) is not None:
                     close()
@@ -117,6 +149,9 @@ class UnlimitedStreams(StreamLeases):
 
     def __init__(self) -> None:
         super().__init__(cap=1 << 30)
+
+    def keep_renewed(self, lease: Lease) -> threading.Event:
+        return threading.Event()  # nothing kept, nothing to renew: no thread per stream
 
     def _take(self, user_id: str, ids: tuple[str, ...], *, now: float, expires_at: float) -> bool:
         return True

@@ -56,6 +56,8 @@ class Caller:
     roles: frozenset[str] = frozenset()
     #: When the sign-in token was issued (epoch seconds); None for an API key's owner.
     issued_at: float | None = field(default=None, compare=False)
+    #: When the API key the call came with was made (epoch seconds); None for a sign-in token.
+    key_created_at: float | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -279,8 +281,8 @@ class Accounts(Protocol):
 
 
 class LocalAccounts:
-    """The local users file: the user must still be in it, and a token must be newer than the
-    account and its last password reset. The file is parsed again only when it changes.
+    """The local users file: the user must still be in it, a token must be newer than the
+    account and its last password reset, and an API key newer than the account. The file is parsed again only when it changes.
 
     No file at all means no accounts made yet: nothing to check against (the only tokens then
     come from `python -m lambdas.chat_api.token`, run by whoever holds the signing secret)."""
@@ -292,6 +294,13 @@ class LocalAccounts:
 
     def check(self, caller: Caller) -> None:
         if not self._users.exists():
+            return
+        if caller.key_created_at is not None:
+            if not self._users.accepts_api_key(caller.user_id, caller.key_created_at):
+                raise AuthError(
+                    "This API key is no longer valid: its account was removed (a new account of "
+                    "the same name does not inherit its keys). Create a key in the app (Settings)."
+                )
             return
         if not self._users.accepts_token(caller.user_id, caller.issued_at):
             raise AuthError(

@@ -119,8 +119,10 @@ async def gateway_caller(request: Request) -> GatewayCaller:
     store = request.app.state.service.store
     if (key := presented_api_key(request.headers)) is not None:
         record = await run_in_threadpool(api_key_record, key, store.find_api_key)
-        # A key is its owner's: it works only while their account stands.
-        await run_in_threadpool(request.app.state.accounts.check, AuthCaller(record.user_id))
+        # A key is its owner's: it works only while their account stands, and only if it was
+        # made after the account (not by a removed user whose name was given to someone new).
+        owner = AuthCaller(record.user_id, key_created_at=record.created_at.timestamp())
+        await run_in_threadpool(request.app.state.accounts.check, owner)
         return GatewayCaller(record.user_id, record)
     return GatewayCaller((await run_in_threadpool(current_caller, request)).user_id)
 

@@ -54,3 +54,28 @@ def test_boto3_clients_still_work_with_and_without_a_content_type(runtime_client
         inferenceConfig={"maxTokens": 2},
     )
     assert converse["output"]["message"]["content"]
+
+
+def test_a_page_that_rebinds_its_name_to_the_loopback_is_refused(model_server_url: str):
+    """DNS rebinding: evil.test now resolves to 127.0.0.1, so the page's requests are same-origin
+    (Origin and Host both evil.test): the Host names no address this server was started on."""
+    port = model_server_url.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.test:{port}", "Origin": f"http://evil.test:{port}"}
+    for answer in (
+        httpx.post(model_server_url + INVOKE, content=body(max_new_tokens=2), headers=rebound),
+        httpx.get(f"{model_server_url}/metrics", headers={"Host": f"evil.test:{port}"}),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert "evil.test" in answer.json()["message"]
+    for own_name in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert httpx.get(f"{model_server_url}/ping", headers={"Host": own_name}).status_code == 200
+
+
+def test_only_a_server_bound_to_the_loopback_checks_the_host():
+    """In a SageMaker container the server binds 0.0.0.0 and the platform sends its own Host."""
+    from inference.app import allowed_hosts
+
+    assert allowed_hosts("0.0.0.0") is None
+    assert allowed_hosts("10.0.0.5") is None
+    assert allowed_hosts("127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
+    assert "box.internal" in (allowed_hosts("::1", "box.internal, other") or set())

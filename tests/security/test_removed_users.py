@@ -49,6 +49,60 @@ def test_a_key_of_a_user_removed_from_the_file_alone_is_refused(member, users):
     assert "no longer valid" in refused.json()["error"]["message"]
 
 
+def test_a_removed_users_key_does_not_work_for_a_new_account_of_the_same_name(member, users, tokens):
+    """Removed from the file alone (no key revoked), then the name given to someone new: the old
+    keys were made before the new account, so they are refused; the newcomer's own keys work."""
+    ida = member("ida")
+    old_key = ida.post("/api-keys", json={"name": "laptop"}).json()["key"]
+    users.remove("ida")
+    new_ida = member("ida")
+
+    refused = new_ida.post(
+        "/v1/chat/completions", json=COMPLETION, headers={"Authorization": f"Bearer {old_key}"}
+    )
+    assert refused.status_code == 401, refused.text
+    assert "no longer valid" in refused.json()["error"]["message"]
+    own_key = new_ida.post("/api-keys", json={"name": "desktop"}).json()["key"]
+    mine = new_ida.post(
+        "/v1/chat/completions", json=COMPLETION, headers={"Authorization": f"Bearer {own_key}"}
+    )
+    assert mine.status_code == 200, mine.text
+
+
+def test_a_password_reset_keeps_the_accounts_api_keys(member, users):
+    """The account's creation time is never reset: a new password is not a new person."""
+    jo = member("jo")
+    key = jo.post("/api-keys", json={"name": "laptop"}).json()["key"]
+    users.add("jo", "jos new password")
+    kept = jo.post("/v1/chat/completions", json=COMPLETION, headers={"Authorization": f"Bearer {key}"})
+    assert kept.status_code == 200, kept.text
+
+
+def test_an_account_from_a_file_without_creation_times_dates_from_its_tokens_valid_after(tmp_path):
+    """A users file written before accounts kept `created_at`: the account's tokens_valid_after
+    (set when it was made) stands in, and an account with neither accepts its keys."""
+    import yaml
+
+    from chatbot.users import UsersFile
+
+    path = tmp_path / "users.yaml"
+    old_release = {
+        "credentials": {
+            "usernames": {
+                "kim": {"name": "kim", "password": "x", "tokens_valid_after": 1000.0},
+                "lee": {"name": "lee", "password": "x"},
+            }
+        },
+        "cookie": {"key": "k" * 48, "name": "chatbot_login", "expiry_days": 7},
+    }
+    path.write_text(yaml.safe_dump(old_release))
+    users = UsersFile(path)
+    assert not users.accepts_api_key("kim", 999.0)
+    assert users.accepts_api_key("kim", 1001.0)
+    assert users.accepts_api_key("lee", 0.0)
+    assert not users.accepts_api_key("nobody", 1001.0)
+
+
 def test_a_password_reset_ends_the_old_tokens_and_a_new_sign_in_works(member, users, tokens):
     frank = member("frank")
     assert frank.get("/sessions").status_code == 200

@@ -21,6 +21,8 @@ from chatbot.postgres import ConnectionPool, create_database
 _databases = itertools.count()
 CAP = 3
 TTL_S = 120
+#: Real seconds between an open stream's renewals (the lease clock is the fake `Clock`).
+RENEW_EVERY_S = 0.01
 
 
 class Clock:
@@ -49,7 +51,9 @@ def dynamodb_leases(monkeypatch, clock: Clock) -> Iterator[StreamLeases]:
     monkeypatch.setattr(BotocoreStubber, "__call__", atomic_call)
     with mock_aws():
         boto3.resource("dynamodb", region_name="us-east-1").create_table(TableName="history", **TABLE_SCHEMA)
-        yield DynamoDBStreamLeases("history", CAP, region="us-east-1", ttl_s=TTL_S, clock=clock)
+        yield DynamoDBStreamLeases(
+            "history", CAP, region="us-east-1", ttl_s=TTL_S, clock=clock, renew_every_s=RENEW_EVERY_S
+        )
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def postgres_leases(postgres_server_url: str, clock: Clock) -> Iterator[StreamLe
     pool = ConnectionPool(
         create_database(postgres_server_url, f"leases_{next(_databases)}"), max_connections=24
     )
-    yield PostgresStreamLeases(pool, CAP, ttl_s=TTL_S, clock=clock)
+    yield PostgresStreamLeases(pool, CAP, ttl_s=TTL_S, clock=clock, renew_every_s=RENEW_EVERY_S)
     pool.close()
 
 
@@ -100,6 +104,29 @@ def test_leases_of_a_dead_process_expire_and_a_live_streams_renewals_keep_it(
     assert leases.acquire("alice", CAP - 1)
     with pytest.raises(TooManyStreamsError):
         leases.acquire("alice")
+
+
+def test_a_silent_stream_keeps_its_leases_past_their_lifetime(leases: StreamLeases, clock: Clock):
+    """A long prefill or a queued request sends no event for minutes: the open stream's timer
+    renews its leases anyway, so the cap still counts it."""
+    lease = leases.acquire("dora", CAP)
+    renewed_at_each_silence: list[float] = []
+
+    def silent_answer() -> Iterator[str]:
+        for _ in range(3):  # three silences of half a lifetime: longer than the leases live
+            clock.now += TTL_S / 2
+            waited = 0
+            while lease.renewed_at != clock.now and waited < 1000:  # the timer's next tick
+                threading.Event().wait(RENEW_EVERY_S)
+                waited += 1
+            renewed_at_each_silence.append(lease.renewed_at)
+        with pytest.raises(TooManyStreamsError):
+            leases.acquire("dora")
+        yield "the first token, at last"
+
+    assert list(leases.held(silent_answer(), lease)) == ["the first token, at last"]
+    assert renewed_at_each_silence[-1] == clock.now, "renewed during the silence"
+    assert leases.acquire("dora", CAP), "and given back at the end"
 
 
 def _failing_answer() -> Iterator[int]:
