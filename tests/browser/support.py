@@ -64,9 +64,10 @@ def send(page: Page, prompt: str) -> None:
 
 def click_until(page: Page, button: Locator, done: Callable[[], bool], *, timeout_s: float = 15) -> None:
     """Click `button` (an idempotent one, such as Stop) until `done()` holds, up to three times,
-    `timeout_s` each. Under twice CI's load a pane's Stop once changed nothing within 15 s (cause
-    not found; twelve Stops under the same load later all took within 2 s): a second click, rather
-    than a failure for a click that may have landed on an element's old copy."""
+    `timeout_s` each: a second click, rather than a failure for a click that may have landed on
+    an element's old copy. (The Stop that once "changed nothing within 15 s" was no lost click:
+    the Parameters popover had set temperature 0, so pane B's answer was a fixed 18 tokens that
+    ended by itself as the Stop came; widgets/model_settings.py says why, issue 18.17.)"""
     for _ in range(3):
         with contextlib.suppress(PlaywrightError):  # its TimeoutError too
             button.first.click(timeout=5_000)
