@@ -45,6 +45,17 @@ with mode:
         key="chat_documents",
         help="Ground the answer in your uploaded documents (see the Documents page); sources are shown.",
     )
+    # Off unless asked: shared documents are other people's words, and they enter the prompt.
+    search_shared = (
+        st.toggle(
+            "Include shared documents",
+            value=False,
+            key="chat_shared_documents",
+            disabled=not use_documents,
+            help="Also search the documents others shared with everyone; each source names its uploader.",
+        )
+        and use_documents
+    )
 with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
     parameters = parameter_controls(ParameterBounds.of([model]), prefix="chat")
 fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_flow.reset, width="stretch")
@@ -68,12 +79,12 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         icon=":material/refresh:",
         help=f"Ask {as_plain_text(model.name)} the last question again.",
         on_click=chat_flow.start_turn,
-        args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents),
+        args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents, search_shared),
     )
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
 if prompt and turn is None:
-    chat_flow.start_turn(api, prompt, model.name, parameters, streaming, use_documents)
+    chat_flow.start_turn(api, prompt, model.name, parameters, streaming, use_documents, search_shared)
     chat_bubble(chat_flow.messages()[-1])
     turn = chat_flow.live()
 

@@ -26,8 +26,12 @@ def answer_body(message: Shown) -> None:
         if message.sources:
             with st.expander(f"Sources ({len(message.sources)})", icon=":material/description:"):
                 for source in message.sources:
+                    # Who put it there: a shared document is someone else's words (issue 18.5).
+                    owner = f", uploaded by {as_plain_text(source.uploaded_by)}" if source.uploaded_by else ""
+                    where = " (shared)" if source.workspace and source.workspace != "private" else ""
                     st.markdown(
-                        f"- {as_plain_text(source.document_name)}, passage {source.chunk_index + 1} (score {source.score:.2f})"
+                        f"- {as_plain_text(source.document_name)}{where}, passage {source.chunk_index + 1}"
+                        f" (score {source.score:.2f}){owner}"
                     )
 
 

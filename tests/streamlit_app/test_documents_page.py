@@ -13,7 +13,7 @@ from streamlit_app.api_models import SearchHit
 from streamlit_app.documents_view import human_size, progress_text, search_table
 from tests.streamlit_app.conftest import new_app, sign_in
 from tests.streamlit_app.markup import as_read
-from tests.streamlit_app.stack import UiStack, ui_stack
+from tests.streamlit_app.stack import PASSWORD, UiStack, ui_stack
 
 NOTE = b"# Kestrel\n\nThe Kestrel drone flies for 42 minutes on one battery and was built in Porto."
 
@@ -126,3 +126,34 @@ def test_the_uploader_shows_and_applies_the_one_limit_the_chat_api_enforces(stac
     (uploader,) = app.get("file_uploader")
     assert f"up to {human_size(limit)} each" in uploader.proto.label
     assert uploader.proto.max_upload_size_mb == -(-limit // (1024 * 1024)), "not Streamlit's default 200 MB"
+
+
+def test_shared_documents_are_searched_only_when_asked_and_each_source_names_its_uploader(stack: UiStack):
+    from tests.streamlit_app.test_chat_page import send
+
+    # An administrator (who may share) shares a note; ivan's chat sees it only once he asks.
+    UsersFile(stack.users_file).add("olga", PASSWORD, admin=True)
+    token = LocalTokens(local_secret(stack.secret_file)).issue("olga", roles=["admin"])
+    shared = httpx.post(
+        f"{stack.api_url}/documents",
+        files={"file": ("falcon.md", b"# Falcon\n\nThe Falcon glider flies for 97 minutes without a motor.")},
+        data={"workspace": "shared"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    assert shared.status_code == 200, shared.text
+
+    def sources_after_asking(app) -> str:
+        app = send(app, "How long does the Falcon glider fly?")
+        assert not app.exception
+        return " ".join(str(element.value) for message in app.chat_message for element in message.markdown)
+
+    app = sign_in(new_app(), stack.add_user("ivan"))
+    app = app.toggle(key="chat_documents").set_value(True).run()
+    assert app.toggle(key="chat_shared_documents").value is False, "off unless asked"
+    assert "falcon.md" not in sources_after_asking(app)
+
+    app = app.toggle(key="chat_shared_documents").set_value(True).run()
+    shown = sources_after_asking(app).replace("\\", "")
+    assert "falcon.md (shared), passage 1" in shown
+    assert "uploaded by olga" in shown
