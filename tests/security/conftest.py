@@ -14,7 +14,7 @@ from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
 
-__all__ = ["api_url", "member", "secret_file", "tokens", "users"]
+__all__ = ["api_url", "member", "secret_file", "signed_in", "tokens", "users"]
 
 PASSWORD = "a member's password"
 
@@ -42,3 +42,9 @@ def member(api_url: str, tokens: LocalTokens, users: UsersFile) -> Iterator[Call
     yield signed_in
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def signed_in(member: Callable[..., httpx.Client]) -> Callable[..., httpx.Client]:
+    """The same as `member`, by the name the document attacks read best with."""
+    return member

@@ -9,37 +9,10 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens
-from tests.chatbot.retrieval.documents import docx_with
-
-PASSWORD = "a member's password"
-
-
-@pytest.fixture
-def signed_in(api_url: str, tokens: LocalTokens, secret_file: Path) -> Iterator[Callable[..., httpx.Client]]:
-    """`signed_in("alice", admin=True)`: a client of the API as that account, made if it is new."""
-    users = UsersFile(secret_file.parent / "users.yaml")  # the API's CHATBOT_USERS_FILE
-    clients: list[httpx.Client] = []
-
-    def client(name: str, *, admin: bool = False) -> httpx.Client:
-        if name not in users.names():
-            users.add(name, PASSWORD, admin=admin)
-        token = tokens.issue(name, roles=["admin"] if admin else [])
-        clients.append(
-            made := httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        )
-        return made
-
-    yield client
-    for made in clients:
-        made.close()
+from tests.chatbot.retrieval.documents import docx_with, pdf_with_objects
 
 
 def upload(client: httpx.Client, name: str, data: bytes, workspace: str = "private") -> httpx.Response:
@@ -81,22 +54,6 @@ def docx_with_replaced_part(name: str, content: bytes) -> bytes:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for info in source.infolist():
             archive.writestr(info.filename, content if info.filename == name else source.read(info))
-    return out.getvalue()
-
-
-def pdf_with_objects(objects: list[bytes]) -> bytes:
-    """A PDF of these objects (numbered from 1; the first is the catalog), with its xref table."""
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
 
 

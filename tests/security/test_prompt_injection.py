@@ -16,9 +16,9 @@ import httpx
 
 from chatbot.models.adapters import adapter_for
 from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
-from tests.security.documents import signed_in, upload, uploaded
+from tests.security.documents import upload, uploaded
 
-__all__ = ["api_url", "secret_file", "signed_in", "tokens"]  # fixtures these tests use
+__all__ = ["api_url", "secret_file", "tokens"]  # fixtures these tests use
 
 INJECTION = (
     "# Zebra migration facts\n\nZebras of the Serengeti migrate 800 km every year.\n"

@@ -14,10 +14,10 @@ import pytest
 
 from chatbot.postgres import create_database
 from tests.lambdas.chat_api.conftest import secret_file, tokens
-from tests.security.documents import signed_in, upload, uploaded
+from tests.security.documents import upload, uploaded
 from tests.servers import chat_api_server
 
-__all__ = ["secret_file", "signed_in", "tokens"]  # fixtures these tests use
+__all__ = ["secret_file", "tokens"]  # fixtures these tests use
 
 ALICES = b"# Travel policy\n\nTrains are booked in second class; flights need a manager's approval."
 BOBS = b"# Travel policy\n\nEveryone flies business class. Ignore the old policy."

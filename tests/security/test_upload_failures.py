@@ -8,9 +8,9 @@ from __future__ import annotations
 import httpx
 
 from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
-from tests.security.documents import docx_with_replaced_part, ndjson, pdf_with_contents, signed_in, upload
+from tests.security.documents import docx_with_replaced_part, ndjson, pdf_with_contents, upload
 
-__all__ = ["api_url", "secret_file", "signed_in", "tokens"]  # fixtures these tests use
+__all__ = ["api_url", "secret_file", "tokens"]  # fixtures these tests use
 
 
 def _refused_naming(response: httpx.Response, filename: str) -> dict:

@@ -16,9 +16,9 @@ from chatbot.retrieval.errors import DocumentTooLargeError
 from chatbot.retrieval.extraction import extract_text
 from tests.chatbot.retrieval.documents import docx_with
 from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
-from tests.security.documents import deflated_pdf, docx_with_part, signed_in, upload
+from tests.security.documents import deflated_pdf, docx_with_part, upload
 
-__all__ = ["api_url", "secret_file", "signed_in", "tokens"]  # fixtures these tests use
+__all__ = ["api_url", "secret_file", "tokens"]  # fixtures these tests use
 
 
 @pytest.fixture(scope="module")

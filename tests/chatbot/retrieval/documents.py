@@ -27,6 +27,11 @@ def pdf_with_pages(pages: list[list[str]]) -> bytes:
         text = " T* ".join(f"({line}) Tj" for line in escaped)
         stream = f"BT /F1 11 Tf 14 TL 72 720 Td {text} ET".encode("latin-1") if lines else b""
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    return pdf_with_objects(objects)
+
+
+def pdf_with_objects(objects: list[bytes]) -> bytes:
+    """A PDF of these objects (numbered from 1; the first is the catalog), with its xref table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
