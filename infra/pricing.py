@@ -175,10 +175,22 @@ def _sagemaker(graph: ResourceGraph) -> list[CostLine]:
                 )
                 continue
             instance = variant.get("instanceType", "?")
+            hourly = SAGEMAKER_HOURLY.get(instance)
+            scaling = variant.get("managedInstanceScaling") or {}
+            if scaling.get("status") == "ENABLED" and scaling.get("minInstanceCount") == 0:
+                active = "no price in the table" if hourly is None else f"${hourly:.3f} per hour"
+                lines.append(
+                    CostLine(
+                        label,
+                        0.0,
+                        f"scales to zero on {instance}: $0 at idle; {active} per instance while active "
+                        f"(up to {int(scaling.get('maxInstanceCount') or 1)})",
+                    )
+                )
+                continue
             count = int(variant.get("initialInstanceCount") or 1)
             if endpoint is not None:
                 count = minimums.get(str(endpoint.inputs.get("name")), count)
-            hourly = SAGEMAKER_HOURLY.get(instance)
             detail = f"{count} x {instance}, always on"
             lines.append(
                 CostLine(label, None if hourly is None else count * hourly * HOURS_PER_MONTH, detail)
