@@ -482,7 +482,9 @@ class LargeLanguageModel(pulumi.ComponentResource):
             metric_name="NoCapacityInvocationFailures",
             dimensions={"InferenceComponentName": component_name},
             statistic="Maximum",
-            period=10,
+            # A standard alarm ($0.10 a month; under 60 s is a high-resolution one at $0.30): a
+            # minute more on a cold start that takes minutes anyway.
+            period=60,
             evaluation_periods=1,
             threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold",

@@ -352,6 +352,8 @@ def test_the_plan_shows_a_scale_to_zero_model_free_at_idle_with_its_hourly_cost_
     assert line.monthly_usd == 0.0
     hourly = pricing.SAGEMAKER_HOURLY["ml.g6.xlarge"]
     assert f"$0 at idle; ${hourly:.3f} per hour per instance while active (up to 2)" in line.detail
+    [alarms] = [line for line in pricing.estimate(all_kinds.graph) if line.item.startswith("Scaling alarms")]
+    assert alarms.monthly_usd == 2 * pricing.CLOUDWATCH_HIGH_RESOLUTION_ALARM_MONTHLY  # AWS makes them
 
 
 def test_scale_to_zero_is_for_sagemaker_instances_without_autoscaling():
