@@ -356,7 +356,18 @@ class LargeLanguageModel(pulumi.ComponentResource):
                     "logs:PutLogEvents",
                     "logs:DescribeLogStreams",
                 ],
-                [f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/Endpoints/{endpoint}*"],
+                [
+                    f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/Endpoints/{endpoint}*",
+                    # An inference component (scale_to_zero) logs to a group of its own.
+                    *(
+                        [
+                            f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/InferenceComponents/"
+                            f"{inference_component_name(endpoint)}*"
+                        ]
+                        if self._args.spec.deployment.scale_to_zero
+                        else []
+                    ),
+                ],
             ),
             allow(
                 ["cloudwatch:PutMetricData"],
@@ -415,6 +426,13 @@ class LargeLanguageModel(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         component_name = inference_component_name(args.endpoint_name)
         gpus = accelerators_for(deployment.instance_type)
+        # Like the endpoint's: SageMaker would make it with no retention.
+        component_logs = aws.cloudwatch.LogGroup(
+            f"{name}-component-logs",
+            name=f"/aws/sagemaker/InferenceComponents/{component_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
         component = InferenceComponent(
             f"{name}-inference-component",
             component_name=component_name,
@@ -428,7 +446,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
             min_memory_mb=SCALE_TO_ZERO_MIN_MEMORY_MB,
             startup_health_check_timeout_s=deployment.startup_health_check_timeout_s,
             model_data_download_timeout_s=deployment.model_data_download_timeout_s,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint, component_logs]),
         )
         target = aws.appautoscaling.Target(
             f"{name}-copies-target",

@@ -14,7 +14,7 @@ from chatbot.models.spec import ModelSpec
 from infra import pricing, regional
 from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from infra.program import sagemaker_safe
-from tests.infra.support import allowed, one
+from tests.infra.support import allowed, one, policy
 
 MODEL = "aws:sagemaker/model:Model"
 
@@ -323,6 +323,18 @@ def test_a_scale_to_zero_model_runs_as_an_inference_component_on_instances_that_
     assert ic.inputs["endpoint_name"] == endpoint.inputs["name"]
     assert ic.inputs["model_name"] == child(graph, "zero-model", MODEL, "model").physical_name
     assert ic.inputs["accelerators"] == 1  # ml.g6: one GPU per copy
+    logs = child(graph, "zero-model", "aws:cloudwatch/logGroup:LogGroup", "component-logs")
+    assert logs.inputs["name"] == f"/aws/sagemaker/InferenceComponents/{ic.inputs['name']}"
+    assert logs.inputs["retentionInDays"]
+    assert logs.urn in ic.dependencies
+    [logging] = [
+        s
+        for s in policy(child(graph, "zero-model", "aws:iam/rolePolicy:RolePolicy", "execution-policy"))
+        if "logs:PutLogEvents" in s["Action"]
+    ]
+    assert f"log-group:/aws/sagemaker/InferenceComponents/{ic.inputs['name']}*" in " ".join(
+        logging["Resource"]
+    )
 
 
 def test_copies_scale_from_zero_on_the_first_request_that_finds_none(all_kinds: OfflineRun):
