@@ -3,11 +3,17 @@ Stubber checks every request against the service model)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pulumi.dynamic.dynamic import serialize_provider
 
+from infra.config import PROJECT_ROOT
 from infra.inference_component import InferenceComponentFailedError, InferenceComponentProvider
+from infra.offline import OfflineRun
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:inference-component/zero-dev-ic"
 PROPS = {
@@ -143,3 +149,22 @@ def test_a_new_endpoint_replaces_the_component_and_a_new_timeout_updates_it():
     assert updated.changes
     assert not updated.replaces
     assert not provider.diff("zero-dev-ic", PROPS, dict(PROPS)).changes
+
+
+def test_the_provider_survives_pulumis_serialization_into_the_provider_host():
+    blob = serialize_provider(InferenceComponentProvider())
+    script = (
+        "import base64, sys, dill; p = dill.loads(base64.b64decode(sys.argv[1])); "
+        "print(type(p).__name__, callable(p.create), callable(p.update), callable(p.delete))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, blob], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["InferenceComponentProvider", "True", "True", "True"]
+
+
+def test_the_program_hands_the_component_the_stacks_region(all_kinds: OfflineRun):
+    [ic] = [r for r in all_kinds.graph.resources if r.name == "llm-zero-model-inference-component"]
+    assert ic.inputs["region"] == "us-east-1"
+    assert ic.inputs["name"] == "zero-dev-ic"
+    assert ic.inputs["initial_copy_count"] == 1
