@@ -27,6 +27,7 @@ from chatbot.models.spec import ModelSpec
 from infra import regional
 from infra.codebuild import CodeBuildRun
 from infra.iam import allow, assume_role_policy, policy_document
+from infra.inference_component import InferenceComponent
 from infra.inference_image import InferenceImage
 from infra.storage import secure_bucket
 
@@ -129,6 +130,24 @@ class LargeLanguageModel(pulumi.ComponentResource):
                     max_concurrency=deployment.serverless.max_concurrency,
                 ),
             )
+        elif deployment.scale_to_zero:
+            # Instances for inference components: none at idle, up to initial_instance_count while
+            # copies run. The model, and its start-up timeouts, belong to the component instead.
+            variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=VARIANT,
+                instance_type=deployment.instance_type,
+                initial_instance_count=1,
+                managed_instance_scaling=aws.sagemaker.EndpointConfigurationProductionVariantManagedInstanceScalingArgs(
+                    status="ENABLED",
+                    min_instance_count=0,
+                    max_instance_count=deployment.initial_instance_count,
+                ),
+                routing_configs=[
+                    aws.sagemaker.EndpointConfigurationProductionVariantRoutingConfigArgs(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                    )
+                ],
+            )
         else:
             variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                 variant_name=VARIANT,
@@ -142,7 +161,10 @@ class LargeLanguageModel(pulumi.ComponentResource):
             f"{name}-config",
             production_variants=[variant],
             kms_key_arn=kms_key_arn,
-            opts=child,
+            # An endpoint for inference components runs them with this role (a model-backed one
+            # takes the model's).
+            execution_role_arn=role.arn if deployment.scale_to_zero else None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         # SageMaker writes to /aws/sagemaker/Endpoints/<name>, creating it with no retention
         # unless it exists: it is made first, with the stack's.
@@ -160,6 +182,8 @@ class LargeLanguageModel(pulumi.ComponentResource):
         )
         if deployment.autoscaling is not None:
             self._autoscaling(endpoint)
+        if deployment.scale_to_zero:
+            self._scale_to_zero(endpoint, model)
 
         self.endpoint_name = endpoint.name
         self.endpoint_arn = endpoint.arn
@@ -332,7 +356,18 @@ class LargeLanguageModel(pulumi.ComponentResource):
                     "logs:PutLogEvents",
                     "logs:DescribeLogStreams",
                 ],
-                [f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/Endpoints/{endpoint}*"],
+                [
+                    f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/Endpoints/{endpoint}*",
+                    # An inference component (scale_to_zero) logs to a group of its own.
+                    *(
+                        [
+                            f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/InferenceComponents/"
+                            f"{inference_component_name(endpoint)}*"
+                        ]
+                        if self._args.spec.deployment.scale_to_zero
+                        else []
+                    ),
+                ],
             ),
             allow(
                 ["cloudwatch:PutMetricData"],
@@ -381,6 +416,118 @@ class LargeLanguageModel(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def _scale_to_zero(self, endpoint: aws.sagemaker.Endpoint, model: aws.sagemaker.Model) -> None:
+        """The model as an inference component with 0 to initial_instance_count copies: a target-
+        tracking policy scales copies (to 0 when idle), and a step policy on an alarm over
+        NoCapacityInvocationFailures adds the first copy when a request finds none."""
+        name, args = self._name, self._args
+        deployment = args.spec.deployment
+        child = pulumi.ResourceOptions(parent=self)
+        component_name = inference_component_name(args.endpoint_name)
+        gpus = accelerators_for(deployment.instance_type)
+        # Like the endpoint's: SageMaker would make it with no retention.
+        component_logs = aws.cloudwatch.LogGroup(
+            f"{name}-component-logs",
+            name=f"/aws/sagemaker/InferenceComponents/{component_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        component = InferenceComponent(
+            f"{name}-inference-component",
+            component_name=component_name,
+            endpoint_name=endpoint.name,
+            variant_name=VARIANT,
+            model_name=model.name,
+            region=args.region,
+            profile=args.aws_profile,
+            cpu_cores=0 if gpus else 1,
+            accelerators=gpus,
+            min_memory_mb=SCALE_TO_ZERO_MIN_MEMORY_MB,
+            startup_health_check_timeout_s=deployment.startup_health_check_timeout_s,
+            model_data_download_timeout_s=deployment.model_data_download_timeout_s,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint, component_logs]),
+        )
+        target = aws.appautoscaling.Target(
+            f"{name}-copies-target",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+            resource_id=f"inference-component/{component_name}",
+            min_capacity=0,
+            max_capacity=deployment.initial_instance_count,
+            # The name is known now; the component must exist before it can be registered.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[component]),
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-copies-tracking",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=SCALE_TO_ZERO_CONCURRENCY_PER_COPY,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+                ),
+                scale_in_cooldown=SCALE_TO_ZERO_IDLE_S,
+                scale_out_cooldown=60,
+            ),
+            opts=child,
+        )
+        from_zero = aws.appautoscaling.Policy(
+            f"{name}-copies-from-zero",
+            policy_type="StepScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            step_scaling_policy_configuration=aws.appautoscaling.PolicyStepScalingPolicyConfigurationArgs(
+                adjustment_type="ChangeInCapacity",
+                metric_aggregation_type="Maximum",
+                cooldown=60,
+                step_adjustments=[
+                    aws.appautoscaling.PolicyStepScalingPolicyConfigurationStepAdjustmentArgs(
+                        metric_interval_lower_bound="0", scaling_adjustment=1
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-no-capacity",
+            name=f"{args.endpoint_name}-no-capacity",
+            alarm_description=f"A request to {args.spec.name} found no copy running: start one",
+            namespace="AWS/SageMaker",
+            metric_name="NoCapacityInvocationFailures",
+            dimensions={"InferenceComponentName": component_name},
+            statistic="Maximum",
+            # A standard alarm ($0.10 a month; under 60 s is a high-resolution one at $0.30): a
+            # minute more on a cold start that takes minutes anyway.
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="missing",
+            alarm_actions=[from_zero.arn],
+            opts=child,
+        )
+
+
+#: What each copy of a scale-to-zero model reserves on its instance (SageMaker places copies by it).
+SCALE_TO_ZERO_MIN_MEMORY_MB = 1024
+#: Concurrent requests per copy above which another copy starts.
+SCALE_TO_ZERO_CONCURRENCY_PER_COPY = 4.0
+#: Idle seconds before copies scale in (to 0, and then the instance goes).
+SCALE_TO_ZERO_IDLE_S = 900
+
+
+def inference_component_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-ic"
+
+
+def accelerators_for(instance_type: str) -> int:
+    """GPUs a copy asks for: 1 on a GPU family (ml.g*, ml.p*), none on CPU instances."""
+    family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
+    return 1 if family[:1] in ("g", "p") else 0
 
 
 def registry_item(spec: ModelSpec, deployed_endpoint_name: str) -> str:

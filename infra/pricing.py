@@ -52,6 +52,9 @@ KMS_KEY_MONTHLY = 1.0
 SECRET_MONTHLY = 0.40
 #: A standard-resolution CloudWatch metric alarm (the first 10 of an account are free: not counted).
 CLOUDWATCH_ALARM_MONTHLY = 0.10
+#: A high-resolution alarm; target tracking on a high-resolution metric creates two of them
+#: (scale out, scale in) that the graph does not show.
+CLOUDWATCH_HIGH_RESOLUTION_ALARM_MONTHLY = 0.30
 #: Pay-per-use services cost nothing at idle; their rates are shown so users can scale the estimate.
 USAGE_PRICED = {
     "CloudFront": "$0 base; $0.085/GB out and $0.01 per 10k HTTPS requests (first 1 TB/month free)",
@@ -152,6 +155,17 @@ def estimate(graph: ResourceGraph) -> list[CostLine]:
 def _sagemaker(graph: ResourceGraph) -> list[CostLine]:
     lines = []
     minimums = _autoscaling_minimums(graph)
+    for policy in graph.of_type("aws:appautoscaling/policy:Policy"):
+        tracking = policy.inputs.get("targetTrackingScalingPolicyConfiguration") or {}
+        metric = (tracking.get("predefinedMetricSpecification") or {}).get("predefinedMetricType", "")
+        if metric.endswith("HighResolution"):
+            lines.append(
+                CostLine(
+                    f"Scaling alarms {policy.name}",
+                    2 * CLOUDWATCH_HIGH_RESOLUTION_ALARM_MONTHLY,
+                    f"2 high-resolution alarms target tracking on {metric} creates",
+                )
+            )
     for config in graph.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
         endpoint = next(
             (
@@ -175,10 +189,22 @@ def _sagemaker(graph: ResourceGraph) -> list[CostLine]:
                 )
                 continue
             instance = variant.get("instanceType", "?")
+            hourly = SAGEMAKER_HOURLY.get(instance)
+            scaling = variant.get("managedInstanceScaling") or {}
+            if scaling.get("status") == "ENABLED" and scaling.get("minInstanceCount") == 0:
+                active = "no price in the table" if hourly is None else f"${hourly:.3f} per hour"
+                lines.append(
+                    CostLine(
+                        label,
+                        0.0,
+                        f"scales to zero on {instance}: $0 at idle; {active} per instance while active "
+                        f"(up to {int(scaling.get('maxInstanceCount') or 1)})",
+                    )
+                )
+                continue
             count = int(variant.get("initialInstanceCount") or 1)
             if endpoint is not None:
                 count = minimums.get(str(endpoint.inputs.get("name")), count)
-            hourly = SAGEMAKER_HOURLY.get(instance)
             detail = f"{count} x {instance}, always on"
             lines.append(
                 CostLine(label, None if hourly is None else count * hourly * HOURS_PER_MONTH, detail)

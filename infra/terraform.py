@@ -128,8 +128,23 @@ def _gsi_hash_and_range_keys(inputs: dict[str, Any]) -> dict[str, Any]:
     return {**inputs, "globalSecondaryIndexes": indexes} if indexes else inputs
 
 
+def _inference_component_endpoint(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Provider 6 added an endpoint config's `execution_role_arn` and made a variant's `model_name`
+    optional, for endpoints that run inference components (scale_to_zero models); 5.100 knows
+    neither. The role is checked by the IAM tests; a stand-in model name keeps the rest checked."""
+    variants = [
+        {**variant, "modelName": variant.get("modelName") or "inference-components"}
+        for variant in inputs.get("productionVariants") or []
+    ]
+    rest = {name: value for name, value in inputs.items() if name != "executionRoleArn"}
+    return {**rest, "productionVariants": variants} if variants else rest
+
+
 #: The rare differences between the provider pulumi-aws 7 bundles (6.x) and 5.100, per type.
-PROVIDER_5_COMPAT = {"aws_dynamodb_table": _gsi_hash_and_range_keys}
+PROVIDER_5_COMPAT = {
+    "aws_dynamodb_table": _gsi_hash_and_range_keys,
+    "aws_sagemaker_endpoint_configuration": _inference_component_endpoint,
+}
 
 
 @dataclass

@@ -98,6 +98,10 @@ class Deployment(BaseModel):
     autoscaling: Autoscaling | None = None
     #: SageMaker Serverless Inference instead of instances (instance_type and autoscaling unused).
     serverless: Serverless | None = None
+    #: An inference component on an endpoint whose instances scale to 0: nothing bills at idle,
+    #: and the first request after an idle spell fails while an instance starts (minutes). At
+    #: most initial_instance_count instances run; autoscaling and serverless are not for it.
+    scale_to_zero: bool = False
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Deployment:
@@ -118,4 +122,15 @@ class Deployment(BaseModel):
                 )
             if self.autoscaling is not None:
                 raise ValueError("serverless and autoscaling exclude each other (serverless scales itself)")
+        if self.scale_to_zero:
+            if self.kind == "bedrock" or self.serverless is not None:
+                raise ValueError(
+                    "scale_to_zero is for SageMaker instance endpoints: bedrock and serverless already "
+                    "cost nothing at idle"
+                )
+            if self.autoscaling is not None:
+                raise ValueError(
+                    "scale_to_zero and autoscaling exclude each other (scale_to_zero scales copies from 0 "
+                    "up to initial_instance_count)"
+                )
         return self

@@ -27,3 +27,79 @@ def _within_budget(graph: ResourceGraph, context: Context) -> Iterator[tuple[Rec
         )
     if unpriced:
         yield stack, f"cannot check the budget: no price in the table for {', '.join(unpriced)}"
+
+
+_STEP_POLICY = "aws:appautoscaling/policy:Policy"
+
+
+@rule(
+    "sagemaker-scale-to-zero",
+    "A scale_to_zero model runs on instances that scale to 0, with a NoCapacityInvocationFailures "
+    "alarm that scales it out from 0",
+)
+def _scale_to_zero(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
+    # Half of it is worse than none: without the minimum of 0 the instance bills around the clock
+    # (the plan would say $0); without the alarm nothing starts a copy and every request fails.
+    items = graph.of_type("aws:dynamodb/tableItem:TableItem")
+    for spec in pricing.registered_models(graph):
+        if not spec.deployment.scale_to_zero:
+            continue
+        item = next((i for i in items if f'"{spec.name}"' in str(i.inputs.get("item"))), items[0])
+        endpoint = next(
+            (
+                e
+                for e in graph.of_type("aws:sagemaker/endpoint:Endpoint")
+                if e.inputs.get("name") == spec.endpoint_name
+            ),
+            None,
+        )
+        if endpoint is None:
+            yield item, f"model {spec.name}: no endpoint {spec.endpoint_name} to scale to zero"
+            continue
+        if not _scales_instances_to_zero(graph, endpoint):
+            yield (
+                endpoint,
+                f"model {spec.name}: the endpoint config's ManagedInstanceScaling needs MinInstanceCount 0",
+            )
+        components = [
+            str(r.inputs.get("name"))
+            for r in graph.resources
+            if r.type.startswith("pulumi-python:dynamic")
+            and r.inputs.get("endpoint_name") == spec.endpoint_name
+        ]
+        if not any(_scales_out_from_zero(graph, component) for component in components):
+            yield (
+                endpoint,
+                f"model {spec.name}: no step-scaling policy on its inference component, triggered by an "
+                "alarm over NoCapacityInvocationFailures, to start a copy from 0",
+            )
+
+
+def _scales_instances_to_zero(graph: ResourceGraph, endpoint: RecordedResource) -> bool:
+    configs = [
+        c
+        for c in graph.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+        if c.physical_name == endpoint.inputs.get("endpointConfigName")
+    ]
+    return any(
+        (variant.get("managedInstanceScaling") or {}).get("status") == "ENABLED"
+        and (variant.get("managedInstanceScaling") or {}).get("minInstanceCount") == 0
+        for config in configs
+        for variant in config.inputs.get("productionVariants", [])
+    )
+
+
+def _scales_out_from_zero(graph: ResourceGraph, component: str) -> bool:
+    step_policies = {
+        p.arn
+        for p in graph.of_type(_STEP_POLICY)
+        if p.inputs.get("policyType") == "StepScaling"
+        and p.inputs.get("resourceId") == f"inference-component/{component}"
+        and p.inputs.get("scalableDimension") == "sagemaker:inference-component:DesiredCopyCount"
+    }
+    return any(
+        alarm.inputs.get("metricName") == "NoCapacityInvocationFailures"
+        and (alarm.inputs.get("dimensions") or {}).get("InferenceComponentName") == component
+        and step_policies & set(alarm.inputs.get("alarmActions") or [])
+        for alarm in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    )

@@ -65,6 +65,20 @@ ALL_KINDS = [
         },
     },
     CPU_LLAMACPP_MODEL,
+    {
+        "name": "zero-model",
+        "model_id": "Qwen/Qwen2.5-1.5B-Instruct",
+        "endpoint_name": "zero",
+        "context_window": 4096,
+        "deployment": {
+            "kind": "container",
+            "image": "tgi",
+            "hf_model_id": "Qwen/Qwen2.5-1.5B-Instruct",
+            "instance_type": "ml.g6.xlarge",
+            "initial_instance_count": 2,
+            "scale_to_zero": True,
+        },
+    },
     *stack_models("dev"),  # bedrock: a foundation model and an inference profile
 ]
 

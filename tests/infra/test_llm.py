@@ -14,7 +14,7 @@ from chatbot.models.spec import ModelSpec
 from infra import pricing, regional
 from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from infra.program import sagemaker_safe
-from tests.infra.support import allowed, one
+from tests.infra.support import allowed, one, policy
 
 MODEL = "aws:sagemaker/model:Model"
 
@@ -40,6 +40,7 @@ def test_every_kind_builds_one_endpoint_named_for_the_stack(all_kinds: OfflineRu
         "lmi-dev",
         "script-dev",
         "smollm2-135m-dev",
+        "zero-dev",
         "minilm-l6-dev",
     }
 
@@ -173,7 +174,11 @@ def test_autoscaling_tracks_invocations_per_instance_when_the_spec_asks(all_kind
     )
     assert tracking["targetValue"] == 25
     scaled = {t.inputs["resourceId"] for t in graph.of_type("aws:appautoscaling/target:Target")}
-    assert scaled == {"endpoint/tgi-dev/variant/AllTraffic", "service/web-app-cluster/web-app-service"}
+    assert scaled == {
+        "endpoint/tgi-dev/variant/AllTraffic",
+        "inference-component/zero-dev-ic",  # scale_to_zero: copies, not instances
+        "service/web-app-cluster/web-app-service",
+    }
 
 
 def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(all_kinds: OfflineRun):
@@ -200,6 +205,7 @@ def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(all_kinds:
                     "lmi-model",
                     "script-model",
                     "smollm2-135m",
+                    "zero-model",
                     "nova-micro",
                     "nova-lite",
                     "minilm-l6",
@@ -293,3 +299,77 @@ def test_every_log_group_of_a_model_keeps_the_stacks_retention(dev: OfflineRun, 
         builds = [group for group in groups if group.name.endswith("-build-logs")]
         assert builds, "the embeddings model is built by CodeBuild in both stacks"
         assert {group.inputs["retentionInDays"] for group in builds} == {days}
+
+
+# --- scale_to_zero: an inference component on instances that scale to 0 -----------------------
+
+
+def test_a_scale_to_zero_model_runs_as_an_inference_component_on_instances_that_scale_to_zero(
+    all_kinds: OfflineRun,
+):
+    graph = all_kinds.graph
+    config = child(graph, "zero-model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "config")
+    [variant] = config.inputs["productionVariants"]
+    assert variant["managedInstanceScaling"] == {
+        "status": "ENABLED",
+        "minInstanceCount": 0,
+        "maxInstanceCount": 2,
+    }
+    assert "modelName" not in variant  # the component names the model, not the variant
+    role = child(graph, "zero-model", "aws:iam/role:Role", "execution-role")
+    assert config.inputs["executionRoleArn"] == role.arn
+    [ic] = [r for r in graph.resources if r.name == "llm-zero-model-inference-component"]
+    endpoint = child(graph, "zero-model", "aws:sagemaker/endpoint:Endpoint", "endpoint")
+    assert ic.inputs["endpoint_name"] == endpoint.inputs["name"]
+    assert ic.inputs["model_name"] == child(graph, "zero-model", MODEL, "model").physical_name
+    assert ic.inputs["accelerators"] == 1  # ml.g6: one GPU per copy
+    logs = child(graph, "zero-model", "aws:cloudwatch/logGroup:LogGroup", "component-logs")
+    assert logs.inputs["name"] == f"/aws/sagemaker/InferenceComponents/{ic.inputs['name']}"
+    assert logs.inputs["retentionInDays"]
+    assert logs.urn in ic.dependencies
+    [logging] = [
+        s
+        for s in policy(child(graph, "zero-model", "aws:iam/rolePolicy:RolePolicy", "execution-policy"))
+        if "logs:PutLogEvents" in s["Action"]
+    ]
+    assert f"log-group:/aws/sagemaker/InferenceComponents/{ic.inputs['name']}*" in " ".join(
+        logging["Resource"]
+    )
+
+
+def test_copies_scale_from_zero_on_the_first_request_that_finds_none(all_kinds: OfflineRun):
+    graph = all_kinds.graph
+    ic_name = next(r for r in graph.resources if r.name == "llm-zero-model-inference-component").inputs[
+        "name"
+    ]
+    target = child(graph, "zero-model", "aws:appautoscaling/target:Target", "copies-target")
+    assert target.inputs["resourceId"] == f"inference-component/{ic_name}"
+    assert target.inputs["scalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (0, 2)
+    step = child(graph, "zero-model", "aws:appautoscaling/policy:Policy", "copies-from-zero")
+    assert step.inputs["policyType"] == "StepScaling"
+    assert step.inputs["stepScalingPolicyConfiguration"]["stepAdjustments"][0]["scalingAdjustment"] == 1
+    alarm = child(graph, "zero-model", "aws:cloudwatch/metricAlarm:MetricAlarm", "no-capacity")
+    assert alarm.inputs["metricName"] == "NoCapacityInvocationFailures"
+    assert alarm.inputs["dimensions"] == {"InferenceComponentName": ic_name}
+    assert alarm.inputs["alarmActions"] == [step.arn]
+    tracking = child(graph, "zero-model", "aws:appautoscaling/policy:Policy", "copies-tracking")
+    assert tracking.inputs["resourceId"] == target.inputs["resourceId"]  # scales in to 0 when idle
+
+
+def test_the_plan_shows_a_scale_to_zero_model_free_at_idle_with_its_hourly_cost_while_active(
+    all_kinds: OfflineRun,
+):
+    [line] = [line for line in pricing.estimate(all_kinds.graph) if "zero-dev" in line.item]
+    assert line.monthly_usd == 0.0
+    hourly = pricing.SAGEMAKER_HOURLY["ml.g6.xlarge"]
+    assert f"$0 at idle; ${hourly:.3f} per hour per instance while active (up to 2)" in line.detail
+    [alarms] = [line for line in pricing.estimate(all_kinds.graph) if line.item.startswith("Scaling alarms")]
+    assert alarms.monthly_usd == 2 * pricing.CLOUDWATCH_HIGH_RESOLUTION_ALARM_MONTHLY  # AWS makes them
+
+
+def test_scale_to_zero_is_for_sagemaker_instances_without_autoscaling():
+    with pytest.raises(ValueError, match="bedrock and serverless"):
+        Deployment(kind="bedrock", model_id="x", scale_to_zero=True)
+    with pytest.raises(ValueError, match="autoscaling exclude"):
+        Deployment(kind="cpu-llamacpp", gguf="x", scale_to_zero=True, autoscaling={"max_instances": 2})

@@ -243,6 +243,11 @@ INSECURE: dict[str, tuple[str, Callable[[ResourceGraph], tuple[ResourceGraph, Re
         "dev",
         lambda g: patch(g, "aws:ecs/taskDefinition:TaskDefinition", set_("cpu", "4096")),
     ),
+    # A scale_to_zero model whose alarm is gone: nothing would ever start a copy.
+    "sagemaker-scale-to-zero": (
+        "all_kinds",
+        lambda g: remove(g, "aws:cloudwatch/metricAlarm:MetricAlarm", name="llm-zero-model-no-capacity"),
+    ),
     "secrets-in-secrets-manager": (
         "dev",
         lambda g: patch(g, "aws:lambda/function:Function", set_env("DB_PASSWORD"), name="chat-function"),
@@ -291,3 +296,27 @@ def test_a_key_or_nvme_instance_is_what_satisfies_the_endpoint_kms_rule(all_kind
     )
     verdict = next(v for v in evaluate(graph, DEV) if v.rule.id == "sagemaker-endpoint-kms")
     assert [v.urn for v in verdict.violations] == [culprit.urn]
+
+
+def test_a_scale_to_zero_model_needs_its_instances_to_scale_to_zero_too(all_kinds: OfflineRun):
+    rule = next(r for r in RULES if r.id == "sagemaker-scale-to-zero")
+    assert list(rule.check(all_kinds.graph, DEV)) == []
+    graph, _ = patch(
+        all_kinds.graph,
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        lambda inputs: inputs["productionVariants"][0]["managedInstanceScaling"].update(minInstanceCount=1),
+        name="llm-zero-model-config",
+    )
+    messages = [v.message for v in rule.check(graph, DEV)]
+    assert len(messages) == 1
+    assert "MinInstanceCount 0" in messages[0]
+
+
+def test_a_scale_to_zero_model_needs_a_step_policy_behind_its_alarm(all_kinds: OfflineRun):
+    rule = next(r for r in RULES if r.id == "sagemaker-scale-to-zero")
+    graph, _ = remove(
+        all_kinds.graph, "aws:appautoscaling/policy:Policy", name="llm-zero-model-copies-from-zero"
+    )
+    messages = [v.message for v in rule.check(graph, DEV)]
+    assert len(messages) == 1
+    assert "NoCapacityInvocationFailures" in messages[0]
