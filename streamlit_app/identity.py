@@ -45,6 +45,10 @@ KEY_RENEWED_ID_TOKEN = "auth_renewed_id_token"
 RENEW_MARGIN_S = 300
 #: The account that was removed while signed in here (the sign-in page says so).
 KEY_REMOVED = "auth_removed"
+#: The account whose password was reset while signed in here (the sign-in page says so).
+KEY_PASSWORD_RESET = "auth_password_reset"
+#: When this browser session signed in (epoch seconds): a password reset after it ends it.
+KEY_SIGNED_IN_AT = "auth_signed_in_at"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,11 @@ class LocalLogin:
                 st.warning(
                     f"An administrator removed the account {as_plain_text(removed)}, so you are signed out."
                 )
+            if reset := st.session_state.pop(KEY_PASSWORD_RESET, None):
+                st.warning(
+                    f"The password of {as_plain_text(reset)} was changed, so you are signed out. "
+                    "Sign in with the new password."
+                )
         self._get().login(
             location="main",
             key="auth_login_form",
@@ -108,6 +117,14 @@ class LocalLogin:
         if user not in names:  # removed by an administrator since signing in
             self.sign_out()
             st.session_state[KEY_REMOVED] = user
+            return self.signed_in()  # the sign-in page
+        if not was_signed_in:
+            st.session_state[KEY_SIGNED_IN_AT] = time.time()
+        elif not self._users.accepts_token(user, st.session_state.get(KEY_SIGNED_IN_AT, 0.0)):
+            # A reset ends the sessions that knew the old password, here as in the chat API
+            # (which refuses tokens older than the reset; this app could mint itself new ones).
+            self.sign_out()
+            st.session_state[KEY_PASSWORD_RESET] = user
             return self.signed_in()  # the sign-in page
         name = str(st.session_state.get("name") or user)
         if not was_signed_in and not self._brought_a_good_cookie(user):  # signed in with the form

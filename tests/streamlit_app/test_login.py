@@ -85,6 +85,22 @@ def test_a_user_removed_while_signed_in_is_signed_out_at_their_next_step(stack):
     assert not app.exception
 
 
+def test_a_password_reset_elsewhere_signs_the_open_session_out_at_its_next_step(stack):
+    # The chat API refuses tokens older than the reset; the app, which mints its own, must not
+    # quietly mint a new one for a session that signed in with the old password.
+    stack.add_user("jude")
+    app = sign_in(new_app(), "jude")
+    assert "chat_model" in app.session_state
+    UsersFile(stack.users_file).add("jude", "a brand new password")  # reset by an administrator
+    app.run()
+    assert "The password of jude was changed, so you are signed out. Sign in with the new password." in [
+        w.value for w in app.warning
+    ]
+    assert any(button.label == "Sign in" for button in app.button)
+    assert "chat_model" not in app.session_state
+    assert not app.exception
+
+
 def cookie_tickets(app) -> list[str]:
     """The tickets (streamlit_app/cookies.py) of the cookie requests the page drew for the browser."""
     return re.findall(r"/_chatbot/cookie/([\w-]+)", " ".join(str(node.proto) for node in app.get("html")))
