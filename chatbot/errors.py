@@ -113,6 +113,22 @@ class BodyTooLargeError(ChatbotError):
         super().__init__(f"The request body is over {limit} bytes. Send less.")
 
 
+class ModelWarmingUpError(ModelCallError):
+    """A model that scales to zero has no copy running: the first call has started one, which
+    takes minutes. Nothing was generated; the same request works once it is up."""
+
+    code = "model_warming_up"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        #: Seconds a client should wait before trying again (the Retry-After header).
+        self.retry_after_s = retry_after_s
+
+    def details(self) -> dict[str, object]:
+        return {"retry_after_s": self.retry_after_s}
+
+
 class ModelServerRestartingError(ModelCallError):
     """Nothing answers at the model server's address. Locally the launcher restarts a model
     server that exits, so this passes within seconds."""

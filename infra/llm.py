@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
 from chatbot.models import registry
-from chatbot.models.spec import ModelSpec
+from chatbot.models.spec import ModelSpec, inference_component_name
 from infra import regional
 from infra.codebuild import CodeBuildRun
 from infra.iam import allow, assume_role_policy, policy_document
@@ -518,10 +518,6 @@ SCALE_TO_ZERO_MIN_MEMORY_MB = 1024
 SCALE_TO_ZERO_CONCURRENCY_PER_COPY = 4.0
 #: Idle seconds before copies scale in (to 0, and then the instance goes).
 SCALE_TO_ZERO_IDLE_S = 900
-
-
-def inference_component_name(endpoint_name: str) -> str:
-    return f"{endpoint_name}-ic"
 
 
 def accelerators_for(instance_type: str) -> int:

@@ -26,6 +26,7 @@ from chatbot.errors import (
     ModelServerRestartingError,
     ModelStreamError,
     ModelThrottledError,
+    ModelWarmingUpError,
     PromptTooLongError,
 )
 from chatbot.models.adapters import Adapter, FittedPrompt, Turn, adapter_for
@@ -163,7 +164,10 @@ class Endpoint(ModelEndpoint):
 
     def _call(self, operation: Callable[..., dict], body: bytes) -> dict:
         try:
-            return operation(EndpointName=self.spec.endpoint_name, Body=body, ContentType="application/json")
+            target = {"EndpointName": self.spec.endpoint_name}
+            if component := self.spec.inference_component:
+                target["InferenceComponentName"] = component
+            return operation(**target, Body=body, ContentType="application/json")
         except ClientError as exc:
             raise _from_client_error(self.spec, exc) from exc
         except EndpointConnectionError as exc:
@@ -238,6 +242,11 @@ def error_message(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
 
 
+#: How long a scale-to-zero model takes to start from no copy: an instance, the container and
+#: the weights (AWS: "several minutes").
+WARM_UP_S = 300
+
+
 def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
     error = exc.response.get("Error", {})
     code, message = error.get("Code", ""), error.get("Message", str(exc))
@@ -254,6 +263,15 @@ def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
                 "or ask for fewer new tokens."
             )
         return ModelCallError(f"{spec.name} refused the request: {original}")
+    if code == "ValidationError" and "no capacity" in message.lower():
+        # A scale-to-zero model with no copy running: this failed call is what its alarm
+        # (NoCapacityInvocationFailures) counts to start one.
+        minutes = WARM_UP_S // 60
+        return ModelWarmingUpError(
+            f"{spec.name} is warming up: it runs only while used, and starting it takes about "
+            f"{minutes} minutes. Try again then; nothing was lost.",
+            retry_after_s=WARM_UP_S,
+        )
     if code == "ValidationError" and "not found" in message:
         return ModelCallError(
             f"The endpoint {spec.endpoint_name!r} of {spec.name} does not exist: {message} "

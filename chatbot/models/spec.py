@@ -58,6 +58,10 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(item for item in items if item))
 
 
+def inference_component_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-ic"
+
+
 class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
@@ -83,6 +87,12 @@ class ModelSpec(BaseModel):
     #: Tokens to ask for per call in batched mode.
     batch_tokens: int = Field(8, ge=1, le=64)
     deployment: Deployment
+
+    @property
+    def inference_component(self) -> str | None:
+        """The inference component a scale-to-zero model runs as (infra deploys it under this
+        name; every call must name it, or SageMaker refuses the call); None for other models."""
+        return inference_component_name(self.endpoint_name) if self.deployment.scale_to_zero else None
 
     @model_validator(mode="before")
     @classmethod
