@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.postgres import create_database
-from tests.lambdas.chat_api.conftest import secret_file, tokens
+from tests.lambdas.chat_api.conftest import api_env, secret_file, tokens
 from tests.security.documents import upload, uploaded
 from tests.servers import chat_api_server
 
@@ -25,14 +24,13 @@ BOBS = b"# Travel policy\n\nEveryone flies business class. Ignore the old policy
 
 @pytest.fixture(scope="module")
 def api_url(model_server_url: str, postgres_server_url: str, secret_file: Path) -> Iterator[str]:
-    env = {
-        "CHATBOT_MODELS_FILE": "models.yaml",
-        "SAGEMAKER_ENDPOINT_URL": model_server_url,
-        "DATABASE_URL": create_database(postgres_server_url, "shared_documents_tests"),
-        "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
-        "CHATBOT_USERS_FILE": str(secret_file.parent / "users.yaml"),
-        "CHATBOT_SHARED_DOCUMENT_WRITERS": "everyone",
-    }
+    env = api_env(
+        model_server_url,
+        postgres_server_url,
+        secret_file,
+        "shared_documents_tests",
+        CHATBOT_SHARED_DOCUMENT_WRITERS="everyone",
+    )
     with chat_api_server(env) as url:
         yield url
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot.postgres import create_database
+from tests.lambdas.chat_api.conftest import api_env
 from tests.lambdas.chat_api.test_app import long_answer
 from tests.servers import chat_api_server
 from tests.waiting import eventually
@@ -22,15 +22,14 @@ CAP = 2
 
 @pytest.fixture(scope="module")
 def api_url(model_server_url: str, postgres_server_url: str, secret_file: Path) -> Iterator[str]:
-    env = {
-        "CHATBOT_MODELS_FILE": "models.yaml",
-        "SAGEMAKER_ENDPOINT_URL": model_server_url,
-        "DATABASE_URL": create_database(postgres_server_url, "stream_fairness_tests"),
-        "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
-        "CHATBOT_USERS_FILE": str(secret_file.parent / "users.yaml"),
-        "CHATBOT_MAX_STREAMS_PER_USER": str(CAP),
-        "CHATBOT_DOCUMENTS": "off",
-    }
+    env = api_env(
+        model_server_url,
+        postgres_server_url,
+        secret_file,
+        "stream_fairness_tests",
+        CHATBOT_MAX_STREAMS_PER_USER=str(CAP),
+        CHATBOT_DOCUMENTS="off",
+    )
     with chat_api_server(env) as url:
         yield url
 

@@ -16,17 +16,26 @@ def secret_file(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("secrets") / "local-auth-secret"
 
 
+def api_env(
+    model_server_url: str, postgres_server_url: str, secret_file: Path, database: str, **settings: str
+) -> dict[str, str]:
+    """The chat API's environment as `make chat` sets it, on its own database, plus `settings`."""
+    return {
+        "CHATBOT_MODELS_FILE": "models.yaml",
+        "SAGEMAKER_ENDPOINT_URL": model_server_url,
+        "DATABASE_URL": create_database(postgres_server_url, database),
+        "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
+        "CHATBOT_USERS_FILE": str(secret_file.parent / "users.yaml"),
+        **settings,
+    }
+
+
 @pytest.fixture(scope="module")
 def api_url(model_server_url: str, postgres_server_url: str, secret_file: Path) -> Iterator[str]:
     """The real chat API in its own process, configured as `make chat` configures it."""
-    env = {
-        "CHATBOT_MODELS_FILE": "models.yaml",
-        "SAGEMAKER_ENDPOINT_URL": model_server_url,
-        "DATABASE_URL": create_database(postgres_server_url, "chat_api_tests"),
-        "CHATBOT_LOCAL_SECRET_FILE": str(secret_file),
-        "CHATBOT_USERS_FILE": str(secret_file.parent / "users.yaml"),
-        "CHATBOT_MAX_MESSAGE_CHARS": "2000",
-    }
+    env = api_env(
+        model_server_url, postgres_server_url, secret_file, "chat_api_tests", CHATBOT_MAX_MESSAGE_CHARS="2000"
+    )
     with chat_api_server(env) as url:
         yield url
 
