@@ -47,9 +47,13 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "Elo": st.column_config.NumberColumn(format="%.0f", help="Online Elo, in vote order."),
+        "Elo": st.column_config.NumberColumn(
+            format="%.0f",
+            help="The Bradley-Terry rating on the Elo scale: an online Elo needs every vote in order, and "
+            "the arena now keeps counts instead (as lmarena does), so this column equals the next.",
+        ),
         "Bradley-Terry": st.column_config.NumberColumn(
-            format="%.0f", help="Fitted on all votes at once, on the Elo scale; steadier than Elo."
+            format="%.0f", help="Fitted on all votes at once, on the Elo scale."
         ),
         "95% CI": st.column_config.TextColumn(
             help="95% interval of the Bradley-Terry rating: the wider of the bootstrap's and the posterior's, so a few votes show wide."
