@@ -14,11 +14,10 @@ from chatbot.chat.store import HistoryStore
 from chatbot.postgres import ConnectionPool, create_database
 
 
-@pytest.fixture
-def dynamodb_store(monkeypatch) -> Iterator[DynamoDBHistoryStore]:
-    # DynamoDB runs each request atomically (its atomic counters and conditional writes rest
-    # on that); moto's in-process emulation has no locks, so concurrent-writer tests would test
-    # moto's races instead. Serialising moto's request handler restores per-request atomicity.
+def serialise_moto(monkeypatch) -> None:
+    """DynamoDB runs each request atomically (its atomic counters and conditional writes rest
+    on that); moto's in-process emulation has no locks, so concurrent-writer tests would test
+    moto's races instead. Serialising moto's request handler restores per-request atomicity."""
     stubber_call = BotocoreStubber.__call__
     lock = threading.Lock()
 
@@ -27,6 +26,11 @@ def dynamodb_store(monkeypatch) -> Iterator[DynamoDBHistoryStore]:
             return stubber_call(self, *args, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", atomic_call)
+
+
+@pytest.fixture
+def dynamodb_store(monkeypatch) -> Iterator[DynamoDBHistoryStore]:
+    serialise_moto(monkeypatch)
     with mock_aws():
         boto3.resource("dynamodb", region_name="us-east-1").create_table(TableName="history", **TABLE_SCHEMA)
         yield DynamoDBHistoryStore("history", region="us-east-1")

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
 from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
 from chatbot.policy.stream_leases import StreamLeases, TooManyStreamsError
 from chatbot.postgres import ConnectionPool, create_database
+from tests.chatbot.chat.conftest import serialise_moto
 
 _databases = itertools.count()
 CAP = 3
@@ -40,15 +40,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def dynamodb_leases(monkeypatch, clock: Clock) -> Iterator[StreamLeases]:
-    # moto has no locks: serialising its handler gives each request DynamoDB's atomicity.
-    stubber_call = BotocoreStubber.__call__
-    lock = threading.Lock()
-
-    def atomic_call(self, *args, **kwargs):
-        with lock:
-            return stubber_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", atomic_call)
+    serialise_moto(monkeypatch)
     with mock_aws():
         boto3.resource("dynamodb", region_name="us-east-1").create_table(TableName="history", **TABLE_SCHEMA)
         yield DynamoDBStreamLeases(
