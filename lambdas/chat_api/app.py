@@ -30,7 +30,7 @@ from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
-from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
+from lambdas.chat_api.streaming import Leases, admitted, relay
 
 NDJSON = "application/x-ndjson"
 
@@ -203,7 +203,7 @@ def create_app() -> FastAPI:
     @app.post("/chat", dependencies=[Depends(model_server_answers)])
     async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.chat, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers)])
@@ -211,8 +211,7 @@ def create_app() -> FastAPI:
         body: CompareRequest, user: User, service: Service, leases: Leases
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        lanes = await run_in_threadpool(lanes_of, service, user, body)
-        events = await leased(leases, user, lanes, service.compare, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.compare, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")
