@@ -18,40 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chatbot.api.quotas import LIMIT_FIELDS, Limits
+
+__all__ = ["LIMIT_FIELDS", "Limits", "LimitsConfig", "effective_limits"]
 
 #: The role everyone has.
 EVERYONE = "user"
 #: The administrators' role (auth.ADMIN).
 ADMINISTRATOR = "admin"
-#: The fields of `Limits`, in the order they are shown.
-LIMIT_FIELDS = ("tokens_per_day", "usd_per_month", "concurrent_streams", "requests_per_minute")
 #: What a role name may look like (a Cognito group name's characters).
 ROLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$"
-
-
-class Limits(BaseModel):
-    """Each field null (the default) is unlimited. Which fields were given matters for an
-    override (`model_fields_set`): only those replace the roles' values."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: Prompt plus completion tokens per UTC day, as the model server or Bedrock counts them.
-    tokens_per_day: int | None = Field(None, ge=0)
-    #: US dollars per UTC month, from the price table (chatbot/pricing.py).
-    usd_per_month: float | None = Field(None, ge=0)
-    #: Answers streaming at once (each lane of a compare or arena round is one).
-    concurrent_streams: int | None = Field(None, ge=0)
-    #: Requests started per minute (each lane counts as one).
-    requests_per_minute: int | None = Field(None, ge=0)
-
-    def given(self) -> dict[str, float | int | None]:
-        """The fields this limits object sets (what an override replaces), nulls included."""
-        return {name: getattr(self, name) for name in LIMIT_FIELDS if name in self.model_fields_set}
-
-    @property
-    def unlimited(self) -> bool:
-        return all(getattr(self, name) is None for name in LIMIT_FIELDS)
 
 
 def _more_generous(a: float | None, b: float | None) -> float | None:
@@ -66,11 +44,19 @@ def _stricter(a: float | None, b: float | None) -> float | None:
 
 class LimitsConfig(BaseModel):
     """The defaults: limits per role. The stack file's `chatbot:limits` and CHATBOT_LIMITS (JSON)
-    take this shape, e.g. `{"user": {"tokens_per_day": 200000}, "admin": {}}`."""
+    take this shape, e.g. `{"user": {"tokens_per_day": 200000}, "admin": {}}` (role -> limits)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     roles: dict[str, Limits] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roles_at_the_top(cls, data: object) -> object:
+        """`{"user": {...}, "admin": {...}}` is short for `{"roles": {"user": {...}, ...}}`."""
+        if isinstance(data, dict) and "roles" not in data:
+            return {"roles": data}
+        return data
 
     @field_validator("roles")
     @classmethod

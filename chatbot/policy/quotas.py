@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.quotas import AuditEntry, LimitName, Standing, UsageTotal
 from chatbot.errors import ChatbotError
 from chatbot.policy.limits import (
     Limits,
@@ -46,7 +47,6 @@ UNLIMITED = 1e15
 DEFAULT_LEASE_S = 900.0
 
 Kind = Literal["tokens", "usd", "streams", "requests"]
-LimitName = Literal["tokens_per_day", "usd_per_month", "concurrent_streams", "requests_per_minute"]
 _LIMIT_OF_KIND: dict[Kind, LimitName] = {
     "tokens": "tokens_per_day",
     "usd": "usd_per_month",
@@ -163,44 +163,6 @@ class UsageRow(BaseModel):
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
     cost_usd: float = Field(ge=0)
-
-
-class UsageTotal(BaseModel):
-    """Usage summed over a group (a day and model, a user and model, a key)."""
-
-    day: str | None = None
-    user_id: str | None = None
-    model: str | None = None
-    key_id: str | None = None
-    answers: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-class Standing(BaseModel):
-    """One limit of a user, with what is used of it and what remains."""
-
-    limit: LimitName
-    #: None: unlimited.
-    value: float | None
-    used: float
-    remaining: float | None
-    resets_at: datetime | None
-
-
-class AuditEntry(BaseModel):
-    """One administrator action: who, when, what changed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: datetime
-    actor: str
-    action: str
-    target: str
-    #: The values before and after.
-    before: dict = Field(default_factory=dict)
-    after: dict = Field(default_factory=dict)
 
 
 def subject_of_user(user_id: str) -> str:

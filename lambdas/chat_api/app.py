@@ -26,7 +26,7 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, users
+from lambdas.chat_api import api_key_routes, documents, gateway, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
@@ -112,6 +112,7 @@ def create_app() -> FastAPI:
         from lambdas.chat_api.wiring import (
             build_accounts,
             build_direct_uploads,
+            build_quotas,
             build_services,
             build_stream_leases,
             build_verifier,
@@ -127,6 +128,7 @@ def create_app() -> FastAPI:
         app.state.verifier = build_verifier(settings)
         app.state.accounts = build_accounts(settings)
         app.state.stream_leases = await run_in_threadpool(build_stream_leases, settings)
+        app.state.quotas = await run_in_threadpool(build_quotas, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes
@@ -144,6 +146,7 @@ def create_app() -> FastAPI:
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
     app.include_router(users.router)
+    app.include_router(quota_routes.router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:

@@ -17,8 +17,11 @@ from chatbot.models.catalog import ModelCatalog, load_catalog
 from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 from chatbot.models.registry import load_registry
 from chatbot.models.spec import ModelSpec
+from chatbot.policy.dynamodb_quotas import DynamoDBQuotaStore
 from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
+from chatbot.policy.postgres_quotas import PostgresQuotaStore
 from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
+from chatbot.policy.quotas import QuotaStore
 from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
 from chatbot.postgres import ConnectionPool, database_url
 from chatbot.retrieval.direct_uploads import DirectUploads
@@ -120,6 +123,15 @@ def build_accounts(settings: ChatApiSettings) -> Accounts:
         client = boto3.client("cognito-idp", region_name=settings.region)
         return CognitoAccounts(client, settings.cognito_user_pool_id or "")
     return LocalAccounts(settings.users_file or settings.database.folder() / "users.yaml")
+
+
+def build_quotas(settings: ChatApiSettings) -> QuotaStore:
+    """The quota ledger, kept where the history is (every instance sees it)."""
+    if settings.history_table:
+        return DynamoDBQuotaStore(settings.history_table, settings.limits, region=settings.region)
+    return PostgresQuotaStore(
+        ConnectionPool(database_url(settings=settings.database), max_connections=4), settings.limits
+    )
 
 
 def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
