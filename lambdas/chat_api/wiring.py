@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chatbot.chat.store import HistoryStore
     from chatbot.models.catalog import ModelCatalog
     from chatbot.models.clients import RuntimeClients
+    from chatbot.policy.quotas import QuotaStore
     from chatbot.policy.stream_leases import StreamLeases
     from chatbot.retrieval.direct_uploads import DirectUploads
     from chatbot.retrieval.service import Retrieval
@@ -68,13 +69,14 @@ class LazyState(State):
 
 def register_services(state: LazyState, settings: ChatApiSettings) -> None:
     """What the routes use, each built on first use: `catalog`, `clients`, `retrieval` (None where
-    documents are off), `service`, `direct_uploads`, `stream_leases`."""
+    documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`."""
     state.lazy("catalog", lambda: build_catalog(settings))
     state.lazy("clients", lambda: build_clients(settings))
     state.lazy("retrieval", lambda: build_retrieval(settings, state.catalog, state.clients.sagemaker))
     state.lazy("service", lambda: build_service(settings, state.catalog, state.clients, state.retrieval))
     state.lazy("direct_uploads", lambda: build_direct_uploads(settings))
     state.lazy("stream_leases", lambda: build_stream_leases(settings))
+    state.lazy("quotas", lambda: build_quotas(settings))
 
 
 def max_document_bytes(settings: ChatApiSettings) -> int | None:
@@ -204,6 +206,20 @@ def build_accounts(settings: ChatApiSettings) -> Accounts:
         client = boto3.client("cognito-idp", region_name=settings.region)
         return CognitoAccounts(client, settings.cognito_user_pool_id or "")
     return LocalAccounts(settings.users_file or settings.database.folder() / "users.yaml")
+
+
+def build_quotas(settings: ChatApiSettings) -> QuotaStore:
+    """The quota ledger, kept where the history is (every instance sees it)."""
+    if settings.history_table:
+        from chatbot.policy.dynamodb_quotas import DynamoDBQuotaStore
+
+        return DynamoDBQuotaStore(settings.history_table, settings.limits, region=settings.region)
+    from chatbot.policy.postgres_quotas import PostgresQuotaStore
+    from chatbot.postgres import ConnectionPool, database_url
+
+    return PostgresQuotaStore(
+        ConnectionPool(database_url(settings=settings.database), max_connections=4), settings.limits
+    )
 
 
 def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
