@@ -29,6 +29,7 @@ from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
+from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.wiring import LazyState
@@ -145,6 +146,8 @@ def create_app() -> FastAPI:
     app.include_router(gateway.router)
     app.include_router(users.router)
     app.include_router(quota_routes.router)
+    # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
+    app.include_router(everyday_router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:
