@@ -224,18 +224,22 @@ class DynamoDBQuotaStore(QuotaStore):
         for item in expired:
             self._release({"pk": item["pk"], "sk": item["sk"]}, json.loads(item["holds"]), {})
 
-    def _settle(self, reservation: Reservation, row: UsageRow, subjects: list[str], now: datetime) -> None:
+    def _settle(
+        self, reservation: Reservation, row: UsageRow | None, subjects: list[str], now: datetime
+    ) -> None:
         used: dict[tuple[str, str], float] = {}
-        for subject in subjects:
+        for subject in subjects if row else []:
+            assert row is not None
             used[(subject, f"day:{utc_day(now)}")] = row.prompt_tokens + row.completion_tokens
             used[(subject, f"month:{utc_month(now)}")] = row.cost_usd
         holds = [{"subject": h.subject, "period": h.period, "amount": h.amount} for h in reservation.holds]
         hold_key = _hold_key(reservation.user_id, reservation.id, reservation.expires_at)
-        if not self._release(hold_key, holds, used):  # it expired and was given back already
+        if not self._release(hold_key, holds, used) and used:  # it expired and was given back already
             self._transact(
                 [self._change(subject, period, amount, 0) for (subject, period), amount in used.items()]
             )
-        self._count_usage(row)
+        if row is not None:
+            self._count_usage(row)
 
     def _count_usage(self, row: UsageRow) -> None:
         answer = {

@@ -288,6 +288,11 @@ class QuotaStore(ABC):
         self._settle(reservation, row, subjects, now)
         return row
 
+    def release(self, reservation: Reservation) -> None:
+        """Gives the hold back and counts nothing: the answer never started (another lane's
+        admission refused the request, or nobody read the events)."""
+        self._settle(reservation, None, [], self._clock())
+
     @staticmethod
     def _counters(subject: str, limits: Limits, now: datetime) -> list[Counter]:
         counters = [

@@ -212,3 +212,10 @@ def test_standing_says_what_remains(quotas: QuotaStore):
     standing = {s.limit: s for s in quotas.standing("ned", [])}
     assert (standing["tokens_per_day"].used, standing["tokens_per_day"].remaining) == (200, 800)
     assert standing["usd_per_month"].remaining is None, "unlimited"
+
+
+def test_a_released_hold_counts_nothing(quotas: QuotaStore):
+    held = quotas.admit("ola", model="m", prompt_tokens=10, max_new_tokens=990)
+    quotas.release(held)
+    assert quotas.used("user:ola", "day:2026-12-07") == 0
+    assert quotas.usage_by_day_and_model("ola", "2026-12-01", "2026-12-31") == []
