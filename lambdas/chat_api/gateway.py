@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from chatbot.chat.api_keys import ApiKey
-from chatbot.chat.completions import CompletionMessage, CompletionRequest, Completions
+from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.errors import ChatbotError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
@@ -56,7 +56,7 @@ from lambdas.chat_api.openai_schema import (
     ModelList,
     finish_reason,
 )
-from lambdas.chat_api.streaming import Leases, leased, relay
+from lambdas.chat_api.streaming import Leases, admitted, relay
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -160,15 +160,10 @@ async def chat_completions(
         parameters=body.parameters(),
         save=body.store,
     )
-    completions = Completions(
-        service.endpoint, service.store, max_message_chars=service.limits.max_message_chars
-    )
     cancelled = threading.Event()
-    events = await leased(
+    events = await admitted(
         leases,
-        caller.user_id,
-        1,
-        completions.start,
+        service.completions().start,
         caller.user_id,
         completion_request,
         key=caller.key,
