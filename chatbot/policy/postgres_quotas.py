@@ -302,12 +302,16 @@ class PostgresQuotaStore(QuotaStore):
 
     def add_usage_rows(self, rows: list[UsageRow]) -> None:
         """Usage rows written directly (imports, the benchmark's 120k rows), counters untouched."""
+        from psycopg2.extras import execute_values
+
         with self._pool.transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
+            execute_values(
+                cur,
                 "INSERT INTO quota_usage (user_id, key_id, model, day, prompt_tokens, completion_tokens, cost_usd)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " VALUES %s",
                 [
                     (r.user_id, r.key_id, r.model, r.day, r.prompt_tokens, r.completion_tokens, r.cost_usd)
                     for r in rows
                 ],
+                page_size=1000,
             )

@@ -406,6 +406,10 @@ class QuotaStore(ABC):
     def usage_by_user_and_model(self, first_day: str, last_day: str) -> list[UsageTotal]: ...
 
     @abstractmethod
+    def add_usage_rows(self, rows: list[UsageRow]) -> None:
+        """Usage rows written directly (imports, benchmarks), counters untouched."""
+
+    @abstractmethod
     def usage_by_key(self, user_id: str, first_day: str, last_day: str) -> list[UsageTotal]: ...
 
     # -- what remains -------------------------------------------------------------------------
