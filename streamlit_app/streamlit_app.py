@@ -35,6 +35,7 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
     st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
+    st.Page("app_pages/usage.py", title="Usage", icon=":material/monitoring:"),
     st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 if user.is_admin and context.settings().login == "local":  # with Cognito, its user pool holds the accounts

@@ -78,6 +78,17 @@ class Generation:
     events: Iterator[Event]
     #: The sources of the passages the fitted prompt kept.
     sources: list[Source] = field(default_factory=list)
+    #: The streaming mode the call was made with (None: the model's own).
+    mode: StreamingMode | None = None
+
+    def clip_max_new_tokens(self, max_new_tokens: int) -> None:
+        """Generate at most this many tokens (an admission granted no more, e.g. a quota): the
+        first call, not started yet, is made again with the smaller value."""
+        self.params = self.params.model_copy(update={"max_new_tokens": max(1, max_new_tokens)})
+        close = getattr(self.events, "close", None)
+        if close is not None:
+            close()
+        self.events = self.endpoint.stream(self.prompt.prompt, self.params, mode=self.mode)
 
 
 @dataclass(frozen=True)
@@ -210,7 +221,7 @@ class Pipeline:
         fitted = endpoint.fit_prompt(history, message, params, context.passages, system=context.system)
         events = endpoint.stream(fitted.prompt, params, mode=mode)
         kept = list(context.sources[: len(context.sources) - fitted.dropped_passages])
-        return Generation(lane, endpoint, params, fitted, events, kept)
+        return Generation(lane, endpoint, params, fitted, events, kept, mode)
 
     def admit(
         self, user_id: str, generations: Sequence[Generation], admissions: Sequence[Admission] = ()

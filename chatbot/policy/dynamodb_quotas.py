@@ -224,35 +224,44 @@ class DynamoDBQuotaStore(QuotaStore):
         for item in expired:
             self._release({"pk": item["pk"], "sk": item["sk"]}, json.loads(item["holds"]), {})
 
-    def _settle(self, reservation: Reservation, row: UsageRow, subjects: list[str], now: datetime) -> None:
+    def _settle(
+        self, reservation: Reservation, row: UsageRow | None, subjects: list[str], now: datetime
+    ) -> None:
         used: dict[tuple[str, str], float] = {}
-        for subject in subjects:
+        for subject in subjects if row else []:
+            assert row is not None
             used[(subject, f"day:{utc_day(now)}")] = row.prompt_tokens + row.completion_tokens
             used[(subject, f"month:{utc_month(now)}")] = row.cost_usd
         holds = [{"subject": h.subject, "period": h.period, "amount": h.amount} for h in reservation.holds]
         hold_key = _hold_key(reservation.user_id, reservation.id, reservation.expires_at)
-        if not self._release(hold_key, holds, used):  # it expired and was given back already
+        if not self._release(hold_key, holds, used) and used:  # it expired and was given back already
             self._transact(
                 [self._change(subject, period, amount, 0) for (subject, period), amount in used.items()]
             )
-        self._count_usage(row)
+        if row is not None:
+            self._count_usage(row)
 
     def _count_usage(self, row: UsageRow) -> None:
+        self._table.put_item(Item=self._usage_item(row))
+        self._add_to_sums(row, 1)
+
+    @staticmethod
+    def _usage_item(row: UsageRow) -> dict[str, Any]:
+        return {
+            "pk": f"QUOTA_USAGE#{row.user_id}",
+            "sk": f"{row.day}#{secrets.token_hex(8)}",
+            **{k: v for k, v in row.model_dump().items() if v is not None and k != "cost_usd"},
+            "cost_usd": _number(row.cost_usd),
+        }
+
+    def _add_to_sums(self, row: UsageRow, answers: int) -> None:
         answer = {
-            ":answers": 1,
+            ":answers": answers,
             ":prompt": row.prompt_tokens,
             ":completion": row.completion_tokens,
             ":cost": _number(row.cost_usd),
         }
         add = "ADD answers :answers, prompt_tokens :prompt, completion_tokens :completion, cost_usd :cost"
-        self._table.put_item(
-            Item={
-                "pk": f"QUOTA_USAGE#{row.user_id}",
-                "sk": f"{row.day}#{secrets.token_hex(8)}",
-                **{k: v for k, v in row.model_dump().items() if v is not None and k != "cost_usd"},
-                "cost_usd": _number(row.cost_usd),
-            }
-        )
         sums = [
             (
                 {"pk": f"QUOTA_USER_DAY#{row.user_id}", "sk": f"{row.day}#{row.model}"},
@@ -355,9 +364,28 @@ class DynamoDBQuotaStore(QuotaStore):
         return [sums[key] for key in sorted(sums)]
 
     def add_usage_rows(self, rows: list[UsageRow]) -> None:
-        """Usage rows written directly (imports, the benchmark's rows), counters untouched."""
-        for row in rows:
-            self._count_usage(row)
+        """Usage rows written directly (imports, the benchmark's rows), counters untouched: the
+        rows in batches, and each running sum once, with the rows' totals added."""
+        sums: dict[tuple[str, str, str, str | None], list[float]] = {}
+        with self._table.batch_writer() as batch:
+            for row in rows:
+                batch.put_item(Item=self._usage_item(row))
+                total = sums.setdefault((row.user_id, row.day, row.model, row.key_id), [0, 0, 0, 0.0])
+                total[0] += 1
+                total[1] += row.prompt_tokens
+                total[2] += row.completion_tokens
+                total[3] += row.cost_usd
+        for (user_id, day, model, key_id), (answers, prompt, completion, cost) in sums.items():
+            summed = UsageRow(
+                user_id=user_id,
+                key_id=key_id,
+                model=model,
+                day=day,
+                prompt_tokens=int(prompt),
+                completion_tokens=int(completion),
+                cost_usd=cost,
+            )
+            self._add_to_sums(summed, int(answers))
 
 
 def _add(a: UsageTotal | None, b: UsageTotal) -> UsageTotal:

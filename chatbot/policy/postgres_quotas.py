@@ -170,22 +170,25 @@ class PostgresQuotaStore(QuotaStore):
             for (subject, period), amount in sorted(released.items()):
                 cur.execute(_CHANGE, {"subject": subject, "period": period, "used": 0, "released": amount})
 
-    def _settle(self, reservation: Reservation, row: UsageRow, subjects: list[str], now: datetime) -> None:
+    def _settle(
+        self, reservation: Reservation, row: UsageRow | None, subjects: list[str], now: datetime
+    ) -> None:
         with self._pool.transaction() as conn, conn.cursor() as cur:
             cur.execute("DELETE FROM quota_holds WHERE id = %s RETURNING holds", (reservation.id,))
             found = cur.fetchone()  # None: it expired and was given back already
             changes: dict[tuple[str, str], list[float]] = {}  # (subject, period) -> [used, released]
             for hold in found[0] if found else []:
                 changes.setdefault((hold["subject"], hold["period"]), [0.0, 0.0])[1] += float(hold["amount"])
-            for subject in subjects:
-                changes.setdefault((subject, f"day:{utc_day(now)}"), [0.0, 0.0])[0] += (
-                    row.prompt_tokens + row.completion_tokens
-                )
+            for subject in subjects if row is not None else []:
+                tokens = row.prompt_tokens + row.completion_tokens
+                changes.setdefault((subject, f"day:{utc_day(now)}"), [0.0, 0.0])[0] += tokens
                 changes.setdefault((subject, f"month:{utc_month(now)}"), [0.0, 0.0])[0] += row.cost_usd
             for (subject, period), (used, released) in sorted(changes.items()):
                 cur.execute(
                     _CHANGE, {"subject": subject, "period": period, "used": used, "released": released}
                 )
+            if row is None:
+                return
             cur.execute(
                 "INSERT INTO quota_usage (user_id, key_id, model, day, prompt_tokens, completion_tokens, cost_usd)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -299,12 +302,16 @@ class PostgresQuotaStore(QuotaStore):
 
     def add_usage_rows(self, rows: list[UsageRow]) -> None:
         """Usage rows written directly (imports, the benchmark's 120k rows), counters untouched."""
+        from psycopg2.extras import execute_values
+
         with self._pool.transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
+            execute_values(
+                cur,
                 "INSERT INTO quota_usage (user_id, key_id, model, day, prompt_tokens, completion_tokens, cost_usd)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " VALUES %s",
                 [
                     (r.user_id, r.key_id, r.model, r.day, r.prompt_tokens, r.completion_tokens, r.cost_usd)
                     for r in rows
                 ],
+                page_size=1000,
             )

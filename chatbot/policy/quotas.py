@@ -288,6 +288,11 @@ class QuotaStore(ABC):
         self._settle(reservation, row, subjects, now)
         return row
 
+    def release(self, reservation: Reservation) -> None:
+        """Gives the hold back and counts nothing: the answer never started (another lane's
+        admission refused the request, or nobody read the events)."""
+        self._settle(reservation, None, [], self._clock())
+
     @staticmethod
     def _counters(subject: str, limits: Limits, now: datetime) -> list[Counter]:
         counters = [
@@ -399,6 +404,10 @@ class QuotaStore(ABC):
 
     @abstractmethod
     def usage_by_user_and_model(self, first_day: str, last_day: str) -> list[UsageTotal]: ...
+
+    @abstractmethod
+    def add_usage_rows(self, rows: list[UsageRow]) -> None:
+        """Usage rows written directly (imports, benchmarks), counters untouched."""
 
     @abstractmethod
     def usage_by_key(self, user_id: str, first_day: str, last_day: str) -> list[UsageTotal]: ...

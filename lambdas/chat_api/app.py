@@ -31,6 +31,7 @@ from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
+from lambdas.chat_api.quota_routes import Quota
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.wiring import LazyState
 
@@ -204,17 +205,19 @@ def create_app() -> FastAPI:
         ]
 
     @app.post("/chat", dependencies=[Depends(model_server_answers)])
-    async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
+    async def chat(
+        body: ChatRequest, user: User, service: Service, leases: Leases, quota: Quota
+    ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await admitted(leases, service.chat, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.chat, user, body, cancelled=cancelled, quota=quota)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers)])
     async def compare(
-        body: CompareRequest, user: User, service: Service, leases: Leases
+        body: CompareRequest, user: User, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await admitted(leases, service.compare, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.compare, user, body, cancelled=cancelled, quota=quota)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

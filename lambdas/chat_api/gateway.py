@@ -38,6 +38,7 @@ from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.errors import ChatbotError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
+from chatbot.policy.quotas import QuotaExceededError, RateLimitedError
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
 from lambdas.chat_api.auth import Caller as AuthCaller
 from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
@@ -56,6 +57,7 @@ from lambdas.chat_api.openai_schema import (
     ModelList,
     finish_reason,
 )
+from lambdas.chat_api.quota_routes import quota_for
 from lambdas.chat_api.streaming import Leases, admitted, relay
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
@@ -66,12 +68,21 @@ _OPENAI_CODES = {AuthError.code: "invalid_api_key", UnknownModelError.code: "mod
 _OPENAI_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
+#: Refusals by a quota under OpenAI's names: a spent budget, a rate.
+_OPENAI_QUOTA_TYPES = {
+    QuotaExceededError.code: QuotaExceededError.openai_type,
+    RateLimitedError.code: RateLimitedError.openai_type,
+}
+
+
 def _openai_status(status: int) -> int:
     return 400 if status in (413, 422) else status  # OpenAI answers 400 for any bad request
 
 
 def _error_body(status: int, message: str, code: str | None, param: str | None = None) -> ErrorBody:
     error_type = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    if quota_type := _OPENAI_QUOTA_TYPES.get(code or ""):
+        error_type = code = quota_type
     code = _OPENAI_CODES.get(code or "", code)
     return ErrorBody(error=ErrorDetail(message=message, type=error_type, param=param, code=code))
 
@@ -82,7 +93,11 @@ def openai_error(status: int, message: str, code: str | None, param: str | None 
 
 
 def _from_chatbot_error(exc: ChatbotError) -> JSONResponse:
-    return openai_error(exc.http_status, str(exc), exc.code)
+    # A quota's refusal names the limit in `param` (its message says what remains and when).
+    response = openai_error(exc.http_status, str(exc), exc.code, getattr(exc, "limit", None))
+    if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -168,6 +183,9 @@ async def chat_completions(
         completion_request,
         key=caller.key,
         cancelled=cancelled,
+        quota=await run_in_threadpool(
+            quota_for, request, caller.user_id, caller.key.id if caller.key else None
+        ),
     )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

@@ -21,6 +21,7 @@ from chatbot.api.quotas import (
     UsageReport,
     UsageSort,
 )
+from chatbot.chat.pipeline import Admission
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.policy.limits import ROLE_PATTERN
 from chatbot.policy.quotas import QuotaStore, subject_of_key
@@ -64,6 +65,28 @@ def roles_of(request: Request, caller: Caller) -> set[str]:
         entry = UsersFile(path).load()["credentials"]["usernames"].get(caller.user_id) or {}
         roles |= {role for role in entry.get("roles", []) if isinstance(role, str)}
     return roles
+
+
+def quota_for(request: Request, user_id: str, key_id: str | None = None) -> Admission | None:
+    """The quota admission of one request: every answer it makes reserves on the user's (and
+    the key's) limits. None where the deployment keeps no ledger. A key's calls count with its
+    owner's roles as the users file gives them (a key carries no token, so no Cognito groups)."""
+    quotas = getattr(request.app.state, "quotas", None)
+    if quotas is None:
+        return None
+    from chatbot.policy.quota_admission import QuotaAdmission
+
+    hosting = "local" if getattr(request.app.state, "model_server_url", None) else "aws"
+    caller = current_caller(request) if key_id is None else Caller(user_id)
+    return QuotaAdmission(quotas, roles=roles_of(request, caller), key_id=key_id, hosting=hosting)
+
+
+def user_quota(request: Request, caller: SignedIn) -> Admission | None:
+    return quota_for(request, caller.user_id)
+
+
+#: The signed-in caller's quota admission, for /chat and /compare.
+Quota = Annotated["Admission | None", Depends(user_quota)]
 
 
 def _now() -> datetime:

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from chatbot.chat.admission import StreamLeaseAdmission
+from chatbot.chat.pipeline import Admission
 from chatbot.models.events import ErrorEvent, Event
 from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
 
@@ -24,14 +25,20 @@ Leases = Annotated[StreamLeases, Depends(stream_leases)]
 
 
 async def admitted(
-    leases: StreamLeases, start: Callable[..., Iterator[Event]], *args: Any, **kwargs: Any
+    leases: StreamLeases,
+    start: Callable[..., Iterator[Event]],
+    *args: Any,
+    quota: Admission | None = None,
+    **kwargs: Any,
 ) -> Iterator[Event]:
     """The events of `start(*args, **kwargs)` (a ChatService or Completions entry point), with
     the stream leases as one of the generation pipeline's admissions: one lease per answer,
     taken once the request is known to be good (a 429 before anything is saved when the user
     has too many streaming), given back when the events end, are closed (stop, disconnect) or
-    fail; if they are never read, the leases expire."""
-    return await run_in_threadpool(start, *args, admissions=(StreamLeaseAdmission(leases),), **kwargs)
+    fail; if they are never read, the leases expire. `quota` (the caller's limits) is admitted
+    after the leases."""
+    admissions = (StreamLeaseAdmission(leases), *((quota,) if quota else ()))
+    return await run_in_threadpool(start, *args, admissions=admissions, **kwargs)
 
 
 async def relay(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[Event]:

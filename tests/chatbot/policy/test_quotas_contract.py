@@ -15,7 +15,7 @@ from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.policy.dynamodb_quotas import DynamoDBQuotaStore
 from chatbot.policy.limits import Limits, LimitsConfig
 from chatbot.policy.postgres_quotas import PostgresQuotaStore
-from chatbot.policy.quotas import QuotaExceededError, QuotaStore, RateLimitedError, TokenPrice
+from chatbot.policy.quotas import QuotaExceededError, QuotaStore, RateLimitedError, TokenPrice, UsageRow
 from chatbot.postgres import ConnectionPool, create_database
 from tests.chatbot.chat.conftest import serialise_moto
 
@@ -212,3 +212,28 @@ def test_standing_says_what_remains(quotas: QuotaStore):
     standing = {s.limit: s for s in quotas.standing("ned", [])}
     assert (standing["tokens_per_day"].used, standing["tokens_per_day"].remaining) == (200, 800)
     assert standing["usd_per_month"].remaining is None, "unlimited"
+
+
+def test_a_released_hold_counts_nothing(quotas: QuotaStore):
+    held = quotas.admit("ola", model="m", prompt_tokens=10, max_new_tokens=990)
+    quotas.release(held)
+    assert quotas.used("user:ola", "day:2026-12-07") == 0
+    assert quotas.usage_by_day_and_model("ola", "2026-12-01", "2026-12-31") == []
+
+
+def test_usage_rows_added_directly_are_summed_like_settled_ones(quotas: QuotaStore):
+    rows = [
+        UsageRow(
+            user_id=user, model=model, day="2026-12-05", prompt_tokens=3, completion_tokens=4, cost_usd=0.5
+        )
+        for user in ("pia", "quin")
+        for model in ("a", "a", "b")
+    ]
+    quotas.add_usage_rows(rows)
+    mine = {
+        (t.model, t.answers, t.prompt_tokens)
+        for t in quotas.usage_by_day_and_model("pia", "2026-12-01", "2026-12-31")
+    }
+    assert mine == {("a", 2, 6), ("b", 1, 3)}
+    everyone = quotas.usage_by_user_and_model("2026-12-05", "2026-12-05")
+    assert sum(t.cost_usd for t in everyone) == pytest.approx(3.0)

@@ -129,3 +129,15 @@ def test_the_organisation_view_is_for_administrators_sorted_and_as_csv(
     rows = list(csv.reader(io.StringIO(exported)))
     assert rows[0] == ["user", "answers", "prompt_tokens", "completion_tokens", "cost_usd"]
     assert ["'=cmd", "1", "1", "1", "0.000000"] in rows, "a name is never a spreadsheet formula"
+
+
+def test_adding_and_removing_users_is_audited_without_passwords(quota_api: str, secret_file: Path):
+    with client(quota_api, secret_file, "root", "admin") as root:
+        assert root.put("/users/temp", json={"password": "temps password"}).status_code == 200
+        assert root.delete("/users/temp").status_code == 204
+        log = root.get("/admin/audit").json()
+    assert [(e["action"], e["target"]) for e in log[:2]] == [
+        ("remove_user", "user:temp"),
+        ("add_user", "user:temp"),
+    ]
+    assert "temps password" not in str(log)
