@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatbot.models.catalog import load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import TokenEvent
 from chatbot.postgres import create_database, temporary_server
 from lambdas.chat_api.auth import LocalTokens, local_secret
@@ -125,7 +125,7 @@ def main() -> None:
             local_users_file=secret_file.resolve().with_name("benchmark-no-users.yaml"),
         )
         with chat_api_server(settings.to_env()) as api_url:
-            endpoint = Endpoint(spec, sagemaker_runtime_client(endpoint_url=model_url))
+            endpoint = SageMakerEndpoint(spec, sagemaker_runtime_client(endpoint_url=model_url))
             headers = {"Authorization": f"Bearer {tokens.issue('bench')}"}
             results: dict[str, list[tuple[float, float]]] = {"direct": [], "api": []}
             with httpx.Client(base_url=api_url, headers=headers, timeout=300) as client:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from chatbot.errors import ChatbotError
 from chatbot.models.adapters import adapter_for
-from chatbot.models.endpoints import ModelEndpoint, model_events
+from chatbot.models.endpoints import Endpoint, model_events
 from chatbot.models.events import Event
 from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
@@ -62,7 +62,7 @@ class ScriptedCall:
     started: threading.Event = field(default_factory=threading.Event)
 
 
-class ScriptedEndpoint(ModelEndpoint):
+class ScriptedEndpoint(Endpoint):
     def __init__(
         self,
         spec: ModelSpec,

@@ -22,7 +22,7 @@ from chatbot.chat.pipeline import Admission, Job, Pipeline, PromptContext
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import Turn
-from chatbot.models.endpoints import ModelEndpoint
+from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event
 
 
@@ -60,7 +60,7 @@ class Completions:
 
     def __init__(
         self,
-        endpoint_for: Callable[[str], ModelEndpoint],
+        endpoint_for: Callable[[str], Endpoint],
         store: HistoryStore,
         *,
         max_message_chars: int,

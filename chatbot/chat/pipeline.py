@@ -43,7 +43,7 @@ from typing import Any
 
 from chatbot.chat.answer import Answer
 from chatbot.models.adapters import FittedPrompt, Turn
-from chatbot.models.endpoints import ModelEndpoint
+from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, Source, SourcesEvent, StartEvent, Usage
 from chatbot.models.spec import GenerationParams, StreamingMode
 
@@ -71,7 +71,7 @@ class Generation:
     """One answer ready to generate: everything that could refuse it has run."""
 
     lane: str | None
-    endpoint: ModelEndpoint
+    endpoint: Endpoint
     params: GenerationParams
     prompt: FittedPrompt
     #: The model's first call, not started yet (parameters were checked when it was made).
@@ -207,7 +207,7 @@ class Pipeline:
 
     def prepare(
         self,
-        endpoint: ModelEndpoint,
+        endpoint: Endpoint,
         overrides: dict[str, Any],
         history: Sequence[Turn],
         message: str,

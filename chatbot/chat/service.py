@@ -30,7 +30,7 @@ from chatbot.chat.turns import ServiceLimits, TurnRunner
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import VoteResult, Votes
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import ModelEndpoint
+from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import Retriever
@@ -50,7 +50,7 @@ class ChatService:
     def __init__(
         self,
         catalog: ModelCatalog,
-        endpoint_factory: Callable[[ModelSpec], ModelEndpoint],
+        endpoint_factory: Callable[[ModelSpec], Endpoint],
         store: HistoryStore,
         *,
         retriever: Retriever | None = None,
@@ -100,7 +100,7 @@ class ChatService:
 
     # -- turns ----------------------------------------------------------------------------
 
-    def endpoint(self, name: str) -> ModelEndpoint:
+    def endpoint(self, name: str) -> Endpoint:
         """A chat model's endpoint; raises UnknownModelError or InvalidRequestError."""
         return self.turns.endpoint(name)
 

@@ -24,7 +24,7 @@ from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import Turn
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import ModelEndpoint
+from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event, SessionEvent, Source
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WITH_SHARED, Retriever
@@ -48,7 +48,7 @@ class TurnRunner:
     def __init__(
         self,
         catalog: ModelCatalog,
-        endpoint_factory: Callable[[ModelSpec], ModelEndpoint],
+        endpoint_factory: Callable[[ModelSpec], Endpoint],
         store: HistoryStore,
         *,
         retriever: Retriever | None = None,
@@ -60,7 +60,7 @@ class TurnRunner:
         self.limits = limits or ServiceLimits()
         self.pipeline = pipeline or Pipeline()
         self._endpoint_factory = endpoint_factory
-        self._endpoints: dict[str, ModelEndpoint] = {}
+        self._endpoints: dict[str, Endpoint] = {}
         self._retriever = retriever
         self._local = LocalGenerations()
 
@@ -154,7 +154,7 @@ class TurnRunner:
 
     # -- what a turn needs, checked before anything is saved --------------------------------
 
-    def endpoint(self, name: str) -> ModelEndpoint:
+    def endpoint(self, name: str) -> Endpoint:
         spec = self.catalog.get(name)  # raises UnknownModelError naming the available models
         if spec.task != "chat":
             raise InvalidRequestError(f"{name} is a {spec.task} model, not a chat model.")

@@ -36,7 +36,7 @@ from chatbot.errors import (
 )
 from chatbot.models.adapters import adapter_for
 from chatbot.models.deployment import BEDROCK_BOUNDS
-from chatbot.models.endpoints import CONNECTION_ERRORS, ModelEndpoint, model_events
+from chatbot.models.endpoints import CONNECTION_ERRORS, Endpoint, model_events
 from chatbot.models.events import Event
 from chatbot.models.request_config import ParsedChunk, within_bounds
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
@@ -58,7 +58,7 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 8.0
 
 
-class BedrockEndpoint(ModelEndpoint):
+class BedrockEndpoint(Endpoint):
     def __init__(
         self,
         spec: ModelSpec,

@@ -10,7 +10,8 @@ import boto3
 from botocore.config import Config
 
 from chatbot.models.bedrock import BedrockEndpoint
-from chatbot.models.endpoints import Endpoint, ModelEndpoint
+from chatbot.models.deployment import BedrockDeployment
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.spec import ModelSpec
 
 
@@ -52,7 +53,7 @@ class RuntimeClients:
     sagemaker: Any
     bedrock: Any
 
-    def endpoint(self, spec: ModelSpec) -> ModelEndpoint:
-        if spec.deployment.kind == "bedrock":
+    def endpoint(self, spec: ModelSpec) -> Endpoint:
+        if isinstance(spec.deployment, BedrockDeployment):
             return BedrockEndpoint(spec, self.bedrock)
-        return Endpoint(spec, self.sagemaker)
+        return SageMakerEndpoint(spec, self.sagemaker)

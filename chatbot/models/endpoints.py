@@ -1,4 +1,5 @@
-"""Calling a model endpoint through boto3's `sagemaker-runtime` client, in three modes.
+"""`Endpoint`, the interface every model is called through, and `SageMakerEndpoint`, which calls
+one through boto3's `sagemaker-runtime` client, in three modes.
 
 - native: InvokeEndpointWithResponseStream, parsed by the one stream parser;
 - batched: for endpoints that cannot stream, ask for a few tokens at a time with
@@ -49,8 +50,9 @@ from chatbot.models.timing import ResponseTimer
 CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
 
 
-class ModelEndpoint(ABC):
-    """What the chat service needs of any model, whatever serves it: fit a prompt, stream events."""
+class Endpoint(ABC):
+    """What the chat service needs of any model, whatever serves it: fit a prompt, stream events.
+    Implementations: `SageMakerEndpoint` (here), `bedrock.BedrockEndpoint`."""
 
     def __init__(self, spec: ModelSpec, adapter: Adapter):
         self.spec = spec
@@ -81,7 +83,7 @@ class ModelEndpoint(ABC):
         before any call; failures after that arrive as an ErrorEvent."""
 
 
-class Endpoint(ModelEndpoint):
+class SageMakerEndpoint(Endpoint):
     """A SageMaker endpoint (or the local model server's SageMaker Runtime API)."""
 
     def __init__(self, spec: ModelSpec, client: Any):
@@ -176,6 +178,10 @@ class Endpoint(ModelEndpoint):
             raise ModelCallError(
                 f"Cannot reach the endpoint of {self.spec.name} ({exc}). Is the model server running?"
             ) from exc
+
+
+#: The interface's name before issue 20, for code written against it (prefer `Endpoint`).
+ModelEndpoint = Endpoint
 
 
 def model_server_restarting(url: str) -> ModelServerRestartingError:

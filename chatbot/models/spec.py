@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbot.errors import ParameterError
-from chatbot.models.deployment import Deployment
+from chatbot.models.deployment import AnyDeployment, BedrockDeployment, parse_deployment
 from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import BUILTIN_CONFIGS, EndpointRequestConfig
 
@@ -86,7 +86,7 @@ class ModelSpec(BaseModel):
     max_new_tokens_limit: int = Field(1024, ge=1)
     #: Tokens to ask for per call in batched mode.
     batch_tokens: int = Field(8, ge=1, le=64)
-    deployment: Deployment
+    deployment: AnyDeployment
 
     @property
     def inference_component(self) -> str | None:
@@ -100,10 +100,12 @@ class ModelSpec(BaseModel):
         """A Bedrock model has no endpoint: its endpoint_name is only a label (the model's name)."""
         if isinstance(value, dict) and not value.get("endpoint_name"):
             deployment = value.get("deployment")
-            kind = (
-                deployment.get("kind") if isinstance(deployment, dict) else getattr(deployment, "kind", None)
-            )
-            if kind == "bedrock" and isinstance(value.get("name"), str):
+            if isinstance(deployment, dict):
+                try:
+                    deployment = parse_deployment(deployment)
+                except ValueError:
+                    return value  # the deployment field says what is wrong with it
+            if isinstance(deployment, BedrockDeployment) and isinstance(value.get("name"), str):
                 return {
                     **value,
                     "endpoint_name": re.sub(r"[^a-zA-Z0-9]+", "-", value["name"]).strip("-")[:63],
@@ -128,7 +130,7 @@ class ModelSpec(BaseModel):
             )
         if self.max_new_tokens_limit >= self.context_window:
             raise ValueError("max_new_tokens_limit must leave room for a prompt in context_window")
-        if self.deployment.kind == "bedrock" and self.streaming == "batched":
+        if isinstance(self.deployment, BedrockDeployment) and self.streaming == "batched":
             raise ValueError(
                 "a bedrock model streams natively (converse_stream) or not at all: use native or none"
             )

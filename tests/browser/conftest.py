@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import SageMakerEndpoint
 from chatbot.users import UsersFile
 from launcher import stack as local_stack
 from streamlit_app.settings import UiSettings
@@ -69,7 +69,9 @@ def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
     mid-answer and both panes are still writing when it does."""
     app_defaults = catalog.get("smollm2-135m").default_parameters  # the first model's, as the app takes
     parameters = {"temperature": app_defaults.temperature, "top_p": app_defaults.top_p}
-    smollm2, gemma = (Endpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m"))
+    smollm2, gemma = (
+        SageMakerEndpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m")
+    )
     for endpoint in (smollm2, gemma):
         warm_up(endpoint, ESSAY, parameters)
     return seed_where(

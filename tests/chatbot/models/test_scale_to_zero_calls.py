@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chatbot.models.endpoints import WARM_UP_S, Endpoint
+from chatbot.models.endpoints import WARM_UP_S, SageMakerEndpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, TokenEvent
 from chatbot.models.spec import ModelSpec
 
@@ -45,7 +45,7 @@ def client() -> Any:
 
 
 def ask(model: ModelSpec, runtime: Any) -> list:
-    endpoint = Endpoint(model, runtime)
+    endpoint = SageMakerEndpoint(model, runtime)
     return list(endpoint.stream("Hi", model.resolve_parameters({"max_new_tokens": 8})))
 
 

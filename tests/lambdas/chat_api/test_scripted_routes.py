@@ -142,3 +142,31 @@ def test_v1_counts_a_keys_tokens_and_saves_only_when_asked(client: TestClient):
     assert (info["requests"], info["prompt_tokens"], info["completion_tokens"]) == (2, 14, 10)
     [session] = client.get("/sessions").json()["sessions"]
     assert session["title"] == "Capital?"
+
+
+def test_v1_refuses_a_wrong_key_and_an_unknown_model_in_openais_shape(client: TestClient):
+    wrong = client.post(
+        "/v1/chat/completions",
+        json={"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]},
+        headers={"Authorization": "Bearer sk-chatbot-wrong"},
+    )
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "invalid_api_key")
+    with pytest.raises(openai.NotFoundError) as error:
+        openai_client(client).chat.completions.create(
+            model="gpt-9", messages=[{"role": "user", "content": "Hi"}]
+        )
+    assert error.value.body["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    "request_fields",
+    [{"temperature": 5}, {"max_tokens": 5000}, {"messages": [{"role": "assistant", "content": "Hi"}]}],
+    ids=["a temperature out of bounds", "more tokens than the model allows", "no user message last"],
+)
+def test_v1_bad_requests_are_400s_and_call_no_model(
+    client: TestClient, scripts: Scripts, request_fields: dict
+):
+    request = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}], **request_fields}
+    with pytest.raises(openai.BadRequestError):
+        openai_client(client).chat.completions.create(**request)
+    assert all(not endpoint.calls for endpoint in scripts.endpoints.values())
