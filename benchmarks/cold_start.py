@@ -71,9 +71,18 @@ def read_all(connection: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def first_byte_s(port: int, token: str, started: float, process: subprocess.Popen, timeout_s: float) -> float:
+def cpu_s(pid: int) -> float:
+    """The CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_byte_s(
+    port: int, token: str, started: float, process: subprocess.Popen, timeout_s: float
+) -> tuple[float, float]:
     """Poll the port until it accepts, send GET /models, and return the time of the reply's first
-    byte since `started`; the reply must be a 200."""
+    byte since `started`, and the CPU time the function had used by then; the reply must be a 200.
+    (The process is the function's Python: unshare, sh and run.sh each exec the next.)"""
     request = (
         f"GET /models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
         "Connection: close\r\n\r\n"
@@ -92,15 +101,16 @@ def first_byte_s(port: int, token: str, started: float, process: subprocess.Pope
             connection.sendall(request)
             reply = connection.recv(1)
             elapsed = time.perf_counter() - started
+            used = cpu_s(process.pid)
             reply += read_all(connection)
         if not reply.startswith(b"HTTP/1.1 200 "):
             raise RuntimeError(f"GET /models answered {reply[:500]!r}")
-        return elapsed
+        return elapsed, used
 
 
 def boot_once(
     layer: Path, task_root: Path, settings: dict[str, str], bin_dir: Path, token: str, log_path: Path
-) -> float:
+) -> tuple[float, float]:
     port = free_port()
     with log_path.open("w+") as log:
         started = time.perf_counter()
@@ -165,7 +175,7 @@ def measure(artefacts: Artefacts, settings: dict[str, str], token: str, runs: in
     """Ours and the bare app, taking turns; medians."""
     # Read-only artefacts: no bytecode is written, so every run starts as cold as the first.
     common = {"PYTHONDONTWRITEBYTECODE": "1", "LAMBDA_RUNTIME_DIR": str(artefacts.runtime)}
-    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    times: dict[str, list[tuple[float, float]]] = {"ours": [], "bare": []}
     roots = {"ours": artefacts.task_root, "bare": artefacts.bare_root}
     environments = {"ours": settings | common, "bare": common}
     for index in range(runs):
@@ -180,14 +190,20 @@ def measure(artefacts: Artefacts, settings: dict[str, str], token: str, runs: in
                     tmp / f"{name}.log",
                 )
             )
-    ours, bare = statistics.median(times["ours"]), statistics.median(times["bare"])
+    ours, bare = (statistics.median(wall for wall, _ in times[name]) for name in ("ours", "bare"))
+    ours_cpu, bare_cpu = (statistics.median(cpu for _, cpu in times[name]) for name in ("ours", "bare"))
     return {
         "first_byte_s": round(ours, 3),
         "bare_fastapi_first_byte_s": round(bare, 3),
         "ratio_to_bare": round(ours / bare, 2),
         "target_met": ours <= TARGET_S,
-        "runs_s": [round(value, 3) for value in times["ours"]],
-        "bare_runs_s": [round(value, 3) for value in times["bare"]],
+        # CPU time to the first byte: what a busy machine's wall clock hides (a shared CPU
+        # stretches the wall time; the work done is the same).
+        "cpu_s": round(ours_cpu, 3),
+        "bare_fastapi_cpu_s": round(bare_cpu, 3),
+        "cpu_ratio_to_bare": round(ours_cpu / bare_cpu, 2),
+        "runs_s": [round(wall, 3) for wall, _ in times["ours"]],
+        "bare_runs_s": [round(wall, 3) for wall, _ in times["bare"]],
     }
 
 
@@ -202,7 +218,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if reason := lambda_runtime.can_mount():
-        raise SystemExit(f"cannot boot the function here: {reason}")
+        # `make bench` goes on with the other scripts.
+        print(json.dumps({"skipped": f"cannot boot the function as Lambda does here: {reason}"}))
+        return
     modes = ["as-built", "compiled"] if args.bytecode == "both" else [args.bytecode]
     figures: dict[str, object] = {"runs": args.runs, "cpus": "taskset -c 0", "target_s": TARGET_S}
     with tempfile.TemporaryDirectory() as folder, moto_server() as moto_url:

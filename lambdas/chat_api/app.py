@@ -107,13 +107,13 @@ async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncI
 
 
 def create_app() -> FastAPI:
-    """The app builds its services from the environment at start-up (lambdas/chat_api/settings.py)."""
+    """The app reads its settings from the environment at start-up (lambdas/chat_api/settings.py)
+    and builds each service when a request first needs it (lambdas/chat_api/wiring.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from lambdas.chat_api.settings import ChatApiSettings
         from lambdas.chat_api.wiring import (
-            build_accounts,
             build_verifier,
             max_document_bytes,
             register_services,
@@ -126,9 +126,9 @@ def create_app() -> FastAPI:
         app.state.shared_document_writers = settings.shared_document_writers
         app.state.max_document_bytes = max_document_bytes(settings)
         app.state.verifier = build_verifier(settings)
-        app.state.accounts = build_accounts(settings)
         # Built by the first request that needs them: nothing connects at start-up, and a cold
-        # start answers GET /models without the history store, the model clients or retrieval.
+        # start answers GET /models without the history store, the model clients or retrieval
+        # (and makes the user pool's client with the request that needs it).
         register_services(app.state, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,

@@ -68,8 +68,9 @@ class LazyState(State):
 
 
 def register_services(state: LazyState, settings: ChatApiSettings) -> None:
-    """What the routes use, each built on first use: `catalog`, `clients`, `retrieval` (None where
-    documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`."""
+    """What the routes use, each built on first use: `accounts`, `catalog`, `clients`, `retrieval`
+    (None where documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`."""
+    state.lazy("accounts", lambda: build_accounts(settings))
     state.lazy("catalog", lambda: build_catalog(settings))
     state.lazy("clients", lambda: build_clients(settings))
     state.lazy("retrieval", lambda: build_retrieval(settings, state.catalog, state.clients.sagemaker))
