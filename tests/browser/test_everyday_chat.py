@@ -6,15 +6,29 @@ Each step leaves a screenshot in test-artifacts/browser/<test>/.
 
 from __future__ import annotations
 
+import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot
-from tests.browser.support import main, send, set_max_tokens, wait_until_idle
+from lambdas.chat_api.auth import LocalTokens, local_secret
+from tests.browser.conftest import USER, shot
+from tests.browser.support import go_to, main, send, set_max_tokens, wait_until_idle
+from tests.streamlit_app.stack import UiStack
 
 #: Labels cut with an ellipsis keep their whole text in the DOM: only their box says they are cut.
 _CUT_LABELS = """(button) => [...button.querySelectorAll('*')]
     .filter((el) => el.scrollWidth > el.clientWidth + 1 && el.innerText.trim())
     .map((el) => el.innerText.trim())"""
+
+
+def as_user(stack: UiStack, user: str = USER) -> httpx.Client:
+    token = LocalTokens(local_secret(stack.secret_file)).issue(user)
+    return httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def thumbs_up(stack: UiStack, model: str) -> int:
+    with as_user(stack) as api:
+        rows = api.get("/feedback/approval").json()["models"]
+    return next((row["up"] for row in rows if row["model"] == model), 0)
 
 
 def ask(page: Page, prompt: str) -> None:
@@ -36,3 +50,24 @@ def test_the_sidebar_shows_this_conversations_actions_in_full(signed_in: Page):
         button = sidebar.get_by_role("button", name=label, exact=True)
         expect(button).to_be_visible()
         assert button.evaluate(_CUT_LABELS) == [], f"the sidebar's {label!r} button is cut short"
+
+
+def test_a_thumb_on_an_answer_reaches_the_leaderboard(signed_in: Page, stack: UiStack):
+    page = signed_in
+    before = thumbs_up(stack, "smollm2-135m")
+    ask(page, "Name a fruit.")
+    answer = main(page).get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_role("button", name="Feedback").click()
+    page.get_by_test_id("stButtonGroup").get_by_text("Good").click()
+    page.get_by_role("textbox", name="Comment (optional)").fill("Short and right.")
+    shot(page, "thumb-chosen")
+    page.get_by_role("button", name="Send feedback").click()
+    expect(answer.get_by_text("Your feedback:")).to_contain_text("Good")
+    shot(page, "thumb-given")
+
+    assert thumbs_up(stack, "smollm2-135m") == before + 1
+
+    go_to(page, "Leaderboard")
+    # The table is drawn on a canvas: its cells are in the screenshot, not in the page's text.
+    expect(main(page).get_by_test_id("stDataFrame").first).to_be_visible()
+    shot(page, "leaderboard-with-approval")

@@ -1,0 +1,34 @@
+"""The chat API's everyday routes (issue 23) for the web app: feedback, share links, search.
+
+Kept beside ChatApi rather than in it, so this feature's client grows in its own module; each
+call goes through ChatApi's one request path (its token, its errors in a user's words)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from chatbot.api.everyday import Approvals, FeedbackOut, FeedbackRequest, Rating
+from streamlit_app.api import ChatApi, _parse
+
+
+def _call(api: ChatApi, method: str, path: str, **kwargs: Any) -> Any:
+    return api._json(method, path, **kwargs)  # ChatApi's one request path, on purpose
+
+
+def give_feedback(
+    api: ChatApi, session_id: str, seq: int, rating: Rating, comment: str | None
+) -> FeedbackOut:
+    body = FeedbackRequest(seq=seq, rating=rating, comment=comment or None).model_dump(exclude_none=True)
+    return _parse(FeedbackOut, _call(api, "POST", f"/sessions/{session_id}/feedback", json=body))
+
+
+def session_feedback(api: ChatApi, session_id: str) -> list[FeedbackOut]:
+    return TypeAdapter(list[FeedbackOut]).validate_python(
+        _call(api, "GET", f"/sessions/{session_id}/feedback")
+    )
+
+
+def approvals(api: ChatApi) -> Approvals:
+    return _parse(Approvals, _call(api, "GET", "/feedback/approval"))
