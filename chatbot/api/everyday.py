@@ -59,3 +59,50 @@ class Approvals(_Contract):
     models: list[ModelApproval]
     #: Feedback kept but not counted (imported answers), by reason.
     voided: dict[str, int] = Field(default_factory=dict)
+
+
+# -- share links ---------------------------------------------------------------------------
+
+
+class ShareRequest(_Contract):
+    """POST /sessions/{session_id}/share (the body may be left out)."""
+
+    #: Viewable without signing in: refused (403) unless an administrator allowed public links.
+    public: bool = False
+
+
+class ShareOut(_Contract):
+    """A link as its owner sees it."""
+
+    id: str
+    session_id: str
+    title: str
+    public: bool
+    created_at: datetime
+    revoked_at: datetime | None = None
+    #: The API path that serves it: GET /shared/{id}.
+    path: str
+
+
+class SharedMessage(_Contract):
+    seq: int
+    role: Literal["user", "assistant"]
+    content: str
+    #: The compare lane; None in a chat.
+    lane: str | None = None
+    #: The answer's model ("Model A" where an arena still hid it when the link was made).
+    model: str | None = None
+    status: str = "complete"
+    created_at: datetime
+
+
+class SharedConversation(_Contract):
+    """GET /shared/{share_id}: the conversation as it was when the link was made, read-only."""
+
+    id: str
+    title: str
+    kind: str
+    #: Who shared it (their user name: someone else's text, escaped where shown).
+    shared_by: str
+    created_at: datetime
+    messages: list[SharedMessage]

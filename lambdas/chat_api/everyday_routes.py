@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lambdas.chat_api import feedback_routes
+from lambdas.chat_api import feedback_routes, share_routes
 
 router = APIRouter()
 router.include_router(feedback_routes.router)
+router.include_router(share_routes.router)

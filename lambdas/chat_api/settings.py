@@ -58,6 +58,9 @@ class ChatApiSettings(EnvSettings):
     #: Answers one user may have streaming at once, across every instance (each lane of a compare
     #: counts): a chat, compare or /v1 call past it gets a 429. 0 turns the cap off.
     max_streams_per_user: int = env_field(6, "CHATBOT_MAX_STREAMS_PER_USER", ge=0)
+    #: True lets users make share links that open without signing in (issue 23); off, every
+    #: link needs a signed-in user of this deployment.
+    public_share_links: bool = env_field(False, "CHATBOT_PUBLIC_SHARE_LINKS")
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
