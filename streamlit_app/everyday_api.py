@@ -6,10 +6,18 @@ call goes through ChatApi's one request path (its token, its errors in a user's 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import TypeAdapter
 
-from chatbot.api.everyday import Approvals, FeedbackOut, FeedbackRequest, Rating
+from chatbot.api.everyday import (
+    Approvals,
+    FeedbackOut,
+    FeedbackRequest,
+    Rating,
+    SharedConversation,
+    ShareOut,
+)
 from streamlit_app.api import ChatApi, _parse
 
 
@@ -32,3 +40,19 @@ def session_feedback(api: ChatApi, session_id: str) -> list[FeedbackOut]:
 
 def approvals(api: ChatApi) -> Approvals:
     return _parse(Approvals, _call(api, "GET", "/feedback/approval"))
+
+
+def share(api: ChatApi, session_id: str) -> ShareOut:
+    return _parse(ShareOut, _call(api, "POST", f"/sessions/{session_id}/share", json={}))
+
+
+def my_links(api: ChatApi) -> list[ShareOut]:
+    return TypeAdapter(list[ShareOut]).validate_python(_call(api, "GET", "/shares"))
+
+
+def revoke_link(api: ChatApi, share_id: str) -> ShareOut:
+    return _parse(ShareOut, _call(api, "DELETE", f"/shared/{quote(share_id, safe='')}"))
+
+
+def open_link(api: ChatApi, share_id: str) -> SharedConversation:
+    return _parse(SharedConversation, _call(api, "GET", f"/shared/{quote(share_id, safe='')}"))

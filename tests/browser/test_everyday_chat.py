@@ -9,10 +9,12 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
+from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens, local_secret
-from tests.browser.conftest import USER, shot
+from tests.browser.conftest import USER, shot, sign_in
 from tests.browser.support import go_to, main, send, set_max_tokens, wait_until_idle
 from tests.streamlit_app.stack import UiStack
+from tests.waiting import eventually
 
 #: Labels cut with an ellipsis keep their whole text in the DOM: only their box says they are cut.
 _CUT_LABELS = """(button) => [...button.querySelectorAll('*')]
@@ -71,3 +73,42 @@ def test_a_thumb_on_an_answer_reaches_the_leaderboard(signed_in: Page, stack: Ui
     # The table is drawn on a canvas: its cells are in the screenshot, not in the page's text.
     expect(main(page).get_by_test_id("stDataFrame").first).to_be_visible()
     shot(page, "leaderboard-with-approval")
+
+
+def test_a_share_link_is_seen_by_a_second_user_until_its_owner_revokes_it(
+    signed_in: Page, other_browser: Page, stack: UiStack
+):
+    page = signed_in
+    ask(page, "Name a river.")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Share").click()
+    page.get_by_role("button", name="Make a link").click()
+    code = page.get_by_test_id("stCode").filter(has_text="/shared?id=")
+    expect(code).to_be_visible()
+    link = code.inner_text().strip()
+    shot(page, "link-made")
+
+    viewer = stack.add_user("viewer")
+    sign_in(other_browser, viewer)
+    expect(other_browser.get_by_text(f"Signed in as {viewer}")).to_be_visible()
+    cookie = UsersFile(stack.users_file).cookie_name()  # remembered: the link opens signed in
+    eventually(
+        lambda: {held["name"] for held in other_browser.context.cookies()}, lambda names: cookie in names
+    )
+    wait_until_idle(other_browser)
+    other_browser.goto(link)
+    expect(main(other_browser).get_by_text(f"Shared by {USER}")).to_be_visible()
+    expect(
+        main(other_browser).get_by_test_id("stChatMessage").filter(has_text="Name a river.")
+    ).to_have_count(1)
+    shot(other_browser, "seen-by-a-second-user")
+
+    go_to(page, "Settings")
+    expect(main(page).get_by_text("Shared links")).to_be_visible()
+    main(page).get_by_role("button", name="Revoke").last.click()
+    expect(main(page).get_by_text("Name a river. · revoked")).to_be_visible()
+    shot(page, "revoked")
+
+    other_browser.reload()
+    expect(main(other_browser).get_by_text("No shared conversation has this link")).to_be_visible()
+    shot(other_browser, "revoked-link-not-found")
