@@ -106,3 +106,49 @@ class SharedConversation(_Contract):
     shared_by: str
     created_at: datetime
     messages: list[SharedMessage]
+
+
+# -- history search, pins and folders ---------------------------------------------------------
+
+#: Longest search accepted, in characters.
+MAX_QUERY_CHARS = 200
+#: Longest folder name, in characters.
+MAX_FOLDER_CHARS = 60
+
+
+class SessionHit(_Contract):
+    """One conversation that matches a search."""
+
+    id: str
+    title: str
+    kind: str
+    updated_at: datetime
+    #: Some text of the first message that matched (None when only the title did).
+    snippet: str | None = None
+
+
+class SearchResults(_Contract):
+    """GET /sessions/search?q=: the user's matching conversations, most recently updated first."""
+
+    hits: list[SessionHit]
+    #: False where the store searched only part of the history (DynamoDB: the newest conversations).
+    complete: bool = True
+    #: What was searched, when not everything was.
+    note: str | None = None
+
+
+class MarkRequest(_Contract):
+    """PUT /sessions/{session_id}/mark: pin a conversation, or file it in a folder (or both)."""
+
+    pinned: bool = False
+    #: A folder name; None or empty takes the conversation out of its folder.
+    folder: str | None = Field(None, max_length=MAX_FOLDER_CHARS)
+
+
+class SessionMark(_Contract):
+    session_id: str
+    title: str
+    kind: str
+    updated_at: datetime
+    pinned: bool
+    folder: str | None = None
