@@ -14,7 +14,10 @@ from chatbot.api.everyday import (
     Approvals,
     FeedbackOut,
     FeedbackRequest,
+    MarkRequest,
     Rating,
+    SearchResults,
+    SessionMark,
     SharedConversation,
     ShareOut,
 )
@@ -56,3 +59,16 @@ def revoke_link(api: ChatApi, share_id: str) -> ShareOut:
 
 def open_link(api: ChatApi, share_id: str) -> SharedConversation:
     return _parse(SharedConversation, _call(api, "GET", f"/shared/{quote(share_id, safe='')}"))
+
+
+def search(api: ChatApi, query: str, limit: int = 20) -> SearchResults:
+    return _parse(SearchResults, _call(api, "GET", "/sessions/search", params={"q": query, "limit": limit}))
+
+
+def marks(api: ChatApi) -> list[SessionMark]:
+    return TypeAdapter(list[SessionMark]).validate_python(_call(api, "GET", "/sessions/marks"))
+
+
+def mark(api: ChatApi, session_id: str, *, pinned: bool, folder: str | None) -> SessionMark:
+    body = MarkRequest(pinned=pinned, folder=folder).model_dump(exclude_none=True)
+    return _parse(SessionMark, _call(api, "PUT", f"/sessions/{session_id}/mark", json=body))

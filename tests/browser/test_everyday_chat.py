@@ -112,3 +112,25 @@ def test_a_share_link_is_seen_by_a_second_user_until_its_owner_revokes_it(
     other_browser.reload()
     expect(main(other_browser).get_by_text("No shared conversation has this link")).to_be_visible()
     shot(other_browser, "revoked-link-not-found")
+
+
+def test_search_finds_an_older_conversation_and_pinning_keeps_it_on_top(signed_in: Page):
+    page = signed_in
+    ask(page, "Name a mountain.")
+    main(page).get_by_role("button", name="New chat").click()
+    wait_until_idle(page)
+    ask(page, "Name a bird.")
+    sidebar = page.get_by_test_id("stSidebar")
+    box = sidebar.get_by_role("textbox", name="Search conversations")
+    box.fill("mountain")
+    box.press("Enter")
+    hit = page.locator("[class*='st-key-hist_hit_']").filter(has_text="Name a mountain.")
+    expect(hit).to_have_count(1)
+    shot(page, "search-hit")
+    hit.get_by_role("button").click()
+    expect(main(page).get_by_test_id("stChatMessage").first).to_contain_text("Name a mountain.")
+    wait_until_idle(page)
+    sidebar.get_by_role("button", name="Pin", exact=True).click()
+    expect(sidebar.get_by_text("Pinned", exact=True)).to_be_visible()
+    expect(page.locator("[class*='st-key-hist_pin_']").filter(has_text="Name a mountain.")).to_have_count(1)
+    shot(page, "pinned")
