@@ -10,7 +10,7 @@ from chatbot.chat.requests import ChatRequest
 from streamlit_app.api import ChatApi
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
-from streamlit_app.widgets import history
+from streamlit_app.widgets import feedback, history
 
 KEY_SESSION = "chat_session_id"
 KEY_MESSAGES = "chat_messages"
@@ -33,6 +33,7 @@ def reset() -> None:
     """A new, empty conversation. A turn still streaming goes on in the background and is saved."""
     for key in (KEY_SESSION, KEY_MESSAGES, KEY_LIVE):
         st.session_state.pop(key, None)
+    feedback.forget_given()
 
 
 def load(api: ChatApi, opened: str) -> None:
@@ -41,6 +42,7 @@ def load(api: ChatApi, opened: str) -> None:
     reset()
     st.session_state[KEY_SESSION] = conversation.session.id
     st.session_state[KEY_MESSAGES] = [Shown.from_stored(message) for message in conversation.messages]
+    feedback.load_given(api, conversation.session.id, st.session_state[KEY_MESSAGES])
 
 
 def start_turn(

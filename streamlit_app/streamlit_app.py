@@ -37,6 +37,7 @@ pages = [
     st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
     st.Page("app_pages/usage.py", title="Usage", icon=":material/monitoring:"),
     st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+    st.Page("app_pages/shared.py", title="Shared", icon=":material/share:", url_path="shared"),
 ]
 if user.is_admin and context.settings().login == "local":  # with Cognito, its user pool holds the accounts
     pages.append(st.Page("app_pages/users.py", title="Users", icon=":material/group:"))

@@ -1,6 +1,7 @@
 """Battles: the arena's votes as a JSONL file anyone can re-rank, and the command that does it.
 
     python -m chatbot.chat.battles export FILE   # every arena vote in the store, one per line
+                                                 # (and chat feedback: chatbot/chat/feedback_export.py)
     python -m chatbot.chat.battles rank FILE     # the leaderboard, recomputed from the file
     python -m chatbot.chat.battles import FILE   # an administrator adds a file's votes to the store
 
@@ -283,8 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rules = VoteRules(max_votes_per_pair_per_day=args.max_votes_per_pair_per_day)
     if args.command == "export":
-        count = write_battles(battles(_open_store(), rules), args.file)
-        print(f"Wrote {count} battles to {args.file}.")
+        from chatbot.chat.feedback_export import feedback_path, write_feedback  # chat thumbs (issue 23)
+
+        count = write_battles(battles(store := _open_store(), rules), args.file)
+        thumbs = write_feedback(store, feedback_path(args.file))
+        print(
+            f"Wrote {count} battles to {args.file}, and {thumbs} answers' feedback to {feedback_path(args.file)}."
+        )
         return 0
     if not args.file.exists():
         print(f"No such file: {args.file}. Write one with `export` first.", file=sys.stderr)

@@ -5,7 +5,9 @@ its own in the history table (see each module's table)."""
 from __future__ import annotations
 
 from chatbot.chat.dynamodb_feedback import DynamoDBFeedback
+from chatbot.chat.dynamodb_search import DynamoDBSearch
+from chatbot.chat.dynamodb_shares import DynamoDBShares
 
 
-class DynamoDBEveryday(DynamoDBFeedback):
+class DynamoDBEveryday(DynamoDBFeedback, DynamoDBShares, DynamoDBSearch):
     pass

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lambdas.chat_api import feedback_routes
+from lambdas.chat_api import feedback_routes, search_routes, share_routes
 
 router = APIRouter()
 router.include_router(feedback_routes.router)
+router.include_router(share_routes.router)
+router.include_router(search_routes.router)

@@ -63,6 +63,9 @@ class ChatApiSettings(EnvSettings):
     #: {"roles": {"user": {"tokens_per_day": 200000}}} (the stack file's `chatbot:limits`);
     #: administrators change them at runtime. Unset: unlimited until they do.
     limits_json: str | None = env_field(None, "CHATBOT_LIMITS")
+    #: True lets users make share links that open without signing in (issue 23); off, every
+    #: link needs a signed-in user of this deployment.
+    public_share_links: bool = env_field(False, "CHATBOT_PUBLIC_SHARE_LINKS")
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.

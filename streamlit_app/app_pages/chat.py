@@ -6,6 +6,7 @@ from streamlit_app import chat_flow, context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.widgets import history
+from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
@@ -69,7 +70,9 @@ for index, message in enumerate(shown):
     with st.chat_message(message.role):
         answer_body(message)
         if message.role == "assistant" and message.content:
-            copy_box(message.content, key=f"chat_copy_{index}")
+            with st.container(horizontal=True, vertical_alignment="center"):
+                copy_box(message.content, key=f"chat_copy_{index}")
+                feedback_bar(api, chat_flow.session_id(), message, key=f"chat_feedback_{index}")
 
 last_is_answer = bool(shown) and shown[-1].role == "assistant"
 if turn is None and last_is_answer and chat_flow.last_prompt():

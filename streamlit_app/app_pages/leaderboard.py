@@ -6,6 +6,7 @@ import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
+from streamlit_app.approval_view import COLUMN_HELP, approval_table, read_approvals, with_approval
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.leaderboard_chart import (
     cost_words,
@@ -37,16 +38,19 @@ voided.metric(
     sum(board.voided.values()),
     help="Identity leaks (an answer named its own model) and votes over the daily limit per user and pair.",
 )
+approvals = read_approvals(context.api())  # chat feedback's 👍 rates, beside the ratings (issue 23)
 if not board.ratings:
+    approval_table(approvals)
     st.info("No arena votes yet. Open Compare, switch Arena on, ask something and vote.")
     st.stop()
 
 st.subheader("Ratings")
 st.dataframe(
-    ratings_table(board),
+    with_approval(ratings_table(board), approvals),
     hide_index=True,
     width="stretch",
     column_config={
+        **COLUMN_HELP,
         "Elo": st.column_config.NumberColumn(
             format="%.0f",
             help="The Bradley-Terry rating on the Elo scale: an online Elo needs every vote in order, and "

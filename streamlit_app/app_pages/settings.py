@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit_app import context
 from streamlit_app.api import ApiError
 from streamlit_app.quotas_client import QuotasApi
+from streamlit_app.widgets.shares import links_section
 
 api = context.api()
 base_url = context.settings().openai_base_url
@@ -65,3 +66,5 @@ for key in keys:
             st.error(f"{key.name} was not revoked: {exc}")
         else:
             st.rerun()
+
+links_section(api)  # the conversations this user shared by link (issue 23)

@@ -142,3 +142,33 @@ def test_approvals_rank_models_by_the_lower_end_of_their_interval():
 def test_a_stored_thumb_reads_back_as_it_was_given():
     given = Feedback(session_id="s", seq=2, user_id="alice", rating="up", model="m")
     assert Feedback.model_validate_json(given.model_dump_json()) == given
+
+
+def test_feedback_is_exported_beside_the_battles(store: HistoryStore, tmp_path, monkeypatch, capsys):
+    from chatbot.chat import battles
+    from chatbot.chat.feedback_export import FeedbackLine, feedback_path
+
+    kept = conversation(store, "alice")
+    give_feedback(store, store, "alice", kept, thumb("up", comment="Right."))
+    gone = conversation(store, "bob")
+    give_feedback(store, store, "bob", gone, thumb("down"))
+    store.delete_session("bob", gone)
+    monkeypatch.setattr(battles, "_open_store", lambda: store)
+    path = tmp_path / "battles.jsonl"
+    assert battles.main(["export", str(path)]) == 0
+    assert "2 answers' feedback" in capsys.readouterr().out
+    assert feedback_path(path) == tmp_path / "battles.feedback.jsonl"
+    lines = [FeedbackLine.model_validate_json(line) for line in feedback_path(path).read_text().splitlines()]
+    assert [(line.session_id, line.rating, line.comment) for line in lines] == [
+        (kept, "up", "Right."),
+        (gone, "down", None),
+    ]
+    assert (lines[0].prompt, lines[0].answer, lines[0].model, lines[0].counted) == (
+        "Name a colour.",
+        "Blue.",
+        "smollm2-135m",
+        True,
+    )
+    assert (lines[1].prompt, lines[1].answer, lines[1].model) == (None, None, "smollm2-135m")
+    assert lines[0].judge == battles.judge_of("alice") != "alice"
+    assert path.read_text() == "", "no arena votes: the battles file is there, empty"
