@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -104,6 +105,10 @@ class Leaderboard(_Figures):
     length_effect: float | None = None
     #: The cheapest model whose 95% interval overlaps the top model's.
     cheapest_near_top: str | None = None
+    #: The stored fit this is (chatbot/chat/fit_store.py): its version and when it was fitted;
+    #: None for a leaderboard not stored (a battles file's).
+    version: int | None = None
+    fitted_at: datetime | None = None
 
 
 def outcomes(vote: Vote) -> list[Outcome]:

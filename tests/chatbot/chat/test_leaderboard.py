@@ -3,14 +3,12 @@ separate neighbours, and quality against cost and speed."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, elo_ratings, outcomes
-from chatbot.chat.leaderboard_cache import CachedLeaderboard
 from chatbot.chat.ratings import votes_to_separate
 from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity
@@ -183,25 +181,3 @@ def test_quality_cost_and_speed_mark_the_pareto_fronts_and_the_cheapest_near_the
     assert by_model["best"].median_ttft_ms == pytest.approx(600.0, rel=0.01)  # kept to 1%
     assert by_model["best"].median_tokens_per_s == pytest.approx(50.0, rel=0.01)
     assert {m for m, r in by_model.items() if r.pareto_speed} == {"best"}
-
-
-def test_the_cached_leaderboard_refits_when_votes_arrive_and_serves_the_last_fit_meanwhile():
-    fits: list[int] = []
-    release = threading.Event()
-    release.set()
-
-    def compute() -> Leaderboard:
-        release.wait(10)
-        fits.append(len(fits) + 1)
-        return Leaderboard(ratings=[], pairs=[], votes=len(fits))
-
-    cache = CachedLeaderboard(compute, wait_for_votes_s=0.01, max_age_s=3600)
-    assert cache.get().votes == 1
-    assert cache.get().votes == 1, "served from the cache"
-    release.clear()
-    cache.votes_arrived()  # the refit now waits on `release`
-    assert cache.get().votes == 1, "the last fit while the new one runs"
-    release.set()
-    cache.votes_arrived()
-    cache._wait_for_votes_s = 10
-    assert cache.get().votes >= 2, "the fit that includes the vote"
