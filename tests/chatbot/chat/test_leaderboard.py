@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chatbot.chat.costs import ModelCost
-from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, elo_ratings, outcomes
+from chatbot.chat.leaderboard import build_leaderboard, elo_ratings, outcomes
 from chatbot.chat.ratings import votes_to_separate
 from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity

@@ -4,7 +4,6 @@ one of them at a time under the store's lease (both real stores)."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
