@@ -82,6 +82,10 @@ class SharedLeaderboard:
                 self._stored, self._read_at = stored, time.monotonic()
             return self._stored.board
 
+    def stored(self) -> StoredFit | None:
+        """The stored fit, read now."""
+        return self._store.stored_fit()
+
     # -- refitting ------------------------------------------------------------------------------
 
     def refit(self) -> StoredFit | None:
