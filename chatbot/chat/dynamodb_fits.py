@@ -11,12 +11,13 @@ the store already declares)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatbot.chat.fit_store import StoredFit
+from chatbot.chat.fit_store import StoredFit, readable_board
 
 FIT_KEY = {"pk": "ARENA", "sk": "FIT"}
 LEASE_KEY = {"pk": "ARENA", "sk": "REFIT_LEASE"}
@@ -36,7 +37,12 @@ class DynamoDBArenaFits:
 
     def stored_fit(self) -> StoredFit | None:
         item = self._table.get_item(Key=FIT_KEY, ConsistentRead=True).get("Item")
-        return StoredFit.model_validate_json(item["body"]) if item else None
+        if item is None:
+            return None
+        body = json.loads(item["body"])
+        return StoredFit(
+            version=int(item["version"]), fitted_at=body["fitted_at"], board=readable_board(body.get("board"))
+        )
 
     def save_fit(self, fit: StoredFit) -> bool:
         try:

@@ -12,9 +12,9 @@ Both stores keep:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatbot.chat.leaderboard import Leaderboard
 
@@ -25,7 +25,17 @@ class StoredFit(BaseModel):
     #: 1 for the first fit, one more for each fit after it.
     version: int
     fitted_at: datetime
-    board: Leaderboard
+    #: None when the stored board is one this release cannot read (an older release's shape):
+    #: it is refitted, as the next version.
+    board: Leaderboard | None
+
+
+def readable_board(body: dict[str, Any]) -> Leaderboard | None:
+    """A stored board as this release reads it, or None if an older release wrote another shape."""
+    try:
+        return Leaderboard.model_validate(body)
+    except ValidationError:
+        return None
 
 
 class FitStore(Protocol):

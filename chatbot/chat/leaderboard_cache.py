@@ -72,15 +72,17 @@ class SharedLeaderboard:
                     break
                 self._changed.wait(remaining)
             fresh = time.monotonic() - self._read_at < self._reread_s
-            if fresh and self._stored is not None:
+            if fresh and self._stored is not None and self._stored.board is not None:
                 return self._stored.board
         stored = self._store.stored_fit()
-        if stored is None:
-            stored = self.refit() or StoredFit(version=0, fitted_at=_now(), board=self._fit())
+        if stored is None or stored.board is None:  # none yet, or an older release's shape
+            stored = self.refit()
+            if stored is None or stored.board is None:  # another instance is fitting: fit for now
+                stored = StoredFit(version=0, fitted_at=_now(), board=self._fit())
         with self._changed:
-            if self._stored is None or stored.version >= self._stored.version:
+            if self._stored is None or self._stored.board is None or stored.version >= self._stored.version:
                 self._stored, self._read_at = stored, time.monotonic()
-            return self._stored.board
+            return self._stored.board or stored.board
 
     def stored(self) -> StoredFit | None:
         """The stored fit, read now."""

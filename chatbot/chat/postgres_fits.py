@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from psycopg2.extras import Json
 
-from chatbot.chat.fit_store import StoredFit
+from chatbot.chat.fit_store import StoredFit, readable_board
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool
 
@@ -37,9 +37,12 @@ class PostgresArenaFits:
 
     def stored_fit(self) -> StoredFit | None:
         with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT body FROM arena_fit WHERE id = 1")
+            cur.execute("SELECT version, fitted_at, body FROM arena_fit WHERE id = 1")
             row = cur.fetchone()
-        return StoredFit.model_validate(row[0]) if row else None
+        if row is None:
+            return None
+        version, fitted_at, body = row
+        return StoredFit(version=version, fitted_at=fitted_at, board=readable_board(body.get("board")))
 
     def save_fit(self, fit: StoredFit) -> bool:
         with self._pool.transaction() as conn, conn.cursor() as cur:

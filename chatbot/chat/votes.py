@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
 from chatbot.chat.fit_store import StoredFit
-from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts
+from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts, with_retired
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
 from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
 from chatbot.chat.requests import VoteRequest
@@ -83,8 +83,9 @@ class Votes:
         return VoteResult(vote=vote, lanes=lanes, models={str(lane.id): str(lane.model) for lane in lanes})
 
     def leaderboard(self) -> Leaderboard:
-        """The stored fit (refitted in the background as votes arrive, by one instance at a time)."""
-        return self.board.get()
+        """The stored fit (refitted in the background as votes arrive, by one instance at a time),
+        its models that left the catalog marked retired."""
+        return with_retired(self.board.get(), self.catalog.names)
 
     def refit(self) -> StoredFit | None:
         """One refit now, stored for every instance (the schedule's); None if one is under way."""

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chatbot.chat.costs import ModelCost
-from chatbot.chat.leaderboard import build_leaderboard, elo_ratings, outcomes
+from chatbot.chat.leaderboard import (
+    PROVISIONAL_UNDER_VOTES,
+    build_leaderboard,
+    elo_ratings,
+    outcomes,
+    with_retired,
+)
 from chatbot.chat.ratings import votes_to_separate
 from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity
@@ -181,3 +187,17 @@ def test_quality_cost_and_speed_mark_the_pareto_fronts_and_the_cheapest_near_the
     assert by_model["best"].median_ttft_ms == pytest.approx(600.0, rel=0.01)  # kept to 1%
     assert by_model["best"].median_tokens_per_s == pytest.approx(50.0, rel=0.01)
     assert {m for m, r in by_model.items() if r.pareto_speed} == {"best"}
+
+
+def test_a_model_with_few_votes_is_provisional_and_one_out_of_the_catalog_retired():
+    votes = spread([vote("left", ["many", "few"]) for _ in range(PROVISIONAL_UNDER_VOTES)])
+    votes += spread([vote("left", ["many", "other"]) for _ in range(PROVISIONAL_UNDER_VOTES)])
+    board = build_leaderboard(votes)
+    labels = {r.model: (r.votes, r.provisional, r.retired) for r in board.ratings}
+    assert labels["many"] == (2 * PROVISIONAL_UNDER_VOTES, False, False)
+    assert labels["few"] == (PROVISIONAL_UNDER_VOTES, False, False), "at the threshold: no longer"
+    fewer = build_leaderboard(votes[1:])
+    assert {r.model: r.provisional for r in fewer.ratings}["few"]
+    served = with_retired(board, ["many", "other"])
+    assert {r.model for r in served.ratings if r.retired} == {"few"}
+    assert not hasattr(served.ratings[0], "elo"), "it only repeated the Bradley-Terry rating"

@@ -3,10 +3,15 @@ one of them at a time under the store's lease (both real stores)."""
 
 from __future__ import annotations
 
+import json
 import threading
 
+from psycopg2.extras import Json
+
+from chatbot.chat.dynamodb_fits import FIT_KEY
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
+from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 
@@ -71,3 +76,41 @@ def test_a_refit_waits_its_turn_while_another_instance_holds_the_lease(store: Hi
     store.end_refit_lease("another-instance")
     board._wait_for_votes_s = 10
     assert board.get().version == 1, "the vote's refit, once the lease is free"
+
+
+# -- upgrade: a fit stored by an older release, in a shape this one cannot read ------------------
+
+OLDER_BOARD = {
+    "ratings": [{"model": "m", "elo": 1000.0, "bradley_terry": 1000.0, "votes": 3}],
+    "pairs": [],
+    "votes": 3,
+}
+
+
+def store_older_fit(store: HistoryStore, version: int) -> None:
+    """The fit as an older release stored it: its board in a shape this release does not read."""
+    if isinstance(store, PostgresHistoryStore):
+        with store._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO arena_fit (id, version, fitted_at, body) VALUES (1, %s, now(), %s)",
+                (
+                    version,
+                    Json({"version": version, "fitted_at": utc_now().isoformat(), "board": OLDER_BOARD}),
+                ),
+            )
+    else:
+        body = {"version": version, "fitted_at": utc_now().isoformat(), "board": OLDER_BOARD}
+        store._table.put_item(Item={**FIT_KEY, "version": version, "body": json.dumps(body)})
+
+
+def test_a_fit_an_older_release_stored_is_refitted_as_the_next_version(store: HistoryStore):
+    store_older_fit(store, version=7)
+    older = store.stored_fit()
+    assert older is not None
+    assert (older.version, older.board) == (7, None), "read, but not as this release's board"
+    fitter = Fitter()
+    board = instance(store, fitter).get()
+    assert (board.version, fitter.calls) == (8, 1)
+    stored = store.stored_fit()
+    assert stored is not None
+    assert stored.board == board
