@@ -16,6 +16,7 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
 from chatbot.models.spec import ModelSpec
 from infra import regional
+from infra.arena_refit import ArenaRefit, ArenaRefitArgs
 from infra.bedrock import BedrockModel, BedrockModelId
 from infra.chat_backend import ChatBackend, ChatBackendArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
@@ -234,6 +235,7 @@ def build_stack(
             user_pool_client_id=edge.user_pool_client_id,
         ),
     )
+    ArenaRefit("arena-refit", ArenaRefitArgs(stack=stack, function_arn=backend.function_arn))
     gateway = None
     if config.web.gateway:
         gateway = GatewayEdge(

@@ -84,7 +84,6 @@ class VoteOutcome(_Answer):
 
 class Rating(_Answer):
     model: str
-    elo: float
     bradley_terry: float
     bt_lower: float
     bt_upper: float
@@ -102,6 +101,8 @@ class Rating(_Answer):
     cost_note: str = ""
     pareto_cost: bool = False
     pareto_speed: bool = False
+    provisional: bool = False
+    retired: bool = False
 
 
 class PairRecord(_Answer):
@@ -126,6 +127,9 @@ class Leaderboard(_Answer):
     separation: list[Separation] = Field(default_factory=list)
     length_effect: float | None = None
     cheapest_near_top: str | None = None
+    provisional_under_votes: int = 50
+    version: int | None = None
+    fitted_at: datetime | None = None
 
 
 class UserSummary(_Answer):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,8 @@ from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 ELO_K = 4
+#: A model with fewer counted votes than this is marked provisional.
+PROVISIONAL_UNDER_VOTES = 50
 
 #: (winner, loser, score): score 1 for a win, 0.5 for a tie.
 Outcome = tuple[str, str, float]
@@ -41,10 +44,9 @@ class _Figures(BaseModel):
 
 class Rating(_Figures):
     model: str
-    #: The Bradley-Terry rating. (An online Elo needed every vote in order, and its rating
-    #: depended on that order; lmarena replaced it by Bradley-Terry for the same reason.)
-    elo: float
-    #: Bradley-Terry on the Elo scale, and its 95% bootstrap interval.
+    #: Bradley-Terry on the Elo scale, and its 95% bootstrap interval. (There is no online Elo:
+    #: it needs every vote in order, and depends on that order; lmarena replaced it by
+    #: Bradley-Terry for the same reason. An earlier `elo` field only repeated this rating.)
     bradley_terry: float
     bt_lower: float
     bt_upper: float
@@ -66,6 +68,10 @@ class Rating(_Figures):
     pareto_cost: bool = False
     #: On the Pareto front of rating against speed (no model is both better and faster).
     pareto_speed: bool = False
+    #: Fewer than PROVISIONAL_UNDER_VOTES counted votes: the rating may still move a lot.
+    provisional: bool = False
+    #: The model is no longer in the catalog: no new votes can reach it.
+    retired: bool = False
 
 
 class PairRecord(_Figures):
@@ -104,6 +110,12 @@ class Leaderboard(_Figures):
     length_effect: float | None = None
     #: The cheapest model whose 95% interval overlaps the top model's.
     cheapest_near_top: str | None = None
+    #: A model with fewer counted votes than this is marked provisional.
+    provisional_under_votes: int = PROVISIONAL_UNDER_VOTES
+    #: The stored fit this is (chatbot/chat/fit_store.py): its version and when it was fitted;
+    #: None for a leaderboard not stored (a battles file's).
+    version: int | None = None
+    fitted_at: datetime | None = None
 
 
 def outcomes(vote: Vote) -> list[Outcome]:
@@ -158,7 +170,6 @@ def leaderboard_from_counts(
         ratings.append(
             Rating(
                 model=model,
-                elo=round(float(raw.rating[i]), 1),
                 bradley_terry=round(float(raw.rating[i]), 1),
                 bt_lower=round(float(raw.lower[i]), 1),
                 bt_upper=round(float(raw.upper[i]), 1),
@@ -166,6 +177,7 @@ def leaderboard_from_counts(
                 sc_lower=round(float(style.lower[i]), 1),
                 sc_upper=round(float(style.upper[i]), 1),
                 votes=model_votes.get(model, 0),
+                provisional=model_votes.get(model, 0) < PROVISIONAL_UNDER_VOTES,
                 wins=wins,
                 losses=losses,
                 ties=ties,
@@ -187,6 +199,14 @@ def leaderboard_from_counts(
         length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
         cheapest_near_top=_cheapest_near_top(ratings),
     )
+
+
+def with_retired(board: Leaderboard, catalog: Iterable[str]) -> Leaderboard:
+    """The board with each model that is not in the catalog (any more) marked retired: applied
+    as the board is served, so a stored fit follows the catalog a deploy changed."""
+    served = set(catalog)
+    ratings = [rating.model_copy(update={"retired": rating.model not in served}) for rating in board.ratings]
+    return board.model_copy(update={"ratings": ratings})
 
 
 def _results(table: CellTable) -> np.ndarray:

@@ -26,7 +26,7 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, quota_routes, users
+from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
@@ -147,6 +147,7 @@ def create_app() -> FastAPI:
     app.include_router(gateway.router)
     app.include_router(users.router)
     app.include_router(quota_routes.router)
+    app.include_router(arena_routes.router)
     # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
     app.include_router(everyday_router)
 

@@ -108,7 +108,6 @@ def test_the_exported_file_reranked_from_the_command_line_matches_the_live_leade
     def figures(board) -> list[tuple]:
         keys = (
             "model",
-            "elo",
             "bradley_terry",
             "bt_lower",
             "bt_upper",
