@@ -117,7 +117,6 @@ def _is_conditional_failure(exc: ClientError) -> bool:
 
 
 class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits):
-
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region

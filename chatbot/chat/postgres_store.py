@@ -107,7 +107,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday, PostgresArenaFits):
-
     def __init__(self, pool: ConnectionPool):
         self._pool = pool
         with pool.connection() as conn:
