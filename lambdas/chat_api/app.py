@@ -28,9 +28,10 @@ from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResul
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, documents, gateway, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
-from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Service, User, current_user, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
+from lambdas.chat_api.warm_up import models_ready
 
 NDJSON = "application/x-ndjson"
 
@@ -200,13 +201,13 @@ def create_app() -> FastAPI:
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
-    @app.post("/chat", dependencies=[Depends(model_server_answers)])
+    @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
         cancelled = threading.Event()
         events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
-    @app.post("/compare", dependencies=[Depends(model_server_answers)])
+    @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def compare(
         body: CompareRequest, user: User, service: Service, leases: Leases
     ) -> StreamingResponse:

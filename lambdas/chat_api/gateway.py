@@ -57,6 +57,7 @@ from lambdas.chat_api.openai_schema import (
     finish_reason,
 )
 from lambdas.chat_api.streaming import Leases, leased, relay
+from lambdas.chat_api.warm_up import models_ready
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -82,7 +83,10 @@ def openai_error(status: int, message: str, code: str | None, param: str | None 
 
 
 def _from_chatbot_error(exc: ChatbotError) -> JSONResponse:
-    return openai_error(exc.http_status, str(exc), exc.code)
+    response = openai_error(exc.http_status, str(exc), exc.code)
+    if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)  # a model warming up, the database waking
+    return response
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -147,7 +151,11 @@ async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCar
     return card
 
 
-@router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    dependencies=[Depends(model_server_answers), Depends(models_ready(gateway_caller))],
+)
 async def chat_completions(
     request: Request, body: ChatCompletionRequest, caller: Caller, service: Service, leases: Leases
 ) -> Response | ChatCompletion:

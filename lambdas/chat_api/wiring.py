@@ -93,6 +93,8 @@ def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | 
     clients = RuntimeClients(
         sagemaker=client,
         bedrock=bedrock_runtime_client(endpoint_url=settings.bedrock_url, region=settings.region),
+        # The local model server has no cold starts of its own: scale-to-zero models get a stand-in's.
+        cold_start_s=settings.local_warm_up_s if settings.sagemaker_endpoint_url else None,
     )
     retrieval = build_retrieval(settings, catalog, client)
     service = ChatService(
