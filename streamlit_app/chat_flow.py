@@ -78,7 +78,9 @@ def absorb_finished() -> None:
         return
     st.session_state.pop(KEY_LIVE)
     if turn.failure is not None:
-        messages().append(Shown(role="assistant", content="", status="error", error=turn.failure))
+        # A scale-to-zero model with no copy running: nothing was saved, and a retry works once it is up.
+        status = "warming_up" if turn.failure_code == "model_warming_up" else "error"
+        messages().append(Shown(role="assistant", content="", status=status, error=turn.failure))
         return
     answer = turn.snapshot()[None]
     if turn.session_id is not None:

@@ -17,7 +17,7 @@ class Shown:
     #: The compare lane (a, b, c, d); None for chat messages and for prompts sent to every lane.
     lane: str | None = None
     model: str | None = None
-    #: complete, stopped or error.
+    #: complete, stopped, error, or warming_up (the model was starting: nothing was saved).
     status: str = "complete"
     error: str | None = None
     usage: Usage | None = None

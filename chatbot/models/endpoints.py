@@ -13,6 +13,8 @@ the model server learns to stop decoding.
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -71,6 +73,12 @@ class Endpoint(ABC):
         budget = self.spec.context_window - params.max_new_tokens
         return self.adapter.prompt(history, message, context, budget_tokens=budget, system=system)
 
+    def ensure_ready(self) -> None:
+        """Raise ModelWarmingUpError when the model cannot answer now (a scale-to-zero model with
+        no copy running), so that the API answers 503 with Retry-After before it opens a stream
+        or saves anything. Most models are always up: nothing to check."""
+        return
+
     @abstractmethod
     def stream(
         self,
@@ -81,6 +89,12 @@ class Endpoint(ABC):
     ) -> Iterator[Event]:
         """Start, tokens, then Done or Error. Bad parameters raise ParameterError here,
         before any call; failures after that arrive as an ErrorEvent."""
+
+
+#: After a scale-to-zero model answered, how long it counts as up without asking again. It
+#: scales in only after many idle minutes (its target tracking), so a minute is safe; a model
+#: that went down within it fails inside the stream instead, as any model that fails may.
+WARM_FOR_S = 60.0
 
 
 class SageMakerEndpoint(Endpoint):
@@ -98,6 +112,31 @@ class SageMakerEndpoint(Endpoint):
             )
         if spec.streaming == "batched" and self._config.input_kind != "prompt":
             raise ConfigError(f"model {spec.name!r}: batched streaming needs a text-prompt endpoint.")
+        #: time.monotonic() until which a scale-to-zero model counts as up (WARM_FOR_S).
+        self._warm_until = 0.0
+        self._warm_lock = threading.Lock()
+
+    def ensure_ready(self) -> None:
+        """For a scale-to-zero model (an inference component), one call of a single token: with
+        no copy running SageMaker refuses it at once (no capacity), and that refusal is what
+        its alarm counts to start a copy. A warm model answers it in milliseconds; it is asked
+        at most once a minute. Any other failure is left to the real call to report."""
+        if not self.spec.inference_component or time.monotonic() < self._warm_until:
+            return
+        with self._warm_lock:  # many lanes or requests at once ask once
+            if time.monotonic() < self._warm_until:
+                return
+            prompt: str | list[dict[str, str]] = (
+                "Hi" if self._config.input_kind == "prompt" else [{"role": "user", "content": "Hi"}]
+            )
+            wire = GenerationParams(max_new_tokens=1, temperature=0).wire_values([])
+            try:
+                self._complete(prompt, wire)
+            except ModelWarmingUpError:
+                raise
+            except ChatbotError:
+                return  # not a cold model: the real call reports whatever this is
+            self._warm_until = time.monotonic() + WARM_FOR_S
 
     def stream(
         self,
@@ -169,7 +208,10 @@ class SageMakerEndpoint(Endpoint):
             target = {"EndpointName": self.spec.endpoint_name}
             if component := self.spec.inference_component:
                 target["InferenceComponentName"] = component
-            return operation(**target, Body=body, ContentType="application/json")
+            response = operation(**target, Body=body, ContentType="application/json")
+            if component:
+                self._warm_until = time.monotonic() + WARM_FOR_S  # it answered: it is up
+            return response
         except ClientError as exc:
             raise _from_client_error(self.spec, exc) from exc
         except EndpointConnectionError as exc:
@@ -251,6 +293,20 @@ def error_message(exc: Exception) -> str:
 #: How long a scale-to-zero model takes to start from no copy: an instance, the container and
 #: the weights (AWS: "several minutes").
 WARM_UP_S = 300
+
+
+#: What SageMaker Runtime says when an inference component has no copy to run a call (a
+#: ValidationError, HTTP 400): the local stand-in (chatbot/models/cold_start.py) says the same.
+NO_CAPACITY_MESSAGE = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+    "in-progress (if configured) or try to increase the capacity by invoking "
+    "UpdateInferenceComponentRuntimeConfig API."
+)
+
+
+def from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
+    """The typed error for a SageMaker Runtime refusal."""
+    return _from_client_error(spec, exc)
 
 
 def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:

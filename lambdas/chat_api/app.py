@@ -28,11 +28,12 @@ from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResul
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
-from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.quota_routes import Quota
 from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.warm_up import models_ready
 from lambdas.chat_api.wiring import LazyState
 
 NDJSON = "application/x-ndjson"
@@ -205,7 +206,7 @@ def create_app() -> FastAPI:
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
-    @app.post("/chat", dependencies=[Depends(model_server_answers)])
+    @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def chat(
         body: ChatRequest, user: User, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:
@@ -213,7 +214,7 @@ def create_app() -> FastAPI:
         events = await admitted(leases, service.chat, user, body, cancelled=cancelled, quota=quota)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
-    @app.post("/compare", dependencies=[Depends(model_server_answers)])
+    @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def compare(
         body: CompareRequest, user: User, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:

@@ -59,6 +59,7 @@ from lambdas.chat_api.openai_schema import (
 )
 from lambdas.chat_api.quota_routes import quota_for
 from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.warm_up import models_ready
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -96,7 +97,7 @@ def _from_chatbot_error(exc: ChatbotError) -> JSONResponse:
     # A quota's refusal names the limit in `param` (its message says what remains and when).
     response = openai_error(exc.http_status, str(exc), exc.code, getattr(exc, "limit", None))
     if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
-        response.headers["Retry-After"] = str(retry_after)
+        response.headers["Retry-After"] = str(retry_after)  # a quota, a model warming up, the database waking
     return response
 
 
@@ -162,7 +163,11 @@ async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCar
     return card
 
 
-@router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    dependencies=[Depends(model_server_answers), Depends(models_ready(gateway_caller))],
+)
 async def chat_completions(
     request: Request, body: ChatCompletionRequest, caller: Caller, service: Service, leases: Leases
 ) -> Response | ChatCompletion:

@@ -36,6 +36,9 @@ class ChatApiSettings(EnvSettings):
     #: The Bedrock Runtime API endpoint; unset in AWS (defaults to SAGEMAKER_ENDPOINT_URL: the
     #: local model server speaks both).
     bedrock_endpoint_url: str | None = env_field(None, "BEDROCK_ENDPOINT_URL")
+    #: Locally, a model marked scale_to_zero refuses calls while "cold", as SageMaker does after an
+    #: idle spell, and answers this many seconds after the first refusal (chatbot/models/cold_start.py).
+    local_warm_up_s: float = env_field(60, "CHATBOT_LOCAL_WARM_UP_S", ge=0)
     #: Region of SageMaker, DynamoDB and Cognito (Lambda sets AWS_REGION itself).
     region: str = env_field("us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION")
     #: `local` (HS256 tokens) or `cognito` (ID tokens).

@@ -104,6 +104,8 @@ def build_clients(settings: ChatApiSettings) -> RuntimeClients:
             endpoint_url=settings.sagemaker_endpoint_url, region=settings.region
         ),
         bedrock=bedrock_runtime_client(endpoint_url=settings.bedrock_url, region=settings.region),
+        # The local model server has no cold starts of its own: scale-to-zero models get a stand-in's.
+        cold_start_s=settings.local_warm_up_s if settings.sagemaker_endpoint_url else None,
     )
 
 

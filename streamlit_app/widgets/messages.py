@@ -15,9 +15,12 @@ def answer_body(message: Shown) -> None:
     # answer_markdown: no image loads and every link shows where it goes (formatting.py says why).
     if message.content:
         st.markdown(answer_markdown(message.content))
-    elif message.role == "assistant" and message.status != "error":
+    elif message.role == "assistant" and message.status not in ("error", "warming_up"):
         st.caption("(no text)")
-    if message.error:
+    if message.error and message.status == "warming_up":
+        # The API's words: "<model> is warming up ... about N minutes. Try again then".
+        st.warning(message.error, icon=":material/hourglass_top:")
+    elif message.error:
         st.error(message.error, icon=":material/error:")
     if message.role == "assistant":
         figures = answer_figures(message.metrics, message.usage, message.status)

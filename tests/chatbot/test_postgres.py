@@ -25,6 +25,7 @@ from chatbot.postgres import (
     with_database,
 )
 from chatbot.postgres_reaper import HOLDERS_FILE
+from infra.packaging import RDS_CA_IN_LAYER, RDS_CA_SOURCE
 from tests.servers import ROOT
 from tests.waiting import eventually
 
@@ -283,10 +284,38 @@ def test_in_aws_the_url_is_built_from_the_rds_managed_secret(monkeypatch):
         monkeypatch.setenv("DB_SECRET_ARN", secret["ARN"])
         monkeypatch.setenv("DB_HOST", "db.internal")
         monkeypatch.setenv("DB_NAME", "chatbot")
-        assert (
-            database_url()
-            == "host=db.internal port=5432 dbname=chatbot user=chatbot password=s3cr3t! sslmode=require"
+        monkeypatch.setenv("DB_SSL_ROOT_CERT", str(RDS_CA_SOURCE))
+        assert database_url() == (
+            "host=db.internal port=5432 dbname=chatbot user=chatbot password=s3cr3t! "
+            f"sslmode=verify-full sslrootcert={RDS_CA_SOURCE}"
         )
+
+
+def test_in_aws_the_server_must_prove_it_is_the_rds_host_by_default(monkeypatch):
+    """verify-full against the RDS authorities the layer ships (defect 13): `require` accepted any
+    certificate, so anything in the path could have answered as the database."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings, DatabaseUnavailableError, database_url
+
+    assert DatabaseSettings().ssl_root_cert is None
+    assert str(RDS_CA_BUNDLE) == "/opt/" + str(RDS_CA_IN_LAYER)  # where Lambda mounts the layer
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="role", SecretString=json.dumps({"username": "chatbot_api", "password": "pw"})
+        )
+        settings = DatabaseSettings(host="db.internal", secret_arn=secret["ARN"])
+        if not RDS_CA_BUNDLE.is_file():  # not in a Lambda: no layer at /opt
+            with pytest.raises(DatabaseUnavailableError, match="rebuild the function's layer"):
+                database_url(settings=settings)
+        url = database_url(settings=settings.model_copy(update={"ssl_root_cert": RDS_CA_SOURCE}))
+    params = psycopg2.extensions.parse_dsn(url)
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == str(RDS_CA_SOURCE)
 
 
 def test_an_unreadable_secret_says_which_permission_is_missing(monkeypatch):
@@ -298,5 +327,9 @@ def test_an_unreadable_secret_says_which_permission_is_missing(monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         with pytest.raises(DatabaseUnavailableError, match="secretsmanager:GetSecretValue"):
             rds_url_from_secret(
-                "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope", host="h", port=5432, database="d"
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope",
+                host="h",
+                port=5432,
+                database="d",
+                ssl_root_cert=RDS_CA_SOURCE,
             )

@@ -79,7 +79,8 @@ ALL_KINDS = [
             "scale_to_zero": True,
         },
     },
-    *stack_models("dev"),  # bedrock: a foundation model and an inference profile
+    # bedrock: a foundation model and an inference profile (dev's SageMaker one is CPU_LLAMACPP_MODEL)
+    *(model for model in stack_models("dev") if model["deployment"]["kind"] == "bedrock"),
 ]
 
 
