@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.api_models import (
     ApiKeyInfo,

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.chat.requests import CompareRequest, VoteRequest
+from chatbot.api.requests import CompareRequest, VoteRequest
 from chatbot.models.events import LaneView
 from streamlit_app.api import ApiError, ChatApi
 from streamlit_app.api_models import Conversation

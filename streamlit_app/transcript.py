@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
 from chatbot.models.events import Metrics, Source, Usage
 from streamlit_app.api_models import StoredMessage
 

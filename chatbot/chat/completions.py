@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
 from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.records import Message, Session, title_from, utc_now
 from chatbot.chat.store import HistoryStore

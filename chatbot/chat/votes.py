@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.api.requests import VoteRequest
 from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
 from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts
 from chatbot.chat.leaderboard_cache import CachedLeaderboard
 from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
-from chatbot.chat.requests import VoteRequest
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
 from chatbot.errors import InvalidRequestError

@@ -17,12 +17,12 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from chatbot import errors
+from chatbot.api.requests import ChatRequest, CompareRequest, RenameRequest, StopRequest, VoteRequest
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
@@ -73,17 +73,6 @@ class Limits(BaseModel):
     #: Largest document sent straight to the documents bucket (POST /documents/upload-url), in
     #: bytes; None where there is no bucket (locally: every upload goes through POST /documents).
     max_direct_upload_bytes: int | None = None
-
-
-class RenameRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-
-
-class StopRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    #: One lane of a compare session; every lane when omitted.
-    lane: str | None = None
 
 
 def _export_response(document: ConversationsExport, format: ExportFormat, name: str) -> Response:

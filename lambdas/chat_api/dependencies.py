@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from chatbot.api.users import UsersFile
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
 from chatbot.models.endpoints import model_server_restarting
 from chatbot.retrieval.service import Retrieval
-from chatbot.users import UsersFile
 from lambdas.chat_api.auth import ADMINS_ONLY, Caller, ForbiddenError, user_token
 
 

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from chatbot.api.requests import CompareRequest
 from chatbot.chat.arena import MAX_LANES
-from chatbot.chat.requests import CompareRequest
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
 from chatbot.models.events import ErrorEvent, Event

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import LocalTokens
 from lambdas.chat_api.settings import ChatApiSettings
 
 

@@ -14,10 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
 from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
-from chatbot.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
 from lambdas.chat_api.dependencies import Admin, Service
 
 router = APIRouter()

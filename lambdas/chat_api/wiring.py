@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
@@ -32,7 +33,6 @@ from lambdas.chat_api.auth import (
     LocalAccounts,
     LocalTokens,
     TokenVerifier,
-    local_secret,
 )
 from lambdas.chat_api.settings import ChatApiSettings
 

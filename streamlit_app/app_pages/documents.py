@@ -16,7 +16,12 @@ st.caption(
 
 # One limit on the page: the one the chat API enforces, for the label and the uploader alike.
 if "docs_limits" not in st.session_state:
-    st.session_state["docs_limits"] = api.limits()
+    try:
+        st.session_state["docs_limits"] = api.limits()
+    except ApiError as exc:
+        st.error(f"The documents cannot be shown right now: {exc}")
+        st.button("Try again", key="docs_retry_limits")
+        st.stop()
 limits = st.session_state["docs_limits"]
 max_bytes = limits.largest_upload_bytes
 with st.form("docs_upload", clear_on_submit=True):

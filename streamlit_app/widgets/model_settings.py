@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.models.limits import SEED_MAX
+from chatbot.api.limits import SEED_MAX
 from streamlit_app.api_models import ModelInfo
 
 TEMPERATURE_RANGE = (0.0, 2.0)

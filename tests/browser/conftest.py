@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
+from chatbot.api.users import UsersFile
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
-from chatbot.users import UsersFile
 from tests.browser.support import wait_until_idle
 from tests.sampling import runs_to, seed_where, warm_up
 from tests.servers import ROOT, free_port, running_server

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chatbot.api import local_tokens
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.models import registry
 from chatbot.postgres import create_database
@@ -125,7 +126,7 @@ def wait_healthy(url: str, process: subprocess.Popen, log) -> dict[str, Any]:
 
 
 def issue_token(user: str, secret: Path) -> str:
-    return auth.LocalTokens(auth.local_secret(secret)).issue(user, ttl_s=600)
+    return auth.LocalTokens(local_tokens.local_secret(secret)).issue(user, ttl_s=600)
 
 
 def chat_once(url: str, secret: Path) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.users import UsersFile
+from lambdas.chat_api.auth import LocalTokens
 from streamlit_app.api_models import SearchHit
 from streamlit_app.documents_view import human_size, progress_text, search_table
 from tests.streamlit_app.conftest import new_app, sign_in
