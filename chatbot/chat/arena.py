@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from chatbot.api.lanes import LANE_IDS, MAX_LANES, lane_label
-from chatbot.chat.records import Lane, Message, Session, Vote
+from chatbot.api.records import Lane, Message, Session, Vote
 from chatbot.errors import InvalidRequestError
 from chatbot.models.events import LaneView
 

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.api.answer import Answer
+from chatbot.api.records import Message, Session, title_from, utc_now
 from chatbot.chat.api_keys import ApiKey
-from chatbot.chat.records import Message, Session, title_from, utc_now
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import FittedPrompt, Turn

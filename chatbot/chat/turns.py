@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from chatbot.api.answer import Answer
+from chatbot.api.records import Lane, Message, Session, title_from, utc_now
 from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat import arena
-from chatbot.chat.records import Lane, Message, Session, title_from, utc_now
 from chatbot.chat.stop import LocalGenerations, StopWatch, check_own_lane
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError

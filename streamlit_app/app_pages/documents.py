@@ -58,10 +58,9 @@ if submitted:
         try:
             for update in api.upload(file.name, file.getvalue(), workspace):
                 if update.type == "progress":
-                    bar.progress(
-                        update.fraction, text=progress_text(as_plain_text(file.name), update.progress or {})
-                    )
-                elif update.type == "document" and update.document is not None:
+                    text = progress_text(as_plain_text(file.name), update.progress.model_dump())
+                    bar.progress(update.fraction, text=text)
+                elif update.type == "document":
                     bar.progress(1.0, text=f"{as_plain_text(file.name)}: done")
                     verb = "replaced" if update.replaced else "added"
                     st.success(f"{as_plain_text(file.name)} {verb}: {update.document.chunk_count} chunks.")

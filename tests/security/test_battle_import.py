@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from chatbot.api.records import Lane, Message, Session, Vote
 from chatbot.api.users import UsersFile
 from chatbot.chat.battles import battles, import_battles, read_battles
-from chatbot.chat.records import Lane, Message, Session, Vote
 from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules

@@ -11,8 +11,8 @@ import httpx
 from streamlit.testing.v1 import AppTest
 
 from chatbot.api.local_tokens import local_secret
+from chatbot.api.records import Lane, Message, Session
 from chatbot.api.users import UsersFile
-from chatbot.chat.records import Lane, Message, Session
 from chatbot.chat.transfer import ConversationsExport, ExportedConversation
 from lambdas.chat_api.auth import LocalTokens
 from streamlit_app.widgets import history

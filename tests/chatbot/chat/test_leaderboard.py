@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chatbot.api.records import AnswerFigures, Vote
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, elo_ratings, outcomes
 from chatbot.chat.leaderboard_cache import CachedLeaderboard
 from chatbot.chat.ratings import votes_to_separate
-from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity
 
 DAY = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""What the history stores keep: sessions, messages and votes (pydantic, the stores' boundary)."""
+"""What the history stores keep, and the chat API sends as they are: sessions, messages and votes
+(pydantic, the stores' boundary and the wire's)."""
 
 from __future__ import annotations
 
