@@ -22,12 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.models.catalog import load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
 from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import TokenEvent
 from chatbot.postgres import create_database, temporary_server
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from launcher.stack import chat_api_settings
 from tests.servers import chat_api_server, model_server
 

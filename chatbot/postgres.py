@@ -45,7 +45,7 @@ from psycopg2 import extensions, sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from chatbot import postgres_reaper
-from chatbot.env_settings import EnvSettings, env_field
+from chatbot.api.env_settings import EnvSettings, env_field
 from chatbot.errors import ChatbotError
 
 #: psycopg2's connection class, for annotations.

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.chat.requests import ChatRequest
+from chatbot.api.requests import ChatRequest
 from streamlit_app.api import ChatApi
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown

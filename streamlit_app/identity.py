@@ -2,7 +2,7 @@
 
 Two ways in, picked by UiSettings.login:
 - local: streamlit-authenticator over the users file; the app signs a short-lived HS256 token
-  for the signed-in user with the chat API's own local secret (lambdas/chat_api/auth.py).
+  for the signed-in user with the chat API's own local secret (chatbot/api/local_tokens.py).
 - oidc: `st.login` with Cognito; the user's ID token (exposed by `expose_tokens = "id"` in
   secrets.toml) is forwarded as it is, and the chat API verifies it against the user pool.
 
@@ -19,7 +19,8 @@ from typing import Literal
 
 import streamlit as st
 
-from chatbot.users import ADMIN, RememberMe, check_name
+from chatbot.api.local_tokens import issue_local_token, local_secret
+from chatbot.api.users import ADMIN, RememberMe, check_name
 from streamlit_app.cookies import DESK, CookieOrder, url_of
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.settings import UiSettings
@@ -287,13 +288,9 @@ def _local_token(user: str, admin: bool) -> str:
     holder = f"{user} admin" if admin else user
     if state.get(KEY_TOKEN_USER) == holder and state.get(KEY_TOKEN_EXPIRES, 0) - now > TOKEN_MARGIN_S:
         return str(state[KEY_TOKEN])
-    # The chat API's own modules decide where the secret lives, so both sides agree on it.
-    from lambdas.chat_api.auth import LocalTokens, local_secret
-    from lambdas.chat_api.settings import ChatApiSettings
-
-    token = LocalTokens(local_secret(ChatApiSettings.from_env().secret_file)).issue(
-        user, ttl_s=LOCAL_TOKEN_TTL_S, roles=[ADMIN] if admin else []
-    )
+    # The same secret file as the chat API's, found by the same rule (chatbot/api/local_tokens.py).
+    secret = local_secret(UiSettings.from_env().secret_file)
+    token = issue_local_token(secret, user, ttl_s=LOCAL_TOKEN_TTL_S, roles=[ADMIN] if admin else [])
     state[KEY_TOKEN], state[KEY_TOKEN_EXPIRES], state[KEY_TOKEN_USER] = token, now + LOCAL_TOKEN_TTL_S, holder
     return token
 

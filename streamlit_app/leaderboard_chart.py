@@ -8,7 +8,7 @@ from typing import Literal
 import altair as alt
 import pandas as pd
 
-from streamlit_app.api_models import Leaderboard, Rating
+from chatbot.api.leaderboard import Leaderboard, Rating
 
 RATING_COLUMNS = [
     "Model",

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from chatbot.chat.answer import Answer, LiveFigures
+from chatbot.api.answer import Answer, LiveFigures
 from chatbot.models.events import ErrorEvent, Event, LaneView, SessionEvent
 from streamlit_app.api import ApiError
 

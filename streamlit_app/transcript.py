@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
+from chatbot.api.records import Message
 from chatbot.models.events import Metrics, Source, Usage
-from streamlit_app.api_models import StoredMessage
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Shown:
     seq: int | None = None
 
     @classmethod
-    def from_stored(cls, message: StoredMessage) -> Shown:
+    def from_stored(cls, message: Message) -> Shown:
         return cls(
             role="user" if message.role == "user" else "assistant",
             content=message.content,

@@ -13,9 +13,9 @@ import contextlib
 import threading
 from collections.abc import Sequence
 
+from chatbot.api.records import utc_now
 from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.pipeline import Admission, Generation, Grant, Settled
-from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 from chatbot.policy.stream_leases import Lease, StreamLeases
 

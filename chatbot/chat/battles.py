@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot.api.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, counted_votes
-from chatbot.chat.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.chat.vote_rules import IDENTITY_LEAK, VoteRules, void_reasons
 from chatbot.errors import InvalidRequestError

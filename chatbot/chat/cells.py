@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chatbot.api.records import Vote
 from chatbot.chat.ratings import LENGTH_STEP, CellTable
-from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 CounterKey = tuple[str | int, ...]

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
+from chatbot.api.records import Message, Session, title_from, utc_now
 from chatbot.chat.pipeline import Destination, Generation, Settled, renamed_start
-from chatbot.chat.records import Message, Session, title_from, utc_now
 from chatbot.chat.stop import LocalGenerations, StopWatch
 from chatbot.chat.store import HistoryStore
 from chatbot.models.adapters import Turn

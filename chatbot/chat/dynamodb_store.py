@@ -37,6 +37,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.api.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.cells import (
     ArenaCounts,
     CounterKey,
@@ -49,7 +50,6 @@ from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
 from chatbot.chat.dynamodb_everyday import DynamoDBEveryday
 from chatbot.chat.dynamodb_fits import DynamoDBArenaFits
-from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
 

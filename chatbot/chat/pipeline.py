@@ -41,7 +41,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
 from chatbot.models.adapters import FittedPrompt, Turn
 from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, Source, SourcesEvent, StartEvent, Usage

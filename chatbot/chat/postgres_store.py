@@ -10,6 +10,7 @@ from typing import Any
 from psycopg2.errors import UniqueViolation
 from psycopg2.extras import Json, execute_values
 
+from chatbot.api.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.cells import (
     ArenaCounts,
     CounterKey,
@@ -23,7 +24,6 @@ from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.postgres_api_keys import PostgresApiKeys
 from chatbot.chat.postgres_everyday import PostgresEveryday
 from chatbot.chat.postgres_fits import PostgresArenaFits
-from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import cast_time_reason, daily_key, over_limit_reason
 from chatbot.migrations import apply_migrations

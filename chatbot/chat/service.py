@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.battles import import_battles, read_battles
 from chatbot.chat.completions import Completions
 from chatbot.chat.costs import Hosting
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.pipeline import Admission, Pipeline
-from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.sessions import Conversation, SessionQueries
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.transfer import ConversationsExport, ConversationTransfer, ImportResult

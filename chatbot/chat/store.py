@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from chatbot.api.records import Message, Session, SessionPage, Vote
 from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey
 from chatbot.chat.cells import ArenaCounts
 from chatbot.chat.fit_store import StoredFit
-from chatbot.chat.records import Message, Session, SessionPage, Vote
 from chatbot.errors import ChatbotError
 
 

@@ -18,9 +18,10 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.records import Message, Session, imported_session_id, utc_now
+from chatbot.api.sessions import Conversation, ImportResult
 from chatbot.chat import arena
-from chatbot.chat.records import Message, Session, imported_session_id, utc_now
-from chatbot.chat.sessions import Conversation, SessionQueries
+from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError
 
@@ -43,14 +44,6 @@ class ConversationsExport(BaseModel):
     format: Literal["chatbot.conversations/1"] = FORMAT
     exported_at: datetime = Field(default_factory=utc_now)
     conversations: list[ExportedConversation]
-
-
-class ImportResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    imported: int
-    #: Conversations already in the history (imported before, or never gone).
-    skipped: int
 
 
 class ConversationTransfer:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.api.records import Lane, Message, Session, title_from, utc_now
+from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat import arena
 from chatbot.chat.destinations import SessionAnswer
 from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline, PromptContext
-from chatbot.chat.records import Lane, Message, Session, title_from, utc_now
-from chatbot.chat.requests import ChatRequest, CompareRequest
 from chatbot.chat.stop import LocalGenerations, check_own_lane
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError

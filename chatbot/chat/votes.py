@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
+from chatbot.api.records import AnswerFigures, Lane, Message, Vote, is_imported_session
+from chatbot.api.requests import VoteRequest
+from chatbot.api.sessions import VoteResult
 from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
 from chatbot.chat.fit_store import StoredFit
 from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts, with_retired
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
-from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
-from chatbot.chat.requests import VoteRequest
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
 from chatbot.errors import InvalidRequestError
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.events import LaneView
 
 TWO_LANE_CHOICES = frozenset({"left", "right", "tie", "both_bad"})
 MANY_LANE_CHOICES = frozenset({"best", "all_bad"})
-
-
-class VoteResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    vote: Vote
-    #: The session's lanes, revealed (an arena hides its models until its vote).
-    lanes: list[LaneView]
-    #: The lanes' models by lane id, read from those lanes.
-    models: dict[str, str]
 
 
 class Votes:

@@ -22,6 +22,7 @@ from typing import Any
 import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, EventStreamError
 
+from chatbot.api.timing import ResponseTimer
 from chatbot.errors import (
     ChatbotError,
     ConfigError,
@@ -46,7 +47,6 @@ from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
 from chatbot.models.stream_parser import StreamParser
-from chatbot.models.timing import ResponseTimer
 
 #: Failures of the connection itself, as urllib3 raises them through botocore's stream.
 CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)

@@ -6,11 +6,12 @@ sessions); none invents its own. On the wire each event is one JSON line.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from chatbot import errors
+if TYPE_CHECKING:  # the schema imports nothing of the library, so the web app's image holds it alone
+    from chatbot import errors
 
 #: eos: the model ended its answer; stop_sequence: a stop word ended it; length: it hit
 #: max_new_tokens; stopped: the user stopped it; error: it failed part-way.

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chatbot.api.limits import SEED_MAX
 from chatbot.errors import ParameterError
 from chatbot.models.deployment import AnyDeployment, BedrockDeployment, parse_deployment
-from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import BUILTIN_CONFIGS, EndpointRequestConfig
 
 #: native: the endpoint streams (InvokeEndpointWithResponseStream);

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from chatbot.api.documents import RetrievedChunk
 from chatbot.retrieval.embedders import QueryEmbedder
 from chatbot.retrieval.errors import InvalidQueryError
 from chatbot.retrieval.fusion import reciprocal_rank_fusion
 from chatbot.retrieval.reranker import Reranker
-from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WORKSPACE_PATTERN, RetrievedChunk, SearchMode
+from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WORKSPACE_PATTERN, SearchMode
 from chatbot.retrieval.settings import RetrievalSettings
 from chatbot.retrieval.store import Candidate, PgVectorStore
 

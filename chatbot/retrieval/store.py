@@ -21,10 +21,10 @@ import numpy as np
 from pgvector.psycopg2 import register_vector
 from psycopg2.extras import execute_values
 
+from chatbot.api.documents import DocumentInfo
 from chatbot.postgres import ConnectionPool
 from chatbot.retrieval.chunking import TextChunk
 from chatbot.retrieval.errors import DocumentConflictError, DocumentNotFoundError
-from chatbot.retrieval.models import DocumentInfo
 from chatbot.retrieval.retriever import PRIVATE, SearchMode
 from chatbot.retrieval.schema import migrate, pin_embedding_model
 

@@ -17,14 +17,15 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import errors
-from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import BattlesImported, Conversation, VoteResult
-from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
+from chatbot.api.catalog import Limits, ModelInfo
+from chatbot.api.leaderboard import Leaderboard
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, RenameRequest, StopRequest, VoteRequest
+from chatbot.api.sessions import Conversation, ImportResult, VoteResult
+from chatbot.chat.service import BattlesImported
+from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
 from chatbot.models.events import Event, event_to_json_line
 from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
@@ -53,41 +54,6 @@ def error_response(request: Request, exc: errors.ChatbotError) -> JSONResponse:
     if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
         response.headers["Retry-After"] = str(retry_after)  # e.g. the database waking up
     return response
-
-
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    model_id: str
-    task: str
-    streaming: str
-    context_window: int
-    max_new_tokens_limit: int
-    default_parameters: dict[str, Any]
-
-
-class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: Longest message accepted, in characters.
-    max_message_chars: int
-    #: Largest document accepted for upload, in bytes; None where documents are off.
-    max_document_bytes: int | None
-    #: Largest document sent straight to the documents bucket (POST /documents/upload-url), in
-    #: bytes; None where there is no bucket (locally: every upload goes through POST /documents).
-    max_direct_upload_bytes: int | None = None
-
-
-class RenameRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-
-
-class StopRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    #: One lane of a compare session; every lane when omitted.
-    lane: str | None = None
 
 
 def _export_response(document: ConversationsExport, format: ExportFormat, name: str) -> Response:

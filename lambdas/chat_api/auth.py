@@ -12,7 +12,6 @@ named like a role gives that role. `admin` manages users.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,12 +22,14 @@ from typing import Any, Protocol
 import jwt
 import requests
 
+from chatbot.api.local_tokens import (
+    LOCAL_AUDIENCE,
+    LOCAL_ISSUER,
+    MIN_SECRET_CHARS,
+    issue_local_token,
+)
 from chatbot.chat.api_keys import ApiKey, hash_api_key, looks_like_api_key
 from chatbot.errors import ChatbotError
-
-LOCAL_ISSUER = "chatbot-local"
-LOCAL_AUDIENCE = "chatbot-api"
-
 
 #: The role that manages users (a Cognito group of the same name gives it in AWS).
 ADMIN = "admin"
@@ -92,39 +93,16 @@ class TokenVerifier(Protocol):
         ...
 
 
-def local_secret(path: Path) -> str:
-    """The local signing secret, made on first use (readable by its owner only)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = path.with_suffix(".tmp")
-        candidate.write_text(secrets.token_urlsafe(48))
-        candidate.chmod(0o600)
-        candidate.replace(path)
-    return path.read_text().strip()
-
-
 class LocalTokens:
     """Issues and verifies the local stack's HS256 tokens."""
 
     def __init__(self, secret: str):
-        if len(secret) < 32:
-            raise ValueError("the local token secret must be at least 32 characters")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"the local token secret must be at least {MIN_SECRET_CHARS} characters")
         self._secret = secret
 
     def issue(self, user_id: str, *, ttl_s: int = 12 * 3600, roles: Iterable[str] = ()) -> str:
-        # `iat` to the microsecond (JSON keeps a float exactly): a token issued just after a
-        # password reset or the account's creation is newer than it.
-        now = time.time()
-        claims = {
-            "sub": user_id,
-            "iss": LOCAL_ISSUER,
-            "aud": LOCAL_AUDIENCE,
-            "iat": now,
-            "exp": int(now) + ttl_s,
-        }
-        if roles := sorted(roles):
-            claims["roles"] = roles
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return issue_local_token(self._secret, user_id, ttl_s=ttl_s, roles=roles)
 
     def user_id(self, token: str) -> str:
         return self.caller(token).user_id
@@ -304,7 +282,7 @@ class LocalAccounts:
     come from `python -m lambdas.chat_api.token`, run by whoever holds the signing secret)."""
 
     def __init__(self, users_file: Path):
-        from chatbot.users import UsersFile
+        from chatbot.api.users import UsersFile
 
         self._users = UsersFile(users_file)
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chatbot.api.limits import SEED_MAX
 from chatbot.models.events import FinishReason
-from chatbot.models.limits import SEED_MAX
 
 
 class TextPart(BaseModel):

@@ -21,6 +21,7 @@ from chatbot.api.quotas import (
     UsageReport,
     UsageSort,
 )
+from chatbot.api.users import UsersError, UsersFile, check_name
 from chatbot.chat.pipeline import Admission
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.policy.limits import ROLE_PATTERN
@@ -32,7 +33,6 @@ from chatbot.policy.usage_reports import (
     organisation_usage,
     usage_report,
 )
-from chatbot.users import UsersError, UsersFile, check_name
 from lambdas.chat_api.auth import Caller
 from lambdas.chat_api.dependencies import Admin, Service, current_caller
 

@@ -12,8 +12,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from chatbot.api.env_settings import EnvSettings, env_field
+from chatbot.api.local_tokens import SECRET_FILE_NAME
 from chatbot.chat.vote_rules import VoteRules
-from chatbot.env_settings import EnvSettings, env_field
 from chatbot.policy.limits import LimitsConfig
 from chatbot.postgres import DatabaseSettings
 from chatbot.retrieval.settings import RetrievalEnvironment
@@ -132,4 +133,4 @@ class ChatApiSettings(EnvSettings):
 
     @property
     def secret_file(self) -> Path:
-        return self.local_secret_file or self.database.folder() / "local-auth-secret"
+        return self.local_secret_file or self.database.folder() / SECRET_FILE_NAME

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from lambdas.chat_api.auth import ADMIN, LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import ADMIN, LocalTokens
 from lambdas.chat_api.settings import ChatApiSettings
 
 

@@ -12,13 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.api.quotas import AuditEntry
-from chatbot.chat.records import utc_now
+from chatbot.api.records import utc_now
+from chatbot.api.users import UserChange, UserInfo, UserSaved, UsersError, UsersFile
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
-from chatbot.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
 from lambdas.chat_api.dependencies import Admin, Service
 
 router = APIRouter()
@@ -34,20 +33,6 @@ class InvalidUserError(ChatbotError):
 
     code = "invalid_user"
     http_status = 422
-
-
-class UserChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
-    #: Make the user an administrator (a reset leaves an administrator one).
-    admin: bool = False
-
-
-class UserSaved(BaseModel):
-    user: UserInfo
-    #: False when an existing user's password was reset.
-    created: bool
 
 
 def users_file(request: Request) -> UsersFile:

@@ -16,7 +16,7 @@ import logging
 import secrets
 from typing import Any
 
-from chatbot.env_settings import env_field
+from chatbot.api.env_settings import env_field
 from chatbot.postgres import ConnectionPool, database_url, grant_function_role
 from chatbot.retrieval.service import Retrieval
 from lambdas.document_indexer.settings import IndexerSettings

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
+from chatbot.api.users import UsersFile
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import SageMakerEndpoint
-from chatbot.users import UsersFile
 from launcher import stack as local_stack
 from streamlit_app.settings import UiSettings
 from tests.browser.support import wait_until_idle

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from chatbot.api.records import Message, Session
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA, DynamoDBHistoryStore
-from chatbot.chat.records import Message, Session
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.registry import index_item, load_registry, registry_item
 from chatbot.postgres import rds_url_from_secret

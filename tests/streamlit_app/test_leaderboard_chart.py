@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streamlit_app.api_models import Leaderboard, PairRecord, Rating, Separation
+from chatbot.api.leaderboard import Leaderboard, PairRecord, Rating, Separation
 from streamlit_app.leaderboard_chart import (
     heatmap,
     ratings_table,

@@ -5,7 +5,7 @@ import time
 
 import jwt
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from streamlit_app.cookies import DESK
 from streamlit_app.identity import KEPT_ACROSS_USERS
 from tests.streamlit_app.conftest import new_app, sign_in

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from chatbot.api.quotas import Limits
+from chatbot.api.users import UsersFile
 from chatbot.policy.postgres_quotas import PostgresQuotaStore
 from chatbot.policy.quotas import TokenPrice
 from chatbot.postgres import ConnectionPool, create_database
-from chatbot.users import UsersFile
 from tests.streamlit_app.conftest import new_app, sign_in
 from tests.streamlit_app.stack import UiStack
 

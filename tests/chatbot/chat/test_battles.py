@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.api.records import AnswerFigures, Message, Session, Vote
 from chatbot.chat.battles import battles, import_battles, main, read_battles, write_battles
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import AnswerFigures, Message, Session, Vote
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import Votes
 from chatbot.errors import InvalidRequestError

@@ -8,12 +8,12 @@ import boto3
 import numpy as np
 from psycopg2.extras import Json
 
+from chatbot.api.records import AnswerFigures, Vote, utc_now
 from chatbot.chat import ratings
 from chatbot.chat.cells import tally
 from chatbot.chat.leaderboard import _battles
 from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
 from chatbot.chat.ratings import LENGTH_STEP, PRIOR, Battles, Fit, _summary, fit_cells
-from chatbot.chat.records import AnswerFigures, Vote, utc_now
 from chatbot.chat.votes import Votes
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool, create_database

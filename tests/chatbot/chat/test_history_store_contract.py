@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from chatbot.api.records import Lane, Message, Session, Vote, imported_session_id, utc_now
 from chatbot.chat.cursor import InvalidCursorError, encode_cursor
 from chatbot.chat.fit_store import StoredFit
 from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Lane, Message, Session, Vote, imported_session_id, utc_now
 from chatbot.chat.store import HistoryStore, SessionNotFoundError, VoteExistsError
 from chatbot.models.events import Metrics, Source, Usage
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chatbot.api.records import AnswerFigures, Vote
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.leaderboard import (
     PROVISIONAL_UNDER_VOTES,
@@ -16,7 +17,6 @@ from chatbot.chat.leaderboard import (
     with_retired,
 )
 from chatbot.chat.ratings import votes_to_separate
-from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity
 
 DAY = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -8,11 +8,11 @@ import threading
 
 from psycopg2.extras import Json
 
+from chatbot.api.records import utc_now
 from chatbot.chat.dynamodb_fits import FIT_KEY
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.chat.pipeline import Admission, Generation, Grant, Pipeline, Settled
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.requests import ChatRequest, CompareRequest
 from chatbot.chat.service import ChatService
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.events import DoneEvent

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import SessionNotFoundError
 from chatbot.errors import InvalidRequestError, MessageTooLongError, ParameterError, UnknownModelError

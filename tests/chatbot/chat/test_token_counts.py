@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from chatbot.api.requests import ChatRequest
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.requests import ChatRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint, SageMakerEndpoint

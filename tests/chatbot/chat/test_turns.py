@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from chatbot.api.records import Message
+from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import Message
-from chatbot.chat.requests import ChatRequest, CompareRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.errors import ModelThrottledError, ParameterError
 from chatbot.models.catalog import ModelCatalog

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.api.limits import SEED_MAX
 from chatbot.errors import ConfigError, ParameterError, UnknownModelError
 from chatbot.models.catalog import ModelCatalog, load_catalog
-from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import OPENAI_CHAT
 from chatbot.models.spec import ModelSpec
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.service import ChatService
 from chatbot.models.catalog import ModelCatalog
 from chatbot.postgres import create_database
 from lambdas.chat_api.app import create_app
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.scripted_endpoint import Scripts
 
 BUDGET = 10_000

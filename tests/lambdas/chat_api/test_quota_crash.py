@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.policy.postgres_quotas import PostgresQuotaStore
 from chatbot.policy.quotas import DEFAULT_LEASE_S
 from chatbot.postgres import ConnectionPool, create_database
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env
 from tests.servers import free_port, running_server
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.users import UsersFile
 from chatbot.policy.postgres_quotas import PostgresQuotaStore
 from chatbot.policy.quotas import TokenPrice
 from chatbot.postgres import ConnectionPool, create_database
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env
 from tests.servers import chat_api_server
 

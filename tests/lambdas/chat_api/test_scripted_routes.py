@@ -12,12 +12,13 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.service import ChatService
 from chatbot.errors import ModelThrottledError
 from chatbot.models.catalog import ModelCatalog
 from chatbot.postgres import create_database
 from lambdas.chat_api.app import create_app
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.scripted_endpoint import Fail, Scripts
 
 CAP = 2

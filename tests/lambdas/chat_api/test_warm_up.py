@@ -13,7 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env, client_for
 from tests.servers import ROOT, chat_api_server
 

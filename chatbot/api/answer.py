@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from chatbot.api.timing import ResponseTimer
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
@@ -25,7 +26,6 @@ from chatbot.models.events import (
     TokenEvent,
     Usage,
 )
-from chatbot.models.timing import ResponseTimer
 
 #: complete: the model finished; stopped: the user stopped it; error: it failed part-way.
 AnswerStatus = Literal["complete", "stopped", "error"]
