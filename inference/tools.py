@@ -256,3 +256,32 @@ def converse_block_text(block: dict[str, Any], names_by_id: dict[str, str], wher
 
 class ConverseBlockError(ToolRequestError):
     """A Converse content block this server cannot put in a prompt."""
+
+
+def from_tgi(
+    tools: list[dict[str, Any]] | None, tool_choice: Any, grammar: dict[str, Any] | None
+) -> ToolSetup | None:
+    """The SageMaker (TGI) path: OpenAI-style tools, or TGI's own `parameters.grammar` JSON
+    schema (a constrained answer, not a call); None when the request has neither."""
+    if tools:
+        return setup(*from_openai(tools, tool_choice))
+    if grammar is None:
+        return None
+    if grammar.get("type") != "json" or not isinstance(grammar.get("value"), dict):
+        raise ToolRequestError('parameters.grammar must be {"type": "json", "value": <JSON Schema>}.')
+    try:
+        Draft202012Validator.check_schema(grammar["value"])
+        return ToolSetup((), ToolChoice("none"), json_schema_to_gbnf(json.dumps(grammar["value"])))
+    except SchemaError as exc:
+        raise ToolRequestError(f"parameters.grammar is not valid JSON Schema: {exc.message}") from None
+    except Exception as exc:
+        raise ToolRequestError(f"parameters.grammar cannot be turned into a grammar: {exc}") from None
+
+
+def openai_tool_calls(text: str, tool_setup: ToolSetup | None) -> list[dict[str, Any]] | None:
+    """The answer's call in OpenAI's shape ([{id, type, function: {name, arguments}}]), or None."""
+    call = parse_call(text, tool_setup) if tool_setup is not None else None
+    if call is None:
+        return None
+    arguments = json.dumps(call.arguments, ensure_ascii=False)
+    return [{"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}]

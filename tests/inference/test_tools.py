@@ -216,3 +216,62 @@ def test_a_tool_result_is_delimited_and_cannot_close_its_own_delimiter():
     assert text.count("</tool_result>") == 1
     assert text.endswith("</tool_result>")
     assert "untrusted" in text
+
+
+OPENAI_ADD = [
+    {
+        "type": "function",
+        "function": {"name": "add", "description": "Add two integers.", "parameters": ADD_SCHEMA},
+    }
+]
+
+
+def invoke(runtime_client, endpoint: str = "smollm2-135m", **body) -> dict:
+    payload = json.dumps({"inputs": "What is 2 plus 3?", "parameters": {"max_new_tokens": 60}, **body})
+    response = runtime_client.invoke_endpoint(
+        EndpointName=endpoint, Body=payload, ContentType="application/json"
+    )
+    return json.loads(response["Body"].read())[0]
+
+
+def test_the_sagemaker_path_takes_openai_tools_and_answers_tool_calls(runtime_client):
+    answer = invoke(
+        runtime_client, tools=OPENAI_ADD, tool_choice={"type": "function", "function": {"name": "add"}}
+    )
+    [call] = answer["tool_calls"]
+    assert call["type"] == "function"
+    assert call["function"]["name"] == "add"
+    jsonschema.validate(json.loads(call["function"]["arguments"]), ADD_SCHEMA)
+
+
+def test_the_sagemaker_path_streams_the_call_on_its_last_event(runtime_client):
+    payload = json.dumps(
+        {
+            "inputs": "Add 1 and 2.",
+            "parameters": {"max_new_tokens": 60},
+            "stream": True,
+            "tools": OPENAI_ADD,
+            "tool_choice": "required",
+        }
+    )
+    response = runtime_client.invoke_endpoint_with_response_stream(
+        EndpointName="smollm2-135m", Body=payload, ContentType="application/json"
+    )
+    raw = b"".join(event["PayloadPart"]["Bytes"] for event in response["Body"])
+    events = [json.loads(line[5:]) for line in raw.split(b"\n\n") if line.startswith(b"data:")]
+    assert "tool_calls" not in events[0] or len(events) == 1
+    jsonschema.validate(json.loads(events[-1]["tool_calls"][0]["function"]["arguments"]), ADD_SCHEMA)
+
+
+def test_tgis_json_grammar_constrains_a_plain_answer(runtime_client):
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    answer = invoke(
+        runtime_client, parameters={"max_new_tokens": 40, "grammar": {"type": "json", "value": schema}}
+    )
+    jsonschema.validate(json.loads(answer["generated_text"]), schema)
+    assert "tool_calls" not in answer
+
+
+def test_the_sagemaker_path_refuses_tools_for_a_model_without_them(runtime_client):
+    with pytest.raises(ClientError, match="gemma3-270m does not take tools"):
+        invoke(runtime_client, endpoint="gemma3-270m", tools=OPENAI_ADD)
