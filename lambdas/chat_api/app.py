@@ -26,7 +26,7 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, users
+from lambdas.chat_api import api_key_routes, documents, gateway, mcp_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
 from lambdas.chat_api.guards import unstorable_text_error
@@ -144,6 +144,7 @@ def create_app() -> FastAPI:
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
     app.include_router(users.router)
+    app.include_router(mcp_routes.router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:

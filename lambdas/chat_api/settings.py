@@ -58,6 +58,9 @@ class ChatApiSettings(EnvSettings):
     #: Answers one user may have streaming at once, across every instance (each lane of a compare
     #: counts): a chat, compare or /v1 call past it gets a 429. 0 turns the cap off.
     max_streams_per_user: int = env_field(6, "CHATBOT_MAX_STREAMS_PER_USER", ge=0)
+    #: Where MCP servers' auth secrets live in Secrets Manager (`<prefix>/<server>`), with a
+    #: DynamoDB history table; locally they are kept in the Postgres store.
+    mcp_secret_prefix: str = env_field("chatbot/mcp", "CHATBOT_MCP_SECRET_PREFIX")
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
