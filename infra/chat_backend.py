@@ -2,7 +2,7 @@
 and the DynamoDB tables it reads: chat history and the model registry.
 
 Python Lambda cannot stream by itself: the Web Adapter layer runs `run.sh` (uvicorn) and relays
-its chunked responses when the function URL is in RESPONSE_STREAM mode (REFERENCE.md).
+its chunked responses when the function URL is in RESPONSE_STREAM mode (docs/REFERENCE.md).
 """
 
 from __future__ import annotations

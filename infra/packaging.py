@@ -38,7 +38,7 @@ CONSTRAINTS = Path("constraints.txt")
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 #: Files a layer does not need at run time.
 TRIMMED = ("__pycache__", "*.pyc", "*.pyi", "tests")
-#: Lambda's limits (REFERENCE.md): a layer inline in PublishLayerVersion; function plus layers unzipped.
+#: Lambda's limits (docs/REFERENCE.md): a layer inline in PublishLayerVersion; function plus layers unzipped.
 INLINE_UPLOAD_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 #: An allowance for the Lambda Web Adapter layer (the chat API's other layer; about 6 MB unzipped).

@@ -138,7 +138,7 @@ class WebService(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            # Since Oct 2025 a function URL with AWS_IAM needs both actions (REFERENCE.md).
+            # Since Oct 2025 a function URL with AWS_IAM needs both actions (docs/REFERENCE.md).
             policy=policy_document(
                 [allow(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"], [chat_function_arn])]
             ),

@@ -122,12 +122,19 @@ def _wait_until_healthy(process: subprocess.Popen, log: BinaryIO, health_url: st
     while True:
         if process.poll() is not None:
             output = log_tail(log, lines=40)[-4000:]
-            raise StartupError(f"{' '.join(process.args[1:])} exited with {process.returncode}:\n{output}")
+            raise StartupError(f"{_command(process)} exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(health_url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise StartupError(f"{' '.join(process.args[1:])} was not healthy within {timeout_s:.0f}s")
+            raise StartupError(f"{_command(process)} was not healthy within {timeout_s:.0f}s")
         time.sleep(0.1)
+
+
+def _command(process: subprocess.Popen) -> str:
+    """How a child is named in errors: its arguments after the interpreter."""
+    args = process.args
+    parts = list(args) if isinstance(args, list | tuple) else [args]
+    return " ".join(str(part) for part in parts[1:])

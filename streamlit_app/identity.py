@@ -50,6 +50,34 @@ KEY_PASSWORD_RESET = "auth_password_reset"
 #: When this browser session signed in (epoch seconds): a password reset after it ends it.
 KEY_SIGNED_IN_AT = "auth_signed_in_at"
 
+#: The only session state that outlives a sign-out: it belongs to this browser's sign-in, not to
+#: whoever was signed in. streamlit-authenticator's own flags (its "logout" flag makes it ignore a
+#: "remember me" cookie the browser has not deleted yet), and the sign-in page's notices. Every
+#: other key, whichever page or widget made it, is the user's and goes (forget_the_last_user).
+KEPT_ACROSS_USERS = frozenset(
+    {
+        "authentication_status",
+        "username",
+        "name",
+        "email",
+        "roles",
+        "logout",
+        "password_hint",
+        KEY_FIRST_CREATED,
+        KEY_REMOVED,
+        KEY_PASSWORD_RESET,
+    }
+)
+
+
+def forget_the_last_user() -> None:
+    """Nothing of a user's may stay for whoever signs in next in this browser: every key of the
+    session state goes but the few the sign-in keeps (KEPT_ACROSS_USERS), so a new page's state
+    needs no list to be kept in step."""
+    for key in list(st.session_state):
+        if key not in KEPT_ACROSS_USERS:
+            del st.session_state[key]
+
 
 @dataclass(frozen=True)
 class Identity:

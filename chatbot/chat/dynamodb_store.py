@@ -46,6 +46,7 @@ from chatbot.chat.cells import (
 )
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
+from chatbot.chat.dynamodb_everyday import DynamoDBEveryday
 from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
@@ -113,7 +114,7 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-class DynamoDBHistoryStore(DynamoDBApiKeys):
+class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday):
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region

@@ -14,7 +14,7 @@ does not serve them, and such a session cannot be continued.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ from chatbot.chat.sessions import Conversation, SessionQueries
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError
 
-FORMAT = "chatbot.conversations/1"
+FORMAT: Final = "chatbot.conversations/1"
 ExportFormat = Literal["json", "markdown"]
 
 
@@ -141,7 +141,7 @@ def _heading(message: Message) -> str:
     who = message.model or "Assistant"
     if message.lane:
         who += f" (pane {message.lane})"
-    figures = []
+    figures: list[str] = []
     if message.status != "complete":
         figures.append(message.status)
     if message.metrics and message.metrics.ttft_ms is not None:

@@ -2,28 +2,33 @@
 one model call answers, either with text or with tool calls (ToolCallEvents, then Done with
 finish_reason tool_calls). The conversation goes to the model as sent, tool calls and tool
 results included; a model whose catalog entry does not take tools, or whose endpoint cannot pass
-them on, is refused before any call. Calls made with an API key are counted against it."""
+them on, is refused before any call. The call runs through the one generation pipeline (its
+admissions: stream leases, quotas, API-key metering), as a /v1 answer that is not saved."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from chatbot.chat.admission import ApiKeyMetering
 from chatbot.chat.api_keys import ApiKey
-from chatbot.chat.records import utc_now
+from chatbot.chat.destinations import GatewayAnswer
+from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, ParameterError
+from chatbot.models.adapters import FittedPrompt, estimate_tokens
 from chatbot.models.bedrock import BedrockEndpoint
 from chatbot.models.endpoints import ModelEndpoint
-from chatbot.models.events import DoneEvent, Event
+from chatbot.models.events import Event
 from chatbot.tools.specs import ToolRequest
 
 
 class ToolCompletions:
-    def __init__(self, endpoint_for: Callable[[str], ModelEndpoint], store: HistoryStore):
+    def __init__(self, endpoint_for: Callable[[str], ModelEndpoint], store: HistoryStore, pipeline: Pipeline):
         self._endpoint_for = endpoint_for
         self._store = store
+        self._pipeline = pipeline
 
     def start(
         self,
@@ -35,6 +40,7 @@ class ToolCompletions:
         *,
         key: ApiKey | None = None,
         cancelled: threading.Event | None = None,
+        admissions: Sequence[Admission] = (),
     ) -> Iterator[Event]:
         """Raises for a bad request before any call; the events say the rest. `tools` may be None
         for a conversation that holds earlier tool calls and results but offers no tools now."""
@@ -45,25 +51,18 @@ class ToolCompletions:
                 f"{model} takes tools on its model server, but calling SageMaker endpoints with tools is "
                 "not supported yet: use a model served through the Converse API (kind: bedrock)."
             )
-        if not any(message["role"] in ("user", "tool") for message in messages):
+        last = next((m for m in reversed(messages) if m["role"] in ("user", "tool")), None)
+        if last is None:
             raise InvalidRequestError("Send at least one user message: it is what gets answered.")
         params = endpoint.spec.resolve_parameters(parameters)
-        events = endpoint.stream(messages, params, tools=tools)
-        return self._counted(events, key, cancelled or threading.Event())
-
-    def _counted(
-        self, events: Iterator[Event], key: ApiKey | None, cancelled: threading.Event
-    ) -> Iterator[Event]:
-        prompt_tokens = completion_tokens = 0
-        try:
-            for event in events:
-                if cancelled.is_set():
-                    break
-                if isinstance(event, DoneEvent):
-                    prompt_tokens = event.usage.prompt_tokens or 0
-                    completion_tokens = event.usage.completion_tokens or 0
-                yield event
-        finally:
-            events.close()  # closes the model's stream: the server stops decoding
-            if key is not None:
-                self._store.record_api_key_use(key, prompt_tokens, completion_tokens, utc_now())
+        text = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+        # The messages carry tool calls (not only text): the adapter's fitting does not apply.
+        fitted = FittedPrompt.model_construct(prompt=messages, estimated_tokens=estimate_tokens(text))
+        generation = Generation(
+            None, endpoint, params, fitted, endpoint.stream(messages, params, tools=tools)
+        )
+        if key is not None:
+            admissions = (*admissions, ApiKeyMetering(self._store, key))
+        grant = self._pipeline.admit(user_id, [generation], admissions)
+        destination = GatewayAnswer(self._store, user_id, [], last.get("content") or "", save=False)
+        return self._pipeline.run([Job(generation, destination)], grant, cancelled or threading.Event())

@@ -26,11 +26,13 @@ from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import BattlesImported, Conversation, VoteResult
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, mcp_routes, users
+from lambdas.chat_api import api_key_routes, documents, gateway, mcp_routes, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
-from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
+from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
-from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
+from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.wiring import LazyState
 
 NDJSON = "application/x-ndjson"
 
@@ -111,10 +113,9 @@ def create_app() -> FastAPI:
         from lambdas.chat_api.settings import ChatApiSettings
         from lambdas.chat_api.wiring import (
             build_accounts,
-            build_direct_uploads,
-            build_services,
-            build_stream_leases,
             build_verifier,
+            max_document_bytes,
+            register_services,
         )
 
         settings = ChatApiSettings.from_env()
@@ -122,29 +123,32 @@ def create_app() -> FastAPI:
         app.state.gateway_heartbeat_s = settings.gateway_heartbeat_s
         app.state.users_file = settings.users_file
         app.state.shared_document_writers = settings.shared_document_writers
-        app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
-        app.state.direct_uploads = build_direct_uploads(settings)
+        app.state.max_document_bytes = max_document_bytes(settings)
         app.state.verifier = build_verifier(settings)
         app.state.accounts = build_accounts(settings)
-        app.state.stream_leases = await run_in_threadpool(build_stream_leases, settings)
+        # Built by the first request that needs them: nothing connects at start-up, and a cold
+        # start answers GET /models without the history store, the model clients or retrieval.
+        register_services(app.state, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
-            max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes
-            if app.state.retrieval
-            else None,
+            max_upload_bytes=app.state.max_document_bytes,
             read_timeout_s=settings.body_read_timeout_s,
             body_timeout_s=settings.body_timeout_s,
         )
         yield
-        if app.state.retrieval is not None:
+        if app.state.built("retrieval") and app.state.retrieval is not None:
             app.state.retrieval.close()
 
     app = FastAPI(title="Chat API", lifespan=lifespan)
+    app.state = LazyState()
     app.include_router(documents.router)
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
     app.include_router(users.router)
+    app.include_router(quota_routes.router)
     app.include_router(mcp_routes.router)
+    # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
+    app.include_router(everyday_router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:
@@ -170,23 +174,22 @@ def create_app() -> FastAPI:
     )
 
     @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "models": len(request.app.state.service.catalog)}
+    def health(catalog: Catalog) -> dict[str, Any]:
+        return {"status": "ok", "models": len(catalog)}
 
     @app.get("/limits")
-    async def limits(request: Request, user: User, service: Service) -> Limits:
+    def limits(request: Request, user: User, service: Service) -> Limits:
         """The limits this deployment enforces, so a client can show them (and check before sending)."""
-        retrieval = request.app.state.retrieval
         return Limits(
             max_message_chars=service.limits.max_message_chars,
-            max_document_bytes=retrieval.ingestor.settings.max_document_bytes if retrieval else None,
+            max_document_bytes=request.app.state.max_document_bytes,
             max_direct_upload_bytes=direct.max_bytes
             if (direct := request.app.state.direct_uploads)
             else None,
         )
 
     @app.get("/models")
-    async def models(user: User, service: Service) -> list[ModelInfo]:
+    def models(user: User, catalog: Catalog) -> list[ModelInfo]:
         return [
             ModelInfo(
                 name=spec.name,
@@ -197,14 +200,14 @@ def create_app() -> FastAPI:
                 max_new_tokens_limit=spec.max_new_tokens_limit,
                 default_parameters=spec.default_parameters.model_dump(),
             )
-            for spec in service.catalog
+            for spec in catalog
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
     @app.post("/chat", dependencies=[Depends(model_server_answers)])
     async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.chat, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers)])
@@ -212,8 +215,7 @@ def create_app() -> FastAPI:
         body: CompareRequest, user: User, service: Service, leases: Leases
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        lanes = await run_in_threadpool(lanes_of, service, user, body)
-        events = await leased(leases, user, lanes, service.compare, user, body, cancelled=cancelled)
+        events = await admitted(leases, service.compare, user, body, cancelled=cancelled)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

@@ -58,6 +58,9 @@ class Caller:
     issued_at: float | None = field(default=None, compare=False)
     #: When the API key the call came with was made (epoch seconds); None for a sign-in token.
     key_created_at: float | None = field(default=None, compare=False)
+    #: Every group the token names (Cognito groups, local roles), known roles or not: quotas
+    #: are set per group (chatbot/policy/limits.py).
+    groups: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -74,6 +77,13 @@ def _roles(claim: object) -> frozenset[str]:
     if not isinstance(claim, list):
         return frozenset()
     return frozenset(name for name in claim if isinstance(name, str)) & ROLES
+
+
+def _groups(claim: object) -> frozenset[str]:
+    """Every group named in a token's claim (a list of names)."""
+    if not isinstance(claim, list):
+        return frozenset()
+    return frozenset(name for name in claim if isinstance(name, str) and len(name) <= 128)
 
 
 class TokenVerifier(Protocol):
@@ -138,6 +148,7 @@ class LocalTokens:
             claims["sub"],
             _roles(claims.get("roles")),
             float(issued_at) if isinstance(issued_at, (int, float)) else 0.0,
+            groups=_groups(claims.get("roles")),
         )
 
 
@@ -228,7 +239,12 @@ class CognitoTokens:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
         if claims["token_use"] != "id":
             raise AuthError("Send the Cognito ID token, not the access token.")
-        return Caller(claims["sub"], _roles(claims.get("cognito:groups")), claims.get("iat"))
+        return Caller(
+            claims["sub"],
+            _roles(claims.get("cognito:groups")),
+            claims.get("iat"),
+            groups=_groups(claims.get("cognito:groups")),
+        )
 
 
 #: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from chatbot.chat.api_keys import ApiKey
-from chatbot.chat.completions import CompletionMessage, CompletionRequest, Completions
+from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.errors import ChatbotError, InvalidRequestError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent, ToolCallEvent
 from chatbot.tools.completions import ToolCompletions
@@ -59,7 +59,7 @@ from lambdas.chat_api.openai_schema import (
     ToolCallDelta,
     finish_reason,
 )
-from lambdas.chat_api.streaming import Leases, leased, relay
+from lambdas.chat_api.streaming import Leases, admitted, relay
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -182,17 +182,15 @@ async def _tool_completion(
     service: Service,
     leases: Leases,
     cancelled: threading.Event,
-):
+) -> Iterator[Event]:
     """A request with tools, or with earlier tool calls and results (chatbot/tools/completions.py)."""
     try:
         tools = body.tool_request()
     except ValueError as exc:
         raise InvalidRequestError(f"tool_choice: {exc}") from None
-    completions = ToolCompletions(service.endpoint, service.store)
-    return await leased(
+    completions = ToolCompletions(service.endpoint, service.store, service.turns.pipeline)
+    return await admitted(
         leases,
-        caller.user_id,
-        1,
         completions.start,
         caller.user_id,
         body.model,
@@ -210,7 +208,7 @@ async def _completion_events(
     service: Service,
     leases: Leases,
     cancelled: threading.Event,
-):
+) -> Iterator[Event]:
     completion_request = CompletionRequest(
         model=body.model,
         messages=[
@@ -220,14 +218,9 @@ async def _completion_events(
         parameters=body.parameters(),
         save=body.store,
     )
-    completions = Completions(
-        service.endpoint, service.store, max_message_chars=service.limits.max_message_chars
-    )
-    return await leased(
+    return await admitted(
         leases,
-        caller.user_id,
-        1,
-        completions.start,
+        service.completions().start,
         caller.user_id,
         completion_request,
         key=caller.key,

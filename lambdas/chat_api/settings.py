@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.env_settings import EnvSettings, env_field
+from chatbot.policy.limits import LimitsConfig
 from chatbot.postgres import DatabaseSettings
 from chatbot.retrieval.settings import RetrievalEnvironment
 
@@ -58,6 +59,10 @@ class ChatApiSettings(EnvSettings):
     #: Answers one user may have streaming at once, across every instance (each lane of a compare
     #: counts): a chat, compare or /v1 call past it gets a 429. 0 turns the cap off.
     max_streams_per_user: int = env_field(6, "CHATBOT_MAX_STREAMS_PER_USER", ge=0)
+    #: Default limits per role, as JSON in `chatbot.policy.limits.LimitsConfig`'s shape, e.g.
+    #: {"roles": {"user": {"tokens_per_day": 200000}}} (the stack file's `chatbot:limits`);
+    #: administrators change them at runtime. Unset: unlimited until they do.
+    limits_json: str | None = env_field(None, "CHATBOT_LIMITS")
     #: Where MCP servers' auth secrets live in Secrets Manager (`<prefix>/<server>`), with a
     #: DynamoDB history table; locally they are kept in the Postgres store.
     mcp_secret_prefix: str = env_field("chatbot/mcp", "CHATBOT_MCP_SECRET_PREFIX")
@@ -98,6 +103,17 @@ class ChatApiSettings(EnvSettings):
         if self.auth == "cognito" and not (self.cognito_user_pool_id and self.cognito_client_id):
             raise ValueError("CHATBOT_AUTH=cognito needs COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID")
         return self
+
+    @field_validator("limits_json")
+    @classmethod
+    def _limits_parse(cls, text: str | None) -> str | None:
+        if text is not None:
+            LimitsConfig.model_validate_json(text)  # a typo fails at start-up, naming the field
+        return text
+
+    @property
+    def limits(self) -> LimitsConfig:
+        return LimitsConfig.model_validate_json(self.limits_json) if self.limits_json else LimitsConfig()
 
     @property
     def bedrock_url(self) -> str | None:

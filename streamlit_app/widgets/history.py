@@ -98,7 +98,8 @@ def _request_open(session: SessionSummary) -> None:
 
 def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) -> None:
     st.caption("This conversation")
-    rename, export, delete = st.columns(3)
+    # One button a row: three columns in a sidebar 300 px wide cut each label to one letter.
+    rename, export, delete = st.container(), st.container(), st.container()
     with export.popover("Export", icon=":material/download:", key="hist_export_popover", width="stretch"):
         _downloads(api, session.id, key="hist_export")
     with rename.popover("Rename", icon=":material/edit:", key="hist_rename_popover", width="stretch"):

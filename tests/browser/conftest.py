@@ -30,7 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ESSAY = "Write a very long essay about the history of the sea, with many chapters."
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 USER = "tester"
-#: REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
+#: docs/REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

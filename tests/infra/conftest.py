@@ -1,4 +1,4 @@
-"""Stacks built once per test session under Pulumi mocks (no CLI here: REFERENCE.md).
+"""Stacks built once per test session under Pulumi mocks (no CLI here: docs/REFERENCE.md).
 
 A build leaves only plain data behind (the recorded graph), so sharing it between modules is safe."""
 

@@ -92,3 +92,10 @@ def test_what_only_looks_like_code_is_defused_all_the_same():
     ]
     for trick in tricks:
         assert live_markup(answer_markdown(trick)) == [], trick
+
+
+def test_a_single_token_is_not_called_tokens():
+    assert answer_figures(None, Usage(completion_tokens=1)) == "1 token"
+    assert answer_figures(None, Usage(completion_tokens=0)) == "0 tokens"
+    assert answer_figures(None, Usage(completion_tokens=None)) == "— tokens"
+    assert live_figures(LiveFigures(0.25, 1, 4.0)) == "TTFT 0.25 s · 4.0 tokens/s · 1 token"
