@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.errors import ChatbotError
-from chatbot.tools.address_guard import AddressRefusedError, guarded_client
 from chatbot.tools.specs import ToolSpec
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 #: Seconds one MCP call (connect, handshake and the call) may take.
 CALL_TIMEOUT_S = 20.0
@@ -54,12 +54,20 @@ class ToolOutcome:
 
 
 def _client(server: McpServerConnection, timeout_s: float) -> Client:
+    # Imported here: the MCP SDK is large, and most chat API requests (and cold starts) need none of it.
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from chatbot.tools.address_guard import guarded_client
+
     headers = dict([server.auth_header]) if server.auth_header else None
     http = guarded_client(allow_private=server.allow_private, headers=headers, timeout_s=timeout_s)
     return Client(streamable_http_client(server.url, http_client=http), read_timeout_seconds=timeout_s)
 
 
 def _failure(server: McpServerConnection, exc: BaseException) -> ToolServerError:
+    from chatbot.tools.address_guard import AddressRefusedError
+
     if isinstance(exc, BaseExceptionGroup):  # anyio task groups wrap what went wrong
         refused = exc.subgroup(AddressRefusedError)
         first = refused.exceptions[0] if refused else exc.exceptions[0]

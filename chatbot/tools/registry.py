@@ -14,8 +14,6 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any
 
-import boto3
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbot.errors import ChatbotError
@@ -138,11 +136,19 @@ def _loaded(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _client_error() -> type[Exception]:
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
 class DynamoDBMcpRegistry(McpRegistry):
     """Items `MCP_SERVER#<name>` in the history table; secrets in Secrets Manager under
     `<secret_prefix>/<name>` (the stack grants the chat Lambda exactly that prefix)."""
 
     def __init__(self, table_name: str, secret_prefix: str, *, region: str | None = None):
+        import boto3  # here: the chat API's cold start imports no AWS SDK it does not use
+
         self._table = boto3.resource("dynamodb", region_name=region).Table(table_name)
         self._secrets = boto3.client("secretsmanager", region_name=region)
         self._prefix = secret_prefix.rstrip("/")
@@ -158,7 +164,7 @@ class DynamoDBMcpRegistry(McpRegistry):
         if secret is not None:
             try:
                 self._secrets.put_secret_value(SecretId=self._secret_id(server.name), SecretString=secret)
-            except ClientError as exc:
+            except _client_error() as exc:
                 if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                     raise
                 self._secrets.create_secret(Name=self._secret_id(server.name), SecretString=secret)
@@ -184,20 +190,20 @@ class DynamoDBMcpRegistry(McpRegistry):
     def delete(self, name: str) -> None:
         try:
             self._table.delete_item(Key=self._key(name), ConditionExpression="attribute_exists(pk)")
-        except ClientError as exc:
+        except _client_error() as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise UnknownMcpServerError(f"No MCP server is registered as {name!r}.") from None
             raise
         try:
             self._secrets.delete_secret(SecretId=self._secret_id(name), ForceDeleteWithoutRecovery=True)
-        except ClientError as exc:
+        except _client_error() as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
 
     def _secret(self, name: str) -> str | None:
         try:
             return self._secrets.get_secret_value(SecretId=self._secret_id(name))["SecretString"]
-        except ClientError as exc:
+        except _client_error() as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return None
             raise

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chatbot.models.events import ToolCallEvent, ToolResultEvent
 
 
 class ToolSpec(BaseModel):
@@ -24,6 +24,10 @@ class ToolSpec(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _valid_json_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        # Imported on first use: jsonschema takes a tenth of a second, and most requests bring no tools.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
@@ -63,3 +67,35 @@ class ToolRequest(BaseModel):
         if self.choice.mode == "tool" and self.choice.name not in names:
             raise ValueError(f"the tool choice names {self.choice.name!r}, which is not among the tools")
         return self
+
+
+class ToolStep(BaseModel):
+    """One tool call of an answer and what it returned, as the history keeps it (the result is
+    untrusted text: shown escaped, never as markup)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    server: str | None = None
+    arguments: dict[str, Any]
+    result: str | None = None
+    is_error: bool = False
+    truncated: bool = False
+
+
+def tool_steps(steps: list[ToolStep], event: ToolCallEvent | ToolResultEvent) -> list[ToolStep]:
+    """The steps with this event added: a call opens a step, its result completes it."""
+    if isinstance(event, ToolCallEvent):
+        return [
+            *steps,
+            ToolStep(id=event.id, name=event.name, server=event.server, arguments=event.arguments),
+        ]
+    return [
+        step.model_copy(
+            update={"result": event.content, "is_error": event.is_error, "truncated": event.truncated}
+        )
+        if step.id == event.id
+        else step
+        for step in steps
+    ]

@@ -31,6 +31,7 @@ from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
+from lambdas.chat_api.mcp_routes import CallerDep
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.wiring import LazyState
 
@@ -205,9 +206,14 @@ def create_app() -> FastAPI:
         ]
 
     @app.post("/chat", dependencies=[Depends(model_server_answers)])
-    async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
+    async def chat(
+        request: Request, body: ChatRequest, caller: CallerDep, service: Service, leases: Leases
+    ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await admitted(leases, service.chat, user, body, cancelled=cancelled)
+        toolbox = await mcp_routes.chat_toolbox(request, caller, body)  # None: no tools chosen
+        events = await admitted(
+            leases, service.chat, caller.user_id, body, cancelled=cancelled, toolbox=toolbox
+        )
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers)])

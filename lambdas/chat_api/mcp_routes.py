@@ -13,11 +13,15 @@ from pydantic import ValidationError
 
 from chatbot.api.tools import McpServerInfo, McpServerRegistration, ToolInfo, ToolsListing
 from chatbot.chat.records import utc_now
-from chatbot.errors import ChatbotError
+from chatbot.chat.requests import ChatRequest
+from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.postgres import ConnectionPool, database_url
 from chatbot.tools import mcp_client
+from chatbot.tools.loop import McpToolRunner
 from chatbot.tools.mcp_client import ToolServerError
 from chatbot.tools.registry import DynamoDBMcpRegistry, McpRegistry, McpServer, PostgresMcpRegistry
+from chatbot.tools.specs import ToolChoice, ToolRequest
+from chatbot.tools.toolbox import Toolbox
 from lambdas.chat_api.auth import Caller
 from lambdas.chat_api.dependencies import Admin, current_caller
 
@@ -122,3 +126,40 @@ async def my_tools(caller: CallerDep, registry: Registry) -> ToolsListing:
     ]
     with anyio.fail_after(60):
         return await _tools_of(registry, servers)
+
+
+async def chat_toolbox(request: Request, caller: Caller, body: ChatRequest) -> Toolbox | None:
+    """The tools a chat named ("server/tool"), from servers published to the caller, with a
+    runner that calls those servers only; None when it named none. Raises before anything is saved."""
+    if not body.tools:
+        return None
+    registry = mcp_registry(request)
+    published = {s.name: s for s in await run_in_threadpool(registry.list) if s.published_to(caller.roles)}
+    wanted: dict[str, set[str]] = {}
+    for qualified in body.tools:
+        server, _, tool = qualified.partition("/")
+        if server not in published or not tool:
+            raise InvalidRequestError(
+                f"{qualified!r} is not a tool you can use: name it as server/tool, from GET /tools."
+            )
+        wanted.setdefault(server, set()).add(tool)
+    connections = {name: await run_in_threadpool(registry.connection, name) for name in wanted}
+    specs = []
+    for name, tools in wanted.items():
+        offered = {tool.name: tool for tool in await mcp_client.list_tools(connections[name])}
+        if missing := tools - set(offered):
+            raise InvalidRequestError(f"The MCP server {name!r} has no tool {sorted(missing)[0]!r}.")
+        specs.extend(offered[tool] for tool in sorted(tools))
+    try:
+        tools_request = ToolRequest(tools=specs, choice=_choice(body.tool_choice))
+    except ValidationError as exc:
+        raise InvalidRequestError(f"tools: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    return Toolbox(tools_request, McpToolRunner(connections))
+
+
+def _choice(tool_choice: str) -> ToolChoice:
+    if tool_choice in ("auto", "none"):
+        return ToolChoice(mode=tool_choice)  # type: ignore[arg-type]
+    if tool_choice == "required":
+        return ToolChoice(mode="any")
+    return ToolChoice(mode="tool", name=tool_choice.partition("/")[2] or tool_choice)
