@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from chatbot.api.tools import McpServerInfo, McpServerRegistration, ToolsListing
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.api_models import (
@@ -196,6 +197,25 @@ class ChatApi:
     def save_user(self, name: str, password: str, *, admin: bool = False) -> UserSaved:
         body = {"password": password, "admin": admin}
         return _parse(UserSaved, self._json("PUT", f"/users/{quote(name, safe='')}", json=body))
+
+    # -- MCP servers and tools (registering is for administrators; the API checks the role) --
+
+    def mcp_servers(self) -> list[McpServerInfo]:
+        return [_parse(McpServerInfo, item) for item in self._json("GET", "/mcp-servers")]
+
+    def register_mcp_server(self, name: str, registration: McpServerRegistration) -> McpServerInfo:
+        body = registration.model_dump(exclude_none=True)
+        return _parse(McpServerInfo, self._json("PUT", f"/mcp-servers/{quote(name, safe='')}", json=body))
+
+    def remove_mcp_server(self, name: str) -> None:
+        self._json("DELETE", f"/mcp-servers/{quote(name, safe='')}")
+
+    def mcp_server_tools(self, name: str) -> ToolsListing:
+        return _parse(ToolsListing, self._json("GET", f"/mcp-servers/{quote(name, safe='')}/tools"))
+
+    def tools(self) -> ToolsListing:
+        """The tools of the MCP servers published to this user."""
+        return _parse(ToolsListing, self._json("GET", "/tools"))
 
     def remove_user(self, name: str) -> None:
         self._json("DELETE", f"/users/{quote(name, safe='')}")
