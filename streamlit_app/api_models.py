@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.tools import ToolStepView
 from chatbot.models.events import LaneView, Metrics, Source, Usage
 
 
@@ -58,6 +59,8 @@ class StoredMessage(_Answer):
     metrics: Metrics | None = None
     error: str | None = None
     sources: list[Source] = Field(default_factory=list)
+    #: The tools the answer called, with their (untrusted) results.
+    tool_steps: list[ToolStepView] = Field(default_factory=list)
     reply_to: int | None = None
 
 

@@ -67,3 +67,19 @@ class ToolChoiceRequest(BaseModel):
     tools: list[str] = Field(default_factory=list, max_length=32)
     #: Rounds of tool calls one answer may make.
     max_steps: int = Field(4, ge=1, le=10)
+
+
+class ToolStepView(BaseModel):
+    """One tool call of a saved or live answer, as the UI shows it (collapsed): the result is the
+    tool's own text, untrusted, shown as plain text only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    server: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    #: None while the call runs.
+    result: str | None = None
+    is_error: bool = False
+    truncated: bool = False

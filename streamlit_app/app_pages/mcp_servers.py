@@ -14,6 +14,7 @@ from chatbot.api.tools import McpServerRegistration
 from streamlit_app import context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
+from streamlit_app.widgets.tool_picker import forget_listing
 
 api = context.api()
 st.header("MCP servers")
@@ -64,6 +65,7 @@ for server in servers:
                 st.error(str(exc))
             else:
                 st.session_state["mcp_notice"] = f"Removed {as_plain_text(server.name)}."
+                forget_listing()
                 st.rerun()
 
 st.subheader("Register a server, or replace one")
@@ -97,4 +99,5 @@ if register:
         st.error(str(exc))
     else:
         st.session_state["mcp_notice"] = f"Saved {as_plain_text(saved.name)}."
+        forget_listing()
         st.rerun()
