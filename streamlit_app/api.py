@@ -22,6 +22,7 @@ from chatbot.api.leaderboard import Leaderboard
 from chatbot.api.records import Session, SessionPage
 from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.api.sessions import Conversation, ImportResult, VoteResult
+from chatbot.api.tools import McpServerInfo, McpServerRegistration, ToolsListing
 from chatbot.api.users import UserInfo, UserSaved
 from chatbot.models.events import Event, event_from_json_line
 from streamlit_app.settings import UiSettings
@@ -187,6 +188,25 @@ class ChatApi:
     def save_user(self, name: str, password: str, *, admin: bool = False) -> UserSaved:
         body = {"password": password, "admin": admin}
         return _parse(UserSaved, self._json("PUT", f"/users/{quote(name, safe='')}", json=body))
+
+    # -- MCP servers and tools (registering is for administrators; the API checks the role) --
+
+    def mcp_servers(self) -> list[McpServerInfo]:
+        return [_parse(McpServerInfo, item) for item in self._json("GET", "/mcp-servers")]
+
+    def register_mcp_server(self, name: str, registration: McpServerRegistration) -> McpServerInfo:
+        body = registration.model_dump(exclude_none=True)
+        return _parse(McpServerInfo, self._json("PUT", f"/mcp-servers/{quote(name, safe='')}", json=body))
+
+    def remove_mcp_server(self, name: str) -> None:
+        self._json("DELETE", f"/mcp-servers/{quote(name, safe='')}")
+
+    def mcp_server_tools(self, name: str) -> ToolsListing:
+        return _parse(ToolsListing, self._json("GET", f"/mcp-servers/{quote(name, safe='')}/tools"))
+
+    def tools(self) -> ToolsListing:
+        """The tools of the MCP servers published to this user."""
+        return _parse(ToolsListing, self._json("GET", "/tools"))
 
     def remove_user(self, name: str) -> None:
         self._json("DELETE", f"/users/{quote(name, safe='')}")

@@ -53,6 +53,8 @@ def start_turn(
     streaming: bool,
     use_documents: bool = False,
     search_shared: bool = False,
+    tools: list[str] | None = None,
+    tool_choice: str = "auto",
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search."""
@@ -64,6 +66,8 @@ def start_turn(
         streaming=streaming,
         use_documents=use_documents,
         search_shared=search_shared,
+        tools=tools or [],
+        tool_choice=tool_choice,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt))

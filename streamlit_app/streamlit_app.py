@@ -41,6 +41,8 @@ pages = [
 ]
 if user.is_admin and context.settings().login == "local":  # with Cognito, its user pool holds the accounts
     pages.append(st.Page("app_pages/users.py", title="Users", icon=":material/group:"))
+if user.is_admin:
+    pages.append(st.Page("app_pages/mcp_servers.py", title="MCP servers", icon=":material/build:"))
 page = st.navigation(pages)
 
 with st.sidebar:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from chatbot.api.answer import Answer
 from chatbot.api.records import Message
+from chatbot.api.tools import ToolStepView
 from chatbot.models.events import Metrics, Source, Usage
 
 
@@ -23,6 +24,8 @@ class Shown:
     usage: Usage | None = None
     metrics: Metrics | None = None
     sources: list[Source] = field(default_factory=list)
+    #: Assistant messages: the tools called and what they returned (shown collapsed).
+    tool_steps: list[ToolStepView] = field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer (votes name rounds by it).
     reply_to: int | None = None
     seq: int | None = None
@@ -39,6 +42,7 @@ class Shown:
             usage=message.usage,
             metrics=message.metrics,
             sources=list(message.sources),
+            tool_steps=list(message.tool_steps),
             reply_to=message.reply_to,
             seq=message.seq,
         )
@@ -55,5 +59,6 @@ class Shown:
             usage=answer.usage,
             metrics=answer.metrics,
             sources=list(answer.sources),
+            tool_steps=[ToolStepView.model_validate(step.model_dump()) for step in answer.tool_steps],
             reply_to=reply_to,
         )

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatbot.api.requests import VoteChoice
+from chatbot.api.tool_specs import ToolStep
 from chatbot.models.events import Metrics, Source, Usage
 
 #: complete: the model finished; stopped: the user stopped it; error: it failed part-way.
@@ -91,6 +92,8 @@ class Message(_Record):
     metrics: Metrics | None = None
     error: str | None = None
     sources: list[Source] = Field(default_factory=list)
+    #: Assistant messages: the tools the answer called and what they returned (issue 24).
+    tool_steps: list[ToolStep] = Field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer.
     reply_to: int | None = None
     created_at: datetime = Field(default_factory=utc_now)

@@ -30,6 +30,11 @@ class ChatRequest(_Request):
     #: With use_documents: search the shared workspace too (other people's uploads). Off
     #: unless asked: a shared document is someone else's text in this chat's prompt.
     search_shared: bool = False
+    #: Tools the model may call, as "server/tool" (MCP servers published to the user; issue 24).
+    tools: list[str] = Field(default_factory=list, max_length=32)
+    #: "auto" (the model chooses), "required" (it must call one first), or a "server/tool" it
+    #: must call first; after a forced call the model answers from the result.
+    tool_choice: str = Field("auto", max_length=200)
 
 
 class CompareRequest(_Request):

@@ -37,6 +37,7 @@ def answer_message(
         metrics=answer.metrics,
         error=answer.error,
         sources=answer.sources,
+        tool_steps=answer.tool_steps,
         reply_to=reply_to,
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +35,9 @@ from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import Retriever
+
+if TYPE_CHECKING:  # the tools bring the MCP client: imported only where a chat uses them
+    from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["BattlesImported", "ChatService", "Conversation", "ServiceLimits", "VoteResult"]
 
@@ -111,10 +115,11 @@ class ChatService:
         *,
         cancelled: threading.Event | None = None,
         admissions: Sequence[Admission] = (),
+        toolbox: Toolbox | None = None,
     ) -> Iterator[Event]:
-        """One model answers. Raises for a bad request (or one an admission refuses); the
-        returned events then say the rest."""
-        return self.turns.chat(user_id, request, cancelled or threading.Event(), admissions)
+        """One model answers (with `toolbox`, through the tool loop). Raises for a bad request (or
+        one an admission refuses); the returned events then say the rest."""
+        return self.turns.chat(user_id, request, cancelled or threading.Event(), admissions, toolbox)
 
     def compare(
         self,

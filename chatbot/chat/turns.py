@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,6 +29,9 @@ from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event, SessionEvent, Source
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WITH_SHARED, Retriever
+
+if TYPE_CHECKING:  # the tools bring the MCP client: imported only where a chat uses them
+    from chatbot.tools.toolbox import Toolbox
 
 
 class ServiceLimits(BaseModel):
@@ -70,15 +74,21 @@ class TurnRunner:
         request: ChatRequest,
         cancelled: threading.Event,
         admissions: Sequence[Admission] = (),
+        toolbox: Toolbox | None = None,
     ) -> Iterator[Event]:
-        """One model answers. Raises for a bad request; the returned events then say the rest."""
+        """One model answers (`toolbox`: with the tools the user chose, through the tool loop).
+        Raises for a bad request; the returned events then say the rest."""
         message = self._checked_message(request.message)
+        if request.tools and toolbox is None:
+            raise InvalidRequestError("This chat names tools, but none could be resolved for it.")
         session = self.store.get_session(user_id, request.session_id) if request.session_id else None
         if session is not None and session.kind != "chat":
             raise InvalidRequestError("This is a compare session: send its messages to /chat.")
         context = self._retrieve(user_id, message, request)
         history = self._history(user_id, session, lane=None)
         generation = self._prepare(None, request.model, history, message, context, request)
+        if toolbox is not None:
+            generation = toolbox.around(generation, cancelled)
         grant = self.pipeline.admit(user_id, [generation], admissions)
         try:
             session = session or self.store.create_session(

@@ -40,6 +40,7 @@ from chatbot.models.events import (
     Event,
     StartEvent,
     TokenEvent,
+    ToolCallEvent,
     Usage,
     normalize_finish_reason,
 )
@@ -222,10 +223,6 @@ class SageMakerEndpoint(Endpoint):
             ) from exc
 
 
-#: The interface's name before issue 20, for code written against it (prefer `Endpoint`).
-ModelEndpoint = Endpoint
-
-
 def model_server_restarting(url: str) -> ModelServerRestartingError:
     return ModelServerRestartingError(
         f"The model server is restarting (nothing answers at {url} yet). Try again in a few seconds."
@@ -233,7 +230,7 @@ def model_server_restarting(url: str) -> ModelServerRestartingError:
 
 
 def model_events(
-    spec: ModelSpec, source: Iterator[ParsedChunk], stop_filter: StopWordFilter
+    spec: ModelSpec, source: Iterator[ParsedChunk | ToolCallEvent], stop_filter: StopWordFilter
 ) -> Iterator[Event]:
     """What every endpoint and mode shares: Start, then text with stop words held back, timed
     and counted, ending with Done or Error.
@@ -249,6 +246,9 @@ def model_events(
     counted: int | None = 0
     try:
         for chunk in source:
+            if isinstance(chunk, ToolCallEvent):  # a call the model made (chatbot/tools)
+                yield chunk
+                continue
             if chunk.error is not None:
                 raise ModelCallError(f"The model reported an error: {chunk.error}")
             if chunk.tokens is not None and counted is not None:

@@ -86,6 +86,9 @@ class ModelSpec(BaseModel):
     max_new_tokens_limit: int = Field(1024, ge=1)
     #: Tokens to ask for per call in batched mode.
     batch_tokens: int = Field(8, ge=1, le=64)
+    #: Whether the model takes tools (OpenAI `tools`, Converse `toolConfig`); a request with tools
+    #: for a model without them is refused with a message that says which models take them.
+    tools: bool = False
     deployment: AnyDeployment
 
     @property
@@ -135,6 +138,15 @@ class ModelSpec(BaseModel):
                 "a bedrock model streams natively (converse_stream) or not at all: use native or none"
             )
         return self
+
+    def check_takes_tools(self) -> None:
+        """Raise a ParameterError, before any call, when a request brings tools to a model
+        whose catalog entry does not say `tools: true`."""
+        if not self.tools:
+            raise ParameterError(
+                f"{self.name} does not take tools. Send the request without tools, or pick a model "
+                "whose catalog entry says tools: true."
+            )
 
     def resolve_parameters(self, overrides: dict[str, Any] | None = None) -> GenerationParams:
         """The model's defaults with a caller's overrides, checked against this model's limits."""

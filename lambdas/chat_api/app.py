@@ -27,11 +27,12 @@ from chatbot.api.sessions import Conversation, ImportResult, VoteResult
 from chatbot.chat.service import BattlesImported
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, quota_routes, users
+from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, mcp_routes, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
+from lambdas.chat_api.mcp_routes import CallerDep
 from lambdas.chat_api.quota_routes import Quota
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.warm_up import models_ready
@@ -115,6 +116,7 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(quota_routes.router)
     app.include_router(arena_routes.router)
+    app.include_router(mcp_routes.router)
     # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
     app.include_router(everyday_router)
 
@@ -174,10 +176,13 @@ def create_app() -> FastAPI:
 
     @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def chat(
-        body: ChatRequest, user: User, service: Service, leases: Leases, quota: Quota
+        request: Request, body: ChatRequest, caller: CallerDep, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await admitted(leases, service.chat, user, body, cancelled=cancelled, quota=quota)
+        toolbox = await mcp_routes.chat_toolbox(request, caller, body)  # None: no tools chosen
+        events = await admitted(
+            leases, service.chat, caller.user_id, body, cancelled=cancelled, quota=quota, toolbox=toolbox
+        )
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])

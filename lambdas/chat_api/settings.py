@@ -70,6 +70,9 @@ class ChatApiSettings(EnvSettings):
     #: True lets users make share links that open without signing in (issue 23); off, every
     #: link needs a signed-in user of this deployment.
     public_share_links: bool = env_field(False, "CHATBOT_PUBLIC_SHARE_LINKS")
+    #: Where MCP servers' auth secrets live in Secrets Manager (`<prefix>/<server>`), with a
+    #: DynamoDB history table; locally they are kept in the Postgres store.
+    mcp_secret_prefix: str = env_field("chatbot/mcp", "CHATBOT_MCP_SECRET_PREFIX")
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
