@@ -60,3 +60,39 @@ def test_a_failing_step_shows_in_the_table_and_the_exit_status(local_api: str, s
     assert status == 1
     assert "FAIL" in printed
     assert "no-such-model" in printed
+
+
+def test_against_a_stack_it_signs_a_test_user_in_through_the_pool_and_removes_it_after(monkeypatch):
+    """--stack: the user is made in the stack's pool, signed in with the admin API (the web client
+    has a secret: SECRET_HASH), its ID token rides in X-Id-Token (Authorization carries SigV4),
+    and it is gone afterwards. moto's Cognito; moto does not enforce a client's auth flows."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        cognito = boto3.client("cognito-idp", region_name="us-east-1")
+        pool = cognito.create_user_pool(PoolName="chatbot-dev")["UserPool"]["Id"]
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName="web",
+            GenerateSecret=True,
+            ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        outputs = {
+            "user_pool_id": pool,
+            "user_pool_client_id": client,
+            "chat_api_url": "https://chat.lambda-url.us-east-1.on.aws/",
+            "gateway_url": "https://gateway.cloudfront.net/v1",
+        }
+        monkeypatch.setattr(smoke, "stack_outputs", lambda stack: outputs)
+        with smoke.aws_target("dev", "us-east-1") as target:
+            assert target.api.headers["X-Id-Token"].count(".") == 2  # a JWT
+            assert str(target.api.base_url) == "https://chat.lambda-url.us-east-1.on.aws"
+            assert target.gateway_url == outputs["gateway_url"]
+            [user] = cognito.list_users(UserPoolId=pool)["Users"]
+            assert user["Username"].startswith("smoke-")
+            target.remove_user()  # as the clean-up step does
+        assert cognito.list_users(UserPoolId=pool)["Users"] == []
