@@ -37,8 +37,15 @@ class UiStack:
 
 @contextmanager
 def ui_stack(
-    model_server_url: str, postgres_server_url: str, folder: Path, database: str, *, documents: bool = False
+    model_server_url: str,
+    postgres_server_url: str,
+    folder: Path,
+    database: str,
+    *,
+    documents: bool = False,
+    **api_settings: str,
 ) -> Iterator[UiStack]:
+    """`api_settings`: more of the chat API's environment (e.g. another CHATBOT_MODELS_FILE)."""
     secret_file = folder / "local-auth-secret"
     env = {
         "CHATBOT_MODELS_FILE": "models.yaml",
@@ -49,6 +56,7 @@ def ui_stack(
         "CHATBOT_USERS_FILE": str(folder / "users.yaml"),
         # The embedding model loads only where a test needs documents (it takes seconds).
         "CHATBOT_DOCUMENTS": "on" if documents else "off",
+        **api_settings,
     }
     with chat_api_server(env) as url:
         yield UiStack(api_url=url, users_file=folder / "users.yaml", secret_file=secret_file)
