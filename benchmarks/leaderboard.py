@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chatbot.api.records import AnswerFigures, Vote
 from chatbot.chat.cells import OUTCOMES, ArenaCounts, speed_bucket
 from chatbot.chat.leaderboard import build_leaderboard
 from chatbot.chat.postgres_store import PostgresHistoryStore, add_counters
 from chatbot.chat.ratings import Battles, cells_of
-from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import Votes
 from chatbot.models.catalog import load_catalog
