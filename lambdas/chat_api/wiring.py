@@ -132,7 +132,7 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     else:
         spec = next((spec for spec in catalog if spec.task == "embedding"), None)
     embedder = SageMakerEmbedder(spec, client) if spec else None
-    limits = RetrievalSettings(max_document_bytes=max_document_bytes(settings))
+    limits = RetrievalSettings(max_document_bytes=int(settings.max_document_mb * MB))
     database = settings.database
     # In AWS the deploy migrates and a cold start never connects: a paused Aurora cluster is
     # woken by the first request that needs it, which waits out the resume (wake_wait).
