@@ -6,11 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.chat.requests import ChatRequest
+from chatbot.api.requests import ChatRequest
 from streamlit_app.api import ChatApi
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
-from streamlit_app.widgets import history
+from streamlit_app.widgets import feedback, history
 
 KEY_SESSION = "chat_session_id"
 KEY_MESSAGES = "chat_messages"
@@ -33,6 +33,7 @@ def reset() -> None:
     """A new, empty conversation. A turn still streaming goes on in the background and is saved."""
     for key in (KEY_SESSION, KEY_MESSAGES, KEY_LIVE):
         st.session_state.pop(key, None)
+    feedback.forget_given()
 
 
 def load(api: ChatApi, opened: str) -> None:
@@ -41,6 +42,7 @@ def load(api: ChatApi, opened: str) -> None:
     reset()
     st.session_state[KEY_SESSION] = conversation.session.id
     st.session_state[KEY_MESSAGES] = [Shown.from_stored(message) for message in conversation.messages]
+    feedback.load_given(api, conversation.session.id, st.session_state[KEY_MESSAGES])
 
 
 def start_turn(
@@ -51,6 +53,8 @@ def start_turn(
     streaming: bool,
     use_documents: bool = False,
     search_shared: bool = False,
+    tools: list[str] | None = None,
+    tool_choice: str = "auto",
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search."""
@@ -62,6 +66,8 @@ def start_turn(
         streaming=streaming,
         use_documents=use_documents,
         search_shared=search_shared,
+        tools=tools or [],
+        tool_choice=tool_choice,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt))
@@ -76,7 +82,9 @@ def absorb_finished() -> None:
         return
     st.session_state.pop(KEY_LIVE)
     if turn.failure is not None:
-        messages().append(Shown(role="assistant", content="", status="error", error=turn.failure))
+        # A scale-to-zero model with no copy running: nothing was saved, and a retry works once it is up.
+        status = "warming_up" if turn.failure_code == "model_warming_up" else "error"
+        messages().append(Shown(role="assistant", content="", status=status, error=turn.failure))
         return
     answer = turn.snapshot()[None]
     if turn.session_id is not None:

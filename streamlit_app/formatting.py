@@ -7,7 +7,7 @@ import string
 
 from markdown_it import MarkdownIt
 
-from chatbot.chat.answer import LiveFigures
+from chatbot.api.answer import LiveFigures
 from chatbot.models.events import Metrics, Usage
 
 #: Said after the figures of an answer that did not end by itself.
@@ -24,7 +24,7 @@ def answer_figures(metrics: Metrics | None, usage: Usage | None, status: str = "
     if metrics is not None:
         parts.append(f"{rate(metrics.tokens_per_s)} tokens/s")
     if usage is not None:
-        parts.append(f"{count(usage.completion_tokens)} tokens")
+        parts.append(tokens(usage.completion_tokens))
     if status in FINISH_NOTES:
         parts.append(FINISH_NOTES[status])
     return " · ".join(parts)
@@ -37,7 +37,7 @@ def live_figures(figures: LiveFigures) -> str:
     parts = [
         f"TTFT {figures.ttft_s:.2f} s",
         f"{rate(figures.tokens_per_s)} tokens/s",
-        f"{count(figures.tokens)} tokens",
+        tokens(figures.tokens),
     ]
     return " · ".join(parts)
 
@@ -48,6 +48,11 @@ def rate(tokens_per_s: float | None) -> str:
 
 def count(tokens: int | None) -> str:
     return UNKNOWN if tokens is None else str(tokens)
+
+
+def tokens(number: int | None) -> str:
+    """`1 token`, `8 tokens`, `— tokens` (a figure the server did not give)."""
+    return f"{count(number)} token{'' if number == 1 else 's'}"
 
 
 # -- untrusted text ----------------------------------------------------------------------------

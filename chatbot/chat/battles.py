@@ -1,6 +1,7 @@
 """Battles: the arena's votes as a JSONL file anyone can re-rank, and the command that does it.
 
     python -m chatbot.chat.battles export FILE   # every arena vote in the store, one per line
+                                                 # (and chat feedback: chatbot/chat/feedback_export.py)
     python -m chatbot.chat.battles rank FILE     # the leaderboard, recomputed from the file
     python -m chatbot.chat.battles import FILE   # an administrator adds a file's votes to the store
 
@@ -33,8 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot.api.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, counted_votes
-from chatbot.chat.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.chat.vote_rules import IDENTITY_LEAK, VoteRules, void_reasons
 from chatbot.errors import InvalidRequestError
@@ -245,13 +246,14 @@ def import_battles(store: HistoryStore, battle_lines: Sequence[Battle]) -> int:
 
 def ranking_table(board: Leaderboard) -> str:
     rows = [
-        f"{'rank':>4}  {'model':<24} {'BT':>7} {'95% CI':>15} {'style-ctl':>9} {'95% CI':>15} {'votes':>6}",
+        f"{'rank':>4}  {'model':<24} {'BT':>7} {'95% CI':>15} {'style-ctl':>9} {'95% CI':>15} {'votes':>6}  status",
     ]
     for place, rating in enumerate(board.ratings, start=1):
         rows.append(
             f"{place:>4}  {rating.model:<24} {rating.bradley_terry:>7.1f} "
             f"{f'{rating.bt_lower:.0f}–{rating.bt_upper:.0f}':>15} {rating.style_controlled:>9.1f} "
             f"{f'{rating.sc_lower:.0f}–{rating.sc_upper:.0f}':>15} {rating.votes:>6}"
+            f"  {'provisional' if rating.provisional else ''}"
         )
     voided = ", ".join(f"{count} {reason}" for reason, count in sorted(board.voided.items())) or "none"
     rows.append(f"{board.votes} votes counted; voided: {voided}")
@@ -283,8 +285,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rules = VoteRules(max_votes_per_pair_per_day=args.max_votes_per_pair_per_day)
     if args.command == "export":
-        count = write_battles(battles(_open_store(), rules), args.file)
-        print(f"Wrote {count} battles to {args.file}.")
+        from chatbot.chat.feedback_export import feedback_path, write_feedback  # chat thumbs (issue 23)
+
+        count = write_battles(battles(store := _open_store(), rules), args.file)
+        thumbs = write_feedback(store, feedback_path(args.file))
+        print(
+            f"Wrote {count} battles to {args.file}, and {thumbs} answers' feedback to {feedback_path(args.file)}."
+        )
         return 0
     if not args.file.exists():
         print(f"No such file: {args.file}. Write one with `export` first.", file=sys.stderr)

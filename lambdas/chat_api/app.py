@@ -17,20 +17,25 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import errors
-from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import BattlesImported, Conversation, VoteResult
-from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
+from chatbot.api.catalog import Limits, ModelInfo
+from chatbot.api.leaderboard import Leaderboard
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, RenameRequest, StopRequest, VoteRequest
+from chatbot.api.sessions import Conversation, ImportResult, VoteResult
+from chatbot.chat.service import BattlesImported
+from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, users
+from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, mcp_routes, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
-from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
+from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
-from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
+from lambdas.chat_api.mcp_routes import CallerDep
+from lambdas.chat_api.quota_routes import Quota
+from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.warm_up import models_ready
 from lambdas.chat_api.wiring import LazyState
 
 NDJSON = "application/x-ndjson"
@@ -50,41 +55,6 @@ def error_response(request: Request, exc: errors.ChatbotError) -> JSONResponse:
     if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
         response.headers["Retry-After"] = str(retry_after)  # e.g. the database waking up
     return response
-
-
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    model_id: str
-    task: str
-    streaming: str
-    context_window: int
-    max_new_tokens_limit: int
-    default_parameters: dict[str, Any]
-
-
-class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: Longest message accepted, in characters.
-    max_message_chars: int
-    #: Largest document accepted for upload, in bytes; None where documents are off.
-    max_document_bytes: int | None
-    #: Largest document sent straight to the documents bucket (POST /documents/upload-url), in
-    #: bytes; None where there is no bucket (locally: every upload goes through POST /documents).
-    max_direct_upload_bytes: int | None = None
-
-
-class RenameRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-
-
-class StopRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    #: One lane of a compare session; every lane when omitted.
-    lane: str | None = None
 
 
 def _export_response(document: ConversationsExport, format: ExportFormat, name: str) -> Response:
@@ -145,6 +115,11 @@ def create_app() -> FastAPI:
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
     app.include_router(users.router)
+    app.include_router(quota_routes.router)
+    app.include_router(arena_routes.router)
+    app.include_router(mcp_routes.router)
+    # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
+    app.include_router(everyday_router)
 
     @app.exception_handler(errors.ChatbotError)
     async def chatbot_error(request: Request, exc: errors.ChatbotError) -> JSONResponse:
@@ -200,19 +175,23 @@ def create_app() -> FastAPI:
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
-    @app.post("/chat", dependencies=[Depends(model_server_answers)])
-    async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
-        cancelled = threading.Event()
-        events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
-        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
-
-    @app.post("/compare", dependencies=[Depends(model_server_answers)])
-    async def compare(
-        body: CompareRequest, user: User, service: Service, leases: Leases
+    @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    async def chat(
+        request: Request, body: ChatRequest, caller: CallerDep, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        lanes = await run_in_threadpool(lanes_of, service, user, body)
-        events = await leased(leases, user, lanes, service.compare, user, body, cancelled=cancelled)
+        toolbox = await mcp_routes.chat_toolbox(request, caller, body)  # None: no tools chosen
+        events = await admitted(
+            leases, service.chat, caller.user_id, body, cancelled=cancelled, quota=quota, toolbox=toolbox
+        )
+        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
+
+    @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    async def compare(
+        body: CompareRequest, user: User, service: Service, leases: Leases, quota: Quota
+    ) -> StreamingResponse:
+        cancelled = threading.Event()
+        events = await admitted(leases, service.compare, user, body, cancelled=cancelled, quota=quota)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

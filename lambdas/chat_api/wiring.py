@@ -14,7 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import State
 
-from chatbot.retrieval.settings import MB
+from chatbot.api.local_tokens import local_secret
+from chatbot.chat.postgres_store import PostgresHistoryStore
+from chatbot.chat.service import ChatService, ServiceLimits
+from chatbot.chat.store import HistoryStore
+from chatbot.chat.vote_rules import VoteRules
+from chatbot.models.catalog import ModelCatalog, load_catalog
+from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
+from chatbot.models.spec import ModelSpec
+from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
+from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
+from chatbot.postgres import ConnectionPool, database_url
+from chatbot.retrieval.direct_uploads import DirectUploads
+from chatbot.retrieval.embedders import SageMakerEmbedder
+from chatbot.retrieval.service import Retrieval
+from chatbot.retrieval.settings import MB, RetrievalSettings
 from lambdas.chat_api.auth import (
     Accounts,
     CognitoAccounts,
@@ -22,7 +36,6 @@ from lambdas.chat_api.auth import (
     LocalAccounts,
     LocalTokens,
     TokenVerifier,
-    local_secret,
 )
 from lambdas.chat_api.settings import ChatApiSettings
 
@@ -31,6 +44,7 @@ if TYPE_CHECKING:
     from chatbot.chat.store import HistoryStore
     from chatbot.models.catalog import ModelCatalog
     from chatbot.models.clients import RuntimeClients
+    from chatbot.policy.quotas import QuotaStore
     from chatbot.policy.stream_leases import StreamLeases
     from chatbot.retrieval.direct_uploads import DirectUploads
     from chatbot.retrieval.service import Retrieval
@@ -68,7 +82,7 @@ class LazyState(State):
 
 def register_services(state: LazyState, settings: ChatApiSettings) -> None:
     """What the routes use, each built on first use: `accounts`, `catalog`, `clients`, `retrieval`
-    (None where documents are off), `service`, `direct_uploads`, `stream_leases`."""
+    (None where documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`."""
     state.lazy("accounts", lambda: build_accounts(settings))
     state.lazy("catalog", lambda: build_catalog(settings))
     state.lazy("clients", lambda: build_clients(settings))
@@ -76,6 +90,7 @@ def register_services(state: LazyState, settings: ChatApiSettings) -> None:
     state.lazy("service", lambda: build_service(settings, state.catalog, state.clients, state.retrieval))
     state.lazy("direct_uploads", lambda: build_direct_uploads(settings))
     state.lazy("stream_leases", lambda: build_stream_leases(settings))
+    state.lazy("quotas", lambda: build_quotas(settings))
 
 
 def max_document_bytes(settings: ChatApiSettings) -> int | None:
@@ -88,20 +103,21 @@ def build_catalog(settings: ChatApiSettings) -> ModelCatalog:
         from chatbot.models.registry import load_registry
 
         return load_registry(settings.models_table, region=settings.region)
-    from chatbot.models.catalog import load_catalog
 
     return load_catalog(settings.models_file)
 
 
 def build_clients(settings: ChatApiSettings) -> RuntimeClients:
     """The model runtimes' clients: SageMaker's (also the embeddings endpoint's) and Bedrock's."""
-    from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
+    from chatbot.models.clients import RuntimeClients
 
     return RuntimeClients(
         sagemaker=sagemaker_runtime_client(
             endpoint_url=settings.sagemaker_endpoint_url, region=settings.region
         ),
         bedrock=bedrock_runtime_client(endpoint_url=settings.bedrock_url, region=settings.region),
+        # The local model server has no cold starts of its own: scale-to-zero models get a stand-in's.
+        cold_start_s=settings.local_warm_up_s if settings.sagemaker_endpoint_url else None,
     )
 
 
@@ -110,7 +126,6 @@ def build_store(settings: ChatApiSettings) -> HistoryStore:
         from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 
         return DynamoDBHistoryStore(settings.history_table, region=settings.region)
-    from chatbot.chat.postgres_store import PostgresHistoryStore
     from chatbot.postgres import ConnectionPool, database_url
 
     return PostgresHistoryStore(ConnectionPool(database_url(settings=settings.database), max_connections=16))
@@ -121,11 +136,8 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     (EMBEDDING_MODEL_SPEC, or the registry's model with task: embedding), else the local MiniLM."""
     if not settings.documents:
         return None
-    from chatbot.models.spec import ModelSpec
     from chatbot.postgres import database_url
-    from chatbot.retrieval.embedders import SageMakerEmbedder
     from chatbot.retrieval.service import Retrieval
-    from chatbot.retrieval.settings import RetrievalSettings
 
     if settings.embedding_model_spec:
         spec = ModelSpec.model_validate_json(settings.embedding_model_spec)
@@ -167,8 +179,7 @@ def build_direct_uploads(settings: ChatApiSettings) -> DirectUploads | None:
 def build_service(
     settings: ChatApiSettings, catalog: ModelCatalog, clients: RuntimeClients, retrieval: Retrieval | None
 ) -> ChatService:
-    from chatbot.chat.service import ChatService, ServiceLimits
-    from chatbot.chat.vote_rules import VoteRules
+    from chatbot.chat.service import ChatService
 
     return ChatService(
         catalog,
@@ -207,9 +218,21 @@ def build_accounts(settings: ChatApiSettings) -> Accounts:
     return LocalAccounts(settings.users_file or settings.database.folder() / "users.yaml")
 
 
+def build_quotas(settings: ChatApiSettings) -> QuotaStore:
+    """The quota ledger, kept where the history is (every instance sees it)."""
+    if settings.history_table:
+        from chatbot.policy.dynamodb_quotas import DynamoDBQuotaStore
+
+        return DynamoDBQuotaStore(settings.history_table, settings.limits, region=settings.region)
+    from chatbot.policy.postgres_quotas import PostgresQuotaStore
+
+    return PostgresQuotaStore(
+        ConnectionPool(database_url(settings=settings.database), max_connections=4), settings.limits
+    )
+
+
 def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
     """The per-user cap on concurrent streams, kept where the history is (every instance sees it)."""
-    from chatbot.policy.stream_leases import UnlimitedStreams
 
     cap = settings.max_streams_per_user
     if cap == 0:
@@ -218,7 +241,6 @@ def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
         from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
 
         return DynamoDBStreamLeases(settings.history_table, cap, region=settings.region)
-    from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
     from chatbot.postgres import ConnectionPool, database_url
 
     # A small pool of its own: a lease is one short statement at a stream's start and end.

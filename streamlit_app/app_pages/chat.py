@@ -6,9 +6,11 @@ from streamlit_app import chat_flow, context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.widgets import history
+from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.tool_picker import tool_picker
 
 api = context.api()
 
@@ -58,6 +60,8 @@ with mode:
     )
 with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
     parameters = parameter_controls(ParameterBounds.of([model]), prefix="chat")
+with knobs:
+    tools, tool_choice = tool_picker(api, key="chat")
 fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_flow.reset, width="stretch")
 
 shown = chat_flow.messages()
@@ -69,7 +73,9 @@ for index, message in enumerate(shown):
     with st.chat_message(message.role):
         answer_body(message)
         if message.role == "assistant" and message.content:
-            copy_box(message.content, key=f"chat_copy_{index}")
+            with st.container(horizontal=True, vertical_alignment="center"):
+                copy_box(message.content, key=f"chat_copy_{index}")
+                feedback_bar(api, chat_flow.session_id(), message, key=f"chat_feedback_{index}")
 
 last_is_answer = bool(shown) and shown[-1].role == "assistant"
 if turn is None and last_is_answer and chat_flow.last_prompt():
@@ -84,7 +90,9 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
 if prompt and turn is None:
-    chat_flow.start_turn(api, prompt, model.name, parameters, streaming, use_documents, search_shared)
+    chat_flow.start_turn(
+        api, prompt, model.name, parameters, streaming, use_documents, search_shared, tools, tool_choice
+    )
     chat_bubble(chat_flow.messages()[-1])
     turn = chat_flow.live()
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from chatbot.api.records import Session
 from streamlit_app.api import ApiError, ChatApi
-from streamlit_app.api_models import SessionSummary
 from streamlit_app.formatting import as_plain_text
+from streamlit_app.widgets.history_search import forget_marks, mark_actions, marked_sections, search_box
+from streamlit_app.widgets.shares import share_popover
 
 KEY_SESSIONS = "hist_sessions"
 KEY_CURSOR = "hist_cursor"
@@ -36,6 +38,7 @@ def invalidate() -> None:
     """Read the list again on the next run (a new session, a new title, a deletion)."""
     st.session_state.pop(KEY_SESSIONS, None)
     st.session_state.pop(KEY_CURSOR, None)
+    forget_marks()
 
 
 def take_open_request() -> OpenRequest | None:
@@ -56,6 +59,8 @@ def history_sidebar(api: ChatApi, *, current_id: str | None, on_deleted_current)
         if not sessions:
             st.caption("Your conversations will appear here.")
             return
+        search_box(api)
+        marked_sections(api, current_id)
         for session in sessions:
             st.button(
                 as_plain_text(session.title),  # imported titles are anyone's text
@@ -75,7 +80,7 @@ def history_sidebar(api: ChatApi, *, current_id: str | None, on_deleted_current)
         _delete_all(api, on_deleted_current)
 
 
-def _sessions(api: ChatApi) -> list[SessionSummary]:
+def _sessions(api: ChatApi) -> list[Session]:
     if KEY_SESSIONS not in st.session_state:
         page = api.sessions(limit=PAGE_SIZE)
         st.session_state[KEY_SESSIONS], st.session_state[KEY_CURSOR] = page.sessions, page.cursor
@@ -92,13 +97,14 @@ def _load_more(api: ChatApi) -> None:
     st.session_state[KEY_CURSOR] = page.cursor
 
 
-def _request_open(session: SessionSummary) -> None:
+def _request_open(session: Session) -> None:
     st.session_state[KEY_OPEN] = OpenRequest(session.id, session.kind)
 
 
-def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) -> None:
+def _current_actions(api: ChatApi, session: Session, on_deleted_current) -> None:
     st.caption("This conversation")
-    rename, export, delete = st.columns(3)
+    # One button a row: three columns in a sidebar 300 px wide cut each label to one letter.
+    rename, export, share, delete = st.container(), st.container(), st.container(), st.container()
     with export.popover("Export", icon=":material/download:", key="hist_export_popover", width="stretch"):
         _downloads(api, session.id, key="hist_export")
     with rename.popover("Rename", icon=":material/edit:", key="hist_rename_popover", width="stretch"):
@@ -111,6 +117,9 @@ def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) 
             else:
                 invalidate()
                 st.rerun()
+    with share:
+        share_popover(api, session.id)
+        mark_actions(api, session.id)
     if delete.button("Delete", key="hist_delete", icon=":material/delete:", width="stretch"):
         try:
             api.delete(session.id)

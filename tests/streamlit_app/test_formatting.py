@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 
+from chatbot.api.catalog import ModelInfo
 from chatbot.models.events import Metrics, Usage
-from streamlit_app.api_models import ModelInfo
 from streamlit_app.formatting import WORD_JOINER, answer_figures, answer_markdown, as_plain_text, live_figures
 from streamlit_app.live import LiveFigures
 from streamlit_app.widgets.model_settings import ParameterBounds
@@ -26,6 +26,8 @@ def model(name: str, limit: int, window: int = 2048, **defaults) -> ModelInfo:
     return ModelInfo(
         name=name,
         model_id=name,
+        task="chat",
+        streaming="native",
         context_window=window,
         max_new_tokens_limit=limit,
         default_parameters=defaults,
@@ -92,3 +94,10 @@ def test_what_only_looks_like_code_is_defused_all_the_same():
     ]
     for trick in tricks:
         assert live_markup(answer_markdown(trick)) == [], trick
+
+
+def test_a_single_token_is_not_called_tokens():
+    assert answer_figures(None, Usage(completion_tokens=1)) == "1 token"
+    assert answer_figures(None, Usage(completion_tokens=0)) == "0 tokens"
+    assert answer_figures(None, Usage(completion_tokens=None)) == "— tokens"
+    assert live_figures(LiveFigures(0.25, 1, 4.0)) == "TTFT 0.25 s · 4.0 tokens/s · 1 token"

@@ -28,7 +28,8 @@ START_AND_ASK = """
 import json, sys
 from fastapi.testclient import TestClient
 from lambdas.chat_api.app import app
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import LocalTokens
 from lambdas.chat_api.settings import ChatApiSettings
 
 token = LocalTokens(local_secret(ChatApiSettings.from_env().secret_file)).issue("ana")
