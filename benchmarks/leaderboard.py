@@ -199,7 +199,7 @@ def main() -> None:
         cells = seed_cells(cells_store, args.votes)
         fit_s, fit_peak_mb = timed(Votes(cells_store, catalog).fresh_leaderboard, runs=5)
         counting = CallCounter(cells_store)
-        Votes(counting, catalog).refit()  # type: ignore[arg-type]
+        Votes(counting, catalog).refit()
         cold_ms = cold_p95_ms(cells_url)
         warm_ms = warm_p95_ms(Votes(cells_store, catalog))
 
