@@ -12,7 +12,7 @@ UI_PORT ?= 8501
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 CHROMIUM_VERSION ?= 150.0.7871.100-1~deb12u1
 
-.PHONY: chat test lint format models lock bench clean chromium
+.PHONY: chat test test-fast lint format models lock bench clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ lint: $(INSTALLED)
 
 test: models lint chromium
 	$(PY) -m pytest
+
+# The fast tier: every test that needs neither the real models nor a browser (marked in
+# tests/conftest.py), with no llama.cpp loaded; turn, arena, stop and gateway logic run on a
+# scripted model. About a minute on 2 cores. `make test` (and CI) still runs everything.
+# Its line coverage of chatbot/: make test-fast FAST_ARGS="--cov=chatbot --cov-report=term:skip-covered"
+FAST_ARGS ?=
+test-fast: $(INSTALLED)
+	CHATBOT_TEST_TIER=fast $(PY) -m pytest -m "not models and not browser" -q $(FAST_ARGS)
 
 # Installs Debian's Chromium when it is missing (as root, or through sudo). Debian's mirror keeps
 # only the newest security build: if the pinned one is gone, the current one is installed instead.

@@ -22,12 +22,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.models.catalog import load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import TokenEvent
 from chatbot.postgres import create_database, temporary_server
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
+from launcher.stack import chat_api_settings
 from tests.servers import chat_api_server, model_server
 
 MODEL = "smollm2-135m"
@@ -116,16 +118,15 @@ def main() -> None:
     tokens = LocalTokens(local_secret(secret_file))
     # Each model's 8 chats decode together in its slots; none waits in the queue.
     with temporary_server() as pg, model_server() as model_url:
-        env = {
-            "CHATBOT_MODELS_FILE": "models.yaml",
-            "SAGEMAKER_ENDPOINT_URL": model_url,
-            "DATABASE_URL": create_database(pg, "bench"),
-            "CHATBOT_LOCAL_SECRET_FILE": str(secret_file.resolve()),
+        settings = chat_api_settings(
+            model_url,
+            create_database(pg, "bench"),
+            local_secret_file=secret_file.resolve(),
             # No users file: the API takes any token of the secret (not the developer's accounts).
-            "CHATBOT_USERS_FILE": str(secret_file.resolve().with_name("benchmark-no-users.yaml")),
-        }
-        with chat_api_server(env) as api_url:
-            endpoint = Endpoint(spec, sagemaker_runtime_client(endpoint_url=model_url))
+            local_users_file=secret_file.resolve().with_name("benchmark-no-users.yaml"),
+        )
+        with chat_api_server(settings.to_env()) as api_url:
+            endpoint = SageMakerEndpoint(spec, sagemaker_runtime_client(endpoint_url=model_url))
             headers = {"Authorization": f"Bearer {tokens.issue('bench')}"}
             results: dict[str, list[tuple[float, float]]] = {"direct": [], "api": []}
             with httpx.Client(base_url=api_url, headers=headers, timeout=300) as client:

@@ -5,7 +5,9 @@ sequences (our --slots = llama-server's -np, each with a whole context window), 
 prompts and sampling settings, 128 new tokens, streaming. At N = 1, 4, 8, 16 streams at once it
 measures the aggregate tokens/s (all tokens / wall time), TTFT p50/p95, and how many streams
 completed or were refused; the two servers take turns, round by round, and the figures are the
-medians over the rounds. Prints one JSON line.
+medians over the rounds. Prints one JSON line, with issue 25's targets checked: the tokens/s
+ratio at least 0.97 at every N and 1.0 at 8 and 16, and our p95 TTFT at 16 streams within 1.5x
+llama-server's (`targets`). `--concurrency 1 4 --new-tokens 32 --rounds 1` runs a small version.
 
 The peer is a benchmark-only build of `tools/server` from the llama.cpp vendored in the pinned
 llama-cpp-python sdist (the bindings' own llama.cpp), cached under .data/ (first run: ~10 min).
@@ -233,9 +235,34 @@ def median_of(runs: list[dict]) -> dict:
     return {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
 
 
+#: Issue 25's targets: tokens/s ratio (ours / llama-server's) at each N, and p95 TTFT ratio at 16.
+MIN_TOKENS_RATIO = {1: 0.97, 4: 0.97, 8: 1.0, 16: 1.0}
+MAX_P95_TTFT_RATIO_AT_16 = 1.5
+
+
+def targets(figures: dict[str, object], counts: list[int]) -> dict[str, object]:
+    """Which of the targets the figures meet (only those the run measured)."""
+    checks: dict[str, object] = {}
+    for count in counts:
+        ratio = figures[f"n{count}"]["tokens_per_s_ratio"]  # type: ignore[index]
+        minimum = MIN_TOKENS_RATIO.get(count, 0.97)
+        checks[f"n{count}_tokens_per_s_ratio_at_least_{minimum}"] = ratio >= minimum
+    if 16 in counts:
+        ratio = figures["n16"]["ttft_p95_ratio"]  # type: ignore[index]
+        checks[f"n16_ttft_p95_ratio_at_most_{MAX_P95_TTFT_RATIO_AT_16}"] = ratio <= MAX_P95_TTFT_RATIO_AT_16
+    checks["all_met"] = all(checks.values())
+    return checks
+
+
 def main() -> None:
+    global NEW_TOKENS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=list(CONCURRENCY), help="streams at once"
+    )
+    parser.add_argument("--new-tokens", type=int, default=NEW_TOKENS)
+    parser.add_argument("--no-conversation", action="store_true", help="skip the prompt-cache conversation")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument(
         "--slots",
@@ -244,7 +271,9 @@ def main() -> None:
         help="our slots (default: the server's own sizing); llama-server gets -np of this, or 16",
     )
     args = parser.parse_args()
+    NEW_TOKENS = args.new_tokens  # read by the two request builders
     build_peer()
+    load_at_start = round(os.getloadavg()[0], 2)
     results: dict[str, dict[int, list[dict]]] = {"ours": {}, "peer": {}}
     ours_args = ["--only", MODEL, "--threads", str(args.threads)]
     if args.slots is not None:
@@ -255,26 +284,27 @@ def main() -> None:
         for url, request in servers.values():  # both load their weights before timing
             at_once(url, request, 1, -1)
         for run in range(args.rounds):
-            for count in CONCURRENCY:
+            for count in args.concurrency:
                 order = ["ours", "peer"] if run % 2 == 0 else ["peer", "ours"]
                 for name in order:
                     url, request = servers[name]
                     results[name].setdefault(count, []).append(at_once(url, request, count, run))
-            for name in ("ours", "peer"):
+            for name in ("ours", "peer") if not args.no_conversation else ():
                 url, request = servers[name]
                 results[name].setdefault(0, []).append(conversation(url, request, run))
         metrics = httpx.get(f"{ours_url}/metrics").json()[MODEL]
     figures: dict[str, object] = {
         "model": MODEL,
-        "new_tokens": NEW_TOKENS,
+        "new_tokens": args.new_tokens,
         "threads": args.threads,
         "ours_slots": metrics["slots"],
         "peer_slots": peer_slots,
         "rounds": args.rounds,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "load_avg_1m_start": load_at_start,
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
         "ours_mean_batch_size": metrics["mean_batch_size"],
     }
-    for count in CONCURRENCY:
+    for count in args.concurrency:
         ours, peer = median_of(results["ours"][count]), median_of(results["peer"][count])
         figures[f"n{count}"] = {
             "ours": ours,
@@ -282,8 +312,10 @@ def main() -> None:
             "tokens_per_s_ratio": round(ours["tokens_per_s"] / peer["tokens_per_s"], 3),
             "ttft_p95_ratio": round(ours["ttft_p95_s"] / peer["ttft_p95_s"], 3),
         }
-    ours, peer = median_of(results["ours"][0]), median_of(results["peer"][0])
-    figures["prompt_cache"] = {"ours": ours, "peer": peer}
+    if not args.no_conversation:
+        ours, peer = median_of(results["ours"][0]), median_of(results["peer"][0])
+        figures["prompt_cache"] = {"ours": ours, "peer": peer}
+    figures["targets"] = targets(figures, args.concurrency)
     print(json.dumps(figures))
 
 

@@ -41,6 +41,7 @@ from chatbot.postgres import create_database, temporary_server  # noqa: E402
 from chatbot.retrieval.chunking import split_text  # noqa: E402
 from chatbot.retrieval.embedders import LocalEmbedder  # noqa: E402
 from chatbot.retrieval.models import Upload  # noqa: E402
+from chatbot.retrieval.retriever import SearchMode  # noqa: E402
 from chatbot.retrieval.schema import MIGRATIONS  # noqa: E402
 from chatbot.retrieval.service import Retrieval  # noqa: E402
 from chatbot.retrieval.settings import RetrievalSettings  # noqa: E402
@@ -92,7 +93,8 @@ def ranking_figures(retrieval: Retrieval) -> dict[str, float]:
     retrieval.ingestor.ingest(Upload(user_id="reader", filename="alice.txt", data=ALICE.read_bytes()))
     queries = json.loads((DATA / "alice_queries.json").read_text())
     figures = {}
-    for mode, name in (("hybrid", "mrr_hybrid"), ("vector", "mrr_vector_only")):
+    modes: tuple[tuple[SearchMode, str], ...] = (("hybrid", "mrr_hybrid"), ("vector", "mrr_vector_only"))
+    for mode, name in modes:
         reciprocal_ranks = []
         for labelled in queries:
             hits = retrieval.retriever.search("reader", labelled["query"], k=10, mode=mode)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatbot.models.catalog import load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import TokenEvent
 from inference.model_files import model_path
 from tests.servers import free_port, model_server, running_server
@@ -146,7 +146,7 @@ def main() -> None:
         model_server("--only", MODEL, "--threads", str(args.threads)) as our_url,
         running_server(peer_args, f"{peer_url}/v1/models"),
     ):
-        endpoint = Endpoint(spec, sagemaker_runtime_client(endpoint_url=our_url))
+        endpoint = SageMakerEndpoint(spec, sagemaker_runtime_client(endpoint_url=our_url))
         paths: dict[str, Callable[[str, int], Timing]] = {
             "in_process": lambda prompt, seed: in_process_generate(llm, prompt, args.max_tokens, seed),
             "create_completion": lambda prompt, seed: in_process(llm, prompt, args.max_tokens, seed),

@@ -135,3 +135,16 @@ class ModelServerRestartingError(ModelCallError):
 
     code = "model_server_restarting"
     http_status = 503
+
+
+class NulCharacterError(ChatbotError):
+    """A NUL character (U+0000) in a person's text: no store can keep it, and nobody means it."""
+
+    code = "nul_character"
+    http_status = 422
+
+    def __init__(self, where: str):
+        self.where = where
+        super().__init__(
+            f"{where} contains a NUL character (\\u0000), which cannot be stored. Remove it and send again."
+        )

@@ -25,7 +25,7 @@ def apply_migrations(conn: Connection, component: str, steps: Sequence[str]) -> 
             " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, step))"
         )
         cur.execute("SELECT coalesce(max(step), 0) FROM schema_migrations WHERE component = %s", (component,))
-        done = cur.fetchone()[0]
+        (done,) = cur.fetchone() or (0,)  # an aggregate always answers one row
         for number, statement in enumerate(steps[done:], start=done + 1):
             cur.execute(statement)
             cur.execute(

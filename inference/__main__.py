@@ -11,6 +11,7 @@ import uvicorn
 from chatbot.errors import ConfigError
 from chatbot.lifecycle import exit_when_stdin_closes
 from chatbot.models.catalog import load_catalog
+from chatbot.models.deployment import CpuLlamaCppDeployment
 from inference.app import ServedModel, allowed_hosts, create_app
 from inference.engine import ModelEngine
 from inference.model_files import model_path
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         exit_when_stdin_closes()
 
     try:
-        specs = [spec for spec in load_catalog(args.config) if spec.deployment.kind == "cpu-llamacpp"]
+        specs = [
+            spec for spec in load_catalog(args.config) if isinstance(spec.deployment, CpuLlamaCppDeployment)
+        ]
         if args.only:
             wanted = set(args.only.split(","))
             unknown = wanted - {spec.name for spec in specs}

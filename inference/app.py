@@ -28,6 +28,7 @@ its own Host) checks no Host: a rebinding page can reach only what listens on th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chatbot.models.spec import ModelSpec
-from inference import bedrock, eventstream, tgi
+from inference import bedrock, eventstream, tgi, tools
 from inference.aws_errors import aws_error
 from inference.engine import Finished, ModelEngine, QueueFullError
 
@@ -60,7 +61,10 @@ async def _invoke_container(model: ServedModel, body: bytes) -> Reply | AsyncIte
     """What a TGI container answers for one /invocations request."""
     try:
         request = tgi.parse_request(body)
+        tool_setup = _tool_setup(model, request)
         settings = request.parameters.sampling()
+        if tool_setup is not None:
+            settings = dataclasses.replace(settings, grammar=tool_setup.grammar)
         prompt_tokens = model.engine.tokenize(request.inputs)
         tgi.check_length(len(prompt_tokens), settings.max_new_tokens, model.spec.context_window)
         job = model.engine.submit(prompt_tokens, settings)
@@ -69,17 +73,30 @@ async def _invoke_container(model: ServedModel, body: bytes) -> Reply | AsyncIte
     except QueueFullError as exc:
         return Reply(429, tgi.error_body(str(exc), "overloaded"))
     if request.stream:
-        return _server_sent_events(job.events())
+        return _server_sent_events(job.events(), tool_setup)
     async for item in job.events():
         finished = item if isinstance(item, Finished) else item.finished
         if finished is not None and finished.reason == "error":
             return Reply(500, tgi.error_body(f"Generation failed: {finished.error}", "generation"))
         if finished is not None:
-            return Reply(200, tgi.complete_body(request, finished))
+            calls = tools.openai_tool_calls(finished.generated_text, tool_setup)
+            return Reply(200, tgi.complete_body(request, finished, calls))
     raise AssertionError("a job always ends with a finished event")
 
 
-async def _server_sent_events(events: AsyncIterator) -> AsyncIterator[bytes]:
+def _tool_setup(model: ServedModel, request: tgi.TGIRequest) -> tools.ToolSetup | None:
+    """OpenAI-style tools (for models whose catalog entry takes them) or TGI's grammar."""
+    if request.tools and not model.spec.tools:
+        raise tgi.TGIValidationError(f"Input validation error: {model.spec.name} does not take tools.")
+    try:
+        return tools.from_tgi(request.tools, request.tool_choice, request.parameters.grammar)
+    except tools.ToolRequestError as exc:
+        raise tgi.TGIValidationError(f"Input validation error: {exc}") from None
+
+
+async def _server_sent_events(
+    events: AsyncIterator, tool_setup: tools.ToolSetup | None = None
+) -> AsyncIterator[bytes]:
     index = 0
     async for item in events:
         if isinstance(item, Finished):  # cancelled or failed before a last token
@@ -87,7 +104,8 @@ async def _server_sent_events(events: AsyncIterator) -> AsyncIterator[bytes]:
                 yield tgi.stream_error_line(f"Generation failed: {item.error}")
             return
         index += 1
-        yield tgi.stream_line(index, item, item.finished)
+        calls = tools.openai_tool_calls(item.finished.generated_text, tool_setup) if item.finished else None
+        yield tgi.stream_line(index, item, item.finished, calls)
 
 
 async def _event_stream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -145,6 +145,7 @@ class BatchLoop:
                 top_k=settings.top_k,
                 top_p=settings.top_p,
                 repetition_penalty=settings.repetition_penalty,
+                grammar=self._model.grammar_sampler(settings.grammar) if settings.grammar else None,
             )
             sampler.remember(job.prompt_tokens)
             self._admitted += 1

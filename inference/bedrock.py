@@ -28,11 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbot.models.adapters import Adapter, Turn, adapter_for
 from chatbot.models.stop_words import StopWordFilter
+from inference import tools
 from inference.aws_errors import aws_error
 from inference.engine import Finished, Job, QueueFullError, SamplingSettings
 from inference.eventstream import encode_frame
 
 if TYPE_CHECKING:
+    from chatbot.models.spec import ModelSpec
     from inference.app import ServedModel
 
 _STOP_REASONS = {"eos_token": "end_turn", "length": "max_tokens", "stop_sequence": "end_turn"}
@@ -81,22 +83,28 @@ class PreparedTurn:
     #: The adapter's stop words and the caller's stop sequences: they end the answer unseen.
     stop_words: list[str]
     caller_stop_sequences: list[str]
+    #: The request's tools (None without toolConfig): the answer may be a toolUse block.
+    tools: tools.ToolSetup | None = None
 
 
-def _text_of(blocks: Sequence[dict[str, Any]], where: str) -> str:
+def _text_of(blocks: Sequence[dict[str, Any]], where: str, call_names: dict[str, str] | None = None) -> str:
     if not blocks:
         raise ConverseValidationError(f"{where} has no content blocks. Send at least one text block.")
-    if any(set(block) != {"text"} or not isinstance(block["text"], str) for block in blocks):
-        raise ConverseValidationError(
-            f"{where}: this model takes text content blocks only ({{'text': ...}}); images, documents "
-            "and tool use are not supported."
+    if any(not isinstance(block, dict) for block in blocks):
+        raise ConverseValidationError(f"{where}: each content block must be an object.")
+    try:  # text, and the toolUse / toolResult blocks of a tool loop (inference/tools.py)
+        return "".join(
+            tools.converse_block_text(block, {} if call_names is None else call_names, where)
+            for block in blocks
         )
-    return "".join(block["text"] for block in blocks)
+    except tools.ToolRequestError as exc:
+        raise ConverseValidationError(str(exc)) from None
 
 
 def _conversation(request: ConverseRequest) -> tuple[list[Turn], str]:
     """Earlier turns and the new user message, under Bedrock's rules for a conversation."""
     turns: list[Turn] = []
+    call_names: dict[str, str] = {}
     for index, message in enumerate(request.messages):
         role = message.get("role")
         if role not in ("user", "assistant"):
@@ -107,7 +115,8 @@ def _conversation(request: ConverseRequest) -> tuple[list[Turn], str]:
                 "A conversation must start with a user message and alternate between user and "
                 "assistant roles. Make sure the conversation alternates and try again."
             )
-        turns.append(Turn(role=role, content=_text_of(message.get("content") or [], f"messages[{index}]")))
+        content = _text_of(message.get("content") or [], f"messages[{index}]", call_names)
+        turns.append(Turn(role=role, content=content))
     if turns[-1].role != "user":
         raise ConverseValidationError(
             "The last message must be the user's. Add a user message and try again."
@@ -123,11 +132,12 @@ def prepare(model: ServedModel, body: bytes) -> PreparedTurn:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise ConverseValidationError(f"1 validation error detected: {where}: {first['msg']}") from None
-    if request.tool_config is not None:
-        raise ConverseValidationError("This model doesn't support tool use.")
     spec, adapter = model.spec, adapter_for(model.spec.model_id, model.spec.adapter)
+    tool_setup = _tool_setup(spec, request.tool_config)
     history, message = _conversation(request)
     system = "\n\n".join(_text_of([block], "system") for block in request.system) or adapter.system_prompt
+    if tool_setup is not None:
+        system = tools.system_text(tool_setup, system)
     prompt = adapter.render(system, history, message)
     if not isinstance(prompt, str):
         raise ConverseValidationError(
@@ -156,13 +166,26 @@ def prepare(model: ServedModel, body: bytes) -> PreparedTurn:
         repetition_penalty=fields.repetition_penalty or defaults.repetition_penalty,
         stop=tuple(stop_words),
         seed=fields.seed if fields.seed is not None else defaults.seed,
+        grammar=tool_setup.grammar if tool_setup else None,
     )
     return PreparedTurn(
         prompt_tokens=prompt_tokens,
         settings=settings,
         stop_words=stop_words,
         caller_stop_sequences=[word for word in config.stop_sequences if word],
+        tools=tool_setup,
     )
+
+
+def _tool_setup(spec: ModelSpec, tool_config: dict[str, Any] | None) -> tools.ToolSetup | None:
+    if tool_config is None:
+        return None
+    if not spec.tools:
+        raise ConverseValidationError("This model doesn't support tool use.")
+    try:
+        return tools.setup(*tools.from_converse(tool_config))
+    except tools.ToolRequestError as exc:
+        raise ConverseValidationError(str(exc)) from None
 
 
 def _stop_words(adapter: Adapter, stop_sequences: list[str]) -> list[str]:
@@ -218,8 +241,20 @@ async def _answer(job: Job, turn: PreparedTurn) -> AsyncIterator[str | Finished]
         job.cancel()  # a no-op once finished; stops decoding when the client went away
 
 
+def _tool_use(call: tools.ToolCall) -> dict[str, Any]:
+    return {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
+
+
+def _tool_call_of(text: str, turn: PreparedTurn) -> tools.ToolCall | None:
+    return tools.parse_call(text, turn.tools) if turn.tools is not None else None
+
+
 async def _stream_frames(job: Job, turn: PreparedTurn, started: float) -> AsyncIterator[bytes]:
     yield event_frame("messageStart", {"role": "assistant"})
+    if turn.tools is not None:  # the answer is a call or text: known once it is whole
+        async for frame in _stream_tool_frames(job, turn, started):
+            yield frame
+        return
     async for item in _answer(job, turn):
         if isinstance(item, str):
             yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": item}})
@@ -231,6 +266,28 @@ async def _stream_frames(job: Job, turn: PreparedTurn, started: float) -> AsyncI
             yield event_frame("metadata", _metadata(turn, item, started))
 
 
+async def _stream_tool_frames(job: Job, turn: PreparedTurn, started: float) -> AsyncIterator[bytes]:
+    text: list[str] = []
+    async for item in _answer(job, turn):
+        if isinstance(item, str):
+            text.append(item)
+        elif item.reason == "error":
+            yield exception_frame("modelStreamErrorException", f"The model failed part-way: {item.error}")
+        elif item.reason != "cancelled":
+            whole = "".join(text)
+            if call := _tool_call_of(whole, turn):
+                start = {"toolUse": {"toolUseId": call.id, "name": call.name}}
+                yield event_frame("contentBlockStart", {"contentBlockIndex": 0, "start": start})
+                delta = {"toolUse": {"input": json.dumps(call.arguments, ensure_ascii=False)}}
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta})
+            elif whole:
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": whole}})
+            yield event_frame("contentBlockStop", {"contentBlockIndex": 0})
+            stop_reason = "tool_use" if call else _stop_reason(item, turn)
+            yield event_frame("messageStop", {"stopReason": stop_reason})
+            yield event_frame("metadata", _metadata(turn, item, started))
+
+
 async def _complete(job: Job, turn: PreparedTurn, started: float) -> Response:
     text: list[str] = []
     async for item in _answer(job, turn):
@@ -239,9 +296,11 @@ async def _complete(job: Job, turn: PreparedTurn, started: float) -> Response:
         elif item.reason == "error":
             return aws_error(424, "ModelErrorException", f"The model failed: {item.error}")
         else:
+            call = _tool_call_of("".join(text), turn)
+            content = [_tool_use(call)] if call else [{"text": "".join(text)}]
             body = {
-                "output": {"message": {"role": "assistant", "content": [{"text": "".join(text)}]}},
-                "stopReason": _stop_reason(item, turn),
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": "tool_use" if call else _stop_reason(item, turn),
                 **_metadata(turn, item, started),
             }
             return JSONResponse(body)

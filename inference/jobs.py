@@ -29,6 +29,8 @@ class SamplingSettings:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    #: GBNF the answer must match (a tool call's JSON schema, inference/tools.py); None: free.
+    grammar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

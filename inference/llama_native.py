@@ -56,12 +56,19 @@ class SequenceSampler:
         top_k: int,
         top_p: float,
         repetition_penalty: float,
+        grammar: llama_cpp.llama_sampler_p | None = None,
     ):
+        """`grammar` (from `NativeModel.grammar_sampler`) goes first: every later sampler sees
+        only the tokens it allows. The chain owns it from here on."""
         self._chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        self._penalties: llama_cpp.llama_sampler_p | None = None
+        if grammar is not None:
+            self._add(grammar)
         if repetition_penalty != 1.0:
-            self._add(
-                llama_cpp.llama_sampler_init_penalties(vocab_size, PENALTY_LAST_N, repetition_penalty, 0, 0)
+            self._penalties = llama_cpp.llama_sampler_init_penalties(
+                vocab_size, PENALTY_LAST_N, repetition_penalty, 0, 0
             )
+            self._add(self._penalties)
         if temperature is None:
             self._add(llama_cpp.llama_sampler_init_greedy())
             return
@@ -76,9 +83,12 @@ class SequenceSampler:
         llama_cpp.llama_sampler_chain_add(self._chain, sampler)  # the chain owns and frees it
 
     def remember(self, tokens: list[int]) -> None:
-        """Let the repetition penalty see the prompt, as TGI's does."""
+        """Let the repetition penalty see the prompt, as TGI's does. Only the penalty: a grammar
+        must not read the prompt (it would refuse it), and the other samplers keep no history."""
+        if self._penalties is None:
+            return
         for token in tokens[-PENALTY_LAST_N:]:
-            llama_cpp.llama_sampler_accept(self._chain, token)
+            llama_cpp.llama_sampler_accept(self._penalties, token)
 
     def sample(self, context: llama_cpp.llama_context_p, batch_index: int) -> int:
         """Sample from the logits of the batch's `batch_index`-th token, and remember the token."""
@@ -175,6 +185,13 @@ class NativeModel:
         """A token's bytes; a multi-byte character may be split over several tokens."""
         length = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, special)
         return self._piece.raw[: max(length, 0)]
+
+    def grammar_sampler(self, grammar: str) -> llama_cpp.llama_sampler_p:
+        """A sampler that allows only text matching the GBNF `grammar` (root rule `root`)."""
+        sampler = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
+        if not sampler:
+            raise ValueError("llama.cpp could not parse the grammar")
+        return sampler
 
     def is_end_of_generation(self, token: int) -> bool:
         return llama_cpp.llama_vocab_is_eog(self._vocab, token)

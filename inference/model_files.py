@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
+from chatbot.models.deployment import CpuLlamaCppDeployment
 
 DEFAULT_CACHE_DIR = Path(
     os.environ.get("CHATBOT_MODEL_DIR", Path(__file__).resolve().parent.parent / ".models")
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         for spec in load_catalog(args.config):
-            if spec.deployment.kind == "cpu-llamacpp":
+            if isinstance(spec.deployment, CpuLlamaCppDeployment):
                 print(f"model {spec.name}: {model_path(spec.deployment.gguf, args.cache_dir)}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ endpoint_req_config reads this server and a real TGI endpoint alike.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,6 +35,8 @@ class TGIParameters(BaseModel):
     do_sample: bool = False
     details: bool = False
     return_full_text: bool = False
+    #: TGI's guidance: {"type": "json", "value": <JSON Schema>} constrains the answer to the schema.
+    grammar: dict[str, Any] | None = None
 
     def sampling(self) -> SamplingSettings:
         # TGI samples when asked to, or when any sampling knob is set.
@@ -57,6 +60,10 @@ class TGIRequest(BaseModel):
     inputs: str = Field(min_length=1)
     parameters: TGIParameters = Field(default_factory=TGIParameters)
     stream: bool = False
+    #: OpenAI-style tools and tool_choice (inference/tools.py): the caller's prompt describes the
+    #: tools; the server constrains the call and answers it in `tool_calls`.
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
 
 
 def parse_request(body: bytes) -> TGIRequest:
@@ -91,14 +98,22 @@ def _details(finished: Finished) -> dict:
     }
 
 
-def stream_line(index: int, token: GeneratedToken, finished: Finished | None = None) -> bytes:
-    """One server-sent event; the last one also carries the whole text and the details."""
-    event = {
+def stream_line(
+    index: int,
+    token: GeneratedToken,
+    finished: Finished | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """One server-sent event; the last one also carries the whole text and the details (and the
+    tool calls the answer makes)."""
+    event: dict[str, Any] = {
         "index": index,
         "token": {"id": token.id, "text": token.text, "logprob": None, "special": token.special},
         "generated_text": finished.generated_text if finished else None,
         "details": _details(finished) if finished else None,
     }
+    if tool_calls:
+        event["tool_calls"] = tool_calls
     return b"data:" + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
@@ -106,7 +121,9 @@ def stream_error_line(message: str) -> bytes:
     return b"data:" + error_body(message, "generation") + b"\n\n"
 
 
-def complete_body(request: TGIRequest, finished: Finished) -> bytes:
+def complete_body(
+    request: TGIRequest, finished: Finished, tool_calls: list[dict[str, Any]] | None = None
+) -> bytes:
     text = (
         request.inputs + finished.generated_text
         if request.parameters.return_full_text
@@ -115,4 +132,6 @@ def complete_body(request: TGIRequest, finished: Finished) -> bytes:
     result: dict = {"generated_text": text}
     if request.parameters.details:
         result["details"] = _details(finished)
+    if tool_calls:
+        result["tool_calls"] = tool_calls
     return json.dumps([result], ensure_ascii=False).encode()

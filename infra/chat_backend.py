@@ -2,7 +2,7 @@
 and the DynamoDB tables it reads: chat history and the model registry.
 
 Python Lambda cannot stream by itself: the Web Adapter layer runs `run.sh` (uvicorn) and relays
-its chunked responses when the function URL is in RESPONSE_STREAM mode (REFERENCE.md).
+its chunked responses when the function URL is in RESPONSE_STREAM mode (docs/REFERENCE.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
-from chatbot.postgres import DatabaseSettings
+from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings
 from chatbot.retrieval import object_keys
 from infra import bedrock, regional
 from infra.bedrock import BedrockModel
@@ -37,12 +37,14 @@ WEB_ADAPTER_ENV = {
 
 @dataclass
 class DatabaseAccess:
-    """How a function reaches Postgres: host and the ARN of the RDS-managed secret (never the password)."""
+    """How a function reaches Postgres: host and the ARN of its role's secret (never the password)."""
 
     host: pulumi.Input[str]
     port: int
     name: str
     secret_arn: pulumi.Input[str]
+    #: What must have run before the function starts: the migration that gives the secret a value.
+    ready: list[pulumi.Resource] = field(default_factory=list)
 
 
 @dataclass
@@ -120,7 +122,10 @@ class ChatBackend(pulumi.ComponentResource):
                 subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, basics.policy]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[log_group, basics.policy, *(args.database.ready if args.database else [])],
+            ),
         )
         url = aws.lambda_.FunctionUrl(
             f"{name}-url",
@@ -241,6 +246,7 @@ class ChatBackend(pulumi.ComponentResource):
                     port=database.port,
                     name=database.name,
                     secret_arn=resolved["db_secret"],  # the ARN only: the code fetches the secret
+                    ssl_root_cert=RDS_CA_BUNDLE,
                 )
                 if "bucket" in resolved:
                     chosen["documents_bucket"] = resolved["bucket"]

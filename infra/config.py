@@ -105,6 +105,9 @@ class WebConfig(_Section):
     memory_mb: int = Field(1024, ge=512)
     min_tasks: int = Field(1, ge=1)
     max_tasks: int = Field(2, ge=1)
+    #: The tasks' CPU: arm64 (Graviton) costs 20% less per vCPU and GB; its image is built for
+    #: linux/arm64, which on an x86 machine needs Docker's arm64 emulation (docs/DEPLOY.md).
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
     #: Cognito MFA: OFF, OPTIONAL (users may add a TOTP app) or ON (required).
     mfa: Literal["OFF", "OPTIONAL", "ON"] = "OPTIONAL"
     #: False: only administrators create users (the product is not public by default).

@@ -160,7 +160,7 @@ class GatewayEdge(pulumi.ComponentResource):
             opts=child,
         )
         # The function URL admits CloudFront for this distribution only. Since Oct 2025 a function
-        # URL caller needs both actions (REFERENCE.md).
+        # URL caller needs both actions (docs/REFERENCE.md).
         for action, suffix in (("lambda:InvokeFunctionUrl", "url"), ("lambda:InvokeFunction", "invoke")):
             aws.lambda_.Permission(
                 f"{name}-cloudfront-{suffix}",

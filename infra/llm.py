@@ -53,6 +53,35 @@ class LargeLanguageModelArgs:
     #: Days every log group of this model keeps its logs: the endpoint's (SageMaker would make it
     #: with no retention) and the model build's.
     log_retention_days: int = 30
+    #: The stack's one key for SageMaker storage volumes (VolumeKey); None: a key of its own.
+    volume_key_arn: pulumi.Input[str] | None = None
+
+
+def needs_volume_key(spec: ModelSpec) -> bool:
+    """A SageMaker endpoint whose storage volume takes a KMS key (not a hardware-encrypted NVMe one)."""
+    deployment = spec.deployment
+    if deployment.kind == "bedrock":
+        return False
+    return deployment.serverless is not None or not regional.has_local_nvme(deployment.instance_type)
+
+
+class VolumeKey(pulumi.ComponentResource):
+    """One KMS key for every endpoint volume of a stack: a key costs $1 a month whether it
+    encrypts one volume or ten, and SageMaker is its only user either way."""
+
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("chatbot:llm:VolumeKey", name, None, opts)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description="Encrypts the storage volumes of this stack's SageMaker endpoints",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = key.arn
+        self.register_outputs({"arn": self.arn})
 
 
 @dataclass(frozen=True)
@@ -110,15 +139,8 @@ class LargeLanguageModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         kms_key_arn = None
-        if deployment.serverless is not None or not regional.has_local_nvme(deployment.instance_type):
-            key = aws.kms.Key(
-                f"{name}-key",
-                description=f"Encrypts the storage volume of the {spec.name} endpoint",
-                enable_key_rotation=True,
-                deletion_window_in_days=7,
-                opts=child,
-            )
-            kms_key_arn = key.arn
+        if needs_volume_key(spec):
+            kms_key_arn = args.volume_key_arn or VolumeKey(f"{name}-volume", child).arn
         if deployment.serverless is not None:
             # No instance: SageMaker starts compute per call (the health-check and download
             # timeouts are instance settings it refuses here).

@@ -1,7 +1,7 @@
 """Network: a VPC over two AZs with public, private (NAT egress) and isolated subnets.
 
 Built from plain pulumi_aws resources rather than awsx.ec2.Vpc so the tests (and the security
-rules) see every subnet, route, endpoint and security group (REFERENCE.md: under mocks awsx's
+rules) see every subnet, route, endpoint and security group (docs/REFERENCE.md: under mocks awsx's
 Vpc is one opaque resource).
 """
 

@@ -1,6 +1,6 @@
 """Runs the Pulumi program in-process under `pulumi.runtime.set_mocks`, recording every resource.
 
-There is no Pulumi CLI here (REFERENCE.md), so tests and `python -m infra.plan` both build the
+There is no Pulumi CLI here (docs/REFERENCE.md), so tests and `python -m infra.plan` both build the
 program this way. The mocks answer like AWS would at the level the program needs: every resource
 gets an id, an ARN and the few computed outputs that other resources read (URLs, DNS names).
 """
@@ -112,7 +112,7 @@ class _AwsMocks(pulumi.runtime.Mocks):
             resource_id = f"{self.region}_Offline{abs(hash(args.name)) % 10**6:06d}"  # Cognito's id shape
         if args.typ.startswith("awsx:"):
             # awsx components arrive as one resource; echoing their inputs back as outputs breaks
-            # their typed outputs (REFERENCE.md), so return only what dependants read.
+            # their typed outputs (docs/REFERENCE.md), so return only what dependants read.
             return resource_id, _awsx_outputs(args, self.region)
         if args.typ.startswith("pulumi-python:dynamic"):
             return resource_id, {**args.inputs, "buildId": f"{args.name}:build-1"}

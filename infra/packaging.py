@@ -6,7 +6,9 @@ For `lambdas/<function>` it writes, under `.data/lambda/<function>/`:
   folder without Unix modes, pulumi/pulumi#3593) so that `run.sh` keeps mode 0755;
 - `layer.zip`: `python/` with the function's requirements, pip-installed for the Lambda platform
   (Python 3.12 on Amazon Linux 2023, glibc 2.34: manylinux2014, 2_28 and 2_34 wheels), without
-  what the runtime already has (boto3, botocore and their own dependencies).
+  what the runtime already has (boto3, botocore and their own dependencies), and `rds-ca/` with the
+  RDS certificate authorities (infra/certs: `/opt/rds-ca/global-bundle.pem`, what the database
+  connections verify the server against).
 
 The layer is uploaded through S3 (PublishLayerVersion takes at most 50 MB inline). Layer folders
 are cached by the hash of their requirements and target, so a second build reuses the first.
@@ -32,13 +34,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = Path(".data") / "lambda"
 #: pip's own download cache, kept with the builds so that rebuilding needs no network.
 PIP_CACHE = Path(".data") / "pip-cache"
+#: The RDS certificate authorities (infra/certs/PROVENANCE.md), and where a layer holds them:
+#: Lambda mounts layers at /opt, so chatbot.postgres.RDS_CA_BUNDLE is this path under it.
+RDS_CA_SOURCE = PROJECT_ROOT / "infra" / "certs" / "rds-ca-bundle.pem"
+RDS_CA_IN_LAYER = Path("rds-ca") / "global-bundle.pem"
 #: Every transitive package at the project's version: layers hold the versions the tests ran.
 CONSTRAINTS = Path("constraints.txt")
 #: Distributions the python3.12 runtime provides (in $LAMBDA_RUNTIME_DIR): left out of layers.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 #: Files a layer does not need at run time.
 TRIMMED = ("__pycache__", "*.pyc", "*.pyi", "tests")
-#: Lambda's limits (REFERENCE.md): a layer inline in PublishLayerVersion; function plus layers unzipped.
+#: Lambda's limits (docs/REFERENCE.md): a layer inline in PublishLayerVersion; function plus layers unzipped.
 INLINE_UPLOAD_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 #: An allowance for the Lambda Web Adapter layer (the chat API's other layer; about 6 MB unzipped).
@@ -124,7 +130,10 @@ def build_layer(root: Path, function: str, target: Target = LAMBDA) -> Path:
     folder above `python/`. Reused when it exists: the hash covers requirements and target."""
     requirements = layer_requirements(root, function, target.leave_out)
     constraints = (root / CONSTRAINTS).read_text()
-    key = hashlib.sha256("\n".join([*requirements, *target.pip_args, constraints]).encode()).hexdigest()[:12]
+    bundle = file_hash(RDS_CA_SOURCE)
+    key = hashlib.sha256(
+        "\n".join([*requirements, *target.pip_args, constraints, bundle]).encode()
+    ).hexdigest()[:12]
     layer = build_dir(root, function) / f"{target.name}-{key}"
     if (layer / ".complete").exists():
         return layer
@@ -133,8 +142,17 @@ def build_layer(root: Path, function: str, target: Target = LAMBDA) -> Path:
     for name in target.leave_out:  # pulled in by another requirement: the runtime has it
         remove_distribution(layer / "python", name)
     trim(layer / "python")
+    add_rds_certificates(layer)
     (layer / ".complete").write_text("\n".join(requirements) + "\n")
     return layer
+
+
+def add_rds_certificates(layer: Path) -> Path:
+    """Put the RDS certificate authorities in the layer folder (beside `python/`)."""
+    target = layer / RDS_CA_IN_LAYER
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(RDS_CA_SOURCE, target)
+    return target
 
 
 def pip_install(root: Path, requirements: list[str], into: Path, target: Target) -> None:

@@ -46,6 +46,9 @@ ALB_HOURLY = 0.0225
 ALB_LCU_HOURLY = 0.008  # one LCU assumed at low traffic
 FARGATE_VCPU_HOURLY = 0.04048
 FARGATE_GB_HOURLY = 0.004445
+#: Fargate on Graviton (Linux/ARM): 20% less than x86.
+FARGATE_ARM_VCPU_HOURLY = 0.03238
+FARGATE_ARM_GB_HOURLY = 0.00356
 WAF_WEB_ACL_MONTHLY = 5.0
 WAF_RULE_MONTHLY = 1.0
 KMS_KEY_MONTHLY = 1.0
@@ -282,13 +285,17 @@ def _fargate(graph: ResourceGraph) -> list[CostLine]:
         vcpu = float(task.inputs.get("cpu", 0)) / 1024
         memory_gb = float(task.inputs.get("memory", 0)) / 1024
         count = int(service.inputs.get("desiredCount") or 1)
-        hourly = vcpu * FARGATE_VCPU_HOURLY + memory_gb * FARGATE_GB_HOURLY
+        arm = (task.inputs.get("runtimePlatform") or {}).get("cpuArchitecture") == "ARM64"
+        if arm:
+            hourly = vcpu * FARGATE_ARM_VCPU_HOURLY + memory_gb * FARGATE_ARM_GB_HOURLY
+        else:
+            hourly = vcpu * FARGATE_VCPU_HOURLY + memory_gb * FARGATE_GB_HOURLY
         containers = ", ".join(c["name"] for c in json.loads(task.inputs.get("containerDefinitions") or "[]"))
         lines.append(
             CostLine(
                 "ECS Fargate",
                 count * hourly * HOURS_PER_MONTH,
-                f"{count} x ({vcpu:g} vCPU, {memory_gb:g} GB) {containers}",
+                f"{count} x ({vcpu:g} vCPU, {memory_gb:g} GB{', arm64' if arm else ''}) {containers}",
             )
         )
     return lines

@@ -16,12 +16,13 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
 from chatbot.models.spec import ModelSpec
 from infra import regional
+from infra.arena_refit import ArenaRefit, ArenaRefitArgs
 from infra.bedrock import BedrockModel, BedrockModelId
 from infra.chat_backend import ChatBackend, ChatBackendArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
 from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
 from infra.inference_image import InferenceImage, InferenceImageArgs
-from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
+from infra.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
 from infra.packaging import lambda_code
@@ -150,6 +151,10 @@ def build_stack(
             "inference", InferenceImageArgs(project_root=PROJECT_ROOT, force_delete=not protect)
         )
 
+    volume_key_arn = None
+    if any(needs_volume_key(spec) for spec in config.all_models()):
+        volume_key_arn = VolumeKey("sagemaker-volumes").arn
+
     def model(spec: ModelSpec) -> LargeLanguageModel | BedrockModel:
         if spec.deployment.kind == "bedrock":
             return BedrockModel(spec)  # Bedrock serves it: no endpoint resource
@@ -164,6 +169,7 @@ def build_stack(
                 force_destroy_buckets=not protect,
                 aws_profile=profile,
                 log_retention_days=config.chat_api.log_retention_days,
+                volume_key_arn=volume_key_arn,
             ),
         )
 
@@ -192,6 +198,7 @@ def build_stack(
                 deletion_protection=protect,
                 aws_profile=profile,
                 log_retention_days=config.chat_api.log_retention_days,
+                volume_key_arn=volume_key_arn,
             ),
         )
         endpoints.append((search.embeddings.name, vector_store.embeddings))
@@ -234,6 +241,7 @@ def build_stack(
             user_pool_client_id=edge.user_pool_client_id,
         ),
     )
+    ArenaRefit("arena-refit", ArenaRefitArgs(stack=stack, function_arn=backend.function_arn))
     gateway = None
     if config.web.gateway:
         gateway = GatewayEdge(
@@ -265,6 +273,7 @@ def build_stack(
             memory_mb=config.web.memory_mb,
             min_tasks=config.web.min_tasks,
             max_tasks=config.web.max_tasks,
+            architecture=config.web.architecture,
             deletion_protection=protect,
             log_retention_days=config.chat_api.log_retention_days,
         ),

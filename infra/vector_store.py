@@ -1,8 +1,10 @@
 """VectorStore: RDS PostgreSQL (pgvector) in the isolated subnets, the documents bucket, and the
 indexing path S3 -> SQS (with a dead-letter queue) -> indexer Lambda -> embeddings endpoint -> Postgres.
 
-The schema (CREATE EXTENSION vector, tables, indexes) is created idempotently by the retrieval code
-when a function starts, so a fresh database needs no migration step in the deployment.
+The schema (CREATE EXTENSION vector, tables, indexes) is made by the deploy's one-shot migration
+(infra/migration.py) with the master secret, which also makes the roles the chat API and the
+indexer sign in as (rows only), each with its own secret; they verify the server's certificate
+against the RDS authorities their layers ship.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
-from chatbot.postgres import DatabaseSettings
+from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings
 from infra.chat_backend import DatabaseAccess, DocumentsBucket
 from infra.iam import allow, log_statements, policy_document
 from infra.inference_image import InferenceImage
 from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs
-from infra.migration import database_migration
+from infra.migration import CHAT_API_ROLE, INDEXER_ROLE, database_migration, function_role_secret
 from infra.network import Network
 from infra.packaging import LambdaCode
 from infra.storage import secure_bucket
@@ -60,10 +62,15 @@ class VectorStoreArgs:
     deletion_protection: bool = False
     log_retention_days: int = 30
     aws_profile: str | None = None
+    #: The stack's key for SageMaker volumes (infra/llm.py VolumeKey); None: the embeddings' own.
+    volume_key_arn: pulumi.Input[str] | None = None
 
 
 class VectorStore(pulumi.ComponentResource):
+    #: How the chat API reaches the database: as its own role, once the migration has made it.
     database: DatabaseAccess
+    #: The master user's (the migration's only).
+    master: DatabaseAccess
     documents_bucket_name: pulumi.Output[str]
     documents: DocumentsBucket
     embeddings: LargeLanguageModel
@@ -82,12 +89,19 @@ class VectorStore(pulumi.ComponentResource):
                 force_destroy_buckets=not args.deletion_protection,
                 aws_profile=args.aws_profile,
                 log_retention_days=args.log_retention_days,
+                volume_key_arn=args.volume_key_arn,
             ),
             opts=child,
         )
         #: What must exist before the migration runs: the instance that serves the database.
         self._database_ready: list[pulumi.Resource] = []
-        self.database = self._database(name, args)
+        self.master = self._database(name, args)
+        self.role_secrets = {
+            role: function_role_secret(
+                name, self, stack=args.stack, role=role, deletion_protection=args.deletion_protection
+            )
+            for role in (CHAT_API_ROLE, INDEXER_ROLE)
+        }
         bucket = secure_bucket(
             f"{name}-documents",
             self,
@@ -95,25 +109,20 @@ class VectorStore(pulumi.ComponentResource):
             protect=args.deletion_protection,
         )
         queue = self._queue(name, bucket)
-        layers = self._indexer(name, args, bucket, queue)
-        database_migration(
-            name,
-            self,
-            stack=args.stack,
-            code=args.indexer_code,
-            layers=layers,
-            environment=self._environment(args, bucket),
-            secret_arn=self.database.secret_arn,
-            network=args.network,
-            log_retention_days=args.log_retention_days,
-            database_ready=self._database_ready,
+        migrated = self._indexer(name, args, bucket, queue)
+        self.database = DatabaseAccess(
+            host=self.master.host,
+            port=DB_PORT,
+            name=DB_NAME,
+            secret_arn=self.role_secrets[CHAT_API_ROLE].arn,
+            ready=[migrated],
         )
         self.documents_bucket_name = bucket.bucket
         self.documents = DocumentsBucket(name=bucket.bucket, arn=bucket.arn)
         self.register_outputs(
             {
                 "database_host": self.database.host,
-                "database_secret_arn": self.database.secret_arn,
+                "database_secret_arn": self.master.secret_arn,
                 "documents_bucket_name": self.documents_bucket_name,
                 "embeddings_endpoint_name": self.embeddings.endpoint_name,
             }
@@ -295,8 +304,9 @@ class VectorStore(pulumi.ComponentResource):
 
     def _indexer(
         self, name: str, args: VectorStoreArgs, bucket: aws.s3.Bucket, queue: aws.sqs.Queue
-    ) -> list[pulumi.Input[str]]:
-        """The indexer; returns its layers (the migration function runs on the same code)."""
+    ) -> aws.lambda_.Invocation:
+        """The indexer, and the migration (on the same code and layers) it starts after; returns
+        the migration's run."""
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"chatbot-{args.stack}-document-indexer"
         self.indexer_function_name = function_name
@@ -314,12 +324,25 @@ class VectorStore(pulumi.ComponentResource):
                     # late notification would retry into the dead-letter queue.
                     allow(["s3:ListBucket"], [bucket.arn]),
                     allow(["sagemaker:InvokeEndpoint"], [self.embeddings.endpoint_arn]),
-                    allow(["secretsmanager:GetSecretValue"], [self.database.secret_arn]),
+                    allow(["secretsmanager:GetSecretValue"], [self.role_secrets[INDEXER_ROLE].arn]),
                 ]
             ),
             parent=self,
         )
         log_group, role, layers = basics.log_group, basics.role, basics.layers
+        migrated = database_migration(
+            name,
+            self,
+            stack=args.stack,
+            code=args.indexer_code,
+            layers=layers,
+            environment=self._environment(args, bucket, self.master.secret_arn),
+            secret_arn=self.master.secret_arn,
+            role_secrets=self.role_secrets,
+            network=args.network,
+            log_retention_days=args.log_retention_days,
+            database_ready=self._database_ready,
+        )
         function = aws.lambda_.Function(
             f"{name}-indexer",
             name=function_name,
@@ -330,13 +353,16 @@ class VectorStore(pulumi.ComponentResource):
             layers=layers,
             timeout=INDEXER_TIMEOUT_S,
             memory_size=1024,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(args, bucket)),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables=self._environment(args, bucket, self.role_secrets[INDEXER_ROLE].arn)
+            ),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.network.private_subnet_ids,
                 security_group_ids=[args.network.functions_security_group.id],
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, basics.policy]),
+            # Its role signs in with the password the migration puts in its secret.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, basics.policy, migrated]),
         )
         aws.lambda_.EventSourceMapping(
             f"{name}-indexer-trigger",
@@ -351,25 +377,31 @@ class VectorStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return layers
+        return migrated
 
-    def _environment(self, args: VectorStoreArgs, bucket: aws.s3.Bucket) -> pulumi.Output[dict[str, str]]:
-        """The indexer's settings model, written as its environment."""
+    def _environment(
+        self, args: VectorStoreArgs, bucket: aws.s3.Bucket, secret_arn: pulumi.Input[str]
+    ) -> pulumi.Output[dict[str, str]]:
+        """The indexer's settings model, written as its environment, signing in with `secret_arn`."""
 
         def settings(resolved: dict[str, str]) -> dict[str, str]:
             # The deployed spec (endpoint name included), as the indexer's retrieval code reads it.
             deployed = args.embeddings.model_copy(update={"endpoint_name": resolved["endpoint"]})
             return IndexerSettings(
                 database=DatabaseSettings(
-                    host=resolved["host"], port=DB_PORT, name=DB_NAME, secret_arn=resolved["secret"]
+                    host=resolved["host"],
+                    port=DB_PORT,
+                    name=DB_NAME,
+                    secret_arn=resolved["secret"],
+                    ssl_root_cert=RDS_CA_BUNDLE,
                 ),
                 embedding_model_spec=deployed.model_dump_json(),
                 documents_bucket=resolved["bucket"],
             ).to_env()
 
         return pulumi.Output.all(
-            host=self.database.host,
-            secret=self.database.secret_arn,
+            host=self.master.host,
+            secret=secret_arn,
             endpoint=self.embeddings.endpoint_name,
             bucket=bucket.bucket,
         ).apply(settings)

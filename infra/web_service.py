@@ -20,6 +20,10 @@ from streamlit_app.settings import UiSettings
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
+#: Fargate's CPU architecture -> Docker's platform name for the image built for it.
+DOCKER_PLATFORMS = {"x86_64": "amd64", "arm64": "arm64"}
+
+
 @dataclass
 class WebServiceArgs:
     region: str
@@ -35,6 +39,8 @@ class WebServiceArgs:
     memory_mb: int = 1024
     min_tasks: int = 1
     max_tasks: int = 2
+    #: x86_64 or arm64 (Graviton: 20% less; the image is built for that platform).
+    architecture: str = "x86_64"
     deletion_protection: bool = False
     log_retention_days: int = 30
     dockerfile: str = "streamlit_app/Dockerfile"
@@ -104,7 +110,7 @@ class WebService(pulumi.ComponentResource):
             repository_url=repository.repository_url,
             context=str(args.project_root),
             dockerfile=str(args.project_root / args.dockerfile),
-            platform="linux/amd64",
+            platform=f"linux/{DOCKER_PLATFORMS[args.architecture]}",
             opts=child,
         )
         cluster = aws.ecs.Cluster(
@@ -138,7 +144,7 @@ class WebService(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            # Since Oct 2025 a function URL with AWS_IAM needs both actions (REFERENCE.md).
+            # Since Oct 2025 a function URL with AWS_IAM needs both actions (docs/REFERENCE.md).
             policy=policy_document(
                 [allow(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"], [chat_function_arn])]
             ),
@@ -183,7 +189,7 @@ class WebService(pulumi.ComponentResource):
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
+                operating_system_family="LINUX", cpu_architecture=args.architecture.upper()
             ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,

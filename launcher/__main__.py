@@ -15,6 +15,7 @@ from pathlib import Path
 from chatbot.errors import ChatbotError
 from chatbot.postgres import database_url, default_data_dir, redact
 from launcher.processes import StartupError, port_is_free
+from launcher.stack import local_stack
 from launcher.supervisor import ChildGaveUpError, ChildSpec, Supervisor
 
 
@@ -77,49 +78,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _children(args: argparse.Namespace, logs: Path, database: str) -> list[ChildSpec]:
-    """The servers of the stack, in the order they start (each needs the one before)."""
-    model_url = f"http://{args.host}:{args.model_port}"
-    api_url = f"http://{args.host}:{args.api_port}"
+    """The servers of the stack (launcher/stack.py), in the order they start."""
+    stack = local_stack(
+        args.host, args.model_port, args.api_port, args.ui_port, database, models=Path(args.models)
+    )
     return [
         ChildSpec(
-            name="model server",
-            args=[
-                *("-m", "inference", "--config", args.models, "--host", args.host),
-                *("--port", str(args.model_port), "--exit-with-stdin"),
-            ],
-            health_url=f"{model_url}/ping",
-            log_path=logs / "model-server.log",
-        ),
-        ChildSpec(
-            name="chat API",
-            args=[
-                *("-m", "lambdas.chat_api", "--host", args.host),
-                *("--port", str(args.api_port), "--exit-with-stdin"),
-            ],
-            health_url=f"{api_url}/health",
-            log_path=logs / "chat-api.log",
-            env={
-                "CHATBOT_MODELS_FILE": args.models,
-                "SAGEMAKER_ENDPOINT_URL": model_url,
-                "DATABASE_URL": database,
-            },
-        ),
-        ChildSpec(
-            name="web app",
-            args=streamlit_args(args.host, args.ui_port),
-            health_url=f"http://{args.host}:{args.ui_port}/_stcore/health",
-            log_path=logs / "web-app.log",
-            env={"CHAT_API_URL": api_url},
-        ),
-    ]
-
-
-def streamlit_args(host: str, port: int) -> list[str]:
-    """`python <these>` runs the web app on host:port (Streamlit reads .streamlit/config.toml
-    from the project root, where the launcher starts it)."""
-    return [
-        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
-        *("--server.address", host, "--server.port", str(port), "--server.headless", "true"),
+            name=process.name,
+            args=process.args,
+            health_url=process.health_url,
+            log_path=logs / process.log_name,
+            env=process.env,
+        )
+        for process in stack
     ]
 
 

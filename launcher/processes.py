@@ -1,13 +1,17 @@
 """Starting the project's servers as child processes and waiting until they are healthy.
 
-Used by the local stack (`make chat`) and by the tests. Each child gets a pipe on stdin
-and `--exit-with-stdin`, so it exits on its own when its parent goes, however it goes.
+Used by the local stack (`make chat`), the tests and the benchmarks. Each child ends when its
+parent goes, however it goes: our servers take `--exit-with-stdin` and get a pipe on stdin, and
+every child also asks the kernel for SIGTERM at its parent's death (`dies_with_parent`), which
+covers the servers that read no stdin (llama.cpp's, the benchmarks' peers).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +65,18 @@ def port_is_free(host: str, port: int) -> bool:
         return True
 
 
+#: prctl(2)'s option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def dies_with_parent() -> None:
+    """For `preexec_fn`: SIGTERM to the child when the thread that started it ends (its parent's
+    death, a SIGKILL included). Start long-lived children from a thread that lives as long as
+    they should: the main thread, or the thread that waits on them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_server(
     args: list[str],
     health_url: str,
@@ -82,6 +98,7 @@ def start_server(
         # Its own process group: Ctrl-C in the terminal reaches the parent alone, which then
         # stops its children in order (rather than watching them all die at once).
         start_new_session=True,
+        preexec_fn=dies_with_parent,
     )
     try:
         _wait_until_healthy(process, log, health_url, timeout_s)
@@ -122,12 +139,19 @@ def _wait_until_healthy(process: subprocess.Popen, log: BinaryIO, health_url: st
     while True:
         if process.poll() is not None:
             output = log_tail(log, lines=40)[-4000:]
-            raise StartupError(f"{' '.join(process.args[1:])} exited with {process.returncode}:\n{output}")
+            raise StartupError(f"{_command(process)} exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(health_url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise StartupError(f"{' '.join(process.args[1:])} was not healthy within {timeout_s:.0f}s")
+            raise StartupError(f"{_command(process)} was not healthy within {timeout_s:.0f}s")
         time.sleep(0.1)
+
+
+def _command(process: subprocess.Popen) -> str:
+    """How a child is named in errors: its arguments after the interpreter."""
+    args = process.args
+    parts = list(args) if isinstance(args, list | tuple) else [args]
+    return " ".join(str(part) for part in parts[1:])

@@ -86,10 +86,11 @@ class _Child:
         self.log: BinaryIO = spec.log_path.open("a+b")
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float) -> None:
+    def start(self, timeout_s: float) -> subprocess.Popen:
         self.process = start_server(
             self.spec.args, self.spec.health_url, log=self.log, timeout_s=timeout_s, env=self.spec.env
         )
+        return self.process
 
 
 class Supervisor:
@@ -107,9 +108,11 @@ class Supervisor:
         """Starts a child and waits until it is healthy (StartupError otherwise), then watches it."""
         child = _Child(spec, self.policy)
         self._children.append(child)
-        child.start(self.policy.start_timeout_s)
-        threading.Thread(target=self._watch, args=(child,), name=f"watch-{spec.name}", daemon=True).start()
-        return child.process
+        process = child.start(self.policy.start_timeout_s)
+        threading.Thread(
+            target=self._watch, args=(child, process), name=f"watch-{spec.name}", daemon=True
+        ).start()
+        return process
 
     def process(self, name: str) -> subprocess.Popen | None:
         """The running process of the child called `name` (it changes on a restart)."""
@@ -128,9 +131,9 @@ class Supervisor:
                 stop_server(child.process)
             child.log.close()
 
-    def _watch(self, child: _Child) -> None:
+    def _watch(self, child: _Child, process: subprocess.Popen) -> None:
         name = child.spec.name
-        what_happened = f"exited ({_exit_reason(child.process.wait())})"
+        what_happened = f"exited ({_exit_reason(process.wait())})"
         while not self._stopping.is_set():
             pause = child.failures.record(time.monotonic())
             if pause is None:
@@ -143,15 +146,15 @@ class Supervisor:
             if self._stopping.wait(pause):
                 return
             try:
-                child.start(self.policy.start_timeout_s)
+                process = child.start(self.policy.start_timeout_s)
             except StartupError as exc:
                 what_happened = f"did not come back ({str(exc).splitlines()[0]})"
                 continue
             if self._stopping.is_set():  # stop() came while it was starting
-                stop_server(child.process)
+                stop_server(process)
                 return
             self._say(f"The {name} is back: {child.spec.health_url.rsplit('/', 1)[0]}")
-            what_happened = f"exited ({_exit_reason(child.process.wait())})"
+            what_happened = f"exited ({_exit_reason(process.wait())})"
 
     def _give_up(self, child: _Child) -> None:
         error = ChildGaveUpError(child.spec, child.failures.count, self.policy.window_s, log_tail(child.log))

@@ -13,31 +13,23 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.api.api_keys import CreatedKey, KeyInfo
+from chatbot.api.catalog import Limits, ModelInfo
+from chatbot.api.documents import DirectUpload, DocumentInfo, RetrievedChunk, UploadLine
+from chatbot.api.leaderboard import Leaderboard
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.api.sessions import Conversation, ImportResult, VoteResult
+from chatbot.api.tools import McpServerInfo, McpServerRegistration, ToolsListing
+from chatbot.api.users import UserInfo, UserSaved
 from chatbot.models.events import Event, event_from_json_line
-from streamlit_app.api_models import (
-    ApiKeyInfo,
-    Conversation,
-    CreatedApiKey,
-    DirectUploadForm,
-    DocumentSummary,
-    ImportOutcome,
-    Leaderboard,
-    Limits,
-    ModelInfo,
-    SearchHit,
-    SessionPage,
-    SessionSummary,
-    UploadUpdate,
-    UserSaved,
-    UserSummary,
-    VoteOutcome,
-)
 from streamlit_app.settings import UiSettings
 
 T = TypeVar("T", bound=BaseModel)
+#: A line of POST /documents' stream: progress, the stored document, or an error.
+UPLOAD_LINE: TypeAdapter[UploadLine] = TypeAdapter(UploadLine)
 
 
 class ApiError(Exception):
@@ -92,8 +84,8 @@ class ChatApi:
     def conversation(self, session_id: str) -> Conversation:
         return _parse(Conversation, self._json("GET", f"/sessions/{session_id}"))
 
-    def rename(self, session_id: str, title: str) -> SessionSummary:
-        return _parse(SessionSummary, self._json("PATCH", f"/sessions/{session_id}", json={"title": title}))
+    def rename(self, session_id: str, title: str) -> Session:
+        return _parse(Session, self._json("PATCH", f"/sessions/{session_id}", json={"title": title}))
 
     def delete(self, session_id: str) -> None:
         self._json("DELETE", f"/sessions/{session_id}")
@@ -106,12 +98,10 @@ class ChatApi:
         path = f"/sessions/{session_id}/export" if session_id else "/sessions/export"
         return self._request("GET", path, params={"format": format}).content
 
-    def import_conversations(self, document: bytes) -> ImportOutcome:
+    def import_conversations(self, document: bytes) -> ImportResult:
         """POST /sessions/import with a JSON export; conversations already there are skipped."""
         headers = {"Content-Type": "application/json"}
-        return _parse(
-            ImportOutcome, self._json("POST", "/sessions/import", content=document, headers=headers)
-        )
+        return _parse(ImportResult, self._json("POST", "/sessions/import", content=document, headers=headers))
 
     # -- answers ------------------------------------------------------------------------
 
@@ -128,8 +118,8 @@ class ChatApi:
 
     # -- votes --------------------------------------------------------------------------
 
-    def vote(self, request: VoteRequest) -> VoteOutcome:
-        return _parse(VoteOutcome, self._json("POST", "/votes", json=_body(request)))
+    def vote(self, request: VoteRequest) -> VoteResult:
+        return _parse(VoteResult, self._json("POST", "/votes", json=_body(request)))
 
     def leaderboard(self) -> Leaderboard:
         return _parse(Leaderboard, self._json("GET", "/leaderboard"))
@@ -139,20 +129,20 @@ class ChatApi:
 
     # -- documents ----------------------------------------------------------------------
 
-    def documents(self) -> list[DocumentSummary]:
-        return [_parse(DocumentSummary, item) for item in self._json("GET", "/documents")]
+    def documents(self) -> list[DocumentInfo]:
+        return [_parse(DocumentInfo, item) for item in self._json("GET", "/documents")]
 
-    def upload(self, filename: str, data: bytes, workspace: str = "private") -> Iterator[UploadUpdate]:
+    def upload(self, filename: str, data: bytes, workspace: str = "private") -> Iterator[UploadLine]:
         """POST /documents: progress updates, then the stored document (or an error line)."""
         request = {"files": {"file": (filename, data)}, "data": {"workspace": workspace}}
         for line in self._lines("/documents", request):
-            yield _parse(UploadUpdate, json.loads(line))
+            yield _parse(UPLOAD_LINE, json.loads(line))
 
-    def upload_to_bucket(self, filename: str, data: bytes, workspace: str = "private") -> DirectUploadForm:
+    def upload_to_bucket(self, filename: str, data: bytes, workspace: str = "private") -> DirectUpload:
         """A file too large for POST /documents, sent straight to the documents bucket with the
         form the API hands out. The indexer indexes it from there: it is listed once indexed."""
         request = {"filename": filename, "size": len(data), "workspace": workspace}
-        form = _parse(DirectUploadForm, self._json("POST", "/documents/upload-url", json=request))
+        form = _parse(DirectUpload, self._json("POST", "/documents/upload-url", json=request))
         try:
             # Not through the API's client: the form is its own authorisation (no SigV4, no token).
             response = httpx.post(
@@ -173,29 +163,50 @@ class ChatApi:
     def delete_document(self, document_id: str) -> None:
         self._json("DELETE", f"/documents/{document_id}")
 
-    def search_documents(self, query: str, *, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+    def search_documents(self, query: str, *, k: int = 10, mode: str = "hybrid") -> list[RetrievedChunk]:
         params = {"q": query, "k": k, "mode": mode}
-        return [_parse(SearchHit, item) for item in self._json("GET", "/documents/search", params=params)]
+        return [
+            _parse(RetrievedChunk, item) for item in self._json("GET", "/documents/search", params=params)
+        ]
 
     # -- API keys for the OpenAI-compatible gateway -------------------------------------
 
-    def api_keys(self) -> list[ApiKeyInfo]:
-        return [_parse(ApiKeyInfo, item) for item in self._json("GET", "/api-keys")]
+    def api_keys(self) -> list[KeyInfo]:
+        return [_parse(KeyInfo, item) for item in self._json("GET", "/api-keys")]
 
-    def create_api_key(self, name: str) -> CreatedApiKey:
-        return _parse(CreatedApiKey, self._json("POST", "/api-keys", json={"name": name}))
+    def create_api_key(self, name: str) -> CreatedKey:
+        return _parse(CreatedKey, self._json("POST", "/api-keys", json={"name": name}))
 
-    def revoke_api_key(self, key_id: str) -> ApiKeyInfo:
-        return _parse(ApiKeyInfo, self._json("DELETE", f"/api-keys/{key_id}"))
+    def revoke_api_key(self, key_id: str) -> KeyInfo:
+        return _parse(KeyInfo, self._json("DELETE", f"/api-keys/{key_id}"))
 
     # -- users (administrators; the API checks the role) ---------------------------------
 
-    def users(self) -> list[UserSummary]:
-        return [_parse(UserSummary, item) for item in self._json("GET", "/users")]
+    def users(self) -> list[UserInfo]:
+        return [_parse(UserInfo, item) for item in self._json("GET", "/users")]
 
     def save_user(self, name: str, password: str, *, admin: bool = False) -> UserSaved:
         body = {"password": password, "admin": admin}
         return _parse(UserSaved, self._json("PUT", f"/users/{quote(name, safe='')}", json=body))
+
+    # -- MCP servers and tools (registering is for administrators; the API checks the role) --
+
+    def mcp_servers(self) -> list[McpServerInfo]:
+        return [_parse(McpServerInfo, item) for item in self._json("GET", "/mcp-servers")]
+
+    def register_mcp_server(self, name: str, registration: McpServerRegistration) -> McpServerInfo:
+        body = registration.model_dump(exclude_none=True)
+        return _parse(McpServerInfo, self._json("PUT", f"/mcp-servers/{quote(name, safe='')}", json=body))
+
+    def remove_mcp_server(self, name: str) -> None:
+        self._json("DELETE", f"/mcp-servers/{quote(name, safe='')}")
+
+    def mcp_server_tools(self, name: str) -> ToolsListing:
+        return _parse(ToolsListing, self._json("GET", f"/mcp-servers/{quote(name, safe='')}/tools"))
+
+    def tools(self) -> ToolsListing:
+        """The tools of the MCP servers published to this user."""
+        return _parse(ToolsListing, self._json("GET", "/tools"))
 
     def remove_user(self, name: str) -> None:
         self._json("DELETE", f"/users/{quote(name, safe='')}")
@@ -247,9 +258,9 @@ def _body(request: BaseModel) -> dict[str, Any]:
     return request.model_dump(mode="json", exclude_none=True)
 
 
-def _parse(kind: type[T], data: Any) -> T:
+def _parse(kind: type[T] | TypeAdapter[T], data: Any) -> T:
     try:
-        return kind.model_validate(data)
+        return kind.validate_python(data) if isinstance(kind, TypeAdapter) else kind.model_validate(data)
     except ValidationError as exc:
         raise ApiError(
             f"The chat API answered something this app cannot read ({exc.errors()[0]['msg']})."

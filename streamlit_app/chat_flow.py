@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.chat.requests import ChatRequest
+from chatbot.api.requests import ChatRequest
 from streamlit_app.api import ChatApi
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
@@ -53,6 +53,8 @@ def start_turn(
     streaming: bool,
     use_documents: bool = False,
     search_shared: bool = False,
+    tools: list[str] | None = None,
+    tool_choice: str = "auto",
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search."""
@@ -64,6 +66,8 @@ def start_turn(
         streaming=streaming,
         use_documents=use_documents,
         search_shared=search_shared,
+        tools=tools or [],
+        tool_choice=tool_choice,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt))
@@ -78,7 +82,9 @@ def absorb_finished() -> None:
         return
     st.session_state.pop(KEY_LIVE)
     if turn.failure is not None:
-        messages().append(Shown(role="assistant", content="", status="error", error=turn.failure))
+        # A scale-to-zero model with no copy running: nothing was saved, and a retry works once it is up.
+        status = "warming_up" if turn.failure_code == "model_warming_up" else "error"
+        messages().append(Shown(role="assistant", content="", status=status, error=turn.failure))
         return
     answer = turn.snapshot()[None]
     if turn.session_id is not None:

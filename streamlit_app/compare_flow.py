@@ -9,10 +9,10 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.chat.requests import CompareRequest, VoteRequest
+from chatbot.api.requests import CompareRequest, VoteRequest
+from chatbot.api.sessions import Conversation
 from chatbot.models.events import LaneView
 from streamlit_app.api import ApiError, ChatApi
-from streamlit_app.api_models import Conversation
 from streamlit_app.live import LiveTurn
 from streamlit_app.transcript import Shown
 from streamlit_app.widgets import history

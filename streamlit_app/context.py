@@ -11,8 +11,8 @@ import time
 import httpx
 import streamlit as st
 
+from chatbot.api.catalog import ModelInfo
 from streamlit_app.api import ApiError, ChatApi, http_client
-from streamlit_app.api_models import ModelInfo
 from streamlit_app.identity import Identity
 from streamlit_app.settings import UiSettings
 

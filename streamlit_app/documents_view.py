@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from streamlit_app.api_models import SearchHit
+from chatbot.api.documents import RetrievedChunk
 
 STAGES = {"extracting": "reading the text", "embedding": "embedding", "storing": "saving", "done": "done"}
 
@@ -41,7 +41,7 @@ def _score(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def search_table(hits: list[SearchHit]) -> pd.DataFrame:
+def search_table(hits: list[RetrievedChunk]) -> pd.DataFrame:
     """Ranked chunks with the three scores side by side (and each side's rank)."""
     return pd.DataFrame(
         [

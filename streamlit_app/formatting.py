@@ -7,7 +7,7 @@ import string
 
 from markdown_it import MarkdownIt
 
-from chatbot.chat.answer import LiveFigures
+from chatbot.api.answer import LiveFigures
 from chatbot.models.events import Metrics, Usage
 
 #: Said after the figures of an answer that did not end by itself.

@@ -2,7 +2,7 @@
 
 Two ways in, picked by UiSettings.login:
 - local: streamlit-authenticator over the users file; the app signs a short-lived HS256 token
-  for the signed-in user with the chat API's own local secret (lambdas/chat_api/auth.py).
+  for the signed-in user with the chat API's own local secret (chatbot/api/local_tokens.py).
 - oidc: `st.login` with Cognito; the user's ID token (exposed by `expose_tokens = "id"` in
   secrets.toml) is forwarded as it is, and the chat API verifies it against the user pool.
 
@@ -19,7 +19,8 @@ from typing import Literal
 
 import streamlit as st
 
-from chatbot.users import ADMIN, RememberMe, check_name
+from chatbot.api.local_tokens import issue_local_token, local_secret
+from chatbot.api.users import ADMIN, RememberMe, check_name
 from streamlit_app.cookies import DESK, CookieOrder, url_of
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.settings import UiSettings
@@ -49,6 +50,34 @@ KEY_REMOVED = "auth_removed"
 KEY_PASSWORD_RESET = "auth_password_reset"
 #: When this browser session signed in (epoch seconds): a password reset after it ends it.
 KEY_SIGNED_IN_AT = "auth_signed_in_at"
+
+#: The only session state that outlives a sign-out: it belongs to this browser's sign-in, not to
+#: whoever was signed in. streamlit-authenticator's own flags (its "logout" flag makes it ignore a
+#: "remember me" cookie the browser has not deleted yet), and the sign-in page's notices. Every
+#: other key, whichever page or widget made it, is the user's and goes (forget_the_last_user).
+KEPT_ACROSS_USERS = frozenset(
+    {
+        "authentication_status",
+        "username",
+        "name",
+        "email",
+        "roles",
+        "logout",
+        "password_hint",
+        KEY_FIRST_CREATED,
+        KEY_REMOVED,
+        KEY_PASSWORD_RESET,
+    }
+)
+
+
+def forget_the_last_user() -> None:
+    """Nothing of a user's may stay for whoever signs in next in this browser: every key of the
+    session state goes but the few the sign-in keeps (KEPT_ACROSS_USERS), so a new page's state
+    needs no list to be kept in step."""
+    for key in list(st.session_state):
+        if key not in KEPT_ACROSS_USERS:
+            del st.session_state[key]
 
 
 @dataclass(frozen=True)
@@ -259,13 +288,9 @@ def _local_token(user: str, admin: bool) -> str:
     holder = f"{user} admin" if admin else user
     if state.get(KEY_TOKEN_USER) == holder and state.get(KEY_TOKEN_EXPIRES, 0) - now > TOKEN_MARGIN_S:
         return str(state[KEY_TOKEN])
-    # The chat API's own modules decide where the secret lives, so both sides agree on it.
-    from lambdas.chat_api.auth import LocalTokens, local_secret
-    from lambdas.chat_api.settings import ChatApiSettings
-
-    token = LocalTokens(local_secret(ChatApiSettings.from_env().secret_file)).issue(
-        user, ttl_s=LOCAL_TOKEN_TTL_S, roles=[ADMIN] if admin else []
-    )
+    # The same secret file as the chat API's, found by the same rule (chatbot/api/local_tokens.py).
+    secret = local_secret(UiSettings.from_env().secret_file)
+    token = issue_local_token(secret, user, ttl_s=LOCAL_TOKEN_TTL_S, roles=[ADMIN] if admin else [])
     state[KEY_TOKEN], state[KEY_TOKEN_EXPIRES], state[KEY_TOKEN_USER] = token, now + LOCAL_TOKEN_TTL_S, holder
     return token
 

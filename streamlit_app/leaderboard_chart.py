@@ -8,11 +8,11 @@ from typing import Literal
 import altair as alt
 import pandas as pd
 
-from streamlit_app.api_models import Leaderboard, Rating
+from chatbot.api.leaderboard import Leaderboard, Rating
 
 RATING_COLUMNS = [
     "Model",
-    "Elo",
+    "Status",
     "Bradley-Terry",
     "95% CI",
     "Length-controlled",
@@ -28,11 +28,11 @@ RATING_COLUMNS = [
 
 
 def ratings_table(board: Leaderboard) -> pd.DataFrame:
-    """One row per model, best Elo first."""
+    """One row per model, best rating first."""
     rows = [
         {
             "Model": rating.model,
-            "Elo": rating.elo,
+            "Status": status(rating),
             "Bradley-Terry": rating.bradley_terry,
             "95% CI": f"{rating.bt_lower:.0f} – {rating.bt_upper:.0f}",
             "Length-controlled": rating.style_controlled,
@@ -45,9 +45,16 @@ def ratings_table(board: Leaderboard) -> pd.DataFrame:
             "Tokens/s": rating.median_tokens_per_s,
             "$ / 1k output tokens": cost_words(rating),
         }
-        for rating in sorted(board.ratings, key=lambda r: r.elo, reverse=True)
+        for rating in sorted(board.ratings, key=lambda r: r.bradley_terry, reverse=True)
     ]
     return pd.DataFrame(rows, columns=RATING_COLUMNS)
+
+
+def status(rating: Rating) -> str:
+    """`retired` (left the catalog), `provisional` (few votes yet), or empty."""
+    return ", ".join(
+        label for label, on in (("retired", rating.retired), ("provisional", rating.provisional)) if on
+    )
 
 
 def _interval(lower: float | None, upper: float | None) -> str:

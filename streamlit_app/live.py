@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from chatbot.chat.answer import Answer, LiveFigures
+from chatbot.api.answer import Answer, LiveFigures
 from chatbot.models.events import ErrorEvent, Event, LaneView, SessionEvent
 from streamlit_app.api import ApiError
 
@@ -36,6 +36,8 @@ class LiveTurn:
         self.lanes: list[LaneView] = []
         #: A failure of the whole turn (the request was refused, the API cannot be reached).
         self.failure: str | None = None
+        #: The API's error code for `failure` (e.g. model_warming_up), where it gave one.
+        self.failure_code: str | None = None
         #: Something the user should know that did not end the turn (a stop that failed).
         self.notice: str | None = None
         self._answers: dict[str | None, Answer] = {}
@@ -59,6 +61,7 @@ class LiveTurn:
             for event in events():
                 self.apply(event)
         except ApiError as exc:
+            self.failure_code = exc.code
             self._fail(str(exc))
         except Exception as exc:  # the page must learn of any failure, or it would wait forever
             self._fail(f"The answer failed: {exc}")

@@ -3,7 +3,7 @@
 One model, read by the app (`UiSettings.from_env()`) and written by the Pulumi program into the
 task definition (`UiSettings(...).to_env()`, and `UiSettings.variable(...)` for the names of the
 values that come from Secrets Manager). Local tokens are signed with the chat API's own secret
-file (CHATBOT_LOCAL_SECRET_FILE, see lambdas/chat_api/settings.py), so both sides agree on it.
+file, found by the same rule on both sides (chatbot/api/local_tokens.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from chatbot.env_settings import EnvSettings, env_field
+from chatbot.api.env_settings import EnvSettings, env_field
+from chatbot.api.local_tokens import SECRET_FILE_NAME
 
 
 def data_dir() -> Path:
@@ -38,6 +39,8 @@ class UiSettings(EnvSettings):
     users_file_path: Path | None = env_field(None, "CHATBOT_USERS_FILE")
     #: The local data folder; default .data in the current folder.
     data_dir: Path | None = env_field(None, "CHATBOT_DATA_DIR")
+    #: Local tokens' signing secret, shared with the chat API; default $CHATBOT_DATA_DIR/local-auth-secret.
+    local_secret_file: Path | None = env_field(None, "CHATBOT_LOCAL_SECRET_FILE")
     #: `st.login` with Cognito (streamlit_app/serve.py writes them into secrets.toml at start-up).
     auth_redirect_uri: str | None = env_field(None, "AUTH_REDIRECT_URI")
     auth_client_id: str | None = env_field(None, "AUTH_CLIENT_ID")
@@ -65,6 +68,10 @@ class UiSettings(EnvSettings):
     @property
     def users_file(self) -> Path:
         return self.users_file_path or self.data_folder() / "users.yaml"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.local_secret_file or self.data_folder() / SECRET_FILE_NAME
 
     def data_folder(self) -> Path:
         return (self.data_dir or Path(".data")).resolve()

@@ -16,21 +16,10 @@ import streamlit as st  # noqa: E402
 
 from streamlit_app import context  # noqa: E402
 from streamlit_app.formatting import as_plain_text  # noqa: E402
-from streamlit_app.identity import KEY_LOG_OUT, login_for  # noqa: E402
+from streamlit_app.identity import KEY_LOG_OUT, forget_the_last_user, login_for  # noqa: E402
 from streamlit_app.widgets.theme import theme_hint  # noqa: E402
 
 st.set_page_config(page_title="Multi-LLM chatbot", page_icon="💬", layout="wide")
-
-
-def forget_the_last_user() -> None:
-    """Nothing of a user's may stay for whoever signs in next in this browser."""
-    for key in list(st.session_state):
-        if (
-            key.startswith(("chat_", "cmp_", "hist_", "lb_", "docs_", "app_", "set_", "users_"))
-            or key == context.KEY_IDENTITY
-        ):
-            del st.session_state[key]
-
 
 login = login_for(context.settings())
 user = login.signed_in()
@@ -46,11 +35,14 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
     st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     st.Page("app_pages/documents.py", title="Documents", icon=":material/description:"),
+    st.Page("app_pages/usage.py", title="Usage", icon=":material/monitoring:"),
     st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
     st.Page("app_pages/shared.py", title="Shared", icon=":material/share:", url_path="shared"),
 ]
 if user.is_admin and context.settings().login == "local":  # with Cognito, its user pool holds the accounts
     pages.append(st.Page("app_pages/users.py", title="Users", icon=":material/group:"))
+if user.is_admin:
+    pages.append(st.Page("app_pages/mcp_servers.py", title="MCP servers", icon=":material/build:"))
 page = st.navigation(pages)
 
 with st.sidebar:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
+from chatbot.api.records import Message
+from chatbot.api.tools import ToolStepView
 from chatbot.models.events import Metrics, Source, Usage
-from streamlit_app.api_models import StoredMessage
 
 
 @dataclass(frozen=True)
@@ -17,18 +18,20 @@ class Shown:
     #: The compare lane (a, b, c, d); None for chat messages and for prompts sent to every lane.
     lane: str | None = None
     model: str | None = None
-    #: complete, stopped or error.
+    #: complete, stopped, error, or warming_up (the model was starting: nothing was saved).
     status: str = "complete"
     error: str | None = None
     usage: Usage | None = None
     metrics: Metrics | None = None
     sources: list[Source] = field(default_factory=list)
+    #: Assistant messages: the tools called and what they returned (shown collapsed).
+    tool_steps: list[ToolStepView] = field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer (votes name rounds by it).
     reply_to: int | None = None
     seq: int | None = None
 
     @classmethod
-    def from_stored(cls, message: StoredMessage) -> Shown:
+    def from_stored(cls, message: Message) -> Shown:
         return cls(
             role="user" if message.role == "user" else "assistant",
             content=message.content,
@@ -39,6 +42,7 @@ class Shown:
             usage=message.usage,
             metrics=message.metrics,
             sources=list(message.sources),
+            tool_steps=list(message.tool_steps),
             reply_to=message.reply_to,
             seq=message.seq,
         )
@@ -55,5 +59,6 @@ class Shown:
             usage=answer.usage,
             metrics=answer.metrics,
             sources=list(answer.sources),
+            tool_steps=[ToolStepView.model_validate(step.model_dump()) for step in answer.tool_steps],
             reply_to=reply_to,
         )

@@ -1,4 +1,4 @@
-"""The local users' command (the file itself: chatbot/users.py).
+"""The local users' command (the file itself: chatbot/api/users.py).
 
     python -m streamlit_app.users add NAME                  # asks for the password twice
     echo "$PASSWORD" | python -m streamlit_app.users add NAME --password-stdin
@@ -22,7 +22,7 @@ import argparse
 import getpass
 import sys
 
-from chatbot.users import UserInfo, UsersError, UsersFile, check_name
+from chatbot.api.users import UserInfo, UsersError, UsersFile, check_name
 from streamlit_app.settings import UiSettings
 
 __all__ = ["UserInfo", "UsersError", "UsersFile", "main"]

@@ -1,6 +1,18 @@
+"""Fixtures every test folder shares, and the two tiers: `make test-fast` runs every test not
+marked `models` (needs the real local models: the llama.cpp model server, the MiniLM embedder or
+the whole local stack) or `browser` (drives Chromium); `make test` runs them all.
+
+Tests are marked here, from what they use, so a new test lands in the right tier by itself: a
+test that uses a model fixture (directly or through another fixture) is `models`. The few
+modules that start models without a fixture are named in MODELS_MODULES. In the fast tier a
+test that still starts the model server fails, saying to mark it (see `_no_models_in_fast_tier`).
+"""
+
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +56,57 @@ def runtime_clients(model_server_url: str, runtime_client) -> RuntimeClients:
         sagemaker=runtime_client,
         bedrock=bedrock_runtime_client(endpoint_url=model_server_url, max_attempts=1),
     )
+
+
+#: Fixtures that run a real model, whatever uses them (pytest resolves fixtures' own fixtures).
+MODEL_FIXTURES = frozenset(
+    {"model_server_url", "runtime_client", "runtime_clients", "embedder", "stack", "indexer_retrieval"}
+)
+#: Modules that start a real model themselves, not through a fixture (relative to tests/).
+MODELS_MODULES = frozenset(
+    {
+        "chatbot/chat/test_service.py",
+        "chatbot/retrieval/test_cli.py",
+        "chatbot/retrieval/test_service.py",
+        "inference/test_batching.py",
+        "lambdas/test_boot.py",
+        "launcher/test_launcher.py",
+        "launcher/test_supervisor.py",
+    }
+)
+TESTS = Path(__file__).parent
+#: Set by `make test-fast`: starting the model server is then an error, not a slow test.
+FAST_TIER = os.environ.get("CHATBOT_TEST_TIER") == "fast"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(TESTS).as_posix()
+        if where.startswith("browser/"):
+            item.add_marker(pytest.mark.browser)
+        elif MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) or where in MODELS_MODULES:
+            item.add_marker(pytest.mark.models)
+
+
+@pytest.fixture(autouse=FAST_TIER)
+def _no_models_in_fast_tier(monkeypatch) -> None:
+    """In the fast tier, a test that starts the model server (or the MiniLM embedder) unmarked
+    fails at once and says why, instead of making the tier slow."""
+    import tests.servers
+    from chatbot.retrieval.embedders import LocalEmbedder
+
+    def refused(*args, **kwargs):
+        raise AssertionError(
+            "This test runs a real model but is not marked `models`: add its fixture to "
+            "MODEL_FIXTURES or its module to MODELS_MODULES in tests/conftest.py."
+        )
+
+    original = tests.servers.running_server
+
+    def running_server(args, *rest, **kwargs):
+        if "inference" in args:
+            refused()
+        return original(args, *rest, **kwargs)
+
+    monkeypatch.setattr(tests.servers, "running_server", running_server)
+    monkeypatch.setattr(LocalEmbedder, "_loaded", refused)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from lambdas.chat_api.settings import ChatApiSettings
+from launcher import stack
 from launcher.processes import ROOT, free_port
 from launcher.processes import running_server as _running_server
 
@@ -34,20 +36,9 @@ def running_server(
 @contextmanager
 def model_server_process(*extra_args: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """The real model server (both local models unless told otherwise): its URL and process."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [
-        "-m",
-        "inference",
-        "--config",
-        "models.yaml",
-        "--port",
-        str(port),
-        "--exit-with-stdin",
-        *extra_args,
-    ]
-    with running_server(args, f"{url}/ping") as process:
-        yield url, process
+    server = stack.model_server("127.0.0.1", free_port(), *extra_args)
+    with running_server(server.args, server.health_url) as process:
+        yield server.url, process
 
 
 @contextmanager
@@ -59,11 +50,9 @@ def model_server(*extra_args: str) -> Iterator[str]:
 @contextmanager
 def chat_api_server(env: dict[str, str]) -> Iterator[str]:
     """The real chat API (`python -m lambdas.chat_api`), configured by `env`; yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = ["-m", "lambdas.chat_api", "--port", str(port), "--exit-with-stdin"]
-    with running_server(args, f"{url}/health", env=env):
-        yield url
+    server = stack.chat_api("127.0.0.1", free_port(), ChatApiSettings())
+    with running_server(server.args, server.health_url, env={**server.env, **env}):
+        yield server.url
 
 
 @contextmanager

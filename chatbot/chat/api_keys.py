@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import new_id, utc_now
+from chatbot.api.records import new_id, utc_now
 from chatbot.errors import ChatbotError
 
 #: Every key starts with this, so the API tells a key from a sign-in token at a glance

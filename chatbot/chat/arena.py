@@ -10,13 +10,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from chatbot.chat.records import Lane, Message, Session, Vote
+from chatbot.api.lanes import LANE_IDS, MAX_LANES, lane_label
+from chatbot.api.records import Lane, Message, Session, Vote
 from chatbot.errors import InvalidRequestError
 from chatbot.models.events import LaneView
-
-#: The lanes of a compare or arena session, in pane order.
-LANE_IDS = ("a", "b", "c", "d")
-MAX_LANES = len(LANE_IDS)
 
 
 def check_lanes(session: Session, messages: Sequence[Message] = ()) -> None:
@@ -54,10 +51,6 @@ def check_continuable(session: Session, served: Sequence[str]) -> None:
                 f"Pane {lane.id.upper()} of this conversation used a model this deployment does not "
                 "serve, so it is kept as history and cannot be continued. Start a new comparison."
             )
-
-
-def lane_label(lane_id: str) -> str:
-    return f"Model {lane_id.upper()}"
 
 
 def new_lanes(models: Sequence[str]) -> list[Lane]:

@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot.api.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, counted_votes
-from chatbot.chat.records import AnswerFigures, Message, Vote, VoteChoice
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.chat.vote_rules import IDENTITY_LEAK, VoteRules, void_reasons
 from chatbot.errors import InvalidRequestError
@@ -246,13 +246,14 @@ def import_battles(store: HistoryStore, battle_lines: Sequence[Battle]) -> int:
 
 def ranking_table(board: Leaderboard) -> str:
     rows = [
-        f"{'rank':>4}  {'model':<24} {'BT':>7} {'95% CI':>15} {'style-ctl':>9} {'95% CI':>15} {'votes':>6}",
+        f"{'rank':>4}  {'model':<24} {'BT':>7} {'95% CI':>15} {'style-ctl':>9} {'95% CI':>15} {'votes':>6}  status",
     ]
     for place, rating in enumerate(board.ratings, start=1):
         rows.append(
             f"{place:>4}  {rating.model:<24} {rating.bradley_terry:>7.1f} "
             f"{f'{rating.bt_lower:.0f}–{rating.bt_upper:.0f}':>15} {rating.style_controlled:>9.1f} "
             f"{f'{rating.sc_lower:.0f}–{rating.sc_upper:.0f}':>15} {rating.votes:>6}"
+            f"  {'provisional' if rating.provisional else ''}"
         )
     voided = ", ".join(f"{count} {reason}" for reason, count in sorted(board.voided.items())) or "none"
     rows.append(f"{board.votes} votes counted; voided: {voided}")

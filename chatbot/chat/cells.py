@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chatbot.api.records import Vote
 from chatbot.chat.ratings import LENGTH_STEP, CellTable
-from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 CounterKey = tuple[str | int, ...]
@@ -138,24 +138,19 @@ class ArenaCounts:
         return {key: histogram_median(counts) for key, counts in buckets.items()}
 
     def cells(self) -> CellTable:
-        per_cell: dict[tuple[str, str, int], list[int]] = {}
-        for key, n in self.counters.items():
-            if key[0] == "cell" and n:
-                _, a, b, step, outcome = key
-                per_cell.setdefault((str(a), str(b), int(step)), [0, 0, 0])[OUTCOMES.index(str(outcome))] += n
-        models = sorted({model for a, b, _ in per_cell for model in (a, b)})
+        rows = [
+            (str(key[1]), str(key[2]), int(key[3]), OUTCOMES.index(str(key[4])), n)
+            for key, n in self.counters.items()
+            if key[0] == "cell" and n
+        ]
+        models = sorted({model for row in rows for model in row[:2]})
         index = {model: i for i, model in enumerate(models)}
-        keys = sorted(per_cell)
-        counts = np.array([per_cell[key] for key in keys], dtype=float).reshape(-1, 3)
-        return CellTable(
-            models,
-            np.array([index[a] for a, _, _ in keys], dtype=int),
-            np.array([index[b] for _, b, _ in keys], dtype=int),
-            np.array([step for _, _, step in keys], dtype=int),
-            counts[:, 0],
-            counts[:, 1],
-            counts[:, 2],
-        )
+        keys = np.array([(index[a], index[b], step) for a, b, step, _, _ in rows], dtype=int).reshape(-1, 3)
+        unique, cell = np.unique(keys, axis=0, return_inverse=True)
+        counts = np.zeros((len(unique), 3))
+        outcome = np.array([row[3] for row in rows], dtype=int)
+        np.add.at(counts, (cell.reshape(-1), outcome), np.array([row[4] for row in rows], dtype=float))
+        return CellTable(models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
 
 
 def tally(votes: Sequence[Vote], rules: VoteRules | None = None) -> ArenaCounts:
@@ -170,7 +165,12 @@ def tally(votes: Sequence[Vote], rules: VoteRules | None = None) -> ArenaCounts:
 
 def merge(rows: Iterable[tuple[str, int]]) -> ArenaCounts:
     """Counters from stored (key text, n) rows; the same key may come from several shards."""
+    rows = list(rows)
     counts = ArenaCounts()
-    for text, n in rows:
-        counts.counters[decode_key(text)] += int(n)
+    # One parse of every key (a JSON array of arrays) costs a fraction of one parse per key.
+    keys = json.loads("[" + ",".join(text for text, _ in rows) + "]")
+    summed: dict[CounterKey, int] = {}
+    for key, (_, n) in zip(keys, rows, strict=True):
+        summed[tuple(key)] = summed.get(tuple(key), 0) + int(n)
+    counts.counters.update(summed)
     return counts

@@ -10,6 +10,7 @@ One table, keyed so that everything is found through its owner:
 | arena counter | ARENA#{shard 0..15}   | the counter's key (cells.py) |                              |
 | daily votes | USER#{user}             | ARENA_DAY#{day}#{models} |                                 |
 | backfill done | ARENA                 | BACKFILLED         |                                       |
+| stored fit, refit lease | see chatbot/chat/dynamodb_fits.py                                    |
 | API key | see chatbot/chat/dynamodb_api_keys.py                                                    |
 
 Each message is its own item, so a long conversation never meets DynamoDB's 400 KB item
@@ -36,6 +37,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.api.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.cells import (
     ArenaCounts,
     CounterKey,
@@ -47,7 +49,7 @@ from chatbot.chat.cells import (
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.dynamodb_api_keys import DynamoDBApiKeys
 from chatbot.chat.dynamodb_everyday import DynamoDBEveryday
-from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
+from chatbot.chat.dynamodb_fits import DynamoDBArenaFits
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
 
@@ -114,7 +116,7 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday):
+class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits):
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region

@@ -18,7 +18,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.api.everyday import Approvals, FeedbackOut, FeedbackRequest, ModelApproval, Rating
-from chatbot.chat.records import is_imported_session, utc_now
+from chatbot.api.records import is_imported_session, utc_now
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError, InvalidRequestError
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from chatbot.api.everyday import Rating
+from chatbot.api.records import Message
 from chatbot.chat.feedback import Feedback, FeedbackStore
-from chatbot.chat.records import Message
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from chatbot.api.leaderboard import PROVISIONAL_UNDER_VOTES, Leaderboard, PairRecord, Rating, Separation
+from chatbot.api.records import Vote
 from chatbot.chat.cells import ArenaCounts, lane_outcomes, tally, vote_battles
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, CellTable, fit_cells, votes_to_separate
-from chatbot.chat.records import Vote
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 ELO_K = 4
@@ -33,77 +33,6 @@ ELO_K = 4
 #: (winner, loser, score): score 1 for a win, 0.5 for a tie.
 Outcome = tuple[str, str, float]
 CostOf = Callable[[str, float | None], ModelCost]
-
-
-class _Figures(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rating(_Figures):
-    model: str
-    #: The Bradley-Terry rating. (An online Elo needed every vote in order, and its rating
-    #: depended on that order; lmarena replaced it by Bradley-Terry for the same reason.)
-    elo: float
-    #: Bradley-Terry on the Elo scale, and its 95% bootstrap interval.
-    bradley_terry: float
-    bt_lower: float
-    bt_upper: float
-    #: Bradley-Terry with the answers' length difference as a covariate, and its interval.
-    style_controlled: float
-    sc_lower: float
-    sc_upper: float
-    votes: int
-    wins: int
-    losses: int
-    ties: int
-    median_ttft_ms: float | None = None
-    median_tokens_per_s: float | None = None
-    usd_per_1k_output_tokens: float | None = None
-    #: local, bedrock, sagemaker or unknown; `cost_note` says how the price was reached.
-    cost_basis: str = "unknown"
-    cost_note: str = ""
-    #: On the Pareto front of rating against cost (no model is both better and cheaper).
-    pareto_cost: bool = False
-    #: On the Pareto front of rating against speed (no model is both better and faster).
-    pareto_speed: bool = False
-
-
-class PairRecord(_Figures):
-    model_a: str
-    model_b: str
-    a_wins: int
-    b_wins: int
-    ties: int
-
-    @property
-    def a_win_rate(self) -> float:
-        games = self.a_wins + self.b_wins + self.ties
-        return (self.a_wins + self.ties / 2) / games if games else 0.5
-
-
-class Separation(_Figures):
-    """Two neighbours in the ranking, and the votes that would tell them apart."""
-
-    higher: str
-    lower: str
-    #: More votes between them, at the current win rate, until their intervals stop
-    #: overlapping: 0 if they already do not; None if they never would (equal ratings).
-    votes_to_separate: int | None
-
-
-class Leaderboard(_Figures):
-    ratings: list[Rating]
-    pairs: list[PairRecord]
-    #: Votes counted.
-    votes: int
-    #: Votes not counted, by reason code (identity_leak, over_daily_limit).
-    voided: dict[str, int] = {}
-    separation: list[Separation] = []
-    #: Style control: Elo points a model gains for an answer as long as it can be, against one
-    #: of no length (positive: voters prefer longer answers).
-    length_effect: float | None = None
-    #: The cheapest model whose 95% interval overlaps the top model's.
-    cheapest_near_top: str | None = None
 
 
 def outcomes(vote: Vote) -> list[Outcome]:
@@ -158,7 +87,6 @@ def leaderboard_from_counts(
         ratings.append(
             Rating(
                 model=model,
-                elo=round(float(raw.rating[i]), 1),
                 bradley_terry=round(float(raw.rating[i]), 1),
                 bt_lower=round(float(raw.lower[i]), 1),
                 bt_upper=round(float(raw.upper[i]), 1),
@@ -166,6 +94,7 @@ def leaderboard_from_counts(
                 sc_lower=round(float(style.lower[i]), 1),
                 sc_upper=round(float(style.upper[i]), 1),
                 votes=model_votes.get(model, 0),
+                provisional=model_votes.get(model, 0) < PROVISIONAL_UNDER_VOTES,
                 wins=wins,
                 losses=losses,
                 ties=ties,
@@ -187,6 +116,14 @@ def leaderboard_from_counts(
         length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
         cheapest_near_top=_cheapest_near_top(ratings),
     )
+
+
+def with_retired(board: Leaderboard, catalog: Iterable[str]) -> Leaderboard:
+    """The board with each model that is not in the catalog (any more) marked retired: applied
+    as the board is served, so a stored fit follows the catalog a deploy changed."""
+    served = set(catalog)
+    ratings = [rating.model_copy(update={"retired": rating.model not in served}) for rating in board.ratings]
+    return board.model_copy(update={"ratings": ratings})
 
 
 def _results(table: CellTable) -> np.ndarray:

@@ -1,81 +1,140 @@
-"""The leaderboard's fit, kept ready: GET /leaderboard answers from the last fit at once, and a
-fit runs in the background when votes arrive (the bootstrap over many votes takes seconds).
+"""One leaderboard for every instance of the chat API: the fit stored with its version
+(chatbot/chat/fit_store.py), refitted by one instance at a time under the store's lease.
 
-A reader right after a vote waits for that vote's fit, up to `wait_for_votes_s`, then gets the
-previous fit. Votes cast in another process (another Lambda instance) are seen by a refit once
-the fit is older than `max_age_s`.
+- GET /leaderboard serves the stored fit: one read of one record (at most every `reread_s` per
+  process), so a cold instance answers at once, whatever the number of votes.
+- A vote starts a refit in the background: take the lease, fit the counters, save the fit as
+  the next version, give the lease back. If another instance holds the lease, this one tries
+  again until it gets it (its vote may have come after the other's read of the counters).
+- A reader right after its own vote waits for that vote's refit, up to `wait_for_votes_s`,
+  then gets the stored fit.
+- In AWS a schedule also refits (infra/arena_refit.py), so a quiet arena converges too.
+- Before any fit is stored, the first reader fits (under the lease, and stores it); if another
+  instance is fitting, it fits for itself meanwhile rather than wait.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from chatbot.chat.fit_store import FitStore, StoredFit
 from chatbot.chat.leaderboard import Leaderboard
 
+#: A refit holds the lease this long at most: far longer than a fit (about a second at a
+#: million votes), so only a crashed refitter's lease ever runs out.
+LEASE_S = 120.0
+#: How long to wait before trying again for a lease someone else holds.
+LEASE_RETRY_S = 1.0
 
-class CachedLeaderboard:
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SharedLeaderboard:
     def __init__(
         self,
-        compute: Callable[[], Leaderboard],
+        store: FitStore,
+        fit: Callable[[], Leaderboard],
         *,
-        max_age_s: float = 30.0,
+        holder: str | None = None,
+        reread_s: float = 2.0,
         wait_for_votes_s: float = 2.0,
+        lease_s: float = LEASE_S,
+        lease_retry_s: float = LEASE_RETRY_S,
     ):
-        self._compute = compute
-        self._max_age_s = max_age_s
+        self._store = store
+        self._fit = fit
+        self.holder = holder or f"refit-{uuid.uuid4().hex[:12]}"
+        self._reread_s = reread_s
         self._wait_for_votes_s = wait_for_votes_s
+        self._lease_s = lease_s
+        self._lease_retry_s = lease_retry_s
         self._changed = threading.Condition()
-        self._board: Leaderboard | None = None
-        self._failure: Exception | None = None
-        self._fitted_at = 0.0
-        #: Votes seen (this process) and votes the current board includes.
-        self._wanted, self._have = 0, -1
-        self._refreshing = False
+        self._stored: StoredFit | None = None
+        self._read_at = -float("inf")
+        #: Votes seen (this process), and those the last refit of this process includes.
+        self._wanted, self._have = 0, 0
+        self._refitting = False
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self) -> Leaderboard:
+        with self._changed:
+            deadline = time.monotonic() + self._wait_for_votes_s
+            while self._refitting and self._have < self._wanted:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            fresh = time.monotonic() - self._read_at < self._reread_s
+            if fresh and self._stored is not None and self._stored.board is not None:
+                return self._stored.board
+        stored = self._store.stored_fit()
+        if stored is None or stored.board is None:  # none yet, or an older release's shape
+            stored = self.refit()
+            if stored is None or stored.board is None:  # another instance is fitting: fit for now
+                stored = StoredFit(version=0, fitted_at=_now(), board=self._fit())
+        with self._changed:
+            if self._stored is None or self._stored.board is None or stored.version >= self._stored.version:
+                self._stored, self._read_at = stored, time.monotonic()
+            return self._stored.board or stored.board
+
+    def stored(self) -> StoredFit | None:
+        """The stored fit, read now."""
+        return self._store.stored_fit()
+
+    # -- refitting ------------------------------------------------------------------------------
+
+    def refit(self) -> StoredFit | None:
+        """One refit under the lease, saved as the next version; None if another holds the
+        lease (that refit is under way)."""
+        if not self._store.take_refit_lease(self.holder, _now(), self._lease_s):
+            return None
+        try:
+            previous = self._store.stored_fit()
+            version = (previous.version if previous else 0) + 1
+            fitted_at = _now()
+            board = self._fit().model_copy(update={"version": version, "fitted_at": fitted_at})
+            stored = StoredFit(version=version, fitted_at=fitted_at, board=board)
+            return stored if self._store.save_fit(stored) else self._store.stored_fit()
+        finally:
+            self._store.end_refit_lease(self.holder)
 
     def votes_arrived(self) -> None:
         with self._changed:
             self._wanted += 1
-            self._start_refresh()
+            if not self._refitting:
+                self._refitting = True
+                threading.Thread(target=self._refit_for_votes, name="leaderboard-refit", daemon=True).start()
 
-    def get(self) -> Leaderboard:
-        with self._changed:
-            if self._board is None or self._have < self._wanted:
-                self._start_refresh()
-                first = self._board is None
-                deadline = time.monotonic() + self._wait_for_votes_s
-                while self._refreshing and (self._board is None or self._have < self._wanted):
-                    remaining = None if first else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    self._changed.wait(remaining)
-                if self._board is None:
-                    raise self._failure or RuntimeError("The leaderboard could not be computed.")
-            elif time.monotonic() - self._fitted_at > self._max_age_s:
-                self._start_refresh()
-            return self._board
-
-    def _start_refresh(self) -> None:
-        """Called with the lock held."""
-        if not self._refreshing:
-            self._refreshing = True
-            threading.Thread(
-                target=self._refresh, args=(self._wanted,), name="leaderboard-fit", daemon=True
-            ).start()
-
-    def _refresh(self, generation: int) -> None:
-        board, failure = None, None
-        try:
-            board = self._compute()
-        except Exception as exc:  # kept for the reader; the last good board stays served
-            failure = exc
-        with self._changed:
-            self._refreshing = False
-            if board is not None:
-                self._board, self._have, self._fitted_at = board, generation, time.monotonic()
-            else:
-                self._failure = failure
-            if board is not None and self._have < self._wanted:
-                self._start_refresh()  # more votes arrived during the fit
-            self._changed.notify_all()
+    def _refit_for_votes(self) -> None:
+        """Refits until one started after the last vote seen here is stored."""
+        while True:
+            with self._changed:
+                if self._have >= self._wanted:
+                    self._refitting = False
+                    self._changed.notify_all()
+                    return
+                wanted = self._wanted
+            try:
+                stored = self.refit()
+            except Exception:  # the stored fit stays served; the next vote or schedule refits
+                stored = None
+                wanted = -1
+            with self._changed:
+                if stored is not None:
+                    self._have = max(self._have, wanted)
+                    if self._stored is None or stored.version >= self._stored.version:
+                        self._stored, self._read_at = stored, time.monotonic()
+                elif wanted == -1:
+                    self._refitting = False
+                    self._changed.notify_all()
+                    return
+                self._changed.notify_all()
+            if stored is None:
+                time.sleep(self._lease_retry_s)

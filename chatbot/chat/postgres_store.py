@@ -10,6 +10,7 @@ from typing import Any
 from psycopg2.errors import UniqueViolation
 from psycopg2.extras import Json, execute_values
 
+from chatbot.api.records import Lane, Message, Session, SessionPage, Vote
 from chatbot.chat.cells import (
     ArenaCounts,
     CounterKey,
@@ -22,7 +23,7 @@ from chatbot.chat.cells import (
 from chatbot.chat.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from chatbot.chat.postgres_api_keys import PostgresApiKeys
 from chatbot.chat.postgres_everyday import PostgresEveryday
-from chatbot.chat.records import Lane, Message, Session, SessionPage, Vote
+from chatbot.chat.postgres_fits import PostgresArenaFits
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import cast_time_reason, daily_key, over_limit_reason
 from chatbot.migrations import apply_migrations
@@ -105,13 +106,14 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     raise InvalidCursorError()
 
 
-class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday):
+class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday, PostgresArenaFits):
     def __init__(self, pool: ConnectionPool):
         self._pool = pool
         with pool.connection() as conn:
             apply_migrations(conn, "chat_history", MIGRATIONS)
         self._migrate_api_keys()
         self._migrate_everyday()  # feedback, share links, search (issue 23)
+        self._migrate_arena_fits()
         self.backfill_arena_counts()
 
     def create_session(self, session: Session) -> Session:

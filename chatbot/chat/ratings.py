@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -95,11 +96,25 @@ def cells_of(battles: Battles) -> CellTable:
     return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
 
 
+#: Bootstrap rounds fitted together: one Newton step for all of them is a few array operations,
+#: and the rounds' arrays (rounds x cells) stay tens of MB.
+ROUNDS_PER_BATCH = 50
+#: A count at least this large is redrawn as a normal of the same mean and variance, not a
+#: Poisson (a normal draw costs a fraction of a Poisson's). Each rating's resample sums many
+#: cells, so only the counts' variance shows in its spread, and the intervals are the
+#: all-Poisson ones to a point (tests/chatbot/chat/test_cells.py).
+NORMAL_FROM = 10.0
+#: Newton stops once no coefficient moves more than this (in logits: 0.02 rating points);
+#: converging quadratically, it is then far closer than that.
+CONVERGED = 1e-4
+
+
 @dataclass(frozen=True)
 class _Rows:
     """Rows of the regression: model `first` against `second`, with a length term if `length`
-    is given. Each row has two +-1 entries and the length: the curvature is summed per model
-    pair (np.bincount), never formed as a dense matrix product over the rows."""
+    is given. Sums over rows are taken per pair of models (np.bincount), and the model terms
+    come from the pairs through their incidence matrix (+1 first, -1 second): the cost of a
+    Newton step grows with the rows, its matrix algebra only with the pairs."""
 
     models: int
     first: np.ndarray
@@ -110,27 +125,14 @@ class _Rows:
     def width(self) -> int:
         return self.models + (self.length is not None)
 
-    def logits(self, beta: np.ndarray) -> np.ndarray:
-        eta = beta[self.first] - beta[self.second]
-        return eta if self.length is None else eta + beta[self.models] * self.length
-
-    def gradient(self, residual: np.ndarray) -> np.ndarray:
-        m = self.models
-        g = np.bincount(self.first, residual, m) - np.bincount(self.second, residual, m)
-        return g if self.length is None else np.append(g, (residual * self.length).sum())
-
-    def curvature(self, weight: np.ndarray) -> np.ndarray:
-        m, h = self.models, np.zeros((self.width, self.width))
-        pair = np.bincount(self.first * m + self.second, weight, m * m).reshape(m, m)
-        h[:m, :m] = np.diag(np.bincount(self.first, weight, m) + np.bincount(self.second, weight, m))
-        h[:m, :m] -= pair + pair.T
-        if self.length is not None:
-            cross = np.bincount(self.first, weight * self.length, m) - np.bincount(
-                self.second, weight * self.length, m
-            )
-            h[:m, m] = h[m, :m] = cross
-            h[m, m] = (weight * self.length**2).sum()
-        return h
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pair of each row, incidence matrix: pairs x models)."""
+        pairs, pair_of = np.unique(np.stack([self.first, self.second], axis=1), axis=0, return_inverse=True)
+        incidence = np.zeros((len(pairs), self.models))
+        incidence[np.arange(len(pairs)), pairs[:, 0]] = 1.0
+        incidence[np.arange(len(pairs)), pairs[:, 1]] = -1.0
+        return pair_of.reshape(-1), incidence
 
 
 def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[Fit, Fit]:
@@ -140,7 +142,9 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     0.5, its losses 0, so the row needs only its score (wins + ties / 2) and its battles. The
     raw fit has no length term, so its cells are summed per pair of models first. The cost
     grows with the cells, not the battles. The bootstrap redraws each count as a Poisson of
-    itself: for many votes, the same spread as resampling the battles, without them."""
+    itself: for many votes, the same spread as resampling the battles, without them. Its rounds
+    are fitted ROUNDS_PER_BATCH at a time, each from the point estimate (two or three Newton
+    steps), so no Python loop runs per round."""
     m = len(table.models)
     style_rows = _Rows(m, table.first, table.second, table.step * LENGTH_STEP)
     pairs, pair_of = np.unique(np.stack([table.first, table.second], axis=1), axis=0, return_inverse=True)
@@ -148,46 +152,115 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     raw_rows = _Rows(m, pairs[:, 0], pairs[:, 1])
 
     def by_pair(values: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_of, weights=values, minlength=len(pairs))
+        """Per pair of models, the sum of its cells (along the last axis)."""
+        return _sum_by(pair_of, len(pairs), values)
 
     score, total = table.wins + table.ties / 2, table.wins + table.losses + table.ties
     raw_beta = _logistic(raw_rows, by_pair(score), by_pair(total))
     style_beta = _logistic(style_rows, score, total)
     rng = np.random.default_rng(seed)
     raw_samples, style_samples = [], []
-    for _ in range(rounds):
-        wins, losses, ties = (
-            rng.poisson(counts).astype(float) for counts in (table.wins, table.losses, table.ties)
-        )
+    for batch in range(0, rounds, ROUNDS_PER_BATCH):
+        size = min(ROUNDS_PER_BATCH, rounds - batch)
+        wins, losses, ties = (_poisson_redraws(rng, n, size) for n in (table.wins, table.losses, table.ties))
         score_b, total_b = wins + ties / 2, wins + losses + ties
         raw_samples.append(_logistic(raw_rows, by_pair(score_b), by_pair(total_b), start=raw_beta))
         style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
-    raw = _summary(raw_beta, np.array(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
-    style = _summary(style_beta, np.array(style_samples), _covariance(style_rows, total, style_beta), m)
+    raw = _summary(raw_beta, np.concatenate(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
+    style = _summary(style_beta, np.concatenate(style_samples), _covariance(style_rows, total, style_beta), m)
     return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
 
 
 def _logistic(
     rows: _Rows, score: np.ndarray, total: np.ndarray, start: np.ndarray | None = None
 ) -> np.ndarray:
-    """Logistic regression on grouped rows (row i: `total[i]` trials scoring `score[i]`, ties
-    counting half), with the prior, by Newton's method."""
-    beta = np.zeros(rows.width) if start is None else start[: rows.width].copy()
-    prior = PRIOR * np.eye(rows.width)
+    """Logistic regression on grouped rows (row i: `total[..., i]` trials scoring
+    `score[..., i]`, ties counting half), with the prior, by Newton's method. Given 2-D
+    (rounds x rows), the rounds are fitted together, each its own regression."""
+    batched = score.ndim == 2
+    score, total = np.atleast_2d(score), np.atleast_2d(total)
+    rounds, m, width = len(score), rows.models, rows.width
+    pair_of, incidence = rows.pairs
+    pairs = len(incidence)
+    outer = (incidence[:, :, None] * incidence[:, None, :]).reshape(pairs, m * m)
+    flat = (np.arange(rounds)[:, None] * pairs + pair_of[None, :]).ravel()
+
+    def per_pair(values: np.ndarray) -> np.ndarray:
+        return np.bincount(flat, values.ravel(), rounds * pairs).reshape(rounds, pairs)
+
+    beta = np.zeros((rounds, width)) if start is None else np.tile(start[:width], (rounds, 1))
+    prior = PRIOR * np.eye(width)
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-rows.logits(beta)))
-        gradient = rows.gradient(score - total * p) - PRIOR * beta
-        step = np.linalg.solve(rows.curvature(total * p * (1 - p)) + prior, gradient)
+        eta = (beta[:, :m] @ incidence.T)[:, pair_of]
+        if rows.length is not None:
+            eta += beta[:, m : m + 1] * rows.length
+        p = 1.0 / (1.0 + np.exp(-eta))
+        residual, weight = score - total * p, total * p * (1 - p)
+        gradient = np.empty((rounds, width))
+        gradient[:, :m] = per_pair(residual) @ incidence
+        hessian = np.empty((rounds, width, width))
+        hessian[:, :m, :m] = (per_pair(weight) @ outer).reshape(rounds, m, m)
+        if rows.length is not None:
+            gradient[:, m] = (residual * rows.length).sum(axis=1)
+            hessian[:, :m, m] = hessian[:, m, :m] = per_pair(weight * rows.length) @ incidence
+            hessian[:, m, m] = (weight * rows.length**2).sum(axis=1)
+        step = np.linalg.solve(hessian + prior, (gradient - PRIOR * beta)[..., None])[..., 0]
         beta += step
-        if np.abs(step).max() < 1e-6:
+        if np.abs(step).max() < CONVERGED:
             break
-    return beta
+    return beta if batched else beta[0]
 
 
 def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
-    p = 1.0 / (1.0 + np.exp(-rows.logits(beta)))
-    return np.linalg.inv(rows.curvature(total * p * (1 - p)) + PRIOR * np.eye(rows.width))
+    pair_of, incidence = rows.pairs
+    m, pairs = rows.models, len(incidence)
+    eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.length is None else beta[m] * rows.length)
+    p = 1.0 / (1.0 + np.exp(-eta))
+    weight = total * p * (1 - p)
+    hessian = np.zeros((rows.width, rows.width))
+    hessian[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
+    if rows.length is not None:
+        hessian[:m, m] = hessian[m, :m] = np.bincount(pair_of, weight * rows.length, pairs) @ incidence
+        hessian[m, m] = weight @ rows.length**2
+    return np.linalg.inv(hessian + PRIOR * np.eye(rows.width))
+
+
+def _sum_by(group: np.ndarray, groups: int, values: np.ndarray) -> np.ndarray:
+    """Sums of `values` (1-D, or rounds x items) per group of their last axis."""
+    if values.ndim == 1:
+        return np.bincount(group, values, groups)
+    rounds = len(values)
+    flat = (np.arange(rounds)[:, None] * groups + group[None, :]).ravel()
+    return np.bincount(flat, values.ravel(), rounds * groups).reshape(rounds, groups)
+
+
+def _poisson_redraws(rng: np.random.Generator, counts: np.ndarray, rounds: int) -> np.ndarray:
+    """`rounds` redraws of each count as a Poisson of itself (rounds x counts). A small count
+    is drawn exactly, by its Poisson's inverse distribution function (counts are whole numbers,
+    so a few tables serve every cell); a large one as the normal of the same mean and variance
+    (NORMAL_FROM)."""
+    drawn = np.empty((rounds, len(counts)))
+    large = counts >= NORMAL_FROM
+    big = counts[large]
+    drawn[:, large] = np.maximum(big + np.sqrt(big) * rng.standard_normal((rounds, len(big))), 0.0)
+    for value in np.unique(counts[~large]):
+        where = np.flatnonzero(counts == value)
+        drawn[:, where] = np.searchsorted(
+            _poisson_cdf(float(value)), rng.random((rounds, len(where))), "right"
+        )
+    return drawn
+
+
+def _poisson_cdf(mean: float) -> np.ndarray:
+    """P(K <= k) for k = 0, 1, ... up to where the tail is below 1e-15 (the last entry is 1)."""
+    if mean <= 0:
+        return np.ones(1)
+    k = np.arange(int(mean + 12 * math.sqrt(mean) + 20))
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(k[1:]))])
+    cdf = np.cumsum(np.exp(k * math.log(mean) - mean - log_factorial))
+    cdf[-1] = 1.0
+    return cdf
 
 
 def _summary(beta: np.ndarray, samples: np.ndarray, covariance: np.ndarray, m: int) -> Fit:

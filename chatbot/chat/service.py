@@ -2,7 +2,8 @@
 
 It only composes the parts, each with one job:
 - `sessions.SessionQueries`: listing, reading, renaming and deleting a user's sessions;
-- `turns.TurnRunner`: running a chat or compare turn, each lane through an `answer.Answer`;
+- `turns.TurnRunner`: running a chat or compare turn, and `completions.Completions` a `/v1`
+  call, each answer through the one generation pipeline (`pipeline`);
 - `votes.Votes`: votes and the leaderboard;
 - `transfer.ConversationTransfer`: conversations exported (JSON, Markdown) and imported;
 - `arena`: what an arena hides, and when it is revealed (the others ask it).
@@ -12,14 +13,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.battles import import_battles, read_battles
+from chatbot.chat.completions import Completions
 from chatbot.chat.costs import Hosting
 from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.chat.pipeline import Admission, Pipeline
 from chatbot.chat.sessions import Conversation, SessionQueries
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.transfer import ConversationsExport, ConversationTransfer, ImportResult
@@ -31,6 +35,9 @@ from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Event
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import Retriever
+
+if TYPE_CHECKING:  # the tools bring the MCP client: imported only where a chat uses them
+    from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["BattlesImported", "ChatService", "Conversation", "ServiceLimits", "VoteResult"]
 
@@ -54,12 +61,17 @@ class ChatService:
         limits: ServiceLimits | None = None,
         vote_rules: VoteRules | None = None,
         hosting: Hosting = "local",
+        pipeline: Pipeline | None = None,
     ):
-        """`hosting`: "local" when the models run on this machine (they cost $0), else "aws"."""
+        """`hosting`: "local" when the models run on this machine (they cost $0), else "aws".
+        `pipeline`: the generation pipeline every answer runs through (policy passes its
+        admissions here: see chatbot.chat.pipeline)."""
         self.catalog = catalog
         self.store = store
         self.sessions = SessionQueries(store)
-        self.turns = TurnRunner(catalog, endpoint_factory, store, retriever=retriever, limits=limits)
+        self.turns = TurnRunner(
+            catalog, endpoint_factory, store, retriever=retriever, limits=limits, pipeline=pipeline
+        )
         self.votes = Votes(store, catalog, rules=vote_rules, hosting=hosting)
         self.transfer = ConversationTransfer(store, self.sessions)
 
@@ -97,16 +109,37 @@ class ChatService:
         return self.turns.endpoint(name)
 
     def chat(
-        self, user_id: str, request: ChatRequest, *, cancelled: threading.Event | None = None
+        self,
+        user_id: str,
+        request: ChatRequest,
+        *,
+        cancelled: threading.Event | None = None,
+        admissions: Sequence[Admission] = (),
+        toolbox: Toolbox | None = None,
     ) -> Iterator[Event]:
-        """One model answers. Raises for a bad request; the returned events then say the rest."""
-        return self.turns.chat(user_id, request, cancelled or threading.Event())
+        """One model answers (with `toolbox`, through the tool loop). Raises for a bad request (or
+        one an admission refuses); the returned events then say the rest."""
+        return self.turns.chat(user_id, request, cancelled or threading.Event(), admissions, toolbox)
 
     def compare(
-        self, user_id: str, request: CompareRequest, *, cancelled: threading.Event | None = None
+        self,
+        user_id: str,
+        request: CompareRequest,
+        *,
+        cancelled: threading.Event | None = None,
+        admissions: Sequence[Admission] = (),
     ) -> Iterator[Event]:
         """2 to 4 models answer the same message at once, each with its own history."""
-        return self.turns.compare(user_id, request, cancelled or threading.Event())
+        return self.turns.compare(user_id, request, cancelled or threading.Event(), admissions)
+
+    def completions(self) -> Completions:
+        """Stateless `/v1` completions through the same pipeline as chat and compare."""
+        return Completions(
+            self.endpoint,
+            self.store,
+            max_message_chars=self.limits.max_message_chars,
+            pipeline=self.turns.pipeline,
+        )
 
     def stop(self, user_id: str, session_id: str, lane: str | None = None) -> None:
         self.turns.stop(user_id, session_id, lane)

@@ -3,28 +3,11 @@ what stays hidden)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.sessions import Conversation
 from chatbot.chat import arena
-from chatbot.chat.records import Message, Session, SessionPage
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError
-from chatbot.models.events import LaneView
-
-
-class Conversation(BaseModel):
-    """A session with its messages, as a user may see it (arena models hidden until the vote)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    session: Session
-    messages: list[Message]
-    #: The session's lanes as the panes show them.
-    lanes: list[LaneView] = []
-    #: Arena sessions: whether the models have been revealed by a vote.
-    revealed: bool = True
-    #: Compare and arena sessions: the rounds already voted on (a round takes one vote).
-    voted_rounds: list[int] = []
 
 
 class SessionQueries:

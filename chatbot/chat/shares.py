@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.api.everyday import SharedConversation, SharedMessage, ShareOut
-from chatbot.chat.records import utc_now
+from chatbot.api.records import utc_now
 from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from chatbot.chat.records import Session
+from chatbot.api.records import Session
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError
 

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from chatbot.api.records import Message, Session, SessionPage, Vote
 from chatbot.chat.api_keys import MAX_ACTIVE_KEYS, ApiKey
 from chatbot.chat.cells import ArenaCounts
-from chatbot.chat.records import Message, Session, SessionPage, Vote
+from chatbot.chat.fit_store import StoredFit
 from chatbot.errors import ChatbotError
 
 
@@ -94,6 +95,16 @@ class HistoryStore(Protocol):
         ...
 
     def session_votes(self, session_id: str) -> list[Vote]: ...
+
+    # -- one fit for everyone (chatbot/chat/fit_store.py) --------------------------------------
+
+    def stored_fit(self) -> StoredFit | None: ...
+
+    def save_fit(self, fit: StoredFit) -> bool: ...
+
+    def take_refit_lease(self, holder: str, now: datetime, hold_s: float) -> bool: ...
+
+    def end_refit_lease(self, holder: str) -> None: ...
 
     # -- the gateway's API keys (chatbot/chat/api_keys.py) -----------------------------------
 

@@ -14,17 +14,18 @@ does not serve them, and such a session cannot be continued.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.records import Message, Session, imported_session_id, utc_now
+from chatbot.api.sessions import Conversation, ImportResult
 from chatbot.chat import arena
-from chatbot.chat.records import Message, Session, imported_session_id, utc_now
-from chatbot.chat.sessions import Conversation, SessionQueries
+from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError
 
-FORMAT = "chatbot.conversations/1"
+FORMAT: Final = "chatbot.conversations/1"
 ExportFormat = Literal["json", "markdown"]
 
 
@@ -43,14 +44,6 @@ class ConversationsExport(BaseModel):
     format: Literal["chatbot.conversations/1"] = FORMAT
     exported_at: datetime = Field(default_factory=utc_now)
     conversations: list[ExportedConversation]
-
-
-class ImportResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    imported: int
-    #: Conversations already in the history (imported before, or never gone).
-    skipped: int
 
 
 class ConversationTransfer:
@@ -141,7 +134,7 @@ def _heading(message: Message) -> str:
     who = message.model or "Assistant"
     if message.lane:
         who += f" (pane {message.lane})"
-    figures = []
+    figures: list[str] = []
     if message.status != "complete":
         figures.append(message.status)
     if message.metrics and message.metrics.ttft_ms is not None:

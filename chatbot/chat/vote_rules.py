@@ -20,7 +20,7 @@ from datetime import UTC
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import Vote, is_imported_session
+from chatbot.api.records import Vote, is_imported_session
 
 IDENTITY_LEAK = "identity_leak"
 OVER_DAILY_LIMIT = "over_daily_limit"

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
+from chatbot.api.records import AnswerFigures, Lane, Message, Vote, is_imported_session
+from chatbot.api.requests import VoteRequest
+from chatbot.api.sessions import VoteResult
 from chatbot.chat import arena
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
-from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts
-from chatbot.chat.leaderboard_cache import CachedLeaderboard
-from chatbot.chat.records import AnswerFigures, Lane, Message, Vote, is_imported_session
-from chatbot.chat.requests import VoteRequest
+from chatbot.chat.fit_store import StoredFit
+from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts, with_retired
+from chatbot.chat.leaderboard_cache import SharedLeaderboard
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
 from chatbot.errors import InvalidRequestError
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.events import LaneView
 
 TWO_LANE_CHOICES = frozenset({"left", "right", "tie", "both_bad"})
 MANY_LANE_CHOICES = frozenset({"best", "all_bad"})
-
-
-class VoteResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    vote: Vote
-    #: The session's lanes, revealed (an arena hides its models until its vote).
-    lanes: list[LaneView]
-    #: The lanes' models by lane id, read from those lanes.
-    models: dict[str, str]
 
 
 class Votes:
@@ -43,7 +32,7 @@ class Votes:
         self.catalog = catalog
         self.rules = rules or VoteRules()
         self.hosting: Hosting = hosting
-        self.board = CachedLeaderboard(self.fresh_leaderboard)
+        self.board = SharedLeaderboard(store, self.fresh_leaderboard)
         #: Whether this process has made sure the counters hold the votes of older releases.
         self._backfilled = False
 
@@ -82,8 +71,13 @@ class Votes:
         return VoteResult(vote=vote, lanes=lanes, models={str(lane.id): str(lane.model) for lane in lanes})
 
     def leaderboard(self) -> Leaderboard:
-        """The last fit (refreshed in the background as votes arrive)."""
-        return self.board.get()
+        """The stored fit (refitted in the background as votes arrive, by one instance at a time),
+        its models that left the catalog marked retired."""
+        return with_retired(self.board.get(), self.catalog.names)
+
+    def refit(self) -> StoredFit | None:
+        """One refit now, stored for every instance (the schedule's); None if one is under way."""
+        return self.board.refit()
 
     def fresh_leaderboard(self) -> Leaderboard:
         """A fit of the arena's counters now: one read of the cells, whatever the number of votes."""

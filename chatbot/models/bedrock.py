@@ -17,6 +17,7 @@ few quick retries; after that the user reads "<model> is busy, try again in N s"
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, EventStreamError
 
+from chatbot.api.tool_specs import ToolRequest
 from chatbot.errors import (
     ChatbotError,
     ConfigError,
@@ -36,8 +38,8 @@ from chatbot.errors import (
 )
 from chatbot.models.adapters import adapter_for
 from chatbot.models.deployment import BEDROCK_BOUNDS
-from chatbot.models.endpoints import CONNECTION_ERRORS, ModelEndpoint, model_events
-from chatbot.models.events import Event
+from chatbot.models.endpoints import CONNECTION_ERRORS, Endpoint, model_events
+from chatbot.models.events import Event, ToolCallEvent
 from chatbot.models.request_config import ParsedChunk, within_bounds
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
@@ -58,7 +60,7 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 8.0
 
 
-class BedrockEndpoint(ModelEndpoint):
+class BedrockEndpoint(Endpoint):
     def __init__(
         self,
         spec: ModelSpec,
@@ -87,15 +89,22 @@ class BedrockEndpoint(ModelEndpoint):
         params: GenerationParams,
         *,
         mode: StreamingMode | None = None,
+        tools: ToolRequest | None = None,
     ) -> Iterator[Event]:
+        """`tools`: the model may call them (ToolCallEvents, then Done with finish_reason
+        tool_calls); the prompt may hold assistant `tool_calls` and `tool` messages."""
+        if tools is not None:
+            self.spec.check_takes_tools()
         wire = params.wire_values(self.adapter.stop_words())
-        request = self.request(prompt, wire)  # raises ParameterError before any call
+        request = self.request(prompt, wire, tools)  # raises ParameterError before any call
         source = (
             self._native(request) if (mode or self.spec.streaming) == "native" else self._blocking(request)
         )
         return model_events(self.spec, source, StopWordFilter(wire["stop"] or []))
 
-    def request(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> dict[str, Any]:
+    def request(
+        self, prompt: str | list[dict[str, Any]], wire: dict[str, Any], tools: ToolRequest | None = None
+    ) -> dict[str, Any]:
         """Converse's keyword arguments for this prompt and these wire values."""
         if isinstance(prompt, str):
             raise ParameterError("Bedrock's Converse takes a message list, not a text prompt.")
@@ -122,17 +131,29 @@ class BedrockEndpoint(ModelEndpoint):
         }
         if extra:
             request["additionalModelRequestFields"] = extra
+        if tools is not None and tools.choice.mode != "none":  # Converse has no "none": no tools
+            request["toolConfig"] = tool_config(tools)
         return request
 
     # -- sources: each yields ParsedChunks; the last one carries finish reason and usage --------
 
-    def _native(self, request: dict[str, Any]) -> Iterator[ParsedChunk]:
+    def _native(self, request: dict[str, Any]) -> Iterator[ParsedChunk | ToolCallEvent]:
         stream = self._call(self._client.converse_stream, request)["stream"]
         finish: str | None = None
+        calls = _StreamedCalls()
         try:
             for event in stream:
-                if "contentBlockDelta" in event:
-                    yield ParsedChunk(text=event["contentBlockDelta"]["delta"].get("text", ""))
+                if "contentBlockStart" in event:
+                    calls.start(event["contentBlockStart"])
+                elif "contentBlockDelta" in event:
+                    delta = event["contentBlockDelta"]["delta"]
+                    if "toolUse" in delta:
+                        calls.add(event["contentBlockDelta"], delta["toolUse"])
+                    else:
+                        yield ParsedChunk(text=delta.get("text", ""))
+                elif "contentBlockStop" in event:
+                    if call := calls.stop(event["contentBlockStop"]):
+                        yield call
                 elif "messageStop" in event:
                     finish = event["messageStop"].get("stopReason")
                 elif "metadata" in event:
@@ -146,10 +167,13 @@ class BedrockEndpoint(ModelEndpoint):
         finally:
             stream.close()  # stops the model's work when we stopped early
 
-    def _blocking(self, request: dict[str, Any]) -> Iterator[ParsedChunk]:
+    def _blocking(self, request: dict[str, Any]) -> Iterator[ParsedChunk | ToolCallEvent]:
         response = self._call(self._client.converse, request)
         content = response.get("output", {}).get("message", {}).get("content", [])
         yield ParsedChunk(text="".join(block.get("text", "") for block in content))
+        for block in content:
+            if use := block.get("toolUse"):
+                yield ToolCallEvent(id=use["toolUseId"], name=use["name"], arguments=use.get("input") or {})
         yield _final_chunk(response.get("stopReason"), response)
 
     def _call(self, operation: Callable[..., dict], request: dict[str, Any]) -> dict:
@@ -183,22 +207,97 @@ def _is_busy(exc: ClientError) -> bool:
     return error.get("Code", "") in _BUSY or status == 429
 
 
-def converse_messages(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+def converse_messages(prompt: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """System text and Converse messages from a chat message list. Converse wants a conversation
     that starts with the user and alternates: consecutive messages of one role are joined, and
-    assistant messages before the first user message are left out."""
+    assistant messages before the first user message are left out. An assistant message's
+    `tool_calls` become toolUse blocks; `tool` messages become the next user turn's toolResults."""
     system = "\n\n".join(m["content"] for m in prompt if m["role"] == "system" and m["content"])
     messages: list[dict[str, Any]] = []
     for message in prompt:
-        if message["role"] == "system" or not message["content"]:
+        if message["role"] == "system":
             continue
-        if messages and messages[-1]["role"] == message["role"]:
-            messages[-1]["content"][0]["text"] += "\n\n" + message["content"]
+        role, blocks = _converse_blocks(message)
+        if not blocks:
+            continue
+        if messages and messages[-1]["role"] == role:
+            last = messages[-1]["content"]
+            if "text" in last[-1] and "text" in blocks[0]:
+                last[-1] = {"text": last[-1]["text"] + "\n\n" + blocks[0]["text"]}
+                blocks = blocks[1:]
+            last.extend(blocks)
         else:
-            messages.append({"role": message["role"], "content": [{"text": message["content"]}]})
+            messages.append({"role": role, "content": blocks})
     while messages and messages[0]["role"] != "user":
         messages.pop(0)  # an answer to nothing we have: Converse refuses a conversation opened by it
     return system, messages
+
+
+def _converse_blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    if message["role"] == "tool":
+        result = {"toolUseId": message["tool_call_id"], "content": [{"text": message.get("content") or ""}]}
+        if message.get("is_error"):
+            result["status"] = "error"
+        return "user", [{"toolResult": result}]
+    blocks: list[dict[str, Any]] = [{"text": message["content"]}] if message.get("content") else []
+    for call in message.get("tool_calls") or []:
+        blocks.append(
+            {"toolUse": {"toolUseId": call["id"], "name": call["name"], "input": call["arguments"]}}
+        )
+    return message["role"], blocks
+
+
+def tool_config(tools: ToolRequest) -> dict[str, Any]:
+    """Converse's toolConfig for these tools and this choice."""
+    config: dict[str, Any] = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": tool.name,
+                    **({"description": tool.description} if tool.description else {}),
+                    "inputSchema": {"json": tool.parameters},
+                }
+            }
+            for tool in tools.tools
+        ]
+    }
+    choice = tools.choice
+    if choice.mode == "any":
+        config["toolChoice"] = {"any": {}}
+    elif choice.mode == "tool":
+        config["toolChoice"] = {"tool": {"name": choice.name}}
+    else:
+        config["toolChoice"] = {"auto": {}}
+    return config
+
+
+class _StreamedCalls:
+    """toolUse blocks as ConverseStream sends them: a start naming the call, input in pieces of a
+    JSON string, a stop; each whole call becomes one ToolCallEvent."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, tuple[str, str, list[str]]] = {}
+
+    def start(self, event: dict[str, Any]) -> None:
+        if use := event.get("start", {}).get("toolUse"):
+            self._open[event.get("contentBlockIndex", 0)] = (use["toolUseId"], use["name"], [])
+
+    def add(self, event: dict[str, Any], delta: dict[str, Any]) -> None:
+        if (index := event.get("contentBlockIndex", 0)) in self._open:
+            self._open[index][2].append(delta.get("input", ""))
+
+    def stop(self, event: dict[str, Any]) -> ToolCallEvent | None:
+        opened = self._open.pop(event.get("contentBlockIndex", 0), None)
+        if opened is None:
+            return None
+        call_id, name, pieces = opened
+        try:
+            arguments = json.loads("".join(pieces) or "{}")
+        except json.JSONDecodeError as exc:
+            raise ModelStreamError(f"The model's call of {name} was not valid JSON ({exc}).") from None
+        return ToolCallEvent(
+            id=call_id, name=name, arguments=arguments if isinstance(arguments, dict) else {}
+        )
 
 
 def _final_chunk(finish: str | None, metadata: dict[str, Any]) -> ParsedChunk:

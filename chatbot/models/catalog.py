@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
 
 from chatbot.errors import ConfigError, UnknownModelError
+from chatbot.models.deployment import DeploymentKind
 from chatbot.models.spec import ModelSpec
 
 
@@ -45,6 +46,20 @@ class ModelCatalog:
         raise UnknownModelError(endpoint_name, [spec.endpoint_name for spec in self._by_name.values()])
 
 
+KINDS = frozenset(get_args(DeploymentKind))
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A field's place as a person wrote it: `deployment`, not the kind class pydantic picked
+    for it (`deployment.container`)."""
+    parts = [
+        str(part)
+        for index, part in enumerate(loc)
+        if not (index and loc[index - 1] == "deployment" and part in KINDS)
+    ]
+    return ".".join(parts)
+
+
 def parse_model_specs(entries: Any, source: str) -> list[ModelSpec]:
     """Validate a list of model mappings; errors name the source, the model and the field."""
     if not isinstance(entries, list) or not entries:
@@ -56,8 +71,7 @@ def parse_model_specs(entries: Any, source: str) -> list[ModelSpec]:
             specs.append(ModelSpec.model_validate(entry))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or '(model)'}: {error['msg']}"
-                for error in exc.errors()
+                f"{field_path(error['loc']) or '(model)'}: {error['msg']}" for error in exc.errors()
             )
             raise ConfigError(f"{source}: model {label!r}: {problems}") from None
     return specs

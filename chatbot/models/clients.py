@@ -10,7 +10,9 @@ import boto3
 from botocore.config import Config
 
 from chatbot.models.bedrock import BedrockEndpoint
-from chatbot.models.endpoints import Endpoint, ModelEndpoint
+from chatbot.models.cold_start import ColdStartEndpoint
+from chatbot.models.deployment import BedrockDeployment
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.spec import ModelSpec
 
 
@@ -51,8 +53,14 @@ class RuntimeClients:
 
     sagemaker: Any
     bedrock: Any
+    #: Locally (the model server): scale-to-zero models start cold and take this long to warm up
+    #: (chatbot/models/cold_start.py). None in AWS, where SageMaker does it.
+    cold_start_s: float | None = None
 
-    def endpoint(self, spec: ModelSpec) -> ModelEndpoint:
-        if spec.deployment.kind == "bedrock":
+    def endpoint(self, spec: ModelSpec) -> Endpoint:
+        if isinstance(spec.deployment, BedrockDeployment):
             return BedrockEndpoint(spec, self.bedrock)
-        return Endpoint(spec, self.sagemaker)
+        endpoint = SageMakerEndpoint(spec, self.sagemaker)
+        if spec.deployment.scale_to_zero and self.cold_start_s is not None:
+            return ColdStartEndpoint(endpoint, self.cold_start_s)
+        return endpoint

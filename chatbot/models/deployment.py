@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from chatbot.models.request_config import Bound
 
@@ -54,8 +54,18 @@ class Serverless(BaseModel):
     max_concurrency: int = Field(5, ge=1, le=200)
 
 
-class Deployment(BaseModel):
+class _Deployment(BaseModel):
+    """What every kind of deployment may say; each kind is a class of its own (below), told
+    apart by `kind`, so code asks what a deployment is (`isinstance`), never compares strings."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    #: The fields this kind cannot do without.
+    required: ClassVar[tuple[str, ...]] = ()
+    #: False: the model runs elsewhere (Bedrock), with no SageMaker endpoint to deploy.
+    on_sagemaker: ClassVar[bool] = True
+    #: False: SageMaker Serverless Inference cannot run this kind.
+    serverless_capable: ClassVar[bool] = True
 
     #: package: a SageMaker model package by ARN; container: a Hugging Face TGI or LMI image;
     #: custom-script: inference code packaged by CodeBuild; cpu-llamacpp: this project's
@@ -104,26 +114,19 @@ class Deployment(BaseModel):
     scale_to_zero: bool = False
 
     @model_validator(mode="after")
-    def _fields_for_kind(self) -> Deployment:
-        required = {
-            "package": ("model_package_arns",),
-            "container": ("image", "hf_model_id"),
-            "custom-script": ("code_dir", "hf_model_id"),
-            "cpu-llamacpp": ("gguf",),
-            "bedrock": ("model_id",),
-        }[self.kind]
-        missing = [field for field in required if not getattr(self, field)]
+    def _fields_for_kind(self) -> _Deployment:
+        missing = [field for field in self.required if not getattr(self, field)]
         if missing:
             raise ValueError(f"deployment kind {self.kind!r} needs {', '.join(missing)}")
         if self.serverless is not None:
-            if self.kind in ("package", "bedrock"):
+            if not self.serverless_capable:
                 raise ValueError(
                     f"serverless: kind {self.kind!r} cannot run on SageMaker Serverless Inference"
                 )
             if self.autoscaling is not None:
                 raise ValueError("serverless and autoscaling exclude each other (serverless scales itself)")
         if self.scale_to_zero:
-            if self.kind == "bedrock" or self.serverless is not None:
+            if not self.on_sagemaker or self.serverless is not None:
                 raise ValueError(
                     "scale_to_zero is for SageMaker instance endpoints: bedrock and serverless already "
                     "cost nothing at idle"
@@ -134,3 +137,56 @@ class Deployment(BaseModel):
                     "up to initial_instance_count)"
                 )
         return self
+
+
+class PackageDeployment(_Deployment):
+    required = ("model_package_arns",)
+    serverless_capable = False
+    kind: Literal["package"] = "package"
+
+
+class ContainerDeployment(_Deployment):
+    required = ("image", "hf_model_id")
+    kind: Literal["container"] = "container"
+
+
+class CustomScriptDeployment(_Deployment):
+    required = ("code_dir", "hf_model_id")
+    kind: Literal["custom-script"] = "custom-script"
+
+
+class CpuLlamaCppDeployment(_Deployment):
+    required = ("gguf",)
+    kind: Literal["cpu-llamacpp"] = "cpu-llamacpp"
+
+
+class BedrockDeployment(_Deployment):
+    required = ("model_id",)
+    on_sagemaker = False
+    serverless_capable = False
+    kind: Literal["bedrock"] = "bedrock"
+
+
+#: A ModelSpec's deployment: one class per kind, picked by `kind`.
+AnyDeployment = Annotated[
+    PackageDeployment
+    | ContainerDeployment
+    | CustomScriptDeployment
+    | CpuLlamaCppDeployment
+    | BedrockDeployment,
+    Field(discriminator="kind"),
+]
+_DEPLOYMENTS: TypeAdapter[AnyDeployment] = TypeAdapter(AnyDeployment)
+#: The base of every kind's class, for type hints that take any.
+DeploymentBase = _Deployment
+
+
+def parse_deployment(fields: Any) -> DeploymentBase:
+    """A deployment of the kind `fields` names (raises ValueError naming what is wrong)."""
+    return _DEPLOYMENTS.validate_python(fields)
+
+
+def Deployment(**fields: Any) -> DeploymentBase:  # noqa: N802  # called as the one class it was
+    """A deployment of the kind `fields` names: kept for callers written when one class held
+    every kind (prefer `parse_deployment`, or the kind's own class)."""
+    return parse_deployment(fields)

@@ -1,4 +1,5 @@
-"""Calling a model endpoint through boto3's `sagemaker-runtime` client, in three modes.
+"""`Endpoint`, the interface every model is called through, and `SageMakerEndpoint`, which calls
+one through boto3's `sagemaker-runtime` client, in three modes.
 
 - native: InvokeEndpointWithResponseStream, parsed by the one stream parser;
 - batched: for endpoints that cannot stream, ask for a few tokens at a time with
@@ -12,6 +13,8 @@ the model server learns to stop decoding.
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, EventStreamError
 
+from chatbot.api.timing import ResponseTimer
 from chatbot.errors import (
     ChatbotError,
     ConfigError,
@@ -36,6 +40,7 @@ from chatbot.models.events import (
     Event,
     StartEvent,
     TokenEvent,
+    ToolCallEvent,
     Usage,
     normalize_finish_reason,
 )
@@ -43,14 +48,14 @@ from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
 from chatbot.models.stream_parser import StreamParser
-from chatbot.models.timing import ResponseTimer
 
 #: Failures of the connection itself, as urllib3 raises them through botocore's stream.
 CONNECTION_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, ConnectionError)
 
 
-class ModelEndpoint(ABC):
-    """What the chat service needs of any model, whatever serves it: fit a prompt, stream events."""
+class Endpoint(ABC):
+    """What the chat service needs of any model, whatever serves it: fit a prompt, stream events.
+    Implementations: `SageMakerEndpoint` (here), `bedrock.BedrockEndpoint`."""
 
     def __init__(self, spec: ModelSpec, adapter: Adapter):
         self.spec = spec
@@ -69,6 +74,12 @@ class ModelEndpoint(ABC):
         budget = self.spec.context_window - params.max_new_tokens
         return self.adapter.prompt(history, message, context, budget_tokens=budget, system=system)
 
+    def ensure_ready(self) -> None:
+        """Raise ModelWarmingUpError when the model cannot answer now (a scale-to-zero model with
+        no copy running), so that the API answers 503 with Retry-After before it opens a stream
+        or saves anything. Most models are always up: nothing to check."""
+        return
+
     @abstractmethod
     def stream(
         self,
@@ -81,7 +92,13 @@ class ModelEndpoint(ABC):
         before any call; failures after that arrive as an ErrorEvent."""
 
 
-class Endpoint(ModelEndpoint):
+#: After a scale-to-zero model answered, how long it counts as up without asking again. It
+#: scales in only after many idle minutes (its target tracking), so a minute is safe; a model
+#: that went down within it fails inside the stream instead, as any model that fails may.
+WARM_FOR_S = 60.0
+
+
+class SageMakerEndpoint(Endpoint):
     """A SageMaker endpoint (or the local model server's SageMaker Runtime API)."""
 
     def __init__(self, spec: ModelSpec, client: Any):
@@ -96,6 +113,31 @@ class Endpoint(ModelEndpoint):
             )
         if spec.streaming == "batched" and self._config.input_kind != "prompt":
             raise ConfigError(f"model {spec.name!r}: batched streaming needs a text-prompt endpoint.")
+        #: time.monotonic() until which a scale-to-zero model counts as up (WARM_FOR_S).
+        self._warm_until = 0.0
+        self._warm_lock = threading.Lock()
+
+    def ensure_ready(self) -> None:
+        """For a scale-to-zero model (an inference component), one call of a single token: with
+        no copy running SageMaker refuses it at once (no capacity), and that refusal is what
+        its alarm counts to start a copy. A warm model answers it in milliseconds; it is asked
+        at most once a minute. Any other failure is left to the real call to report."""
+        if not self.spec.inference_component or time.monotonic() < self._warm_until:
+            return
+        with self._warm_lock:  # many lanes or requests at once ask once
+            if time.monotonic() < self._warm_until:
+                return
+            prompt: str | list[dict[str, str]] = (
+                "Hi" if self._config.input_kind == "prompt" else [{"role": "user", "content": "Hi"}]
+            )
+            wire = GenerationParams(max_new_tokens=1, temperature=0).wire_values([])
+            try:
+                self._complete(prompt, wire)
+            except ModelWarmingUpError:
+                raise
+            except ChatbotError:
+                return  # not a cold model: the real call reports whatever this is
+            self._warm_until = time.monotonic() + WARM_FOR_S
 
     def stream(
         self,
@@ -167,7 +209,10 @@ class Endpoint(ModelEndpoint):
             target = {"EndpointName": self.spec.endpoint_name}
             if component := self.spec.inference_component:
                 target["InferenceComponentName"] = component
-            return operation(**target, Body=body, ContentType="application/json")
+            response = operation(**target, Body=body, ContentType="application/json")
+            if component:
+                self._warm_until = time.monotonic() + WARM_FOR_S  # it answered: it is up
+            return response
         except ClientError as exc:
             raise _from_client_error(self.spec, exc) from exc
         except EndpointConnectionError as exc:
@@ -185,7 +230,7 @@ def model_server_restarting(url: str) -> ModelServerRestartingError:
 
 
 def model_events(
-    spec: ModelSpec, source: Iterator[ParsedChunk], stop_filter: StopWordFilter
+    spec: ModelSpec, source: Iterator[ParsedChunk | ToolCallEvent], stop_filter: StopWordFilter
 ) -> Iterator[Event]:
     """What every endpoint and mode shares: Start, then text with stop words held back, timed
     and counted, ending with Done or Error.
@@ -201,6 +246,9 @@ def model_events(
     counted: int | None = 0
     try:
         for chunk in source:
+            if isinstance(chunk, ToolCallEvent):  # a call the model made (chatbot/tools)
+                yield chunk
+                continue
             if chunk.error is not None:
                 raise ModelCallError(f"The model reported an error: {chunk.error}")
             if chunk.tokens is not None and counted is not None:
@@ -245,6 +293,20 @@ def error_message(exc: Exception) -> str:
 #: How long a scale-to-zero model takes to start from no copy: an instance, the container and
 #: the weights (AWS: "several minutes").
 WARM_UP_S = 300
+
+
+#: What SageMaker Runtime says when an inference component has no copy to run a call (a
+#: ValidationError, HTTP 400): the local stand-in (chatbot/models/cold_start.py) says the same.
+NO_CAPACITY_MESSAGE = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+    "in-progress (if configured) or try to increase the capacity by invoking "
+    "UpdateInferenceComponentRuntimeConfig API."
+)
+
+
+def from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:
+    """The typed error for a SageMaker Runtime refusal."""
+    return _from_client_error(spec, exc)
 
 
 def _from_client_error(spec: ModelSpec, exc: ClientError) -> ChatbotError:

@@ -6,15 +6,17 @@ sessions); none invents its own. On the wire each event is one JSON line.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from chatbot import errors
+if TYPE_CHECKING:  # the schema imports nothing of the library, so the web app's image holds it alone
+    from chatbot import errors
 
 #: eos: the model ended its answer; stop_sequence: a stop word ended it; length: it hit
-#: max_new_tokens; stopped: the user stopped it; error: it failed part-way.
-FinishReason = Literal["eos", "stop_sequence", "length", "stopped", "error"]
+#: max_new_tokens; stopped: the user stopped it; error: it failed part-way; tool_calls: it
+#: ended by calling tools (their ToolCallEvents came before).
+FinishReason = Literal["eos", "stop_sequence", "length", "stopped", "error", "tool_calls"]
 
 _BACKEND_FINISH_REASONS: dict[str, FinishReason] = {
     "eos_token": "eos",  # TGI
@@ -23,6 +25,8 @@ _BACKEND_FINISH_REASONS: dict[str, FinishReason] = {
     "length": "length",
     "end_turn": "eos",  # Bedrock Converse
     "max_tokens": "length",  # Bedrock Converse
+    "tool_use": "tool_calls",  # Bedrock Converse
+    "tool_calls": "tool_calls",  # OpenAI
 }
 
 
@@ -99,6 +103,31 @@ class TokenEvent(_Event):
     completion_tokens: int | None = None
 
 
+class ToolCallEvent(_Event):
+    """The model calls a tool (one event per call, whole: its arguments are parsed)."""
+
+    type: Literal["tool_call"] = "tool_call"
+    #: The call's id, as the model (or the server) named it; the result names it too.
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    #: The MCP server the tool belongs to; None for a tool the caller runs (the /v1 gateway).
+    server: str | None = None
+
+
+class ToolResultEvent(_Event):
+    """What a tool returned. Untrusted text: shown escaped, and delimited in the next prompt."""
+
+    type: Literal["tool_result"] = "tool_result"
+    id: str
+    name: str
+    content: str
+    #: The call failed (the server was down, timed out, or the tool reported an error).
+    is_error: bool = False
+    #: The result was longer than the cap and was cut.
+    truncated: bool = False
+
+
 class Usage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,7 +168,14 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    SessionEvent | StartEvent | SourcesEvent | TokenEvent | DoneEvent | ErrorEvent,
+    SessionEvent
+    | StartEvent
+    | SourcesEvent
+    | TokenEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | DoneEvent
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chatbot.api.limits import SEED_MAX
 from chatbot.errors import ParameterError
-from chatbot.models.deployment import Deployment
-from chatbot.models.limits import SEED_MAX
+from chatbot.models.deployment import AnyDeployment, BedrockDeployment, parse_deployment
 from chatbot.models.request_config import BUILTIN_CONFIGS, EndpointRequestConfig
 
 #: native: the endpoint streams (InvokeEndpointWithResponseStream);
@@ -86,7 +86,10 @@ class ModelSpec(BaseModel):
     max_new_tokens_limit: int = Field(1024, ge=1)
     #: Tokens to ask for per call in batched mode.
     batch_tokens: int = Field(8, ge=1, le=64)
-    deployment: Deployment
+    #: Whether the model takes tools (OpenAI `tools`, Converse `toolConfig`); a request with tools
+    #: for a model without them is refused with a message that says which models take them.
+    tools: bool = False
+    deployment: AnyDeployment
 
     @property
     def inference_component(self) -> str | None:
@@ -100,10 +103,12 @@ class ModelSpec(BaseModel):
         """A Bedrock model has no endpoint: its endpoint_name is only a label (the model's name)."""
         if isinstance(value, dict) and not value.get("endpoint_name"):
             deployment = value.get("deployment")
-            kind = (
-                deployment.get("kind") if isinstance(deployment, dict) else getattr(deployment, "kind", None)
-            )
-            if kind == "bedrock" and isinstance(value.get("name"), str):
+            if isinstance(deployment, dict):
+                try:
+                    deployment = parse_deployment(deployment)
+                except ValueError:
+                    return value  # the deployment field says what is wrong with it
+            if isinstance(deployment, BedrockDeployment) and isinstance(value.get("name"), str):
                 return {
                     **value,
                     "endpoint_name": re.sub(r"[^a-zA-Z0-9]+", "-", value["name"]).strip("-")[:63],
@@ -128,11 +133,20 @@ class ModelSpec(BaseModel):
             )
         if self.max_new_tokens_limit >= self.context_window:
             raise ValueError("max_new_tokens_limit must leave room for a prompt in context_window")
-        if self.deployment.kind == "bedrock" and self.streaming == "batched":
+        if isinstance(self.deployment, BedrockDeployment) and self.streaming == "batched":
             raise ValueError(
                 "a bedrock model streams natively (converse_stream) or not at all: use native or none"
             )
         return self
+
+    def check_takes_tools(self) -> None:
+        """Raise a ParameterError, before any call, when a request brings tools to a model
+        whose catalog entry does not say `tools: true`."""
+        if not self.tools:
+            raise ParameterError(
+                f"{self.name} does not take tools. Send the request without tools, or pick a model "
+                "whose catalog entry says tools: true."
+            )
 
     def resolve_parameters(self, overrides: dict[str, Any] | None = None) -> GenerationParams:
         """The model's defaults with a caller's overrides, checked against this model's limits."""

@@ -24,7 +24,7 @@ class LineBuffer:
         self._pending += data
         *complete, rest = self._pending.split(b"\n")
         self._pending = bytearray(rest)
-        return complete
+        return [bytes(line) for line in complete]
 
     def flush(self) -> bytes | None:
         """The unterminated last line, if any."""

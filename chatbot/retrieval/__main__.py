@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chatbot.api.documents import IngestProgress
 from chatbot.errors import ChatbotError
-from chatbot.retrieval.models import IngestProgress, Upload
+from chatbot.retrieval.models import Upload
 from chatbot.retrieval.retriever import PRIVATE, WITH_SHARED
 from chatbot.retrieval.service import Retrieval
 

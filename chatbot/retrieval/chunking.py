@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,6 +20,10 @@ def split_text(
     """Chunks of at most `chunk_size` characters. Splits at paragraph, then line, then word
     boundaries (at headings first for Markdown). A paragraph too long for one chunk is cut
     into pieces that share up to `chunk_overlap` characters; whole paragraphs are not repeated."""
+    # Imported here: langchain-core comes with it, and the chat API's cold start has no use for it
+    # (tests/lambdas/chat_api/test_cold_start.py).
+    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
     if content_type == "text/markdown":
         # Not MarkdownTextSplitter: it passes regex separators ("\n#{1,6} ") without marking them
         # as regexes, so they never match and headings end up at the end of the previous chunk.

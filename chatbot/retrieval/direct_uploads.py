@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.documents import DirectUpload
 from chatbot.errors import ChatbotError
 from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.extraction import content_type_for
@@ -40,16 +41,6 @@ class DirectUploadRequest(BaseModel):
     #: The file's size in bytes, checked against the limit before any form is handed out.
     size: int = Field(ge=1)
     workspace: str = Field(PRIVATE, pattern=WORKSPACE_PATTERN)
-
-
-class DirectUpload(BaseModel):
-    """A presigned S3 POST: send `fields` and then the file (as `file`), multipart, to `url`."""
-
-    url: str
-    fields: dict[str, str]
-    key: str
-    max_bytes: int
-    expires_in_s: int
 
 
 class DirectUploads:

@@ -29,17 +29,24 @@ MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @runtime_checkable
-class Embedder(Protocol):
+class QueryEmbedder(Protocol):
+    """What searching needs: a vector for the question."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One vector, shape (dimension,), float32, unit length."""
+        ...
+
+
+@runtime_checkable
+class Embedder(QueryEmbedder, Protocol):
+    """What indexing needs as well: vectors for documents, and the model's identity."""
+
     #: Recorded with the index: vectors from different models must never be mixed.
     name: str
     dimension: int
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, shape (len(texts), dimension), float32, unit length."""
-        ...
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """One vector, shape (dimension,), float32, unit length."""
         ...
 
 
@@ -144,7 +151,7 @@ class SageMakerEmbedder:
         try:
             vectors = np.asarray(body, dtype=np.float32)
         except (TypeError, ValueError):
-            vectors = np.zeros((0,))
+            vectors = np.zeros((0,), dtype=np.float32)
         if vectors.shape != (expected, self.dimension):
             raise EmbeddingError(
                 f"The embeddings endpoint {self.spec.endpoint_name!r} returned shape {vectors.shape}; "

@@ -176,7 +176,7 @@ _BLOCK_TAGS = [
 
 
 def _pdf_text(filename: str, data: bytes) -> str:
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
     if b"%PDF-" not in data[:1024]:
@@ -194,7 +194,7 @@ def _pdf_text(filename: str, data: bytes) -> str:
             try:
                 opened = reader.decrypt("")
             except (DependencyError, NotImplementedError):
-                opened = 0
+                opened = PasswordType.NOT_DECRYPTED
             if not opened:
                 raise EncryptedDocumentError(
                     f"{filename!r} is password-protected. Remove the password (print it to a new PDF, "

@@ -8,16 +8,18 @@ scales that cannot be compared, and ranks need no tuning per corpus.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
+
+#: Whatever identifies an item (a chunk id): the fused scores are keyed the same way.
+Item = TypeVar("Item", bound=Hashable)
 
 
-def reciprocal_rank_fusion(
-    rankings: Iterable[Mapping[Hashable, int]], *, k: int = 60
-) -> dict[Hashable, float]:
+def reciprocal_rank_fusion(rankings: Iterable[Mapping[Item, int]], *, k: int = 60) -> dict[Item, float]:
     """Fused scores from several rankings, each a mapping item -> 1-based rank.
     An item missing from a ranking gets no vote from it. Items appear once (de-duplicated)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    scores: dict[Hashable, float] = {}
+    scores: dict[Item, float] = {}
     for ranking in rankings:
         for item, rank in ranking.items():
             if rank < 1:

@@ -11,11 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chatbot.api.documents import IngestProgress, Stage
 from chatbot.retrieval.chunking import split_text
 from chatbot.retrieval.embedders import Embedder
 from chatbot.retrieval.errors import DocumentTooLargeError, EmbeddingError
 from chatbot.retrieval.extraction import extract_text
-from chatbot.retrieval.models import IngestProgress, IngestResult, Stage, Upload
+from chatbot.retrieval.models import IngestResult, Upload
 from chatbot.retrieval.settings import MB, RetrievalSettings
 from chatbot.retrieval.store import NewDocument, PgVectorStore, refuse_foreign_replacement
 

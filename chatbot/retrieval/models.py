@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chatbot.api.documents import DocumentInfo
 from chatbot.retrieval.errors import DocumentError
 from chatbot.retrieval.retriever import PRIVATE, WORKSPACE_PATTERN
 
@@ -57,45 +57,6 @@ class Upload(BaseModel):
         """The uploader for private documents; empty for shared ones: a shared workspace holds
         one document per source (one S3 key), which belongs to its `uploaded_by`."""
         return self.user_id if self.workspace == PRIVATE else ""
-
-
-Stage = Literal["extracting", "embedding", "storing", "done"]
-
-
-class IngestProgress(BaseModel):
-    """Reported while a document is indexed, for a progress bar."""
-
-    model_config = ConfigDict(frozen=True)
-
-    filename: str
-    stage: Stage
-    chunks_done: int = Field(ge=0)
-    chunks_total: int = Field(ge=0)
-
-    @property
-    def fraction(self) -> float:
-        """0..1 for a progress bar: embedding is nearly all of the work."""
-        if self.stage == "done":
-            return 1.0
-        if self.chunks_total == 0:
-            return 0.0
-        return min(self.chunks_done / self.chunks_total, 1.0) * 0.95
-
-
-class DocumentInfo(BaseModel):
-    """A stored document, as the Documents page lists it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    workspace: str
-    source: str
-    content_type: str
-    size_bytes: int
-    chunk_count: int
-    uploaded_by: str
-    created_at: datetime
 
 
 class IngestResult(BaseModel):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from chatbot.api.documents import RetrievedChunk
 
 #: A user's own documents. Every other workspace name is shared.
 PRIVATE = "private"
@@ -32,40 +32,6 @@ WORKSPACE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 #: hybrid: vector and full-text results fused; vector or text: one side alone (for comparison).
 SearchMode = Literal["hybrid", "vector", "text"]
-
-
-class RetrievedChunk(BaseModel):
-    """One passage found for a query, with where it comes from and why it ranked."""
-
-    model_config = ConfigDict(frozen=True)
-
-    document_id: str
-    #: The uploaded file's name, as shown to the user.
-    document_name: str
-    #: Who uploaded the document: for a shared one, someone other than the reader perhaps.
-    uploaded_by: str
-    workspace: str
-    #: Position of the chunk in its document, from 0.
-    chunk_index: int = Field(ge=0)
-    #: Character offset of the chunk in the document's extracted text.
-    start_offset: int = Field(ge=0)
-    text: str
-    #: Cosine similarity to the query (1 = same direction); None if the vector search missed it.
-    vector_score: float | None = None
-    #: ts_rank_cd of the full-text match; None if the full-text search missed it.
-    text_score: float | None = None
-    #: 1-based ranks in each list (None = not in that list): what the fusion used.
-    vector_rank: int | None = None
-    text_rank: int | None = None
-    #: Reciprocal rank fusion score: the sum of 1 / (rrf_k + rank) over both lists.
-    fused_score: float
-    #: The reranker's score, when a reranker is configured; results are then ordered by it.
-    rerank_score: float | None = None
-
-    @property
-    def citation(self) -> str:
-        """How an answer names its source: document and chunk (1-based for people)."""
-        return f"{self.document_name}, chunk {self.chunk_index + 1}"
 
 
 @runtime_checkable

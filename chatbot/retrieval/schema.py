@@ -117,7 +117,9 @@ def pin_embedding_model(conn: Connection, name: str, dimension: int) -> None:
             (name,),
         )
         cur.execute("SELECT value FROM retrieval_settings WHERE key = 'embedding_model'")
-        pinned = cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None  # inserted just above unless already there
+        pinned = row[0]
     conn.commit()
     if pinned != name:
         raise ConfigError(

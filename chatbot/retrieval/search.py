@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chatbot.retrieval.embedders import Embedder
+from chatbot.api.documents import RetrievedChunk
+from chatbot.retrieval.embedders import QueryEmbedder
 from chatbot.retrieval.errors import InvalidQueryError
 from chatbot.retrieval.fusion import reciprocal_rank_fusion
 from chatbot.retrieval.reranker import Reranker
-from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WORKSPACE_PATTERN, RetrievedChunk, SearchMode
+from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WORKSPACE_PATTERN, SearchMode
 from chatbot.retrieval.settings import RetrievalSettings
 from chatbot.retrieval.store import Candidate, PgVectorStore
 
@@ -23,7 +24,7 @@ class HybridRetriever:
     def __init__(
         self,
         store: PgVectorStore,
-        embedder: Embedder,
+        embedder: QueryEmbedder,
         settings: RetrievalSettings | None = None,
         reranker: Reranker | None = None,
     ):
@@ -80,12 +81,13 @@ class HybridRetriever:
         return [_retrieved(by_id[chunk_id], fused[chunk_id]) for chunk_id in order]
 
     def _reranked(self, query: str, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        assert self.reranker is not None  # search() calls this only with a reranker
         scores = self.reranker.scores(query, [chunk.text for chunk in chunks])
         rescored = [
             chunk.model_copy(update={"rerank_score": score})
             for chunk, score in zip(chunks, scores, strict=True)
         ]
-        return sorted(rescored, key=lambda chunk: -chunk.rerank_score)
+        return sorted(rescored, key=lambda chunk: -(chunk.rerank_score or 0.0))
 
 
 def _checked(query: str, k: int, workspaces: Sequence[str], mode: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chatbot.env_settings import EnvSettings, env_field
+from chatbot.api.env_settings import EnvSettings, env_field
 from chatbot.postgres import DatabaseSettings
 
 MB = 1024 * 1024

@@ -21,10 +21,10 @@ import numpy as np
 from pgvector.psycopg2 import register_vector
 from psycopg2.extras import execute_values
 
+from chatbot.api.documents import DocumentInfo
 from chatbot.postgres import ConnectionPool
 from chatbot.retrieval.chunking import TextChunk
 from chatbot.retrieval.errors import DocumentConflictError, DocumentNotFoundError
-from chatbot.retrieval.models import DocumentInfo
 from chatbot.retrieval.retriever import PRIVATE, SearchMode
 from chatbot.retrieval.schema import migrate, pin_embedding_model
 
@@ -200,7 +200,9 @@ class PgVectorStore:
                     len(rows),
                 ),
             )
-            info = _document_info(cur.fetchone())
+            inserted = cur.fetchone()
+            assert inserted is not None  # INSERT ... RETURNING answers the row it wrote
+            info = _document_info(inserted)
             execute_values(
                 cur,
                 """INSERT INTO chunks (document_id, workspace, owner_id, chunk_index, start_offset, text, embedding)
@@ -304,7 +306,8 @@ class PgVectorStore:
     def count_chunks(self) -> int:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM chunks")
-            return cur.fetchone()[0]
+            (count,) = cur.fetchone() or (0,)  # an aggregate always answers one row
+            return count
 
 
 def refuse_foreign_replacement(name: str, workspace: str, owner: str, uploader: str) -> None:

@@ -6,15 +6,14 @@ answer and nowhere else: the store keeps its hash.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.api_keys import CreatedKey, CreateKeyRequest, KeyInfo
+from chatbot.api.records import utc_now
 from chatbot.chat.api_keys import ApiKey, new_api_key
-from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 from lambdas.chat_api.auth import AuthError, presented_api_key
 from lambdas.chat_api.dependencies import Service, current_caller
@@ -34,43 +33,14 @@ def signed_in_user(request: Request) -> str:
 User = Annotated[str, Depends(signed_in_user)]
 
 
-class CreateKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: A label to recognise the key by, e.g. "laptop" or "Open WebUI".
-    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
-
-
-class KeyInfo(BaseModel):
-    """A key as its owner sees it: never the key itself, nor its hash."""
-
-    id: str
-    name: str
-    #: The key's first characters ("sk-chatbot-AbCd"), to recognise it.
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-    active: bool
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-
-    @classmethod
-    def of(cls, key: ApiKey) -> KeyInfo:
-        return cls(active=key.active, **key.model_dump(exclude={"user_id", "key_hash"}))
-
-
-class CreatedKey(BaseModel):
-    #: The key itself: shown this once, never again. Send it as `Authorization: Bearer <key>`.
-    key: str
-    info: KeyInfo
+def key_info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(active=key.active, **key.model_dump(exclude={"user_id", "key_hash"}))
 
 
 def _create(store: HistoryStore, user_id: str, name: str) -> CreatedKey:
     """The store refuses a key over the cap (TooManyApiKeysError), atomically."""
     key, record = new_api_key(user_id, name)
-    return CreatedKey(key=key, info=KeyInfo.of(store.create_api_key(record)))
+    return CreatedKey(key=key, info=key_info(store.create_api_key(record)))
 
 
 @router.post("", status_code=201)
@@ -80,10 +50,10 @@ async def create_key(body: CreateKeyRequest, user: User, service: Service) -> Cr
 
 @router.get("")
 async def list_keys(user: User, service: Service) -> list[KeyInfo]:
-    return [KeyInfo.of(key) for key in await run_in_threadpool(service.store.list_api_keys, user)]
+    return [key_info(key) for key in await run_in_threadpool(service.store.list_api_keys, user)]
 
 
 @router.delete("/{key_id}")
 async def revoke_key(key_id: str, user: User, service: Service) -> KeyInfo:
     revoked = await run_in_threadpool(service.store.revoke_api_key, user, key_id, utc_now())
-    return KeyInfo.of(revoked)
+    return key_info(revoked)

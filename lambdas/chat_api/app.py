@@ -17,21 +17,26 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import errors
-from chatbot.chat.leaderboard import Leaderboard
-from chatbot.chat.records import Session, SessionPage
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
-from chatbot.chat.service import BattlesImported, Conversation, VoteResult
-from chatbot.chat.transfer import ConversationsExport, ExportFormat, ImportResult, to_markdown
+from chatbot.api.catalog import Limits, ModelInfo
+from chatbot.api.leaderboard import Leaderboard
+from chatbot.api.records import Session, SessionPage
+from chatbot.api.requests import ChatRequest, CompareRequest, RenameRequest, StopRequest, VoteRequest
+from chatbot.api.sessions import Conversation, ImportResult, VoteResult
+from chatbot.chat.service import BattlesImported
+from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
 from chatbot.models.events import Event, event_to_json_line
-from lambdas.chat_api import api_key_routes, documents, gateway, users
+from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, mcp_routes, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
-from lambdas.chat_api.dependencies import Admin, Service, User, model_server_answers
+from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
-from lambdas.chat_api.streaming import Leases, lanes_of, leased, relay
+from lambdas.chat_api.mcp_routes import CallerDep
+from lambdas.chat_api.quota_routes import Quota
+from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.warm_up import models_ready
+from lambdas.chat_api.wiring import LazyState
 
 NDJSON = "application/x-ndjson"
 
@@ -52,41 +57,6 @@ def error_response(request: Request, exc: errors.ChatbotError) -> JSONResponse:
     return response
 
 
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    model_id: str
-    task: str
-    streaming: str
-    context_window: int
-    max_new_tokens_limit: int
-    default_parameters: dict[str, Any]
-
-
-class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: Longest message accepted, in characters.
-    max_message_chars: int
-    #: Largest document accepted for upload, in bytes; None where documents are off.
-    max_document_bytes: int | None
-    #: Largest document sent straight to the documents bucket (POST /documents/upload-url), in
-    #: bytes; None where there is no bucket (locally: every upload goes through POST /documents).
-    max_direct_upload_bytes: int | None = None
-
-
-class RenameRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-
-
-class StopRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    #: One lane of a compare session; every lane when omitted.
-    lane: str | None = None
-
-
 def _export_response(document: ConversationsExport, format: ExportFormat, name: str) -> Response:
     if format == "markdown":
         body, media_type, suffix = to_markdown(document), "text/markdown; charset=utf-8", "md"
@@ -105,17 +75,16 @@ async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncI
 
 
 def create_app() -> FastAPI:
-    """The app builds its services from the environment at start-up (lambdas/chat_api/settings.py)."""
+    """The app reads its settings from the environment at start-up (lambdas/chat_api/settings.py)
+    and builds each service when a request first needs it (lambdas/chat_api/wiring.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from lambdas.chat_api.settings import ChatApiSettings
         from lambdas.chat_api.wiring import (
-            build_accounts,
-            build_direct_uploads,
-            build_services,
-            build_stream_leases,
             build_verifier,
+            max_document_bytes,
+            register_services,
         )
 
         settings = ChatApiSettings.from_env()
@@ -123,28 +92,31 @@ def create_app() -> FastAPI:
         app.state.gateway_heartbeat_s = settings.gateway_heartbeat_s
         app.state.users_file = settings.users_file
         app.state.shared_document_writers = settings.shared_document_writers
-        app.state.service, app.state.retrieval = await run_in_threadpool(build_services, settings)
-        app.state.direct_uploads = build_direct_uploads(settings)
+        app.state.max_document_bytes = max_document_bytes(settings)
         app.state.verifier = build_verifier(settings)
-        app.state.accounts = build_accounts(settings)
-        app.state.stream_leases = await run_in_threadpool(build_stream_leases, settings)
+        # Built by the first request that needs them: nothing connects at start-up, and a cold
+        # start answers GET /models without the history store, the model clients or retrieval
+        # (and makes the user pool's client with the request that needs it).
+        register_services(app.state, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
-            max_upload_bytes=app.state.retrieval.ingestor.settings.max_document_bytes
-            if app.state.retrieval
-            else None,
+            max_upload_bytes=app.state.max_document_bytes,
             read_timeout_s=settings.body_read_timeout_s,
             body_timeout_s=settings.body_timeout_s,
         )
         yield
-        if app.state.retrieval is not None:
+        if app.state.built("retrieval") and app.state.retrieval is not None:
             app.state.retrieval.close()
 
     app = FastAPI(title="Chat API", lifespan=lifespan)
+    app.state = LazyState()
     app.include_router(documents.router)
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
     app.include_router(users.router)
+    app.include_router(quota_routes.router)
+    app.include_router(arena_routes.router)
+    app.include_router(mcp_routes.router)
     # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
     app.include_router(everyday_router)
 
@@ -172,23 +144,22 @@ def create_app() -> FastAPI:
     )
 
     @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "models": len(request.app.state.service.catalog)}
+    def health(catalog: Catalog) -> dict[str, Any]:
+        return {"status": "ok", "models": len(catalog)}
 
     @app.get("/limits")
-    async def limits(request: Request, user: User, service: Service) -> Limits:
+    def limits(request: Request, user: User, service: Service) -> Limits:
         """The limits this deployment enforces, so a client can show them (and check before sending)."""
-        retrieval = request.app.state.retrieval
         return Limits(
             max_message_chars=service.limits.max_message_chars,
-            max_document_bytes=retrieval.ingestor.settings.max_document_bytes if retrieval else None,
+            max_document_bytes=request.app.state.max_document_bytes,
             max_direct_upload_bytes=direct.max_bytes
             if (direct := request.app.state.direct_uploads)
             else None,
         )
 
     @app.get("/models")
-    async def models(user: User, service: Service) -> list[ModelInfo]:
+    def models(user: User, catalog: Catalog) -> list[ModelInfo]:
         return [
             ModelInfo(
                 name=spec.name,
@@ -199,23 +170,27 @@ def create_app() -> FastAPI:
                 max_new_tokens_limit=spec.max_new_tokens_limit,
                 default_parameters=spec.default_parameters.model_dump(),
             )
-            for spec in service.catalog
+            for spec in catalog
             if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
         ]
 
-    @app.post("/chat", dependencies=[Depends(model_server_answers)])
-    async def chat(body: ChatRequest, user: User, service: Service, leases: Leases) -> StreamingResponse:
-        cancelled = threading.Event()
-        events = await leased(leases, user, 1, service.chat, user, body, cancelled=cancelled)
-        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
-
-    @app.post("/compare", dependencies=[Depends(model_server_answers)])
-    async def compare(
-        body: CompareRequest, user: User, service: Service, leases: Leases
+    @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    async def chat(
+        request: Request, body: ChatRequest, caller: CallerDep, service: Service, leases: Leases, quota: Quota
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        lanes = await run_in_threadpool(lanes_of, service, user, body)
-        events = await leased(leases, user, lanes, service.compare, user, body, cancelled=cancelled)
+        toolbox = await mcp_routes.chat_toolbox(request, caller, body)  # None: no tools chosen
+        events = await admitted(
+            leases, service.chat, caller.user_id, body, cancelled=cancelled, quota=quota, toolbox=toolbox
+        )
+        return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
+
+    @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    async def compare(
+        body: CompareRequest, user: User, service: Service, leases: Leases, quota: Quota
+    ) -> StreamingResponse:
+        cancelled = threading.Event()
+        events = await admitted(leases, service.compare, user, body, cancelled=cancelled, quota=quota)
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

@@ -12,7 +12,6 @@ named like a role gives that role. `admin` manages users.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,12 +22,14 @@ from typing import Any, Protocol
 import jwt
 import requests
 
+from chatbot.api.local_tokens import (
+    LOCAL_AUDIENCE,
+    LOCAL_ISSUER,
+    MIN_SECRET_CHARS,
+    issue_local_token,
+)
 from chatbot.chat.api_keys import ApiKey, hash_api_key, looks_like_api_key
 from chatbot.errors import ChatbotError
-
-LOCAL_ISSUER = "chatbot-local"
-LOCAL_AUDIENCE = "chatbot-api"
-
 
 #: The role that manages users (a Cognito group of the same name gives it in AWS).
 ADMIN = "admin"
@@ -58,6 +59,9 @@ class Caller:
     issued_at: float | None = field(default=None, compare=False)
     #: When the API key the call came with was made (epoch seconds); None for a sign-in token.
     key_created_at: float | None = field(default=None, compare=False)
+    #: Every group the token names (Cognito groups, local roles), known roles or not: quotas
+    #: are set per group (chatbot/policy/limits.py).
+    groups: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -76,45 +80,29 @@ def _roles(claim: object) -> frozenset[str]:
     return frozenset(name for name in claim if isinstance(name, str)) & ROLES
 
 
+def _groups(claim: object) -> frozenset[str]:
+    """Every group named in a token's claim (a list of names)."""
+    if not isinstance(claim, list):
+        return frozenset()
+    return frozenset(name for name in claim if isinstance(name, str) and len(name) <= 128)
+
+
 class TokenVerifier(Protocol):
     def caller(self, token: str) -> Caller:
         """The verified caller; raises AuthError."""
         ...
 
 
-def local_secret(path: Path) -> str:
-    """The local signing secret, made on first use (readable by its owner only)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = path.with_suffix(".tmp")
-        candidate.write_text(secrets.token_urlsafe(48))
-        candidate.chmod(0o600)
-        candidate.replace(path)
-    return path.read_text().strip()
-
-
 class LocalTokens:
     """Issues and verifies the local stack's HS256 tokens."""
 
     def __init__(self, secret: str):
-        if len(secret) < 32:
-            raise ValueError("the local token secret must be at least 32 characters")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"the local token secret must be at least {MIN_SECRET_CHARS} characters")
         self._secret = secret
 
     def issue(self, user_id: str, *, ttl_s: int = 12 * 3600, roles: Iterable[str] = ()) -> str:
-        # `iat` to the microsecond (JSON keeps a float exactly): a token issued just after a
-        # password reset or the account's creation is newer than it.
-        now = time.time()
-        claims = {
-            "sub": user_id,
-            "iss": LOCAL_ISSUER,
-            "aud": LOCAL_AUDIENCE,
-            "iat": now,
-            "exp": int(now) + ttl_s,
-        }
-        if roles := sorted(roles):
-            claims["roles"] = roles
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return issue_local_token(self._secret, user_id, ttl_s=ttl_s, roles=roles)
 
     def user_id(self, token: str) -> str:
         return self.caller(token).user_id
@@ -138,6 +126,7 @@ class LocalTokens:
             claims["sub"],
             _roles(claims.get("roles")),
             float(issued_at) if isinstance(issued_at, (int, float)) else 0.0,
+            groups=_groups(claims.get("roles")),
         )
 
 
@@ -228,7 +217,12 @@ class CognitoTokens:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
         if claims["token_use"] != "id":
             raise AuthError("Send the Cognito ID token, not the access token.")
-        return Caller(claims["sub"], _roles(claims.get("cognito:groups")), claims.get("iat"))
+        return Caller(
+            claims["sub"],
+            _roles(claims.get("cognito:groups")),
+            claims.get("iat"),
+            groups=_groups(claims.get("cognito:groups")),
+        )
 
 
 #: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4
@@ -288,7 +282,7 @@ class LocalAccounts:
     come from `python -m lambdas.chat_api.token`, run by whoever holds the signing secret)."""
 
     def __init__(self, users_file: Path):
-        from chatbot.users import UsersFile
+        from chatbot.api.users import UsersFile
 
         self._users = UsersFile(users_file)
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from chatbot.api.users import UsersFile
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
 from chatbot.models.endpoints import model_server_restarting
 from chatbot.retrieval.service import Retrieval
-from chatbot.users import UsersFile
 from lambdas.chat_api.auth import ADMINS_ONLY, Caller, ForbiddenError, user_token
+
+if TYPE_CHECKING:  # built on first use (lambdas/chat_api/wiring.py): a cold start imports neither
+    from chatbot.chat.service import ChatService
+    from chatbot.models.catalog import ModelCatalog
+    from chatbot.retrieval.service import Retrieval
 
 
 class DocumentsUnavailableError(ChatbotError):
@@ -48,6 +53,11 @@ def current_service(request: Request) -> ChatService:
     return request.app.state.service
 
 
+def current_catalog(request: Request) -> ModelCatalog:
+    """The models, without the chat service (GET /models on a cold start needs no more)."""
+    return request.app.state.catalog
+
+
 def current_retrieval(request: Request) -> Retrieval:
     retrieval = getattr(request.app.state, "retrieval", None)
     if retrieval is None:
@@ -73,5 +83,6 @@ def model_server_answers(request: Request) -> None:
 
 User = Annotated[str, Depends(current_user)]
 Admin = Annotated[Caller, Depends(current_admin)]
-Service = Annotated[ChatService, Depends(current_service)]
-RetrievalDep = Annotated[Retrieval, Depends(current_retrieval)]
+Service = Annotated["ChatService", Depends(current_service)]
+Catalog = Annotated["ModelCatalog", Depends(current_catalog)]
+RetrievalDep = Annotated["Retrieval", Depends(current_retrieval)]

@@ -12,51 +12,31 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from chatbot.errors import ChatbotError
-from chatbot.retrieval.direct_uploads import (
+from chatbot.api.documents import (
     DirectUpload,
-    DirectUploadRequest,
-    DirectUploadUnavailableError,
+    DocumentInfo,
+    DocumentLine,
+    ErrorLine,
+    IngestProgress,
+    ProgressLine,
+    RetrievedChunk,
 )
-from chatbot.retrieval.models import DocumentInfo, IngestProgress, Upload
-from chatbot.retrieval.retriever import PRIVATE, WITH_SHARED, RetrievedChunk, SearchMode
+from chatbot.errors import ChatbotError
+from chatbot.retrieval.direct_uploads import DirectUploadRequest, DirectUploadUnavailableError
+from chatbot.retrieval.models import Upload
+from chatbot.retrieval.retriever import PRIVATE, WITH_SHARED, SearchMode
 from lambdas.chat_api.auth import Caller, ForbiddenError
 from lambdas.chat_api.dependencies import RetrievalDep, User, current_admin, current_caller
 
 router = APIRouter()
 log = logging.getLogger(__name__)
-
-
-class ProgressLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["progress"] = "progress"
-    progress: IngestProgress
-    #: 0..1, for a progress bar.
-    fraction: float
-
-
-class DocumentLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["document"] = "document"
-    document: DocumentInfo
-    #: This upload replaced an earlier version of the same file.
-    replaced: bool
-
-
-class ErrorLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["error"] = "error"
-    code: str
-    message: str
-    #: The file that was not indexed.
-    filename: str | None = None
 
 
 class IngestFailedError(ChatbotError):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -35,9 +35,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from chatbot.chat.api_keys import ApiKey
-from chatbot.chat.completions import CompletionMessage, CompletionRequest, Completions
-from chatbot.errors import ChatbotError, UnknownModelError, http_status_of
-from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent
+from chatbot.chat.completions import CompletionMessage, CompletionRequest
+from chatbot.chat.pipeline import Admission
+from chatbot.errors import ChatbotError, InvalidRequestError, UnknownModelError, http_status_of
+from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent, ToolCallEvent
+from chatbot.policy.quotas import QuotaExceededError, RateLimitedError
+from chatbot.tools.completions import ToolCompletions
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
 from lambdas.chat_api.auth import Caller as AuthCaller
 from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
@@ -54,9 +57,13 @@ from lambdas.chat_api.openai_schema import (
     ErrorDetail,
     ModelCard,
     ModelList,
+    ToolCall,
+    ToolCallDelta,
     finish_reason,
 )
-from lambdas.chat_api.streaming import Leases, leased, relay
+from lambdas.chat_api.quota_routes import quota_for
+from lambdas.chat_api.streaming import Leases, admitted, relay
+from lambdas.chat_api.warm_up import models_ready
 
 #: Seconds between the newlines of a non-streamed answer still being generated (settings
 #: `gateway_heartbeat_s`): well under CloudFront's 60 s origin read timeout.
@@ -66,12 +73,21 @@ _OPENAI_CODES = {AuthError.code: "invalid_api_key", UnknownModelError.code: "mod
 _OPENAI_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
+#: Refusals by a quota under OpenAI's names: a spent budget, a rate.
+_OPENAI_QUOTA_TYPES = {
+    QuotaExceededError.code: QuotaExceededError.openai_type,
+    RateLimitedError.code: RateLimitedError.openai_type,
+}
+
+
 def _openai_status(status: int) -> int:
     return 400 if status in (413, 422) else status  # OpenAI answers 400 for any bad request
 
 
 def _error_body(status: int, message: str, code: str | None, param: str | None = None) -> ErrorBody:
     error_type = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    if quota_type := _OPENAI_QUOTA_TYPES.get(code or ""):
+        error_type = code = quota_type
     code = _OPENAI_CODES.get(code or "", code)
     return ErrorBody(error=ErrorDetail(message=message, type=error_type, param=param, code=code))
 
@@ -82,7 +98,11 @@ def openai_error(status: int, message: str, code: str | None, param: str | None 
 
 
 def _from_chatbot_error(exc: ChatbotError) -> JSONResponse:
-    return openai_error(exc.http_status, str(exc), exc.code)
+    # A quota's refusal names the limit in `param` (its message says what remains and when).
+    response = openai_error(exc.http_status, str(exc), exc.code, getattr(exc, "limit", None))
+    if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)  # a quota, a model warming up, the database waking
+    return response
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -147,33 +167,20 @@ async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCar
     return card
 
 
-@router.post("/chat/completions", response_model=None, dependencies=[Depends(model_server_answers)])
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    dependencies=[Depends(model_server_answers), Depends(models_ready(gateway_caller))],
+)
 async def chat_completions(
     request: Request, body: ChatCompletionRequest, caller: Caller, service: Service, leases: Leases
 ) -> Response | ChatCompletion:
-    completion_request = CompletionRequest(
-        model=body.model,
-        messages=[
-            CompletionMessage(role="system" if m.role == "developer" else m.role, content=m.text)
-            for m in body.messages
-        ],
-        parameters=body.parameters(),
-        save=body.store,
-    )
-    completions = Completions(
-        service.endpoint, service.store, max_message_chars=service.limits.max_message_chars
-    )
     cancelled = threading.Event()
-    events = await leased(
-        leases,
-        caller.user_id,
-        1,
-        completions.start,
-        caller.user_id,
-        completion_request,
-        key=caller.key,
-        cancelled=cancelled,
-    )
+    quota = await run_in_threadpool(quota_for, request, caller.user_id, caller.key.id if caller.key else None)
+    if body.tools or any(m.role == "tool" or m.tool_calls for m in body.messages):
+        events = await _tool_completion(body, caller, service, leases, cancelled, quota)
+    else:
+        events = await _completion_events(body, caller, service, leases, cancelled, quota)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         chunks = _sse(relay(events, cancelled), body.model, include_usage)
@@ -188,6 +195,62 @@ async def chat_completions(
         _heartbeats_then(answer, body.model, heartbeat_s, cancelled),
         media_type="application/json",
         headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def _tool_completion(
+    body: ChatCompletionRequest,
+    caller: GatewayCaller,
+    service: Service,
+    leases: Leases,
+    cancelled: threading.Event,
+    quota: Admission | None,
+) -> Iterator[Event]:
+    """A request with tools, or with earlier tool calls and results (chatbot/tools/completions.py)."""
+    try:
+        tools = body.tool_request()
+    except ValueError as exc:
+        raise InvalidRequestError(f"tool_choice: {exc}") from None
+    completions = ToolCompletions(service.endpoint, service.store, service.turns.pipeline)
+    return await admitted(
+        leases,
+        completions.start,
+        caller.user_id,
+        body.model,
+        body.prompt_messages(),
+        body.parameters(),
+        tools,
+        key=caller.key,
+        cancelled=cancelled,
+        quota=quota,
+    )
+
+
+async def _completion_events(
+    body: ChatCompletionRequest,
+    caller: GatewayCaller,
+    service: Service,
+    leases: Leases,
+    cancelled: threading.Event,
+    quota: Admission | None,
+) -> Iterator[Event]:
+    completion_request = CompletionRequest(
+        model=body.model,
+        messages=[
+            CompletionMessage(role="system" if m.role == "developer" else m.role, content=m.text)
+            for m in body.messages
+        ],
+        parameters=body.parameters(),
+        save=body.store,
+    )
+    return await admitted(
+        leases,
+        service.completions().start,
+        caller.user_id,
+        completion_request,
+        key=caller.key,
+        cancelled=cancelled,
+        quota=quota,
     )
 
 
@@ -228,6 +291,7 @@ async def _whole(request: Request, events: AsyncIterator[Event], cancelled: thre
 
 def _completion(events: list[Event], model: str) -> Response | ChatCompletion:
     text = "".join(event.text for event in events if isinstance(event, TokenEvent))
+    calls = [ToolCall.of(event) for event in events if isinstance(event, ToolCallEvent)]
     for event in events:
         if isinstance(event, ErrorEvent):
             return openai_error(http_status_of(event.code), event.message, event.code)
@@ -236,7 +300,9 @@ def _completion(events: list[Event], model: str) -> Response | ChatCompletion:
                 model=model,
                 choices=[
                     Choice(
-                        message=AssistantMessage(content=text),
+                        message=AssistantMessage(
+                            content=text if text or not calls else None, tool_calls=calls or None
+                        ),
                         finish_reason=finish_reason(event.finish_reason),
                     )
                 ],
@@ -253,8 +319,14 @@ async def _sse(events: AsyncIterator[Event], model: str, include_usage: bool) ->
     first = ChatCompletionChunk(model=model, choices=[ChunkChoice(delta=Delta(role="assistant", content=""))])
     chunk = first.model_copy  # every chunk shares the first one's id and time
     yield _data(first)
+    calls = 0
     async for event in events:
-        if isinstance(event, TokenEvent):
+        if isinstance(event, ToolCallEvent):
+            call = ToolCall.of(event)
+            delta = ToolCallDelta(index=calls, id=call.id, type="function", function=call.function)
+            calls += 1
+            yield _data(chunk(update={"choices": [ChunkChoice(delta=Delta(tool_calls=[delta]))]}))
+        elif isinstance(event, TokenEvent):
             yield _data(chunk(update={"choices": [ChunkChoice(delta=Delta(content=event.text))]}))
         elif isinstance(event, ErrorEvent):
             status = _openai_status(http_status_of(event.code))

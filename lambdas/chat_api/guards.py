@@ -18,8 +18,7 @@ from typing import Any
 
 from fastapi import Request
 
-from chatbot.chat.requests import NulCharacterError
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, NulCharacterError
 
 
 class LoneSurrogateError(ChatbotError):

@@ -1,20 +1,24 @@
 """OpenAI's chat-completions wire format: what the gateway accepts and answers (pydantic).
 
-Only what this product can honour is accepted; a field it cannot (n > 1, tools, images) is a
-400 that says so, rather than silently ignored. Fields that change nothing here (user,
+Only what this product can honour is accepted; a field it cannot (n > 1, images) is a
+400 that says so, rather than silently ignored. Tools are OpenAI's function tools: `tools`,
+`tool_choice`, assistant messages with `tool_calls` and `tool` messages; a tool whose parameters
+are not valid JSON Schema is a 400. Fields that change nothing here (user,
 metadata, presence_penalty...) are accepted and ignored, as OpenAI-compatible servers do.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chatbot.models.events import FinishReason
-from chatbot.models.limits import SEED_MAX
+from chatbot.api.limits import SEED_MAX
+from chatbot.api.tool_specs import ToolChoice, ToolRequest, ToolSpec
+from chatbot.models.events import FinishReason, ToolCallEvent
 
 
 class TextPart(BaseModel):
@@ -24,19 +28,99 @@ class TextPart(BaseModel):
     text: str
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    #: The arguments as a JSON text (OpenAI's wire shape).
+    arguments: str = "{}"
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+    @classmethod
+    def of(cls, event: ToolCallEvent) -> ToolCall:
+        arguments = json.dumps(event.arguments, ensure_ascii=False)
+        return cls(id=event.id, function=FunctionCall(name=event.name, arguments=arguments))
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    #: `developer` is OpenAI's newer name for `system`.
-    role: Literal["system", "developer", "user", "assistant"]
+    #: `developer` is OpenAI's newer name for `system`; `tool` carries a tool's result.
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     #: Text, or a list of text parts (images are not supported).
     content: str | list[TextPart] | None = None
+    #: The calls an earlier assistant answer made.
+    tool_calls: list[ToolCall] | None = None
+    #: On a `tool` message: the call it answers.
+    tool_call_id: str | None = None
 
     @property
     def text(self) -> str:
         if isinstance(self.content, list):
             return "".join(part.text for part in self.content)
         return self.content or ""
+
+    @model_validator(mode="after")
+    def _tool_message_names_its_call(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        for call in self.tool_calls or []:
+            try:
+                arguments = json.loads(call.function.arguments or "{}")
+            except json.JSONDecodeError:
+                raise ValueError(f"tool_calls[{call.id}].function.arguments is not JSON") from None
+            if not isinstance(arguments, dict):
+                raise ValueError(f"tool_calls[{call.id}].function.arguments must be a JSON object")
+        return self
+
+    def prompt_message(self, call_names: dict[str, str]) -> dict[str, Any]:
+        """This message as the model layer's prompt message (chatbot.models.bedrock); `call_names`
+        collects call ids, so a tool message can say which tool it answers."""
+        role = "system" if self.role == "developer" else self.role
+        message: dict[str, Any] = {"role": role, "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "name": call.function.name,
+                    "arguments": json.loads(call.function.arguments or "{}"),
+                }
+                for call in self.tool_calls
+            ]
+            call_names.update({call.id: call.function.name for call in self.tool_calls})
+        if self.role == "tool":
+            message.update(tool_call_id=self.tool_call_id, name=call_names.get(self.tool_call_id or "", ""))
+        return message
+
+
+class FunctionDefinition(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    description: str | None = None
+    #: JSON Schema of the arguments.
+    parameters: dict[str, Any] | None = None
+
+
+class FunctionTool(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["function"]
+    function: dict[str, str]
 
 
 class StreamOptions(BaseModel):
@@ -64,14 +148,37 @@ class ChatCompletionRequest(BaseModel):
     #: calls are not conversations unless asked). OpenAI's own `store` flag, reused.
     store: bool = False
     n: int = Field(1, ge=1, le=1, description="Only one choice per request is supported.")
-    tools: list[dict[str, Any]] | None = None
+    tools: list[FunctionTool] | None = Field(None, max_length=128)
+    tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
 
     @field_validator("tools")
     @classmethod
-    def _no_tools(cls, tools: list[dict[str, Any]] | None) -> None:
-        if tools:
-            raise ValueError("tools are not supported by this gateway; send plain messages")
-        return None
+    def _valid_tools(cls, tools: list[FunctionTool] | None) -> list[FunctionTool] | None:
+        for index, tool in enumerate(tools or []):
+            try:
+                _spec(tool)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise ValueError(f"tools[{index}].function: {first['msg']}") from None
+        return tools
+
+    def tool_request(self) -> ToolRequest | None:
+        """The tools the model may call, or None when the request brings none."""
+        if not self.tools:
+            return None
+        choice = self.tool_choice
+        if isinstance(choice, NamedToolChoice):
+            tool_choice = ToolChoice(mode="tool", name=choice.function.get("name", ""))
+        else:
+            tool_choice = ToolChoice(mode={"required": "any", "none": "none"}.get(choice or "auto", "auto"))
+        try:
+            return ToolRequest(tools=[_spec(tool) for tool in self.tools], choice=tool_choice)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    def prompt_messages(self) -> list[dict[str, Any]]:
+        call_names: dict[str, str] = {}
+        return [message.prompt_message(call_names) for message in self.messages]
 
     def parameters(self) -> dict[str, Any]:
         """Overrides of the model's GenerationParams (the model's own defaults fill the rest)."""
@@ -84,6 +191,13 @@ class ChatCompletionRequest(BaseModel):
             "seed": self.seed,
         }
         return {name: value for name, value in values.items() if value is not None}
+
+
+def _spec(tool: FunctionTool) -> ToolSpec:
+    parameters = tool.function.parameters or {"type": "object", "properties": {}}
+    return ToolSpec(
+        name=tool.function.name, description=tool.function.description or "", parameters=parameters
+    )
 
 
 class CompletionUsage(BaseModel):
@@ -100,32 +214,50 @@ class CompletionUsage(BaseModel):
         )
 
 
-def finish_reason(reason: FinishReason) -> Literal["stop", "length"]:
-    """OpenAI knows `stop` (the model ended, or a stop sequence did) and `length`."""
+OpenAIFinish = Literal["stop", "length", "tool_calls"]
+
+
+def finish_reason(reason: FinishReason) -> OpenAIFinish:
+    """OpenAI knows `stop` (the model ended, or a stop sequence did), `length` and `tool_calls`."""
+    if reason == "tool_calls":
+        return "tool_calls"
     return "length" if reason == "length" else "stop"
 
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    #: None when the answer is only tool calls (as OpenAI sends it).
+    content: str | None
+    tool_calls: list[ToolCall] | None = None
 
 
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
+    finish_reason: OpenAIFinish
     logprobs: None = None
+
+
+class ToolCallDelta(BaseModel):
+    """One call in a streamed answer: OpenAI sends its index, id, type and name first and the
+    arguments in pieces; a whole call arrives here in one delta."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: FunctionCall
 
 
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
-    finish_reason: Literal["stop", "length"] | None = None
+    finish_reason: OpenAIFinish | None = None
     logprobs: None = None
 
 

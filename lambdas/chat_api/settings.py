@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from chatbot.api.env_settings import EnvSettings, env_field
+from chatbot.api.local_tokens import SECRET_FILE_NAME
 from chatbot.chat.vote_rules import VoteRules
-from chatbot.env_settings import EnvSettings, env_field
+from chatbot.policy.limits import LimitsConfig
 from chatbot.postgres import DatabaseSettings
 from chatbot.retrieval.settings import RetrievalEnvironment
 
@@ -35,6 +37,9 @@ class ChatApiSettings(EnvSettings):
     #: The Bedrock Runtime API endpoint; unset in AWS (defaults to SAGEMAKER_ENDPOINT_URL: the
     #: local model server speaks both).
     bedrock_endpoint_url: str | None = env_field(None, "BEDROCK_ENDPOINT_URL")
+    #: Locally, a model marked scale_to_zero refuses calls while "cold", as SageMaker does after an
+    #: idle spell, and answers this many seconds after the first refusal (chatbot/models/cold_start.py).
+    local_warm_up_s: float = env_field(60, "CHATBOT_LOCAL_WARM_UP_S", ge=0)
     #: Region of SageMaker, DynamoDB and Cognito (Lambda sets AWS_REGION itself).
     region: str = env_field("us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION")
     #: `local` (HS256 tokens) or `cognito` (ID tokens).
@@ -58,9 +63,16 @@ class ChatApiSettings(EnvSettings):
     #: Answers one user may have streaming at once, across every instance (each lane of a compare
     #: counts): a chat, compare or /v1 call past it gets a 429. 0 turns the cap off.
     max_streams_per_user: int = env_field(6, "CHATBOT_MAX_STREAMS_PER_USER", ge=0)
+    #: Default limits per role, as JSON in `chatbot.policy.limits.LimitsConfig`'s shape, e.g.
+    #: {"roles": {"user": {"tokens_per_day": 200000}}} (the stack file's `chatbot:limits`);
+    #: administrators change them at runtime. Unset: unlimited until they do.
+    limits_json: str | None = env_field(None, "CHATBOT_LIMITS")
     #: True lets users make share links that open without signing in (issue 23); off, every
     #: link needs a signed-in user of this deployment.
     public_share_links: bool = env_field(False, "CHATBOT_PUBLIC_SHARE_LINKS")
+    #: Where MCP servers' auth secrets live in Secrets Manager (`<prefix>/<server>`), with a
+    #: DynamoDB history table; locally they are kept in the Postgres store.
+    mcp_secret_prefix: str = env_field("chatbot/mcp", "CHATBOT_MCP_SECRET_PREFIX")
     #: False turns document upload and search off (a stack without semantic search).
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
@@ -99,6 +111,17 @@ class ChatApiSettings(EnvSettings):
             raise ValueError("CHATBOT_AUTH=cognito needs COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID")
         return self
 
+    @field_validator("limits_json")
+    @classmethod
+    def _limits_parse(cls, text: str | None) -> str | None:
+        if text is not None:
+            LimitsConfig.model_validate_json(text)  # a typo fails at start-up, naming the field
+        return text
+
+    @property
+    def limits(self) -> LimitsConfig:
+        return LimitsConfig.model_validate_json(self.limits_json) if self.limits_json else LimitsConfig()
+
     @property
     def bedrock_url(self) -> str | None:
         """Where Bedrock calls go: the local model server speaks the Bedrock Runtime API too."""
@@ -113,4 +136,4 @@ class ChatApiSettings(EnvSettings):
 
     @property
     def secret_file(self) -> Path:
-        return self.local_secret_file or self.database.folder() / "local-auth-secret"
+        return self.local_secret_file or self.database.folder() / SECRET_FILE_NAME

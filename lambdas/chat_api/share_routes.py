@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from chatbot.api.everyday import SharedConversation, ShareOut, ShareRequest
-from chatbot.chat.records import utc_now
+from chatbot.api.records import utc_now
 from chatbot.chat.shares import open_share, revoke_share, share_session
 from lambdas.chat_api.dependencies import Service, User
 

@@ -1,5 +1,5 @@
 """Relaying a model's blocking event iterator to an async HTTP response, stop included; and the
-per-user cap on concurrent streams that every stream passes first."""
+per-user cap on concurrent streams that every stream is admitted by."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatbot.chat.arena import MAX_LANES
-from chatbot.chat.requests import CompareRequest
-from chatbot.chat.service import ChatService
-from chatbot.errors import ChatbotError
+from chatbot.chat.admission import StreamLeaseAdmission
+from chatbot.chat.pipeline import Admission
 from chatbot.models.events import ErrorEvent, Event
 from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
 
@@ -26,40 +24,21 @@ def stream_leases(request: Request) -> StreamLeases:
 Leases = Annotated[StreamLeases, Depends(stream_leases)]
 
 
-async def leased(
+async def admitted(
     leases: StreamLeases,
-    user_id: str,
-    lanes: int,
     start: Callable[..., Iterator[Event]],
     *args: Any,
+    quota: Admission | None = None,
     **kwargs: Any,
 ) -> Iterator[Event]:
-    """The events of `start(*args, **kwargs)`, holding one lease per lane while they stream
-    (a 429 before anything starts when the user has too many streaming). The lease goes back
-    when the events end, are closed (stop, disconnect) or fail; if they are never read, it expires."""
-    lease = await run_in_threadpool(leases.acquire, user_id, lanes)
-    try:
-        events = await run_in_threadpool(start, *args, **kwargs)
-    except BaseException:
-        await run_in_threadpool(leases.release, lease)
-        raise
-    return leases.held(events, lease)
-
-
-def lanes_of(service: ChatService, user_id: str, body: CompareRequest) -> int:
-    """How many model calls a compare request makes: its models, an arena's lanes, or the lanes
-    of the session it continues. Never more than a comparison may have: a request for more is
-    refused by the service with a 422 that says why, not with a 429 for the leases it asked."""
-    if body.models:
-        wanted = len(body.models)
-    elif body.arena and not body.session_id:
-        wanted = body.lanes
-    else:
-        try:
-            wanted = len(service.store.get_session(user_id, body.session_id or "").lanes)
-        except ChatbotError:
-            wanted = 1  # the service answers what is wrong with the session
-    return min(max(wanted, 1), MAX_LANES)
+    """The events of `start(*args, **kwargs)` (a ChatService or Completions entry point), with
+    the stream leases as one of the generation pipeline's admissions: one lease per answer,
+    taken once the request is known to be good (a 429 before anything is saved when the user
+    has too many streaming), given back when the events end, are closed (stop, disconnect) or
+    fail; if they are never read, the leases expire. `quota` (the caller's limits) is admitted
+    after the leases."""
+    admissions = (StreamLeaseAdmission(leases), *((quota,) if quota else ()))
+    return await run_in_threadpool(start, *args, admissions=admissions, **kwargs)
 
 
 async def relay(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[Event]:

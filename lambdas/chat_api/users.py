@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import utc_now
+from chatbot.api.quotas import AuditEntry
+from chatbot.api.records import utc_now
+from chatbot.api.users import UserChange, UserInfo, UserSaved, UsersError, UsersFile
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
-from chatbot.users import MIN_PASSWORD_CHARS, UserInfo, UsersError, UsersFile
 from lambdas.chat_api.dependencies import Admin, Service
 
 router = APIRouter()
@@ -33,20 +33,6 @@ class InvalidUserError(ChatbotError):
 
     code = "invalid_user"
     http_status = 422
-
-
-class UserChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
-    #: Make the user an administrator (a reset leaves an administrator one).
-    admin: bool = False
-
-
-class UserSaved(BaseModel):
-    user: UserInfo
-    #: False when an existing user's password was reset.
-    created: bool
 
 
 def users_file(request: Request) -> UsersFile:
@@ -68,22 +54,39 @@ async def list_users(admin: Admin, users: Users) -> list[UserInfo]:
 
 
 @router.put("/users/{name}")
-async def save_user(name: str, body: UserChange, admin: Admin, users: Users) -> UserSaved:
+async def save_user(name: str, body: UserChange, admin: Admin, users: Users, request: Request) -> UserSaved:
     def save() -> UserSaved:
         created = users.add(name, body.password, admin=body.admin)
         saved = name.strip().lower()
         return UserSaved(user=UserInfo(name=saved, admin=users.is_admin(saved)), created=created)
 
-    return await _refusing_bad_users(save)
+    saved = await _refusing_bad_users(save)
+    action = "add_user" if saved.created else "reset_password"
+    await run_in_threadpool(
+        _audit, request, admin.user_id, action, saved.user.name, {"admin": saved.user.admin}
+    )
+    return saved
 
 
 @router.delete("/users/{name}", status_code=204)
-async def remove_user(name: str, admin: Admin, users: Users, service: Service) -> Response:
+async def remove_user(name: str, admin: Admin, users: Users, service: Service, request: Request) -> Response:
     """Removes the account and revokes its API keys (its sign-in tokens are refused from now on:
     the account is gone)."""
     await _refusing_bad_users(lambda: users.remove(name))
-    await run_in_threadpool(revoke_api_keys, service.store, name.strip().lower())
+    revoked = await run_in_threadpool(revoke_api_keys, service.store, name.strip().lower())
+    await run_in_threadpool(
+        _audit, request, admin.user_id, "remove_user", name.strip().lower(), {"keys_revoked": revoked}
+    )
     return Response(status_code=204)
+
+
+def _audit(request: Request, actor: str, action: str, target: str, after: dict) -> None:
+    """Recorded in the audit log beside the quotas (passwords never are)."""
+    quotas = getattr(request.app.state, "quotas", None)
+    if quotas is not None:
+        quotas.record(
+            AuditEntry(at=utc_now(), actor=actor, action=action, target=f"user:{target}", after=after)
+        )
 
 
 def revoke_api_keys(store: HistoryStore, user_id: str) -> int:

@@ -4,7 +4,7 @@ environment from this same model (`IndexerSettings(...).to_env()`)."""
 
 from __future__ import annotations
 
-from chatbot.env_settings import env_field
+from chatbot.api.env_settings import env_field
 from chatbot.retrieval.settings import RetrievalEnvironment
 
 

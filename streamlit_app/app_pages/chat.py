@@ -10,6 +10,7 @@ from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.tool_picker import tool_picker
 
 api = context.api()
 
@@ -59,6 +60,8 @@ with mode:
     )
 with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
     parameters = parameter_controls(ParameterBounds.of([model]), prefix="chat")
+with knobs:
+    tools, tool_choice = tool_picker(api, key="chat")
 fresh.button("New chat", key="chat_new", icon=":material/add:", on_click=chat_flow.reset, width="stretch")
 
 shown = chat_flow.messages()
@@ -87,7 +90,9 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
 if prompt and turn is None:
-    chat_flow.start_turn(api, prompt, model.name, parameters, streaming, use_documents, search_shared)
+    chat_flow.start_turn(
+        api, prompt, model.name, parameters, streaming, use_documents, search_shared, tools, tool_choice
+    )
     chat_bubble(chat_flow.messages()[-1])
     turn = chat_flow.live()
 

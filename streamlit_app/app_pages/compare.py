@@ -3,7 +3,7 @@ Arena mode picks the models at random and hides them until the vote."""
 
 import streamlit as st
 
-from chatbot.chat import arena as lanes_policy
+from chatbot.api import lanes as lanes_policy
 from chatbot.models.events import LaneView
 from streamlit_app import compare_flow as flow
 from streamlit_app import context

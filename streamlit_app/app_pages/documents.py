@@ -16,7 +16,12 @@ st.caption(
 
 # One limit on the page: the one the chat API enforces, for the label and the uploader alike.
 if "docs_limits" not in st.session_state:
-    st.session_state["docs_limits"] = api.limits()
+    try:
+        st.session_state["docs_limits"] = api.limits()
+    except ApiError as exc:
+        st.error(f"The documents cannot be shown right now: {exc}")
+        st.button("Try again", key="docs_retry_limits")
+        st.stop()
 limits = st.session_state["docs_limits"]
 max_bytes = limits.largest_upload_bytes
 with st.form("docs_upload", clear_on_submit=True):
@@ -53,10 +58,9 @@ if submitted:
         try:
             for update in api.upload(file.name, file.getvalue(), workspace):
                 if update.type == "progress":
-                    bar.progress(
-                        update.fraction, text=progress_text(as_plain_text(file.name), update.progress or {})
-                    )
-                elif update.type == "document" and update.document is not None:
+                    text = progress_text(as_plain_text(file.name), update.progress.model_dump())
+                    bar.progress(update.fraction, text=text)
+                elif update.type == "document":
                     bar.progress(1.0, text=f"{as_plain_text(file.name)}: done")
                     verb = "replaced" if update.replaced else "added"
                     st.success(f"{as_plain_text(file.name)} {verb}: {update.document.chunk_count} chunks.")

@@ -51,13 +51,15 @@ st.dataframe(
     width="stretch",
     column_config={
         **COLUMN_HELP,
-        "Elo": st.column_config.NumberColumn(
-            format="%.0f",
-            help="The Bradley-Terry rating on the Elo scale: an online Elo needs every vote in order, and "
-            "the arena now keeps counts instead (as lmarena does), so this column equals the next.",
+        "Status": st.column_config.TextColumn(
+            help=f"provisional: fewer than {board.provisional_under_votes} counted votes, the rating may still "
+            "move a lot. retired: the model left the catalog, so no new votes reach it."
         ),
         "Bradley-Terry": st.column_config.NumberColumn(
-            format="%.0f", help="Fitted on all votes at once, on the Elo scale."
+            format="%.0f",
+            help="Fitted on all votes at once, on the Elo scale (400 points = 10:1 odds, mean 1000). "
+            "There is no online Elo column: it needs every vote in order, and the arena keeps counts "
+            "(as lmarena does).",
         ),
         "95% CI": st.column_config.TextColumn(
             help="95% interval of the Bradley-Terry rating: the wider of the bootstrap's and the posterior's, so a few votes show wide."
@@ -72,6 +74,10 @@ st.dataframe(
         ),
     },
 )
+if board.version is not None and board.fitted_at is not None:
+    st.caption(
+        f"Fit #{board.version}, {board.fitted_at:%Y-%m-%d %H:%M} UTC: one fit, shared by every server."
+    )
 if board.length_effect is not None:
     st.caption(
         f"Length effect: {board.length_effect:+.0f} rating points for the longest possible answer against "

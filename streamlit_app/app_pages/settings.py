@@ -4,6 +4,7 @@ import streamlit as st
 
 from streamlit_app import context
 from streamlit_app.api import ApiError
+from streamlit_app.quotas_client import QuotasApi
 from streamlit_app.widgets.shares import links_section
 
 api = context.api()
@@ -41,6 +42,10 @@ except ApiError as exc:
     keys = []
 if not keys:
     st.info("You have no API keys yet.")
+try:  # each key's usage this month, as the quota ledger counted it (cost included)
+    month = {usage.key_id: usage for usage in QuotasApi(api).key_usage("month")}
+except ApiError:
+    month = {}
 for key in keys:
     label, figures, action = st.columns([3, 5, 1], vertical_alignment="center")
     label.markdown(f"**{key.name}** `{key.prefix}…`" + ("" if key.active else " · revoked"))
@@ -48,6 +53,11 @@ for key in keys:
     figures.caption(
         f"created {key.created_at:%Y-%m-%d} · last used {used} · {key.requests} calls · "
         f"{key.prompt_tokens + key.completion_tokens} tokens"
+        + (
+            f" · this month: {used_now.prompt_tokens + used_now.completion_tokens} tokens, ${used_now.cost_usd:.4f}"
+            if (used_now := month.get(key.id))
+            else ""
+        )
     )
     if key.active and action.button("Revoke", key=f"set_revoke_{key.id}", icon=":material/block:"):
         try:

@@ -10,6 +10,8 @@ import streamlit as st
 from streamlit_app import context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
+from streamlit_app.limits_form import render_limits_form
+from streamlit_app.quotas_client import QuotasApi
 
 api = context.api()
 st.header("Users")
@@ -58,3 +60,11 @@ else:
         else:
             st.session_state["users_notice"] = f"Removed {as_plain_text(doomed)}."
             st.rerun()
+
+st.subheader("Limits")
+st.caption(
+    "Per role (`user` is everyone, `admin` the administrators, or any group) or per user. "
+    "Leave a field empty for no limit (for a user: to keep their roles' value); a user's values "
+    "replace their roles'. Type `unlimited` to lift a role's limit for that user."
+)
+render_limits_form(QuotasApi(api), [user.name for user in users])

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from chatbot.api.records import Session
 from streamlit_app.api import ApiError, ChatApi
-from streamlit_app.api_models import SessionSummary
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.widgets.history_search import forget_marks, mark_actions, marked_sections, search_box
 from streamlit_app.widgets.shares import share_popover
@@ -80,7 +80,7 @@ def history_sidebar(api: ChatApi, *, current_id: str | None, on_deleted_current)
         _delete_all(api, on_deleted_current)
 
 
-def _sessions(api: ChatApi) -> list[SessionSummary]:
+def _sessions(api: ChatApi) -> list[Session]:
     if KEY_SESSIONS not in st.session_state:
         page = api.sessions(limit=PAGE_SIZE)
         st.session_state[KEY_SESSIONS], st.session_state[KEY_CURSOR] = page.sessions, page.cursor
@@ -97,11 +97,11 @@ def _load_more(api: ChatApi) -> None:
     st.session_state[KEY_CURSOR] = page.cursor
 
 
-def _request_open(session: SessionSummary) -> None:
+def _request_open(session: Session) -> None:
     st.session_state[KEY_OPEN] = OpenRequest(session.id, session.kind)
 
 
-def _current_actions(api: ChatApi, session: SessionSummary, on_deleted_current) -> None:
+def _current_actions(api: ChatApi, session: Session, on_deleted_current) -> None:
     st.caption("This conversation")
     # One button a row: three columns in a sidebar 300 px wide cut each label to one letter.
     rename, export, share, delete = st.container(), st.container(), st.container(), st.container()

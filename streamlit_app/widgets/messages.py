@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
+from chatbot.api.tools import ToolStepView
 from streamlit_app.formatting import answer_figures, answer_markdown, as_plain_text
 from streamlit_app.transcript import Shown
 
 
+def tool_steps(steps: list[ToolStepView]) -> None:
+    """Each tool call collapsed: its arguments and its result, both as plain code blocks (a
+    tool's result is untrusted text: never markup, never a link or an image)."""
+    for step in steps:
+        where = f"{step.server}/{step.name}" if step.server else step.name
+        state = "failed" if step.is_error else ("running" if step.result is None else "done")
+        with st.expander(f"Tool {as_plain_text(where)} ({state})", icon=":material/build:"):
+            st.caption("Arguments")
+            st.code(json.dumps(step.arguments, indent=2, ensure_ascii=False), language="json")
+            if step.result is not None:
+                cut = " (cut: it was longer than the limit)" if step.truncated else ""
+                st.caption(f"Result, as the tool returned it{cut}")
+                st.code(step.result, language="text")
+
+
 def answer_body(message: Shown) -> None:
     """The answer's text and everything about it, in the current container."""
+    if message.role == "assistant" and message.tool_steps:
+        tool_steps(message.tool_steps)
     # st.markdown escapes raw HTML unless unsafe_allow_html=True, which this app never passes:
     # a model that answers <script> or <img onerror=...> shows that text, and nothing runs.
     # answer_markdown: no image loads and every link shows where it goes (formatting.py says why).
     if message.content:
         st.markdown(answer_markdown(message.content))
-    elif message.role == "assistant" and message.status != "error":
+    elif message.role == "assistant" and message.status not in ("error", "warming_up"):
         st.caption("(no text)")
-    if message.error:
+    if message.error and message.status == "warming_up":
+        # The API's words: "<model> is warming up ... about N minutes. Try again then".
+        st.warning(message.error, icon=":material/hourglass_top:")
+    elif message.error:
         st.error(message.error, icon=":material/error:")
     if message.role == "assistant":
         figures = answer_figures(message.metrics, message.usage, message.status)

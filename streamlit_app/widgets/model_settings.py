@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.models.limits import SEED_MAX
-from streamlit_app.api_models import ModelInfo
+from chatbot.api.catalog import ModelInfo
+from chatbot.api.limits import SEED_MAX
 
 TEMPERATURE_RANGE = (0.0, 2.0)
 TOP_P_RANGE = (0.05, 1.0)

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
+from chatbot.api.users import UsersFile
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import Endpoint
-from chatbot.users import UsersFile
+from chatbot.models.endpoints import SageMakerEndpoint
+from launcher import stack as local_stack
+from streamlit_app.settings import UiSettings
 from tests.browser.support import wait_until_idle
 from tests.sampling import runs_to, seed_where, warm_up
 from tests.servers import ROOT, free_port, running_server
@@ -30,7 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ESSAY = "Write a very long essay about the history of the sea, with many chapters."
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 USER = "tester"
-#: REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
+#: docs/REFERENCE.md: how Debian's Chromium runs here, headless, quiet, with a fresh profile per test.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -67,7 +69,9 @@ def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
     mid-answer and both panes are still writing when it does."""
     app_defaults = catalog.get("smollm2-135m").default_parameters  # the first model's, as the app takes
     parameters = {"temperature": app_defaults.temperature, "top_p": app_defaults.top_p}
-    smollm2, gemma = (Endpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m"))
+    smollm2, gemma = (
+        SageMakerEndpoint(catalog.get(name), runtime_client) for name in ("smollm2-135m", "gemma3-270m")
+    )
     for endpoint in (smollm2, gemma):
         warm_up(endpoint, ESSAY, parameters)
     return seed_where(
@@ -82,14 +86,9 @@ def essay_seed(catalog: ModelCatalog, runtime_client) -> int:
 @contextmanager
 def web_app(stack: UiStack) -> Iterator[str]:
     """The web app as `make chat` runs it (streamlit_app.serve) against `stack`: its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [
-        *("-m", "streamlit_app.serve", "--exit-with-stdin"),
-        *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
-    ]
-    with running_server(args, f"{url}/_stcore/health", env=stack.env()):
-        yield url
+    app = local_stack.web_app("127.0.0.1", free_port(), UiSettings())
+    with running_server(app.args, app.health_url, env=stack.env()):
+        yield app.url
 
 
 @pytest.fixture(scope="session")

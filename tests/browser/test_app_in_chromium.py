@@ -11,7 +11,7 @@ import re
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from tests.browser.conftest import ESSAY, PASSWORD, USER, shot, sign_in
 from tests.browser.support import (
     click_until,

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 from playwright.sync_api import Page, expect
 
+from launcher.stack import web_app
+from streamlit_app.settings import UiSettings
 from tests.browser.cognito_standin import CLIENT_ID, CLIENT_SECRET, CognitoStandIn, cognito_standin
 from tests.browser.conftest import shot
 from tests.browser.support import wait_until_idle
@@ -27,22 +29,18 @@ def app_with_cognito(stack: UiStack, home, **standin_options) -> Iterator[tuple[
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with cognito_standin([f"{url}/"], **standin_options) as standin:
-        env = {
-            **stack.env(),
-            "CHATBOT_UI_AUTH": "oidc",
-            "AUTH_CLIENT_ID": CLIENT_ID,
-            "AUTH_CLIENT_SECRET": CLIENT_SECRET,
-            "AUTH_REDIRECT_URI": f"{url}/oauth2callback",
-            "AUTH_SERVER_METADATA_URL": f"{standin.url}/.well-known/openid-configuration",
-            "AUTH_COOKIE_SECRET": "a cookie secret for the stand-in test, long enough",
-            "HOME": str(home),  # where serve writes secrets.toml
-        }
-        args = [
-            *("-m", "streamlit_app.serve", "--exit-with-stdin"),
-            *("--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"),
-        ]
-        with running_server(args, f"{url}/_stcore/health", env=env):
-            yield url, standin
+        settings = UiSettings(
+            ui_auth="oidc",
+            auth_client_id=CLIENT_ID,
+            auth_client_secret=CLIENT_SECRET,
+            auth_redirect_uri=f"{url}/oauth2callback",
+            auth_server_metadata_url=f"{standin.url}/.well-known/openid-configuration",
+            auth_cookie_secret="a cookie secret for the stand-in test, long enough",
+        )
+        env = {**stack.env(), **settings.to_env(), "HOME": str(home)}  # HOME: where serve writes secrets.toml
+        app = web_app("127.0.0.1", port, UiSettings())
+        with running_server(app.args, app.health_url, env=env):
+            yield app.url, standin
 
 
 def sign_in_with_cognito(page: Page, url: str) -> None:

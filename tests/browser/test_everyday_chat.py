@@ -9,8 +9,9 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.users import UsersFile
+from lambdas.chat_api.auth import LocalTokens
 from tests.browser.conftest import USER, shot, sign_in
 from tests.browser.support import go_to, main, send, set_max_tokens, wait_until_idle
 from tests.streamlit_app.stack import UiStack

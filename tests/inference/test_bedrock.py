@@ -135,9 +135,15 @@ def test_a_callers_stop_sequence_ends_the_answer_as_stop_sequence(bedrock):
                     {"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": b"x"}}}]}
                 ]
             },
-            "text content blocks only",
+            "text, toolUse and toolResult content blocks only",
         ),
-        ({"toolConfig": {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {}}}}]}}, "tool use"),
+        (
+            {
+                "modelId": "gemma3-270m",  # its catalog entry does not say tools: true
+                "toolConfig": {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {}}}}]},
+            },
+            "doesn't support tool use",
+        ),
     ],
 )
 def test_requests_bedrock_would_refuse_are_validation_exceptions(bedrock, request_fields: dict, message: str):

@@ -35,10 +35,13 @@ def chat_statements(run: OfflineRun) -> list[dict]:
 
 
 def test_dev_chats_with_bedrock_models_and_deploys_no_endpoint_for_them(dev: OfflineRun):
-    kinds = {model["deployment"]["kind"] for model in stack_models("dev")}
-    assert kinds == {"bedrock"}
+    models = {model["name"]: model["deployment"] for model in stack_models("dev")}
+    assert {name for name, deployment in models.items() if deployment["kind"] != "bedrock"} == {
+        "smollm2-135m"
+    }
+    assert models["smollm2-135m"]["scale_to_zero"] is True  # the one SageMaker chat model: $0 at idle
     endpoints = {e.inputs["name"] for e in dev.graph.of_type("aws:sagemaker/endpoint:Endpoint")}
-    assert endpoints == {"minilm-l6-dev"}, "only the embeddings model has an endpoint"
+    assert endpoints == {"minilm-l6-dev", "smollm2-135m-dev"}, "no endpoint for the Bedrock models"
     registered = {spec.name for spec in pricing.registered_models(dev.graph)}
     assert {"nova-micro", "nova-lite"} <= registered
 

@@ -83,7 +83,9 @@ def test_the_api_may_invoke_exactly_this_stacks_endpoints(dev: OfflineRun):
     graph = dev.graph
     grants = allowed(graph, one(graph, "aws:iam/role:Role", "chat-role"))
     endpoints = {e.arn for e in graph.of_type("aws:sagemaker/endpoint:Endpoint")}
-    assert len(endpoints) == 1  # the embeddings model (dev chats with Bedrock: tests/infra/test_bedrock.py)
+    assert (
+        len(endpoints) == 2
+    )  # the embeddings model and smollm2-135m (scale to zero: tests/infra/test_bedrock.py)
     assert grants["sagemaker:InvokeEndpoint"] == endpoints
     assert grants["sagemaker:InvokeEndpointWithResponseStream"] == endpoints
     history = one(graph, "aws:dynamodb/table:Table", "chat-history").arn

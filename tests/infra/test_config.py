@@ -32,7 +32,9 @@ def test_both_stack_files_are_valid():
 def test_dev_is_the_cheap_stack_and_prod_the_protected_one():
     dev, _ = load_config(stack_config("dev"), "dev")
     prod, _ = load_config(stack_config("prod"), "prod")
-    assert [m.deployment.kind for m in dev.models] == ["bedrock", "bedrock"]
+    assert [m.deployment.kind for m in dev.models] == ["bedrock", "bedrock", "cpu-llamacpp"]
+    assert dev.models[2].deployment.scale_to_zero  # $0 at idle
+    assert dev.web.architecture == "arm64"
     assert dev.semantic_search.enabled
     assert dev.network.nat_gateways == 0
     assert dev.network.nat_instance_type == "t4g.nano"

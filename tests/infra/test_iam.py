@@ -12,13 +12,15 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from chatbot.api.records import Message, Session
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA, DynamoDBHistoryStore
-from chatbot.chat.records import Message, Session
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.registry import index_item, load_registry, registry_item
 from chatbot.postgres import rds_url_from_secret
+from infra.migration import CHAT_API_ROLE, INDEXER_ROLE
 from infra.offline import OfflineRun
 from infra.offline_stack import offline_run
+from infra.packaging import RDS_CA_SOURCE
 from tests.chatbot.chat.test_history_store_contract import *  # noqa: F403 (the suite, run again here)
 from tests.infra.iam_enforced import (
     REGION,
@@ -130,6 +132,53 @@ def test_the_functions_read_the_database_secret(aws, monkeypatch, dev_graph):
         Name="rds!db", SecretString=json.dumps({"username": "chatbot_admin", "password": "pw"})
     )["ARN"]
     use_default_credentials(monkeypatch, aws.user("indexer", indexer_policy(dev_graph, secret_arn)))
-    url = rds_url_from_secret(secret_arn, host="db.example", port=5432, database="chatbot")
+    url = rds_url_from_secret(
+        secret_arn, host="db.example", port=5432, database="chatbot", ssl_root_cert=RDS_CA_SOURCE
+    )
     assert "user=chatbot_admin" in url
     assert "password=pw" in url
+
+
+@pytest.mark.parametrize(
+    ("function", "iam_role", "database_role"),
+    [
+        ("chat-function", "chat-role", CHAT_API_ROLE),
+        ("retrieval-indexer", "retrieval-indexer-role", INDEXER_ROLE),
+    ],
+)
+def test_each_function_reads_its_own_database_roles_secret_and_no_other(
+    aws, monkeypatch, dev_graph, function: str, iam_role: str, database_role: str
+):
+    """Defect 13: the chat API and the indexer sign in as their own roles, neither as the master
+    user nor as each other, and over verify-full."""
+    graph = dev_graph.graph
+    admin = aws.admin.session().client("secretsmanager")
+    secrets = {}  # the graph's ARN -> the ARN of a moto secret standing in for it
+    for role in (CHAT_API_ROLE, INDEXER_ROLE):
+        graph_secret = one(
+            graph, "aws:secretsmanager/secret:Secret", f"retrieval-db-{role.replace('_', '-')}-secret"
+        )
+        value = json.dumps({"username": role, "password": f"{role}-pw"})
+        secrets[graph_secret.arn] = admin.create_secret(Name=role, SecretString=value)["ARN"]
+    master = one(graph, "aws:lambda/function:Function", "retrieval-migrate").inputs["environment"][
+        "variables"
+    ]
+    secrets[master["DB_SECRET_ARN"]] = admin.create_secret(
+        Name="rds!cluster", SecretString=json.dumps({"username": "chatbot_admin", "password": "master-pw"})
+    )["ARN"]
+    own = one(graph, "aws:lambda/function:Function", function)
+    own_secret = secrets[own.inputs["environment"]["variables"]["DB_SECRET_ARN"]]
+    for number, secret in enumerate(secrets.values()):
+        user = aws.user(f"{iam_role}-{number}", for_moto(role_statements(graph, iam_role), [secret], secrets))
+        use_default_credentials(monkeypatch, user)
+        if secret == own_secret:
+            url = rds_url_from_secret(
+                secret, host="db.example", port=5432, database="chatbot", ssl_root_cert=RDS_CA_SOURCE
+            )
+            assert f"user={database_role}" in url
+            assert "sslmode=verify-full" in url
+        else:
+            with pytest.raises(Exception, match="AccessDenied"):
+                rds_url_from_secret(
+                    secret, host="db.example", port=5432, database="chatbot", ssl_root_cert=RDS_CA_SOURCE
+                )

@@ -152,8 +152,17 @@ def test_each_model_has_its_own_role_with_only_what_its_kind_needs(all_kinds: Of
 def test_endpoint_configs_carry_kms_and_the_startup_timeout(all_kinds: OfflineRun):
     graph = all_kinds.graph
     cpu = child(graph, "smollm2-135m", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "config")
-    assert cpu.inputs["kmsKeyArn"] == child(graph, "smollm2-135m", "aws:kms/key:Key", "key").arn
-    assert child(graph, "smollm2-135m", "aws:kms/key:Key", "key").inputs["enableKeyRotation"] is True
+    # One key for every endpoint volume of the stack ($1 a month each: not one per model).
+    shared = one(graph, "aws:kms/key:Key")
+    assert shared.name == "sagemaker-volumes-key"
+    assert shared.inputs["enableKeyRotation"] is True
+    keyed = [
+        c
+        for c in graph.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+        if "kmsKeyArn" in c.inputs
+    ]
+    assert len(keyed) > 1
+    assert {config.inputs["kmsKeyArn"] for config in keyed} == {shared.arn}
     # SageMaker refuses a KMS key on instances with local NVMe (hardware-encrypted): none is set there.
     gpu = child(graph, "tgi-model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "config")
     assert "kmsKeyArn" not in gpu.inputs

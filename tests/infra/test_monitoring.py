@@ -14,7 +14,13 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def alarms(run: OfflineRun) -> dict[str, dict]:
-    return {alarm.name.removeprefix("monitoring-"): alarm.inputs for alarm in run.graph.of_type(ALARM)}
+    """The monitoring component's alarms (a scale-to-zero model's own scale-out alarm acts on its
+    scaling policy, not on the alerts topic)."""
+    return {
+        alarm.name.removeprefix("monitoring-"): alarm.inputs
+        for alarm in run.graph.of_type(ALARM)
+        if alarm.name.startswith("monitoring-")
+    }
 
 
 def test_the_budget_is_the_stacks_and_alerts_its_topic_on_actual_and_forecast_spend(dev: OfflineRun):

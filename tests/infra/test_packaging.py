@@ -5,12 +5,16 @@ The first build downloads the wheels (about 80 MB); later builds reuse the cache
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
+from cryptography import x509
 
+from chatbot.postgres import RDS_CA_BUNDLE
 from infra import packaging
 from infra.config import PROJECT_ROOT
 from infra.offline import OfflineRun
@@ -94,3 +98,26 @@ def test_an_unknown_function_is_refused_with_the_choices():
     )
     assert result.returncode == 2
     assert "chat_api" in result.stderr
+
+
+def test_each_layer_ships_the_rds_certificate_authorities_where_the_functions_look(
+    artifacts: packaging.Artifacts,
+):
+    with zipfile.ZipFile(artifacts.layer_zip) as layer:
+        shipped = layer.read(str(packaging.RDS_CA_IN_LAYER))
+    assert shipped == packaging.RDS_CA_SOURCE.read_bytes()
+    assert Path("/opt") / packaging.RDS_CA_IN_LAYER == RDS_CA_BUNDLE  # Lambda mounts layers at /opt
+
+
+def test_the_rds_bundle_is_the_one_its_provenance_names_and_covers_the_2024_roots():
+    provenance = (packaging.RDS_CA_SOURCE.parent / "PROVENANCE.md").read_text()
+    assert hashlib.sha256(packaging.RDS_CA_SOURCE.read_bytes()).hexdigest() in provenance
+    certificates = x509.load_pem_x509_certificates(packaging.RDS_CA_SOURCE.read_bytes())
+    names = {certificate.subject.rfc4514_string() for certificate in certificates}
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        # The 2024 roots RDS signs server certificates with (rds-ca-rsa2048-g1 is the default).
+        assert any(f"Amazon RDS {region} Root CA RSA2048 G1" in name for name in names), region
+    assert all(
+        certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        for certificate in certificates
+    )

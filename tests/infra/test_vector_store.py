@@ -7,11 +7,17 @@ import json
 import pytest
 
 from chatbot.errors import ConfigError
-from infra.offline import OfflineRun
+from chatbot.postgres import RDS_CA_BUNDLE
+from infra.migration import CHAT_API_ROLE, INDEXER_ROLE
+from infra.offline import OfflineRun, RecordedResource, ResourceGraph
 from infra.offline_stack import offline_run
 from tests.infra.support import allowed, one, stack_config
 
 RDS = "aws:rds/instance:Instance"
+
+
+def role_secret(graph: ResourceGraph, role: str) -> RecordedResource:
+    return one(graph, "aws:secretsmanager/secret:Secret", f"retrieval-db-{role.replace('_', '-')}-secret")
 
 
 def test_postgres_is_private_encrypted_backed_up_and_keeps_its_password_in_secrets_manager(
@@ -177,7 +183,7 @@ def test_dev_runs_aurora_serverless_v2_that_pauses_at_zero_and_is_as_locked_down
     assert cluster.inputs["vpcSecurityGroupIds"] == [db_sg.id]
     env = one(graph, "aws:lambda/function:Function", "chat-function").inputs["environment"]["variables"]
     assert env["DB_HOST"] == "retrieval-db-cluster.cluster-offline.us-east-1.rds.amazonaws.com"
-    assert env["DB_SECRET_ARN"].endswith("secret:rds!cluster-retrieval-db-cluster")
+    assert env["DB_SECRET_ARN"] == role_secret(graph, CHAT_API_ROLE).arn
 
 
 def test_aurora_serverless_takes_only_the_majors_that_pause():
@@ -200,10 +206,25 @@ def test_migrations_run_once_per_deploy_from_a_function_with_the_master_secret(
     assert function.inputs["handler"] == "lambdas.document_indexer.migrate.handler"
     indexer = one(graph, "aws:lambda/function:Function", "retrieval-indexer")
     assert function.inputs["code"].path == indexer.inputs["code"].path
-    assert function.inputs["environment"] == indexer.inputs["environment"]
+    env = function.inputs["environment"]["variables"]
+    indexer_env = indexer.inputs["environment"]["variables"]
+    master = "rds!cluster-retrieval-db-cluster" if stack == "dev" else "rds!retrieval-db"
+    assert env["DB_SECRET_ARN"].endswith(f"secret:{master}")  # the master user's: it runs DDL
+    assert {k: v for k, v in env.items() if k not in ("DB_SECRET_ARN", "DB_FUNCTION_ROLES")} == {
+        k: v for k, v in indexer_env.items() if k != "DB_SECRET_ARN"
+    }
+    role_secrets = {role: role_secret(graph, role).arn for role in (CHAT_API_ROLE, INDEXER_ROLE)}
+    assert json.loads(env["DB_FUNCTION_ROLES"]) == role_secrets
     role = next(r for r in graph.of_type("aws:iam/role:Role") if r.arn == function.inputs["role"])
     grants = allowed(graph, role)
-    assert set(grants) == {"logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"}
+    assert set(grants) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    }
+    assert grants["secretsmanager:GetSecretValue"] == {env["DB_SECRET_ARN"], *role_secrets.values()}
+    assert grants["secretsmanager:PutSecretValue"] == set(role_secrets.values())
     run_once = one(graph, "aws:lambda/invocation:Invocation")
     assert run_once.inputs["functionName"] == function.physical_name
     assert set(run_once.inputs["triggers"]) == {"code", "layers"}
@@ -227,3 +248,34 @@ def test_the_migration_handler_creates_the_schema_the_functions_then_use(postgre
         assert retrieval.store.list_documents("alice", ["private"]) == []
     finally:
         retrieval.close()
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev_rds"])
+def test_each_function_signs_in_as_its_own_role_reading_only_its_secret_after_the_migration(
+    stack: str, request: pytest.FixtureRequest
+):
+    """Defect 13: not the master secret. The role's secret is empty until the migration writes
+    it, so each function starts after the migration ran; each verifies the server's certificate
+    against the bundle its layer ships."""
+    graph = request.getfixturevalue(stack).graph
+    migration = one(graph, "aws:lambda/invocation:Invocation")
+    for function_name, role_name, database_role in (
+        ("chat-function", "chat-role", CHAT_API_ROLE),
+        ("retrieval-indexer", "retrieval-indexer-role", INDEXER_ROLE),
+    ):
+        function = one(graph, "aws:lambda/function:Function", function_name)
+        secret = role_secret(graph, database_role)
+        env = function.inputs["environment"]["variables"]
+        assert env["DB_SECRET_ARN"] == secret.arn, function_name
+        assert env["DB_SSL_ROOT_CERT"] == str(RDS_CA_BUNDLE), function_name
+        assert allowed(graph, one(graph, "aws:iam/role:Role", role_name))[
+            "secretsmanager:GetSecretValue"
+        ] == {secret.arn}, function_name
+        assert migration.urn in function.dependencies, function_name
+        assert secret.inputs["recoveryWindowInDays"] == 0  # dev: torn down and made again by name
+        assert "secretString" not in secret.inputs  # no password passes through Pulumi
+
+
+def test_a_protected_stack_keeps_a_deleted_role_secret_recoverable(prod: OfflineRun):
+    secret = role_secret(prod.graph, CHAT_API_ROLE)
+    assert "recoveryWindowInDays" not in secret.inputs  # AWS's default: 30 days

@@ -20,25 +20,20 @@ from typing import Any
 import httpx
 import pytest
 
-from chatbot.chat.dynamodb_store import TABLE_SCHEMA
-from chatbot.models import registry
 from chatbot.postgres import create_database
 from chatbot.retrieval.service import Retrieval
 from infra import packaging
 from infra.config import PROJECT_ROOT
-from infra.offline import OfflineRun
 from infra.offline_stack import offline_run
-from lambdas.chat_api import auth
 from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import shared_embedder
-from tests.infra.support import one, stack_config
+from tests.infra.support import one
 from tests.lambdas import lambda_runtime
+from tests.lambdas.chat_api_boot import FUNCTION, boot_chat_api, dev_with_smollm2, issue_token, layer_and_task
 from tests.sampling import GREEDY
-from tests.servers import free_port, moto_client, moto_server
+from tests.servers import moto_client, moto_server
 
 pytestmark = pytest.mark.skipif(bool(lambda_runtime.can_mount()), reason=str(lambda_runtime.can_mount()))
-
-FUNCTION = "aws:lambda/function:Function"
 
 
 @pytest.fixture(scope="module")
@@ -47,68 +42,9 @@ def moto_url() -> Iterator[str]:
         yield url
 
 
-def layer_and_task(function: str, tmp: Path) -> tuple[Path, Path]:
-    layer = packaging.build_layer(PROJECT_ROOT, function, packaging.HOST)
-    task_root = lambda_runtime.unpack(packaging.build_function_zip(PROJECT_ROOT, function), tmp / "task")
-    return layer, task_root
-
-
-def deploy_tables(graph_env: dict[str, str], run: OfflineRun, moto_url: str) -> None:
-    """The tables the program creates, with the registry items it writes (endpoint names as the
-    local model server serves them: without the stack's suffix)."""
-    dynamodb = moto_client("dynamodb", moto_url)
-    history = graph_env["CHATBOT_HISTORY_TABLE"]
-    models = graph_env["CHATBOT_MODELS_TABLE"]
-    for name in (history, models):
-        if name in dynamodb.list_tables()["TableNames"]:
-            dynamodb.delete_table(TableName=name)
-    dynamodb.create_table(TableName=history, **TABLE_SCHEMA)
-    dynamodb.create_table(
-        TableName=models,
-        KeySchema=[{"AttributeName": registry.KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": registry.KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    items = run.graph.of_type("aws:dynamodb/tableItem:TableItem")
-    assert items, "the program writes the registry"
-    for item in items:
-        dynamodb.put_item(TableName=models, Item=json.loads(item.inputs["item"].replace("-dev", "")))
-
-
 @pytest.fixture(scope="module")
 def local_secret(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("auth") / "local-auth-secret"
-
-
-def boot_chat_api(
-    run: OfflineRun, tmp: Path, moto_url: str, model_server_url: str, secret: Path, **extra: str
-):
-    env = dict(one(run.graph, FUNCTION, "chat-function").inputs["environment"]["variables"])
-    deploy_tables(env, run, moto_url)
-    for name in (
-        "AWS_LAMBDA_EXEC_WRAPPER",
-        "AWS_LWA_INVOKE_MODE",
-        "COGNITO_USER_POOL_ID",
-        "COGNITO_CLIENT_ID",
-    ):
-        env.pop(name, None)  # we play the Web Adapter; Cognito cannot be reached from here
-    port = free_port()
-    env |= {
-        "PORT": str(port),
-        "CHATBOT_AUTH": "local",
-        "CHATBOT_LOCAL_SECRET_FILE": str(secret),
-        "SAGEMAKER_ENDPOINT_URL": model_server_url,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
-        **extra,
-    }
-    layer, task_root = layer_and_task("chat_api", tmp)
-    bin_dir = lambda_runtime.bare_python(tmp / "bin")
-    process_env = lambda_runtime.lambda_environment(task_root, packaging.HANDLERS["chat_api"], bin_dir, env)
-    # The Web Adapter's own start: exec the handler script itself.
-    command = lambda_runtime.in_lambda_mounts(layer, 'exec "$LAMBDA_TASK_ROOT/$_HANDLER"')
-    log = (tmp / "chat_api.log").open("w+")
-    process = subprocess.Popen(command, env=process_env, cwd=task_root, stdout=log, stderr=subprocess.STDOUT)
-    return process, f"http://127.0.0.1:{port}", log
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log) -> dict[str, Any]:
@@ -122,10 +58,6 @@ def wait_healthy(url: str, process: subprocess.Popen, log) -> dict[str, Any]:
             time.sleep(0.1)
     log.seek(0)
     pytest.fail(f"the function did not answer /health:\n{log.read()[-4000:]}")
-
-
-def issue_token(user: str, secret: Path) -> str:
-    return auth.LocalTokens(auth.local_secret(secret)).issue(user, ttl_s=600)
 
 
 def chat_once(url: str, secret: Path) -> list[dict[str, Any]]:
@@ -149,30 +81,6 @@ def stopped() -> Iterator[list[subprocess.Popen]]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-#: Dev chats with Bedrock models, which the local model server serves under its own names only;
-#: the boot tests deploy dev with its SageMaker option instead (Pulumi.dev.yaml, commented out),
-#: a model the local server answers for as the endpoint would.
-SMOLLM2_ON_SAGEMAKER = {
-    "name": "smollm2-135m",
-    "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
-    "endpoint_name": "smollm2-135m",
-    "streaming": "native",
-    "endpoint_req_config": "tgi",
-    "context_window": 2048,
-    "max_new_tokens_limit": 1024,
-    "default_parameters": {"max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9},
-    "deployment": {
-        "kind": "cpu-llamacpp",
-        "instance_type": "ml.c7i.large",
-        "gguf": "smollm2-135m-instruct-q4_1",
-    },
-}
-
-
-def dev_with_smollm2(**overrides: object) -> OfflineRun:
-    return offline_run("dev", stack_config("dev", models=[SMOLLM2_ON_SAGEMAKER], **overrides))
 
 
 def test_the_chat_api_boots_without_semantic_search_and_answers(

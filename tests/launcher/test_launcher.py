@@ -11,7 +11,8 @@ import time
 
 import httpx
 
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import LocalTokens
 from launcher.processes import ROOT, free_port
 
 

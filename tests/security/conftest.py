@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
 

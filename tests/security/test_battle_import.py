@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from chatbot.api.records import Lane, Message, Session, Vote
+from chatbot.api.users import UsersFile
 from chatbot.chat.battles import battles, import_battles, read_battles
-from chatbot.chat.records import Lane, Message, Session, Vote
 from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.vote_rules import VoteRules
-from chatbot.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.chatbot.chat.conftest import dynamodb_store, postgres_store, store  # noqa: F401 (fixtures)
 from tests.lambdas.chat_api.conftest import api_url, client_for, secret_file, tokens  # noqa: F401 (fixtures)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from chatbot.chat.records import Lane, Message, Session, Vote, imported_session_id
-from chatbot.chat.requests import VoteRequest
+from chatbot.api.records import Lane, Message, Session, Vote, imported_session_id
+from chatbot.api.requests import VoteRequest
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.votes import Votes
 from chatbot.models.catalog import ModelCatalog

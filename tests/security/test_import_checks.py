@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from chatbot.api.records import Lane, Message, Session
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import Lane, Message, Session
 from chatbot.postgres import ConnectionPool, create_database
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_url, client_for, secret_file, tokens  # noqa: F401 (fixtures)

@@ -83,7 +83,7 @@ def test_an_account_from_a_file_without_creation_times_dates_from_its_tokens_val
     (set when it was made) stands in, and an account with neither accepts its keys."""
     import yaml
 
-    from chatbot.users import UsersFile
+    from chatbot.api.users import UsersFile
 
     path = tmp_path / "users.yaml"
     old_release = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from chatbot.chat.requests import ChatRequest
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.requests import ChatRequest
 from chatbot.models.events import DoneEvent, SessionEvent, TokenEvent
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from launcher.processes import free_port
 from streamlit_app.api import ApiError, ChatApi
 

@@ -7,7 +7,8 @@ import re
 import httpx
 import pytest
 
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.streamlit_app.markup import as_read
 
 #: Short answers keep the suite quick; the browser tests cover long ones.

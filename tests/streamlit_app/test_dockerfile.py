@@ -4,23 +4,11 @@ imports nothing it does not copy, and it runs as the ECS service expects."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
 from tests.servers import ROOT
-
-DOCKERFILE = (ROOT / "streamlit_app" / "Dockerfile").read_text()
-
-
-def copied_files() -> list[tuple[str, str]]:
-    """(source, destination) of every COPY from the build context (not from the build stage)."""
-    pairs = []
-    for line in DOCKERFILE.splitlines():
-        if line.startswith("COPY ") and "--from=" not in line:
-            *sources, destination = line.split()[1:]
-            pairs += [(source, destination) for source in sources]
-    return pairs
+from tests.streamlit_app.image import DOCKERFILE, copied_files, lay_out_app_files
 
 
 def test_everything_it_copies_is_in_the_project():
@@ -29,15 +17,7 @@ def test_everything_it_copies_is_in_the_project():
 
 
 def test_the_app_imports_nothing_beyond_what_the_image_holds(tmp_path):
-    for source, destination in copied_files():
-        if source.endswith("requirements.txt") or source == "constraints.txt":
-            continue
-        target = tmp_path / (destination + (source.rsplit("/", 1)[-1] if destination.endswith("/") else ""))
-        if (ROOT / source).is_dir():
-            shutil.copytree(ROOT / source, tmp_path / destination.rstrip("/"), dirs_exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / source, target)
+    lay_out_app_files(tmp_path)
     script = (
         "import importlib, pkgutil, streamlit_app\n"
         "for module in pkgutil.walk_packages(streamlit_app.__path__, 'streamlit_app.'):\n"
@@ -55,7 +35,7 @@ def test_it_runs_unprivileged_with_a_health_check_on_streamlits_endpoint():
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.MULTILINE)
     assert users == ["app"]
     assert "/_stcore/health" in DOCKERFILE.split("HEALTHCHECK", 1)[1]
-    assert re.search(r"^EXPOSE 8501$", DOCKERFILE, re.MULTILINE)  # infra/web_app.py APP_PORT
+    assert re.search(r"^EXPOSE 8501$", DOCKERFILE, re.MULTILINE)  # infra/web_edge.py APP_PORT
     assert "STREAMLIT_SERVER_ADDRESS=0.0.0.0" in DOCKERFILE
     assert 'ENTRYPOINT ["python", "-m", "streamlit_app.serve"]' in DOCKERFILE
 

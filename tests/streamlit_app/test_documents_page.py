@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens, local_secret
-from streamlit_app.api_models import SearchHit
+from chatbot.api.documents import RetrievedChunk
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.users import UsersFile
+from lambdas.chat_api.auth import LocalTokens
 from streamlit_app.documents_view import human_size, progress_text, search_table
 from tests.streamlit_app.conftest import new_app, sign_in
 from tests.streamlit_app.markup import as_read
@@ -96,8 +97,16 @@ def test_labels_say_sizes_and_progress_in_words():
     assert progress_text("a.pdf", {"stage": "extracting", "chunks_done": 0, "chunks_total": 0}) == (
         "a.pdf: reading the text"
     )
-    hit = SearchHit(
-        document_name="a.md", workspace="private", chunk_index=0, text="t", vector_score=0.5, fused_score=0.03
+    hit = RetrievedChunk(
+        document_id="d1",
+        document_name="a.md",
+        uploaded_by="ana",
+        workspace="private",
+        chunk_index=0,
+        start_offset=0,
+        text="t",
+        vector_score=0.5,
+        fused_score=0.03,
     )
     table = search_table([hit])
     assert table.iloc[0]["Chunk"] == 1

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 
+from chatbot.api.catalog import ModelInfo
 from chatbot.models.events import Metrics, Usage
-from streamlit_app.api_models import ModelInfo
 from streamlit_app.formatting import WORD_JOINER, answer_figures, answer_markdown, as_plain_text, live_figures
 from streamlit_app.live import LiveFigures
 from streamlit_app.widgets.model_settings import ParameterBounds
@@ -26,6 +26,8 @@ def model(name: str, limit: int, window: int = 2048, **defaults) -> ModelInfo:
     return ModelInfo(
         name=name,
         model_id=name,
+        task="chat",
+        streaming="native",
         context_window=window,
         max_new_tokens_limit=limit,
         default_parameters=defaults,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streamlit_app.api_models import Leaderboard, PairRecord, Rating, Separation
+from chatbot.api.leaderboard import Leaderboard, PairRecord, Rating, Separation
 from streamlit_app.leaderboard_chart import (
     heatmap,
     ratings_table,
@@ -14,7 +14,6 @@ from streamlit_app.leaderboard_chart import (
 def rating(model: str, elo: float, **figures) -> Rating:
     return Rating(
         model=model,
-        elo=elo,
         bradley_terry=elo,
         bt_lower=elo - 50,
         bt_upper=elo + 50,
@@ -40,6 +39,21 @@ def test_ratings_are_listed_best_first_with_their_interval():
     table = ratings_table(BOARD)
     assert list(table["Model"]) == ["a", "b"]
     assert table.iloc[0]["95% CI"] == "960 – 1060"
+
+
+def test_the_status_says_provisional_and_retired_and_there_is_no_elo_column():
+    board = Leaderboard(
+        ratings=[
+            rating("old", 1020, retired=True, provisional=True),
+            rating("new", 1000, provisional=True),
+            rating("settled", 990),
+        ],
+        pairs=[],
+        votes=4,
+    )
+    table = ratings_table(board)
+    assert list(table["Status"]) == ["retired, provisional", "provisional", ""]
+    assert "Elo" not in table.columns
 
 
 def test_win_rates_count_a_tie_as_half_a_win_both_ways():

@@ -38,7 +38,9 @@ def test_an_arena_vote_shows_up_as_ratings_and_win_rates(signed_in):
     assert set(table["Model"]) <= {"smollm2-135m", "gemma3-270m", "smollm2-135m-bedrock"}
     assert table.iloc[0]["Wins"] == 1
     assert table.iloc[1]["Losses"] == 1
-    assert table.iloc[0]["Elo"] > table.iloc[1]["Elo"]
+    assert table.iloc[0]["Bradley-Terry"] > table.iloc[1]["Bradley-Terry"]
+    assert "Elo" not in table.columns, "it only repeated the Bradley-Terry rating"
+    assert set(table["Status"]) == {"provisional"}, "one vote each"
     assert any("beat" in str(caption.value) for caption in app.caption)
     assert "$0 (local)" in set(table["$ / 1k output tokens"])
     assert any("cheapest model whose interval overlaps" in str(box.value) for box in app.success)

@@ -5,8 +5,9 @@ import time
 
 import jwt
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from streamlit_app.cookies import DESK
+from streamlit_app.identity import KEPT_ACROSS_USERS
 from tests.streamlit_app.conftest import new_app, sign_in
 
 
@@ -68,6 +69,18 @@ def test_logging_out_brings_back_the_sign_in_form(stack):
     assert "chat_model" not in app.session_state
     app.run()  # and it stays so
     assert any(button.label == "Sign in" for button in app.button)
+
+
+def test_logging_out_forgets_every_key_of_the_user_even_one_no_list_names(stack):
+    stack.add_user("nora")
+    app = sign_in(new_app(), "nora")
+    app.session_state["notes_draft"] = "nora's unsent note"  # what a page added tomorrow would keep
+    app.run()
+    app.sidebar.button(key="auth_logout").click().run()
+    assert "notes_draft" not in app.session_state
+    sign_in_form = "FormSubmitter:auth_login_form-"  # drawn again after the state was dropped
+    left = [key for key in app.session_state if not key.startswith(sign_in_form)]
+    assert set(left) <= KEPT_ACROSS_USERS  # the sign-in's flags and notices, nothing of nora's
 
 
 def test_a_user_removed_while_signed_in_is_signed_out_at_their_next_step(stack):

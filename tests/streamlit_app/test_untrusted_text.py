@@ -10,10 +10,11 @@ import uuid
 import httpx
 from streamlit.testing.v1 import AppTest
 
-from chatbot.chat.records import Lane, Message, Session
+from chatbot.api.local_tokens import local_secret
+from chatbot.api.records import Lane, Message, Session
+from chatbot.api.users import UsersFile
 from chatbot.chat.transfer import ConversationsExport, ExportedConversation
-from chatbot.users import UsersFile
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from streamlit_app.widgets import history
 from tests.streamlit_app.markup import as_read, literal_autolinks, live_markup
 from tests.streamlit_app.stack import UiStack

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from tests.streamlit_app.conftest import new_app, sign_in
 from tests.streamlit_app.stack import PASSWORD, UiStack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.chat.answer import Answer
+from chatbot.api.answer import Answer
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,

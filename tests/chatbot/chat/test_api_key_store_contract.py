@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from chatbot.api.records import utc_now
 from chatbot.chat.api_keys import (
     API_KEY_PREFIX,
     ApiKeyNotFoundError,
@@ -14,7 +15,6 @@ from chatbot.chat.api_keys import (
     hash_api_key,
     new_api_key,
 )
-from chatbot.chat.records import utc_now
 from chatbot.chat.store import HistoryStore
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.api.records import AnswerFigures, Message, Session, Vote
 from chatbot.chat.battles import battles, import_battles, main, read_battles, write_battles
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import AnswerFigures, Message, Session, Vote
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import Votes
 from chatbot.errors import InvalidRequestError
@@ -108,7 +108,6 @@ def test_the_exported_file_reranked_from_the_command_line_matches_the_live_leade
     def figures(board) -> list[tuple]:
         keys = (
             "model",
-            "elo",
             "bradley_terry",
             "bt_lower",
             "bt_upper",

@@ -8,11 +8,12 @@ import boto3
 import numpy as np
 from psycopg2.extras import Json
 
+from chatbot.api.records import AnswerFigures, Vote, utc_now
+from chatbot.chat import ratings
 from chatbot.chat.cells import tally
 from chatbot.chat.leaderboard import _battles
 from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
 from chatbot.chat.ratings import LENGTH_STEP, PRIOR, Battles, Fit, _summary, fit_cells
-from chatbot.chat.records import AnswerFigures, Vote, utc_now
 from chatbot.chat.votes import Votes
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool, create_database
@@ -110,6 +111,27 @@ def test_the_fit_on_cells_equals_the_fit_on_votes_within_one_point():
         assert np.abs(new.upper - old.upper).max() < 5.0
     assert style.length_effect is not None
     assert style.length_effect > 0, "longer answers were preferred in the data"
+
+
+def test_large_counts_redrawn_as_normals_give_the_all_poisson_intervals(monkeypatch):
+    cells = tally(random_votes(3000)).cells()
+    fast = fit_cells(cells)
+    monkeypatch.setattr(ratings, "NORMAL_FROM", np.inf)  # every count a Poisson draw
+    exact = fit_cells(cells)
+    for new, old in zip(fast, exact, strict=True):
+        assert np.abs(new.rating - old.rating).max() < 0.01, "the point estimate takes no draws"
+        assert np.abs(new.lower - old.lower).max() < 3.0
+        assert np.abs(new.upper - old.upper).max() < 3.0
+
+
+def test_small_counts_are_redrawn_from_their_exact_poisson():
+    counts = np.array([0.0, 1.0, 4.0, 9.0])
+    drawn = ratings._poisson_redraws(np.random.default_rng(3), counts, 40_000)
+    assert (drawn[:, 0] == 0).all()
+    assert (drawn == np.round(drawn)).all(), "whole numbers of votes"
+    assert np.allclose(drawn.mean(axis=0), counts, atol=0.05)
+    assert np.allclose(drawn.var(axis=0), counts, rtol=0.05, atol=0.01), "a Poisson's variance is its mean"
+    assert abs((drawn[:, 1] == 0).mean() - np.exp(-1)) < 0.01
 
 
 def test_cells_are_fewer_than_votes_and_counted_once_per_battle():

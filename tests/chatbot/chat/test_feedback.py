@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chatbot.api.everyday import FeedbackRequest
+from chatbot.api.records import Lane, Message, Session, imported_session_id
 from chatbot.chat.feedback import (
     FAILED_ANSWER,
     IMPORTED_ANSWER,
@@ -20,7 +21,6 @@ from chatbot.chat.feedback import (
     give_feedback,
     wilson_interval,
 )
-from chatbot.chat.records import Lane, Message, Session, imported_session_id
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError
 

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from chatbot.api.records import Lane, Message, Session, Vote, imported_session_id, utc_now
 from chatbot.chat.cursor import InvalidCursorError, encode_cursor
-from chatbot.chat.records import Lane, Message, Session, Vote, imported_session_id, utc_now
+from chatbot.chat.fit_store import StoredFit
+from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.store import HistoryStore, SessionNotFoundError, VoteExistsError
 from chatbot.models.events import Metrics, Source, Usage
 
@@ -225,3 +227,42 @@ def test_a_second_vote_on_a_round_adds_to_no_counter(store: HistoryStore):
     counts = store.arena_counts()
     assert counts.counted == 1
     assert counts.cells().losses.sum() == 0
+
+
+# -- one fit for everyone: the stored fit and the refit lease (chatbot/chat/fit_store.py) --------
+
+
+def fit_of(version: int, votes: int = 0) -> StoredFit:
+    return StoredFit(
+        version=version, fitted_at=utc_now(), board=Leaderboard(ratings=[], pairs=[], votes=votes)
+    )
+
+
+def test_a_fit_is_stored_only_over_an_older_version(store: HistoryStore):
+    assert store.stored_fit() is None
+    assert store.save_fit(fit_of(1, votes=10))
+    assert not store.save_fit(fit_of(1, votes=11)), "the same version again"
+    assert store.save_fit(fit_of(3, votes=30))
+    assert not store.save_fit(fit_of(2, votes=20)), "a refit that outlived its lease"
+    stored = store.stored_fit()
+    assert stored is not None
+    assert (stored.version, stored.board.votes) == (3, 30)
+
+
+def test_one_refit_lease_at_a_time_until_it_runs_out(store: HistoryStore):
+    now = utc_now()
+    assert store.take_refit_lease("a", now, 60)
+    assert not store.take_refit_lease("b", now + timedelta(seconds=59), 60)
+    assert store.take_refit_lease("a", now + timedelta(seconds=30), 60), "its holder extends it"
+    store.end_refit_lease("b")  # not b's to end
+    assert not store.take_refit_lease("b", now + timedelta(seconds=60), 60)
+    assert store.take_refit_lease("b", now + timedelta(seconds=91), 60), "a's ran out"
+    store.end_refit_lease("b")
+    assert store.take_refit_lease("c", now + timedelta(seconds=92), 60)
+
+
+def test_of_fifty_concurrent_refitters_one_takes_the_lease(store: HistoryStore):
+    now = utc_now()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        taken = list(pool.map(lambda i: store.take_refit_lease(f"instance-{i}", now, 60), range(50)))
+    assert taken.count(True) == 1

@@ -3,16 +3,20 @@ separate neighbours, and quality against cost and speed."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chatbot.api.records import AnswerFigures, Vote
 from chatbot.chat.costs import ModelCost
-from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, elo_ratings, outcomes
-from chatbot.chat.leaderboard_cache import CachedLeaderboard
+from chatbot.chat.leaderboard import (
+    PROVISIONAL_UNDER_VOTES,
+    build_leaderboard,
+    elo_ratings,
+    outcomes,
+    with_retired,
+)
 from chatbot.chat.ratings import votes_to_separate
-from chatbot.chat.records import AnswerFigures, Vote
 from chatbot.chat.vote_rules import VoteRules, leaked_identity
 
 DAY = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -185,23 +189,15 @@ def test_quality_cost_and_speed_mark_the_pareto_fronts_and_the_cheapest_near_the
     assert {m for m, r in by_model.items() if r.pareto_speed} == {"best"}
 
 
-def test_the_cached_leaderboard_refits_when_votes_arrive_and_serves_the_last_fit_meanwhile():
-    fits: list[int] = []
-    release = threading.Event()
-    release.set()
-
-    def compute() -> Leaderboard:
-        release.wait(10)
-        fits.append(len(fits) + 1)
-        return Leaderboard(ratings=[], pairs=[], votes=len(fits))
-
-    cache = CachedLeaderboard(compute, wait_for_votes_s=0.01, max_age_s=3600)
-    assert cache.get().votes == 1
-    assert cache.get().votes == 1, "served from the cache"
-    release.clear()
-    cache.votes_arrived()  # the refit now waits on `release`
-    assert cache.get().votes == 1, "the last fit while the new one runs"
-    release.set()
-    cache.votes_arrived()
-    cache._wait_for_votes_s = 10
-    assert cache.get().votes >= 2, "the fit that includes the vote"
+def test_a_model_with_few_votes_is_provisional_and_one_out_of_the_catalog_retired():
+    votes = spread([vote("left", ["many", "few"]) for _ in range(PROVISIONAL_UNDER_VOTES)])
+    votes += spread([vote("left", ["many", "other"]) for _ in range(PROVISIONAL_UNDER_VOTES)])
+    board = build_leaderboard(votes)
+    labels = {r.model: (r.votes, r.provisional, r.retired) for r in board.ratings}
+    assert labels["many"] == (2 * PROVISIONAL_UNDER_VOTES, False, False)
+    assert labels["few"] == (PROVISIONAL_UNDER_VOTES, False, False), "at the threshold: no longer"
+    fewer = build_leaderboard(votes[1:])
+    assert {r.model: r.provisional for r in fewer.ratings}["few"]
+    served = with_retired(board, ["many", "other"])
+    assert {r.model for r in served.ratings if r.retired} == {"few"}
+    assert not hasattr(served.ratings[0], "elo"), "it only repeated the Bradley-Terry rating"

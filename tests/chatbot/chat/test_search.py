@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from chatbot.api.everyday import MarkRequest
-from chatbot.chat.records import Message, Session, utc_now
+from chatbot.api.records import Message, Session, utc_now
 from chatbot.chat.search import clean_mark, clean_query, snippet
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.errors import InvalidRequestError

@@ -6,14 +6,14 @@ import threading
 
 import pytest
 
+from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import SessionNotFoundError
 from chatbot.errors import InvalidRequestError, MessageTooLongError, ParameterError, UnknownModelError
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.clients import sagemaker_runtime_client
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import SageMakerEndpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, LaneView, SessionEvent, StartEvent, TokenEvent
 from tests.model_counters import after_cancel, counters
 from tests.sampling import GREEDY, LONG, runs_to, seed_where, warm_up
@@ -31,7 +31,7 @@ def long_answer(catalog: ModelCatalog, runtime_client):
     tests need a stop to land mid-answer; a seed picked by hand only does so on one build)."""
 
     def parameters(message: str, models: tuple[str, ...] = ("smollm2-135m",), tokens: int = 80) -> dict:
-        endpoints = [Endpoint(catalog.get(model), runtime_client) for model in models]
+        endpoints = [SageMakerEndpoint(catalog.get(model), runtime_client) for model in models]
         for endpoint in endpoints:
             warm_up(endpoint, message, LONG)
         seed = seed_where(
@@ -149,7 +149,7 @@ def test_a_stop_from_another_process_stops_the_generation_within_a_few_tokens(
     service: ChatService, catalog, runtime_client, postgres_store, long_answer
 ):
     # Another process: its own service object over the same store, as another Lambda would be.
-    other = ChatService(catalog, lambda spec: Endpoint(spec, runtime_client), postgres_store)
+    other = ChatService(catalog, lambda spec: SageMakerEndpoint(spec, runtime_client), postgres_store)
     events = service.chat(
         "alice",
         ChatRequest(
@@ -294,7 +294,9 @@ def test_the_model_server_dying_mid_stream_fails_one_lane_and_the_other_finishes
     with model_server_process("--only", "smollm2-135m") as (doomed_url, doomed_process):
         doomed = sagemaker_runtime_client(endpoint_url=doomed_url, max_attempts=1)
         clients = {"smollm2-135m": doomed, "gemma3-270m": runtime_client}
-        service = ChatService(catalog, lambda spec: Endpoint(spec, clients[spec.name]), postgres_store)
+        service = ChatService(
+            catalog, lambda spec: SageMakerEndpoint(spec, clients[spec.name]), postgres_store
+        )
         request = CompareRequest(
             models=["smollm2-135m", "gemma3-270m"],
             message="Tell a long story.",

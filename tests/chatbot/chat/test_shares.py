@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from chatbot.chat.records import Lane, Message, Session, utc_now
+from chatbot.api.records import Lane, Message, Session, utc_now
 from chatbot.chat.shares import (
     PublicSharesOffError,
     ShareNotFoundError,

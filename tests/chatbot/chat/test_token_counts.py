@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 
+from chatbot.api.requests import ChatRequest
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.requests import ChatRequest
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import DoneEvent, Event, StartEvent, TokenEvent
 from tests.sampling import GREEDY, LONG, seed_where
 
@@ -25,7 +25,7 @@ def service_in(mode: str, catalog: ModelCatalog, runtime_client, store: Postgres
     specs = [spec.model_copy(update={"streaming": mode}) for spec in catalog]
     return ChatService(
         ModelCatalog(specs),
-        lambda spec: Endpoint(spec, runtime_client),
+        lambda spec: SageMakerEndpoint(spec, runtime_client),
         store,
         limits=ServiceLimits(stop_poll_s=0.05),
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.api.records import Message, Session
 from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.records import Message, Session
 from chatbot.chat.sessions import SessionQueries
 from chatbot.chat.transfer import ConversationsExport, ConversationTransfer, to_markdown
 from chatbot.errors import InvalidRequestError

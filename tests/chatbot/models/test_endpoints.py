@@ -8,7 +8,7 @@ import pytest
 
 from chatbot.errors import ParameterError
 from chatbot.models.catalog import ModelCatalog
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, StartEvent, TokenEvent
 from chatbot.models.spec import ModelSpec
 from tests.model_counters import after_cancel, counters
@@ -20,7 +20,7 @@ MODES = ["native", "batched", "none"]
 
 @pytest.fixture
 def endpoint(request, catalog: ModelCatalog, runtime_client) -> Endpoint:
-    return Endpoint(catalog.get(request.param), runtime_client)
+    return SageMakerEndpoint(catalog.get(request.param), runtime_client)
 
 
 def ask(endpoint: Endpoint, message: str, mode: str, **overrides) -> list:
@@ -113,7 +113,7 @@ def test_closing_the_stream_stops_decoding_on_the_server(endpoint: Endpoint, mod
 
 def test_unknown_endpoints_become_a_clear_error_event(runtime_client, catalog: ModelCatalog):
     spec = catalog.get("smollm2-135m").model_copy(update={"endpoint_name": "not-deployed"})
-    events = list(Endpoint(spec, runtime_client).stream("hi", spec.default_parameters))
+    events = list(SageMakerEndpoint(spec, runtime_client).stream("hi", spec.default_parameters))
     assert isinstance(events[-1], ErrorEvent)
     assert events[-1].code == "model_error"
     assert "'not-deployed'" in events[-1].message
@@ -121,7 +121,7 @@ def test_unknown_endpoints_become_a_clear_error_event(runtime_client, catalog: M
 
 
 def test_a_prompt_longer_than_the_window_is_refused_by_the_server_with_a_clear_error(runtime_client, catalog):
-    endpoint = Endpoint(catalog.get("smollm2-135m"), runtime_client)
+    endpoint = SageMakerEndpoint(catalog.get("smollm2-135m"), runtime_client)
     params = endpoint.spec.resolve_parameters({"max_new_tokens": 1000})
     # Bypass the adapter's fitting on purpose: the server must still refuse, not crash.
     events = list(endpoint.stream("word " * 1500, params))
@@ -135,6 +135,6 @@ def test_parameters_outside_the_backends_bounds_fail_before_any_call(catalog: Mo
     spec = ModelSpec.model_validate(
         {**catalog.get("smollm2-135m").model_dump(), "endpoint_req_config": bounded}
     )
-    endpoint = Endpoint(spec, client=None)  # no client: any call would crash
+    endpoint = SageMakerEndpoint(spec, client=None)  # no client: any call would crash
     with pytest.raises(ParameterError, match="temperature=1.5"):
         endpoint.stream("hi", spec.resolve_parameters({"temperature": 1.5}))

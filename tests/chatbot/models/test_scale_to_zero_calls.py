@@ -11,7 +11,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chatbot.models.endpoints import WARM_UP_S, Endpoint
+from chatbot.errors import ModelWarmingUpError
+from chatbot.models.endpoints import NO_CAPACITY_MESSAGE, WARM_UP_S, SageMakerEndpoint
 from chatbot.models.events import DoneEvent, ErrorEvent, TokenEvent
 from chatbot.models.spec import ModelSpec
 
@@ -45,7 +46,7 @@ def client() -> Any:
 
 
 def ask(model: ModelSpec, runtime: Any) -> list:
-    endpoint = Endpoint(model, runtime)
+    endpoint = SageMakerEndpoint(model, runtime)
     return list(endpoint.stream("Hi", model.resolve_parameters({"max_new_tokens": 8})))
 
 
@@ -89,3 +90,48 @@ def _body(data: bytes) -> Any:
     from botocore.response import StreamingBody
 
     return StreamingBody(BytesIO(data), len(data))
+
+
+NO_CAPACITY = {
+    "service_error_code": "ValidationError",
+    "service_message": NO_CAPACITY_MESSAGE,
+    "http_status_code": 400,
+}
+
+
+def test_before_a_stream_a_cold_model_refuses_a_one_token_call_and_that_call_starts_it():
+    """Endpoint.ensure_ready: what the API asks before it opens a stream (503, nothing saved)."""
+    model, runtime = spec(scale_to_zero=True), client()
+    endpoint = SageMakerEndpoint(model, runtime)
+    probe = {
+        "EndpointName": "smollm2-135m",
+        "InferenceComponentName": "smollm2-135m-ic",
+        "Body": ANY,
+        "ContentType": "application/json",
+    }
+    with Stubber(runtime) as stub:
+        stub.add_client_error("invoke_endpoint", expected_params=probe, **NO_CAPACITY)
+        with pytest.raises(ModelWarmingUpError) as refused:
+            endpoint.ensure_ready()
+        assert refused.value.retry_after_s == WARM_UP_S
+        # Once up: it answers the one-token call, and is not asked again for a while.
+        stub.add_response("invoke_endpoint", {"Body": _body(TGI_ANSWER)}, probe)
+        endpoint.ensure_ready()
+        endpoint.ensure_ready()
+        stub.assert_no_pending_responses()
+
+
+def test_a_model_that_is_always_up_is_not_asked_before_the_stream():
+    model, runtime = spec(scale_to_zero=False), client()
+    with Stubber(runtime):  # any call would fail: nothing is stubbed
+        SageMakerEndpoint(model, runtime).ensure_ready()
+
+
+def test_another_failure_of_the_one_token_call_is_left_to_the_real_call_to_report():
+    model, runtime = spec(scale_to_zero=True), client()
+    with Stubber(runtime) as stub:
+        stub.add_client_error(
+            "invoke_endpoint", service_error_code="ModelError", service_message="boom", http_status_code=424
+        )
+        SageMakerEndpoint(model, runtime).ensure_ready()  # no ModelWarmingUpError: the stream says what broke
+        stub.assert_no_pending_responses()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.api.limits import SEED_MAX
 from chatbot.errors import ConfigError, ParameterError, UnknownModelError
 from chatbot.models.catalog import ModelCatalog, load_catalog
-from chatbot.models.limits import SEED_MAX
 from chatbot.models.request_config import OPENAI_CHAT
 from chatbot.models.spec import ModelSpec
 
@@ -116,3 +116,16 @@ def test_a_seed_fits_in_32_bits_as_the_models_sampler_takes_it():
     assert spec.resolve_parameters({"seed": SEED_MAX}).seed == 2**32 - 1
     with pytest.raises(ParameterError, match="seed: Input should be less than or equal to 4294967295"):
         spec.resolve_parameters({"seed": 2**32})
+
+
+def test_the_catalog_says_which_models_take_tools(catalog: ModelCatalog):
+    takes_tools = {spec.name: spec.tools for spec in catalog}
+    assert takes_tools == {"smollm2-135m": True, "gemma3-270m": False, "smollm2-135m-bedrock": True}
+
+
+def test_a_model_without_tools_refuses_them_and_says_what_to_do():
+    spec = ModelSpec.model_validate(SPEC)
+    assert spec.tools is False, "tools are off unless the catalog says so"
+    with pytest.raises(ParameterError, match="tiny does not take tools.*tools: true"):
+        spec.check_takes_tools()
+    ModelSpec.model_validate({**SPEC, "tools": True}).check_takes_tools()

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from chatbot.api.documents import IngestProgress
 from chatbot.retrieval.errors import (
     CorruptDocumentError,
     DocumentConflictError,
@@ -22,7 +23,7 @@ from chatbot.retrieval.errors import (
 )
 from chatbot.retrieval.extraction import DOCX_TYPE
 from chatbot.retrieval.ingestion import Ingestor
-from chatbot.retrieval.models import IngestProgress, Upload
+from chatbot.retrieval.models import Upload
 from chatbot.retrieval.settings import RetrievalSettings
 from tests.chatbot.retrieval.documents import docx_with, encrypted_pdf, pdf_with_pages
 from tests.chatbot.retrieval.support import table_counts

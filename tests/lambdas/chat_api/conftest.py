@@ -6,8 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.postgres import create_database
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.servers import chat_api_server
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.api.records import utc_now
 from chatbot.chat.api_keys import hash_api_key, new_api_key
-from chatbot.chat.records import utc_now
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from chatbot.models.endpoints import Endpoint
+from chatbot.models.endpoints import SageMakerEndpoint
 from lambdas.chat_api.auth import LocalTokens
 from tests.model_counters import after_cancel, counters
 from tests.sampling import GREEDY, LONG, long_answer_seed
@@ -22,7 +22,9 @@ SHORT = {"max_new_tokens": 12, **GREEDY}
 def long_answer(catalog, runtime_client, message: str, tokens: int = 120) -> dict:
     """Parameters whose SmolLM2 draw is proven to run past `tokens` tokens: a stop lands
     mid-answer, and a count of tokens under it shows the stop cut the answer."""
-    seed = long_answer_seed(Endpoint(catalog.get("smollm2-135m"), runtime_client), message, tokens=tokens)
+    seed = long_answer_seed(
+        SageMakerEndpoint(catalog.get("smollm2-135m"), runtime_client), message, tokens=tokens
+    )
     return {**LONG, "seed": seed}
 
 

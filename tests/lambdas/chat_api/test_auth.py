@@ -9,13 +9,13 @@ import jwt
 import pytest
 from moto import mock_aws
 
+from chatbot.api.local_tokens import local_secret
 from lambdas.chat_api.auth import (
     AuthError,
     Caller,
     CognitoTokens,
     ForbiddenError,
     LocalTokens,
-    local_secret,
     user_token,
 )
 

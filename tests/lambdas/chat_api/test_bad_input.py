@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.cursor import encode_cursor
 from chatbot.postgres import create_database
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from launcher.processes import free_port
 from tests.servers import chat_api_server
 

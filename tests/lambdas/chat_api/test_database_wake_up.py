@@ -18,12 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.postgres import create_database
 from chatbot.retrieval.embedders import MINILM_DIMENSION, MINILM_NAME
 from chatbot.retrieval.store import migrate_store
 from lambdas.chat_api.app import create_app
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 
 WAKE_WAIT_S = 6
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.postgres import create_database
 from chatbot.retrieval.service import Retrieval
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from lambdas.document_indexer.handler import process_event
 from streamlit_app.api import ChatApi
 from tests.chatbot.retrieval.support import shared_embedder

@@ -9,9 +9,10 @@ import psycopg2
 
 import lambdas.chat_api.app
 import lambdas.chat_api.wiring  # noqa: F401  (with app.py: every module whose errors the API can meet)
+from chatbot.api.local_tokens import local_secret
 from chatbot.errors import ChatbotError, http_status_of
 from chatbot.postgres import create_database
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.servers import chat_api_server
 
 

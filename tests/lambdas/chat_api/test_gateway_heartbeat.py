@@ -21,8 +21,9 @@ import openai
 import pytest
 import yaml
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.postgres import create_database
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from lambdas.chat_api.auth import LocalTokens
 from tests.servers import chat_api_server, free_port
 
 ANSWER_DELAY_S = 5.0

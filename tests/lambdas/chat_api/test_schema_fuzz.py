@@ -28,7 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 
 #: Examples per operation and mode: enough to reach every operation's validation, bounded for CI.

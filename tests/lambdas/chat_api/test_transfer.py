@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import client_for
 from tests.lambdas.chat_api.test_app import SHORT, stream_events

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from chatbot.users import UsersFile
+from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 
 

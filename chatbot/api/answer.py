@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from chatbot.api.timing import ResponseTimer
+from chatbot.api.tool_specs import ToolStep, tool_steps
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
@@ -23,9 +25,10 @@ from chatbot.models.events import (
     SourcesEvent,
     StartEvent,
     TokenEvent,
+    ToolCallEvent,
+    ToolResultEvent,
     Usage,
 )
-from chatbot.models.timing import ResponseTimer
 
 #: complete: the model finished; stopped: the user stopped it; error: it failed part-way.
 AnswerStatus = Literal["complete", "stopped", "error"]
@@ -49,6 +52,8 @@ class Answer:
         #: The model's name as its start event gave it (an arena's placeholder while hidden).
         self.model = model
         self.sources: list[Source] = []
+        #: The tools the answer called, each with its result once it came (issue 24).
+        self.tool_steps: list[ToolStep] = []
         self.finish_reason: FinishReason | None = None
         self.usage: Usage | None = None
         self.metrics: Metrics | None = None
@@ -71,6 +76,8 @@ class Answer:
                 self._timer.text_arrived()
                 self._pieces.append(event.text)
             self.tokens_so_far = event.completion_tokens
+        elif isinstance(event, ToolCallEvent | ToolResultEvent):
+            self.tool_steps = tool_steps(self.tool_steps, event)
         elif isinstance(event, DoneEvent):
             self.finish_reason, self.usage, self.metrics = event.finish_reason, event.usage, event.metrics
         elif isinstance(event, ErrorEvent):

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 #: streamlit-authenticator lower-cases the stored names but not what people type: keep names lower-case.
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -61,6 +61,22 @@ class UserInfo(BaseModel):
 
     name: str
     admin: bool
+
+
+class UserChange(BaseModel):
+    """PUT /users/{name}: create the user, or reset their password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
+    #: Make the user an administrator (a reset leaves an administrator one).
+    admin: bool = False
+
+
+class UserSaved(BaseModel):
+    user: UserInfo
+    #: False when an existing user's password was reset.
+    created: bool
 
 
 class RememberMe(BaseModel):

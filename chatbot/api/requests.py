@@ -1,26 +1,15 @@
-"""What callers ask of the ChatService (pydantic, validated before anything is saved)."""
+"""What callers ask of the chat API, and so of the ChatService (pydantic, validated before
+anything is saved). The web app builds the same classes, so a request it sends is one the API
+takes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.chat.records import VoteChoice
-from chatbot.errors import ChatbotError
-
-
-class NulCharacterError(ChatbotError):
-    """A NUL character (U+0000) in a person's text: no store can keep it, and nobody means it."""
-
-    code = "nul_character"
-    http_status = 422
-
-    def __init__(self, where: str):
-        self.where = where
-        super().__init__(
-            f"{where} contains a NUL character (\\u0000), which cannot be stored. Remove it and send again."
-        )
+#: Two lanes: left, right, tie or both_bad. More lanes: best (with best_lane) or all_bad.
+VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
 
 
 class _Request(BaseModel):
@@ -41,6 +30,11 @@ class ChatRequest(_Request):
     #: With use_documents: search the shared workspace too (other people's uploads). Off
     #: unless asked: a shared document is someone else's text in this chat's prompt.
     search_shared: bool = False
+    #: Tools the model may call, as "server/tool" (MCP servers published to the user; issue 24).
+    tools: list[str] = Field(default_factory=list, max_length=32)
+    #: "auto" (the model chooses), "required" (it must call one first), or a "server/tool" it
+    #: must call first; after a forced call the model answers from the result.
+    tool_choice: str = Field("auto", max_length=200)
 
 
 class CompareRequest(_Request):
@@ -64,3 +58,12 @@ class VoteRequest(_Request):
     #: Two lanes: left, right, tie or both_bad. More lanes: best (with best_lane) or all_bad.
     choice: VoteChoice
     best_lane: str | None = None
+
+
+class RenameRequest(_Request):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class StopRequest(_Request):
+    #: One lane of a compare session; every lane when omitted.
+    lane: str | None = None

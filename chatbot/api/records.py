@@ -1,4 +1,5 @@
-"""What the history stores keep: sessions, messages and votes (pydantic, the stores' boundary)."""
+"""What the history stores keep, and the chat API sends as they are: sessions, messages and votes
+(pydantic, the stores' boundary and the wire's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chatbot.api.requests import VoteChoice
+from chatbot.api.tool_specs import ToolStep
 from chatbot.models.events import Metrics, Source, Usage
 
 #: complete: the model finished; stopped: the user stopped it; error: it failed part-way.
@@ -89,6 +92,8 @@ class Message(_Record):
     metrics: Metrics | None = None
     error: str | None = None
     sources: list[Source] = Field(default_factory=list)
+    #: Assistant messages: the tools the answer called and what they returned (issue 24).
+    tool_steps: list[ToolStep] = Field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer.
     reply_to: int | None = None
     created_at: datetime = Field(default_factory=utc_now)
@@ -98,9 +103,6 @@ class SessionPage(_Record):
     sessions: list[Session]
     #: Pass back to get the next page; None on the last page.
     cursor: str | None = None
-
-
-VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
 
 
 class AnswerFigures(_Record):
