@@ -124,3 +124,27 @@ def test_editing_a_question_keeps_the_first_branch_and_answers_from_the_new_one(
     with pytest.raises(InvalidRequestError):
         list(service.chat("alice", ChatRequest(model="smollm2-135m", message="No chat yet", edit_of=1)))
     assert len(service.store.list_messages("alice", session_id)) == 6, "refused edits store nothing"
+
+
+def test_export_and_import_keep_the_tree(store):
+    from chatbot.api.records import Session
+    from chatbot.chat.sessions import SessionQueries
+    from chatbot.chat.transfer import ConversationsExport, ConversationTransfer
+
+    session = store.create_session(Session(user_id="alice", title="Tree"))
+    for message in [
+        question(1, "Hi"),
+        answer(2, "Hello", 1),
+        question(3, "Name a colour."),
+        answer(4, "Blue.", 3),
+        question(5, "Name a fruit.", parent=2),
+        answer(6, "Apple.", 5),
+    ]:
+        store.append_message("alice", session.id, message.model_copy(update={"seq": 0}))
+    transfer = ConversationTransfer(store, SessionQueries(store))
+    document = ConversationsExport.model_validate_json(transfer.export("alice", session.id).model_dump_json())
+    assert transfer.import_("bob", document).imported == 1
+    (copy,) = store.list_sessions("bob").sessions
+    restored = store.list_messages("bob", copy.id)
+    assert [m.content for m in branches.path_to(restored, 6)] == ["Hi", "Hello", "Name a fruit.", "Apple."]
+    assert [m.seq for m in branches.siblings(restored, restored[2])] == [3, 5]
