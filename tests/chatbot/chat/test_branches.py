@@ -58,6 +58,14 @@ def test_an_edited_question_is_a_sibling_and_each_branch_has_its_own_path():
     assert branches.parent_for(tree, edit_of=None, parent=None) == 6, "the newest branch by default"
 
 
+def test_editing_the_first_question_starts_a_second_first_question():
+    tree = [question(1, "Hi"), answer(2, "Hello", 1)]
+    assert branches.parent_for(tree, edit_of=1, parent=None) == 0
+    tree += [question(3, "Hey", parent=0), answer(4, "Hey!", 3)]
+    assert [m.seq for m in branches.path_to(tree, 4)] == [3, 4]
+    assert [m.seq for m in branches.siblings(tree, tree[0])] == [1, 3]
+
+
 def test_parents_that_point_nowhere_or_forward_cannot_make_a_loop():
     imported = [question(1, "a", parent=3), answer(2, "b", reply_to=2), question(3, "c", parent=99)]
     assert [m.seq for m in branches.path_to(imported, 3)] == [1, 2, 3]
