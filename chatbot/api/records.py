@@ -96,6 +96,11 @@ class Message(_Record):
     tool_steps: list[ToolStep] = Field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer.
     reply_to: int | None = None
+    #: Chat questions: the seq of the message this one follows in its branch (an edited question
+    #: has the original's parent: a new branch beside it); 0: a first question. None: the
+    #: message before it, as for every message stored before branches (issue 23; read by
+    #: chatbot/api/branches.py).
+    parent: int | None = None
     created_at: datetime = Field(default_factory=utc_now)
 
 
