@@ -217,7 +217,8 @@ def table(steps: list[Step]) -> str:
 @contextmanager
 def local_target(api_url: str, secret_file: str, user: str) -> Iterator[Target]:
     """The local stack: a token minted with its secret, as the local web app mints one."""
-    from lambdas.chat_api.auth import LocalTokens, local_secret
+    from chatbot.api.local_tokens import local_secret
+    from lambdas.chat_api.auth import LocalTokens
 
     token = LocalTokens(local_secret(Path(secret_file))).issue(user)
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as api:
