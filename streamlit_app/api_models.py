@@ -128,6 +128,9 @@ class Leaderboard(_Answer):
     length_effect: float | None = None
     cheapest_near_top: str | None = None
     provisional_under_votes: int = 50
+    style_effects: dict[str, float] = Field(default_factory=dict)
+    category: str | None = None
+    categories: dict[str, int] = Field(default_factory=dict)
     version: int | None = None
     fitted_at: datetime | None = None
 

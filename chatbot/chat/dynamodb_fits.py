@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatbot.chat.fit_store import StoredFit, readable_board
+from chatbot.chat.fit_store import StoredFit
 
 FIT_KEY = {"pk": "ARENA", "sk": "FIT"}
 LEASE_KEY = {"pk": "ARENA", "sk": "REFIT_LEASE"}
@@ -39,10 +39,7 @@ class DynamoDBArenaFits:
         item = self._table.get_item(Key=FIT_KEY, ConsistentRead=True).get("Item")
         if item is None:
             return None
-        body = json.loads(item["body"])
-        return StoredFit(
-            version=int(item["version"]), fitted_at=body["fitted_at"], board=readable_board(body.get("board"))
-        )
+        return StoredFit.read(int(item["version"]), json.loads(item["body"]))
 
     def save_fit(self, fit: StoredFit) -> bool:
         try:

@@ -27,6 +27,7 @@ from chatbot.chat.cells import ArenaCounts, lane_outcomes, tally, vote_battles
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, CellTable, fit_cells, votes_to_separate
 from chatbot.chat.records import Vote
+from chatbot.chat.style import STYLE_FEATURES
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 ELO_K = 4
@@ -108,8 +109,16 @@ class Leaderboard(_Figures):
     #: Style control: Elo points a model gains for an answer as long as it can be, against one
     #: of no length (positive: voters prefer longer answers).
     length_effect: float | None = None
+    #: Style control with more than length (lmarena's): rating points per covariate (length,
+    #: headers, lists, bold) for an answer with all of it against one with none; positive:
+    #: voters prefer more of it. The style-controlled rating takes each out.
+    style_effects: dict[str, float] = {}
     #: The cheapest model whose 95% interval overlaps the top model's.
     cheapest_near_top: str | None = None
+    #: The category this board ranks (chatbot/chat/style.py), None for every vote.
+    category: str | None = None
+    #: Battles counted per category (each filters the board).
+    categories: dict[str, int] = {}
     #: A model with fewer counted votes than this is marked provisional.
     provisional_under_votes: int = PROVISIONAL_UNDER_VOTES
     #: The stored fit this is (chatbot/chat/fit_store.py): its version and when it was fitted;
@@ -153,12 +162,21 @@ def build_leaderboard(
 
 
 def leaderboard_from_counts(
-    counts: ArenaCounts, *, cost_of: CostOf | None = None, seed: int = 0
+    counts: ArenaCounts, *, cost_of: CostOf | None = None, seed: int = 0, category: str | None = None
 ) -> Leaderboard:
-    """The leaderboard from the arena's counters: its cost grows with the cells, not the votes."""
-    table = counts.cells()
+    """The leaderboard from the arena's counters (of one category's prompts, if given): its
+    cost grows with the cells, not the votes."""
+    table = counts.cells(category)
+    categories = counts.categories()
     if not table.battles:
-        return Leaderboard(ratings=[], pairs=[], votes=counts.counted, voided=counts.voided)
+        return Leaderboard(
+            ratings=[],
+            pairs=[],
+            votes=counts.counted,
+            voided=counts.voided,
+            category=category,
+            categories=categories,
+        )
     raw, style = fit_cells(table, seed=seed)
     results = _results(table)
     model_votes, medians = counts.model_votes, counts.medians()
@@ -197,7 +215,13 @@ def leaderboard_from_counts(
         voided=counts.voided,
         separation=_separation(ratings),
         length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
+        style_effects={
+            feature: round(effect, 1)
+            for feature, effect in zip(STYLE_FEATURES, style.style_effects or (), strict=True)
+        },
         cheapest_near_top=_cheapest_near_top(ratings),
+        category=category,
+        categories=categories,
     )
 
 
@@ -227,7 +251,7 @@ def _battles(votes: Sequence[Vote]) -> Battles:
         np.array([index[row[0]] for row in rows], int),
         np.array([index[row[1]] for row in rows], int),
         np.array([row[2] for row in rows], float),
-        np.array([row[3] for row in rows], float),
+        np.array([row[3][0] for row in rows], float),
     )
 
 

@@ -25,6 +25,12 @@ BOOTSTRAP_ROUNDS = 200
 PRIOR = 1.0
 #: Length differences are fitted to this precision (1% of their range).
 LENGTH_STEP = 0.02
+#: The style covariates (chatbot/chat/style.py: length, headers, list items, bold), each the
+#: answers' normalised difference (a - b) / (a + b), fitted to these precisions. A markdown
+#: difference is kept as its sign only where it is clear (-1: b has at least three times a's,
+#: 0: about the same, 1: a has): each finer step multiplies the cells, and with them the fit's
+#: cost (3 values each: 27 combinations; at 9 values each, 729 made the cells as many as the votes).
+STYLE_STEPS = np.array([LENGTH_STEP, 1.0, 1.0, 1.0])
 _PER_LOGIT = ELO_SCALE / math.log(10)
 
 
@@ -51,9 +57,13 @@ class Fit:
     rating: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    #: Style control: Elo points for an answer as long as it can be against one of no length
-    #: (length difference 1). None for the raw fit.
-    length_effect: float | None = None
+    #: Style control: Elo points per style covariate (chatbot/chat/style.py STYLE_FEATURES) for
+    #: an answer with all of it against one with none (normalised difference 1). None for the raw fit.
+    style_effects: tuple[float, ...] | None = None
+
+    @property
+    def length_effect(self) -> float | None:
+        return None if self.style_effects is None else self.style_effects[0]
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,17 @@ class CellTable:
     models: list[str]
     first: np.ndarray
     second: np.ndarray
-    #: The length step of the cell (length difference / LENGTH_STEP).
-    step: np.ndarray
+    #: The cell's style steps (cells x covariates): each normalised difference / STYLE_STEPS.
+    steps: np.ndarray
     #: Counts of model `first` winning, losing and tying, per cell.
     wins: np.ndarray
     losses: np.ndarray
     ties: np.ndarray
+
+    @property
+    def step(self) -> np.ndarray:
+        """The length step of each cell."""
+        return self.steps[:, 0]
 
     @property
     def battles(self) -> int:
@@ -89,11 +104,12 @@ def cells_of(battles: Battles) -> CellTable:
     outcome = np.where(swap, 1.0 - battles.outcome, battles.outcome)
     step = np.round(np.where(swap, -battles.length_diff, battles.length_diff) / LENGTH_STEP).astype(int)
     kind = np.select([outcome == 1.0, outcome == 0.0], [0, 1], 2)  # wins, losses, ties
-    keys = np.stack([first, second, step], axis=1)
+    zeros = np.zeros((len(step), len(STYLE_STEPS) - 1), dtype=int)  # no markdown counts here
+    keys = np.column_stack([first, second, step, zeros])
     unique, cell = np.unique(keys, axis=0, return_inverse=True)
     counts = np.zeros((len(unique), 3))
     np.add.at(counts, (cell.reshape(-1), kind), 1.0)
-    return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
+    return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2:], *counts.T)
 
 
 #: Bootstrap rounds fitted together: one Newton step for all of them is a few array operations,
@@ -111,19 +127,19 @@ CONVERGED = 1e-4
 
 @dataclass(frozen=True)
 class _Rows:
-    """Rows of the regression: model `first` against `second`, with a length term if `length`
-    is given. Sums over rows are taken per pair of models (np.bincount), and the model terms
+    """Rows of the regression: model `first` against `second`, with style covariates if
+    `covariates` (rows x covariates) are given. Sums over rows are taken per pair of models (np.bincount), and the model terms
     come from the pairs through their incidence matrix (+1 first, -1 second): the cost of a
     Newton step grows with the rows, its matrix algebra only with the pairs."""
 
     models: int
     first: np.ndarray
     second: np.ndarray
-    length: np.ndarray | None = None
+    covariates: np.ndarray | None = None
 
     @property
     def width(self) -> int:
-        return self.models + (self.length is not None)
+        return self.models + (0 if self.covariates is None else self.covariates.shape[1])
 
     @cached_property
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +162,7 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     are fitted ROUNDS_PER_BATCH at a time, each from the point estimate (two or three Newton
     steps), so no Python loop runs per round."""
     m = len(table.models)
-    style_rows = _Rows(m, table.first, table.second, table.step * LENGTH_STEP)
+    style_rows = _Rows(m, table.first, table.second, table.steps * STYLE_STEPS)
     pairs, pair_of = np.unique(np.stack([table.first, table.second], axis=1), axis=0, return_inverse=True)
     pair_of = pair_of.reshape(-1)
     raw_rows = _Rows(m, pairs[:, 0], pairs[:, 1])
@@ -168,7 +184,8 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
         style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
     raw = _summary(raw_beta, np.concatenate(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
     style = _summary(style_beta, np.concatenate(style_samples), _covariance(style_rows, total, style_beta), m)
-    return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
+    effects = tuple(float(beta) * _PER_LOGIT for beta in style_beta[m:])
+    return raw, Fit(style.rating, style.lower, style.upper, style_effects=effects)
 
 
 def _logistic(
@@ -192,18 +209,19 @@ def _logistic(
     prior = PRIOR * np.eye(width)
     for _ in range(50):
         eta = (beta[:, :m] @ incidence.T)[:, pair_of]
-        if rows.length is not None:
-            eta += beta[:, m : m + 1] * rows.length
+        if rows.covariates is not None:
+            eta += beta[:, m:] @ rows.covariates.T
         p = 1.0 / (1.0 + np.exp(-eta))
         residual, weight = score - total * p, total * p * (1 - p)
         gradient = np.empty((rounds, width))
         gradient[:, :m] = per_pair(residual) @ incidence
         hessian = np.empty((rounds, width, width))
         hessian[:, :m, :m] = (per_pair(weight) @ outer).reshape(rounds, m, m)
-        if rows.length is not None:
-            gradient[:, m] = (residual * rows.length).sum(axis=1)
-            hessian[:, :m, m] = hessian[:, m, :m] = per_pair(weight * rows.length) @ incidence
-            hessian[:, m, m] = (weight * rows.length**2).sum(axis=1)
+        if rows.covariates is not None:
+            gradient[:, m:] = residual @ rows.covariates
+            for j, covariate in enumerate(rows.covariates.T):
+                hessian[:, :m, m + j] = hessian[:, m + j, :m] = per_pair(weight * covariate) @ incidence
+            hessian[:, m:, m:] = np.einsum("rn,nj,nk->rjk", weight, rows.covariates, rows.covariates)
         step = np.linalg.solve(hessian + prior, (gradient - PRIOR * beta)[..., None])[..., 0]
         beta += step
         if np.abs(step).max() < CONVERGED:
@@ -215,14 +233,17 @@ def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
     pair_of, incidence = rows.pairs
     m, pairs = rows.models, len(incidence)
-    eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.length is None else beta[m] * rows.length)
+    eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.covariates is None else rows.covariates @ beta[m:])
     p = 1.0 / (1.0 + np.exp(-eta))
     weight = total * p * (1 - p)
     hessian = np.zeros((rows.width, rows.width))
     hessian[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
-    if rows.length is not None:
-        hessian[:m, m] = hessian[m, :m] = np.bincount(pair_of, weight * rows.length, pairs) @ incidence
-        hessian[m, m] = weight @ rows.length**2
+    if rows.covariates is not None:
+        for j, covariate in enumerate(rows.covariates.T):
+            hessian[:m, m + j] = hessian[m + j, :m] = (
+                np.bincount(pair_of, weight * covariate, pairs) @ incidence
+            )
+        hessian[m:, m:] = (rows.covariates * weight[:, None]).T @ rows.covariates
     return np.linalg.inv(hessian + PRIOR * np.eye(rows.width))
 
 

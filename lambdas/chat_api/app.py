@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import errors
+from chatbot.api.arena import Category
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.records import Session, SessionPage
 from chatbot.chat.requests import ChatRequest, CompareRequest, VoteRequest
@@ -281,8 +282,10 @@ def create_app() -> FastAPI:
         return await run_in_threadpool(service.import_battles, text.splitlines())
 
     @app.get("/leaderboard")
-    async def leaderboard(user: User, service: Service) -> Leaderboard:
-        return await run_in_threadpool(service.leaderboard)
+    async def leaderboard(
+        user: User, service: Service, category: Annotated[Category | None, Query()] = None
+    ) -> Leaderboard:
+        return await run_in_threadpool(service.votes.leaderboard, category)
 
     return app
 
