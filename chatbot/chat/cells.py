@@ -164,22 +164,29 @@ class ArenaCounts:
             if key[0] != "cell" or not n:
                 continue
             if len(key) == 5:  # the previous release's: no category, no markdown
-                _, a, b, step, outcome = key
-                cell_category, steps = UNCLASSIFIED, (int(step), 0, 0, 0)
-            else:
-                _, a, b, cell_category, *middle, outcome = key
-                steps = tuple(int(step) for step in middle)
-            if category is None or cell_category == category:
-                rows.append((str(a), str(b), steps, OUTCOMES.index(str(outcome)), n))
+                if category is None or category == UNCLASSIFIED:
+                    rows.append((key[1], key[2], key[3], 0, 0, 0, key[4], n))
+            elif category is None or key[3] == category:
+                rows.append((key[1], key[2], *key[4:], n))
         models = sorted({model for row in rows for model in row[:2]})
         index = {model: i for i, model in enumerate(models)}
         width = 2 + len(STYLE_FEATURES)
-        keys = np.array([(index[a], index[b], *steps) for a, b, steps, _, _ in rows], dtype=int)
-        unique, cell = np.unique(keys.reshape(-1, width), axis=0, return_inverse=True)
+        keys = np.array(
+            [(index[row[0]], index[row[1]], *row[2:width]) for row in rows], dtype=np.int64
+        ).reshape(-1, width)
+        outcome = np.array([OUTCOMES.index(str(row[width])) for row in rows], dtype=int)
+        # Each key as one integer (mixed radix over the columns' ranges): a 1-D unique is far
+        # cheaper than a unique over rows.
+        low = keys.min(axis=0) if len(keys) else np.zeros(width, dtype=np.int64)
+        dims = tuple(int(d) for d in (keys.max(axis=0) - low + 1)) if len(keys) else (1,) * width
+        codes = (
+            np.ravel_multi_index(tuple((keys - low).T), dims) if len(keys) else np.zeros(0, dtype=np.int64)
+        )
+        unique, cell = np.unique(codes, return_inverse=True)
+        columns = np.stack(np.unravel_index(unique, dims), axis=1) + low if len(unique) else keys
         counts = np.zeros((len(unique), 3))
-        outcome = np.array([row[3] for row in rows], dtype=int)
-        np.add.at(counts, (cell.reshape(-1), outcome), np.array([row[4] for row in rows], dtype=float))
-        return CellTable(models, unique[:, 0], unique[:, 1], unique[:, 2:], *counts.T)
+        np.add.at(counts, (cell.reshape(-1), outcome), np.array([row[-1] for row in rows], dtype=float))
+        return CellTable(models, columns[:, 0], columns[:, 1], columns[:, 2:], *counts.T)
 
     def categories(self) -> dict[str, int]:
         """Battles counted per category."""

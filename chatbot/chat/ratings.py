@@ -10,6 +10,7 @@ Ratings are on the Elo scale (400 points = 10:1 odds), centred on 1000.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -112,6 +113,12 @@ def cells_of(battles: Battles) -> CellTable:
     return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2:], *counts.T)
 
 
+#: Above this many cells, the style-controlled fit's bootstrap is drawn from its limit (the
+#: sandwich covariance a Poisson bootstrap converges to as counts grow, computed in one pass)
+#: instead of refitted per round: with markdown and categories in the cell key, a million votes
+#: make ~150,000 style cells, and 200 refits of them take tens of seconds. Past this size the
+#: counts are large enough for the limit to hold (tests/chatbot/chat/test_cells.py).
+BOOTSTRAP_MAX_CELLS = 20_000
 #: Bootstrap rounds fitted together: one Newton step for all of them is a few array operations,
 #: and the rounds' arrays (rounds x cells) stay tens of MB.
 ROUNDS_PER_BATCH = 50
@@ -175,13 +182,26 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     raw_beta = _logistic(raw_rows, by_pair(score), by_pair(total))
     style_beta = _logistic(style_rows, score, total)
     rng = np.random.default_rng(seed)
+    redraw_style = len(table.wins) <= BOOTSTRAP_MAX_CELLS
     raw_samples, style_samples = [], []
+    # Without the style refits, each pair's sums are redrawn instead: a sum of Poissons is the
+    # Poisson of the sum, so the raw bootstrap is the same, over pairs rather than cells.
+    counts = (
+        (table.wins, table.losses, table.ties)
+        if redraw_style
+        else tuple(by_pair(n) for n in (table.wins, table.losses, table.ties))
+    )
     for batch in range(0, rounds, ROUNDS_PER_BATCH):
         size = min(ROUNDS_PER_BATCH, rounds - batch)
-        wins, losses, ties = (_poisson_redraws(rng, n, size) for n in (table.wins, table.losses, table.ties))
+        wins, losses, ties = (_poisson_redraws(rng, n, size) for n in counts)
         score_b, total_b = wins + ties / 2, wins + losses + ties
-        raw_samples.append(_logistic(raw_rows, by_pair(score_b), by_pair(total_b), start=raw_beta))
-        style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
+        if redraw_style:
+            style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
+            score_b, total_b = by_pair(score_b), by_pair(total_b)
+        raw_samples.append(_logistic(raw_rows, score_b, total_b, start=raw_beta))
+    if not redraw_style:  # draws from the bootstrap's limit (see BOOTSTRAP_MAX_CELLS)
+        limit = _poisson_bootstrap_limit(style_rows, style_beta, (table.wins, table.losses, table.ties))
+        style_samples.append(rng.multivariate_normal(style_beta, limit, size=rounds, method="eigh"))
     raw = _summary(raw_beta, np.concatenate(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
     style = _summary(style_beta, np.concatenate(style_samples), _covariance(style_rows, total, style_beta), m)
     effects = tuple(float(beta) * _PER_LOGIT for beta in style_beta[m:])
@@ -229,22 +249,41 @@ def _logistic(
     return beta if batched else beta[0]
 
 
-def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
+def _curvature(rows: _Rows, beta: np.ndarray, weight_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """X' diag(w) X over the rows, w = weight_of(p) at `beta` (p: each row's win probability)."""
     pair_of, incidence = rows.pairs
     m, pairs = rows.models, len(incidence)
     eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.covariates is None else rows.covariates @ beta[m:])
-    p = 1.0 / (1.0 + np.exp(-eta))
-    weight = total * p * (1 - p)
-    hessian = np.zeros((rows.width, rows.width))
-    hessian[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
+    weight = weight_of(1.0 / (1.0 + np.exp(-eta)))
+    matrix = np.zeros((rows.width, rows.width))
+    matrix[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
     if rows.covariates is not None:
         for j, covariate in enumerate(rows.covariates.T):
-            hessian[:m, m + j] = hessian[m + j, :m] = (
+            matrix[:m, m + j] = matrix[m + j, :m] = (
                 np.bincount(pair_of, weight * covariate, pairs) @ incidence
             )
-        hessian[m:, m:] = (rows.covariates * weight[:, None]).T @ rows.covariates
-    return np.linalg.inv(hessian + PRIOR * np.eye(rows.width))
+        matrix[m:, m:] = (rows.covariates * weight[:, None]).T @ rows.covariates
+    return matrix
+
+
+def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
+    return np.linalg.inv(_curvature(rows, beta, lambda p: total * p * (1 - p)) + PRIOR * np.eye(rows.width))
+
+
+def _poisson_bootstrap_limit(
+    rows: _Rows, beta: np.ndarray, counts: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The covariance the Poisson bootstrap converges to with many votes per cell (the sandwich
+    H^-1 M H^-1: H the curvature, M the spread of the score, each count's variance its mean),
+    computed without a draw. Unlike the curvature alone it counts ties' smaller spread."""
+    wins, losses, ties = counts
+    total = wins + losses + ties
+    inverse = np.linalg.inv(
+        _curvature(rows, beta, lambda p: total * p * (1 - p)) + PRIOR * np.eye(rows.width)
+    )
+    meat = _curvature(rows, beta, lambda p: wins * (1 - p) ** 2 + ties * (0.5 - p) ** 2 + losses * p**2)
+    return inverse @ meat @ inverse
 
 
 def _sum_by(group: np.ndarray, groups: int, values: np.ndarray) -> np.ndarray:

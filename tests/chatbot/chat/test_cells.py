@@ -128,6 +128,18 @@ def test_large_counts_redrawn_as_normals_give_the_all_poisson_intervals(monkeypa
         assert np.abs(new.upper - old.upper).max() < 3.0
 
 
+def test_past_its_size_the_style_bootstrap_is_drawn_from_its_limit_and_gives_the_same_intervals(
+    monkeypatch,
+):
+    cells = tally(random_votes(3000)).cells()
+    _, refitted = fit_cells(cells)
+    monkeypatch.setattr(ratings, "BOOTSTRAP_MAX_CELLS", 0)  # every table is "large"
+    _, limit = fit_cells(cells)
+    assert np.abs(limit.rating - refitted.rating).max() < 0.01
+    assert np.abs(limit.lower - refitted.lower).max() < 4.0
+    assert np.abs(limit.upper - refitted.upper).max() < 4.0
+
+
 def test_small_counts_are_redrawn_from_their_exact_poisson():
     counts = np.array([0.0, 1.0, 4.0, 9.0])
     drawn = ratings._poisson_redraws(np.random.default_rng(3), counts, 40_000)
