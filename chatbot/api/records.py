@@ -118,6 +118,11 @@ class AnswerFigures(_Record):
     completion_tokens: int | None = None
     ttft_ms: float | None = None
     tokens_per_s: float | None = None
+    #: The answer's markdown (chatbot/chat/style.py): headers, list items, bold spans; 0 in
+    #: votes of releases that did not count them.
+    headers: int = 0
+    list_items: int = 0
+    bold: int = 0
 
 
 class Vote(_Record):
@@ -141,6 +146,8 @@ class Vote(_Record):
     #: Why this vote does not count, when that is known as it is cast (an identity leak).
     void_reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    #: The prompt's category (chatbot/chat/style.py); "unclassified" in older votes.
+    category: str = "unclassified"
 
     @model_validator(mode="after")
     def _lanes_of_older_votes(self) -> Vote:

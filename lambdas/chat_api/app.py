@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chatbot import errors
+from chatbot.api.arena import Category
 from chatbot.api.catalog import Limits, ModelInfo
 from chatbot.api.leaderboard import Leaderboard
 from chatbot.api.records import Session, SessionPage
@@ -259,8 +260,10 @@ def create_app() -> FastAPI:
         return await run_in_threadpool(service.import_battles, text.splitlines())
 
     @app.get("/leaderboard")
-    async def leaderboard(user: User, service: Service) -> Leaderboard:
-        return await run_in_threadpool(service.leaderboard)
+    async def leaderboard(
+        user: User, service: Service, category: Annotated[Category | None, Query()] = None
+    ) -> Leaderboard:
+        return await run_in_threadpool(service.votes.leaderboard, category)
 
     return app
 
