@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatbot.models.catalog import load_catalog
 from chatbot.models.clients import sagemaker_runtime_client
+from chatbot.models.deployment import CpuLlamaCppDeployment
 from chatbot.models.endpoints import Endpoint, SageMakerEndpoint
 from chatbot.models.events import TokenEvent
 from inference.model_files import model_path
@@ -83,7 +84,7 @@ def in_process_generate(llm: llama_cpp.Llama, prompt: str, max_tokens: int, seed
 
 def in_process(llm: llama_cpp.Llama, prompt: str, max_tokens: int, seed: int) -> Timing:
     timing = Timing()
-    for chunk in llm.create_completion(
+    chunks = llm.create_completion(
         prompt,
         max_tokens=max_tokens,
         stream=True,
@@ -93,7 +94,10 @@ def in_process(llm: llama_cpp.Llama, prompt: str, max_tokens: int, seed: int) ->
         top_p=SAMPLING["top_p"],
         top_k=TOP_K,
         repeat_penalty=SAMPLING["repetition_penalty"],
-    ):
+    )
+    if isinstance(chunks, dict):  # not met with stream=True; llama_cpp's hint names both shapes
+        raise TypeError("create_completion(stream=True) returned one completion, not its chunks")
+    for chunk in chunks:
         if chunk["choices"][0]["text"]:
             timing.token()
     return timing
@@ -136,6 +140,8 @@ def main() -> None:
     args = parser.parse_args()
 
     spec = load_catalog("models.yaml").get(MODEL)
+    if not isinstance(spec.deployment, CpuLlamaCppDeployment) or not spec.deployment.gguf:
+        raise SystemExit(f"{MODEL} in models.yaml is not a llama.cpp model (kind: cpu-llamacpp, gguf: ...)")
     gguf = str(model_path(spec.deployment.gguf))
     llm = llama_cpp.Llama(gguf, n_ctx=spec.context_window, n_threads=args.threads, verbose=False)
     peer_port = free_port()
@@ -160,6 +166,10 @@ def main() -> None:
             prompt = endpoint.fit_prompt(
                 [], f"Write a long story about {topic}.", spec.default_parameters
             ).prompt
+            if not isinstance(prompt, str):  # every path here sends a text prompt
+                raise SystemExit(
+                    f"{MODEL}'s adapter writes chat messages; this benchmark needs a text prompt"
+                )
             for name, path in paths.items():
                 figures = path(prompt, 1000 + run).figures()
                 if run >= 0:

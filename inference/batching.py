@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from inference.jobs import EngineStats, Finished, GeneratedToken, Job
+from inference.jobs import EngineStats, Finished, FinishReason, GeneratedToken, Job
 from inference.llama_native import BATCH_TOKENS, BatchEntry, DecodeError, NativeModel, SequenceSampler
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class Sequence:
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
 
-    def finished(self, reason: str, error: str | None = None) -> Finished:
-        return Finished(reason, self.text, self.count, len(self.job.prompt_tokens), self.seed, error)  # type: ignore[arg-type]
+    def finished(self, reason: FinishReason, error: str | None = None) -> Finished:
+        return Finished(reason, self.text, self.count, len(self.job.prompt_tokens), self.seed, error)
 
 
 @dataclass(eq=False)
@@ -206,7 +206,7 @@ class BatchLoop:
         token = sequence.sampler.sample(model.context, batch_index)
         sequence.count += 1
         self._stats.add(tokens_generated=1)
-        reason = None
+        reason: FinishReason | None = None
         if model.is_end_of_generation(token):
             piece = model.piece(token, special=True).decode("utf-8", errors="replace")
             special, reason = True, "eos_token"

@@ -111,10 +111,10 @@ class ModelEngine:
             try:
                 while True:
                     item = self._incoming.get(block=not self._loop.busy)
-                    if item is _STOP:
+                    if not isinstance(item, Job):  # _STOP: nothing else is put but jobs
                         self._loop.end_all("The model server is shutting down.")
                         return
-                    self._loop.add(item)  # type: ignore[arg-type]
+                    self._loop.add(item)
             except queue.Empty:
                 pass
             try:

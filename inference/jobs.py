@@ -33,9 +33,13 @@ class SamplingSettings:
     grammar: str | None = None
 
 
+#: Why a generation ended.
+FinishReason = Literal["length", "eos_token", "stop_sequence", "cancelled", "error"]
+
+
 @dataclass(frozen=True, slots=True)
 class Finished:
-    reason: Literal["length", "eos_token", "stop_sequence", "cancelled", "error"]
+    reason: FinishReason
     generated_text: str
     generated_tokens: int
     input_length: int

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         for spec in load_catalog(args.config):
-            if isinstance(spec.deployment, CpuLlamaCppDeployment):
+            if isinstance(spec.deployment, CpuLlamaCppDeployment) and spec.deployment.gguf:  # required
                 print(f"model {spec.name}: {model_path(spec.deployment.gguf, args.cache_dir)}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,10 +13,11 @@ STAGES = {"extracting": "reading the text", "embedding": "embedding", "storing":
 
 
 def human_size(size_bytes: int) -> str:
+    size: float = size_bytes  # in `unit`s
     for unit in ("bytes", "KB", "MB"):
-        if size_bytes < 1024 or unit == "MB":
-            return f"{size_bytes:.0f} {unit}" if unit == "bytes" else f"{size_bytes:.1f} {unit}"
-        size_bytes /= 1024
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
     raise AssertionError("unreachable")
 
 

@@ -113,7 +113,8 @@ def answer_markdown(text: str) -> str:
     for token in _BLOCKS.parse(text):
         if token.type in ("fence", "code_block") and token.map:
             code_lines.update(range(*token.map))
-    out, prose = [], []
+    out: list[str] = []
+    prose: list[str] = []  # the prose lines since the last code line
     for number, line in enumerate(lines):
         if number in code_lines:
             out.append(_prose("".join(prose)))

@@ -26,6 +26,9 @@ from streamlit_app.formatting import as_plain_text
 from streamlit_app.settings import UiSettings
 from streamlit_app.users import UsersError, UsersFile
 
+#: Where the token travels: Authorization (local) or X-Id-Token (behind AWS_IAM).
+TokenHeader = Literal["authorization", "x-id-token"]
+
 #: Local tokens are re-issued when less than this is left of them.
 TOKEN_MARGIN_S = 600
 LOCAL_TOKEN_TTL_S = 4 * 3600
@@ -85,8 +88,7 @@ class Identity:
     user_id: str
     display_name: str
     token: str
-    #: Where the token travels: Authorization (local) or X-Id-Token (behind AWS_IAM).
-    token_header: Literal["authorization", "x-id-token"] = "authorization"
+    token_header: TokenHeader = "authorization"
     #: Administrators manage users (the chat API checks the role in the token too).
     is_admin: bool = False
 
@@ -334,8 +336,9 @@ class OidcLogin:
             )
             return None
         name = str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "you")
-        header = "x-id-token" if self._settings.chat_api_auth == "aws_iam" else "authorization"
-        groups = st.user.get("cognito:groups") or []  # the chat API reads the same claim
+        header: TokenHeader = "x-id-token" if self._settings.chat_api_auth == "aws_iam" else "authorization"
+        claim = st.user.get("cognito:groups")  # the chat API reads the same claim: a list of names
+        groups: list[str] = claim if isinstance(claim, list) else []
         return Identity(
             user_id=str(st.user.get("sub") or name),
             display_name=name,

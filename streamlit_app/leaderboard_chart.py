@@ -10,6 +10,9 @@ import pandas as pd
 
 from chatbot.api.leaderboard import Leaderboard, Rating
 
+#: What a tradeoff chart sets the rating against.
+TradeoffAxis = Literal["cost", "speed"]
+
 RATING_COLUMNS = [
     "Model",
     "Status",
@@ -87,7 +90,7 @@ def separation_table(board: Leaderboard) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Higher", "Lower", "More votes to separate"])
 
 
-def tradeoff_points(board: Leaderboard, axis: Literal["cost", "speed"]) -> pd.DataFrame:
+def tradeoff_points(board: Leaderboard, axis: TradeoffAxis) -> pd.DataFrame:
     """One point per model with a known cost (or speed): its rating, interval and Pareto mark."""
     rows = []
     for rating in board.ratings:
@@ -108,7 +111,7 @@ def tradeoff_points(board: Leaderboard, axis: Literal["cost", "speed"]) -> pd.Da
     return pd.DataFrame(rows, columns=["model", "value", "rating", "lower", "upper", "pareto", "label"])
 
 
-def tradeoff_chart(points: pd.DataFrame, axis: Literal["cost", "speed"]) -> alt.LayerChart:
+def tradeoff_chart(points: pd.DataFrame, axis: TradeoffAxis) -> alt.LayerChart | alt.FacetChart:
     """Rating (with its 95% interval) against cost or speed; the Pareto front joined by a line."""
     title = (
         "$ per 1,000 output tokens (lower is better)"
@@ -152,7 +155,7 @@ def win_rates(board: Leaderboard) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "opponent", "win_rate", "games"])
 
 
-def heatmap(rates: pd.DataFrame) -> alt.LayerChart:
+def heatmap(rates: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Row model's win rate against the column model; red below one half, blue above."""
     base = alt.Chart(rates).encode(
         x=alt.X("opponent:N", title="against"),

@@ -80,8 +80,8 @@ class LiveTurn:
                 self._answers = {lane.id: Answer(lane.id, lane.model or lane.label) for lane in event.lanes}
                 stops, self._stop_wanted = list(self._stop_wanted), set()
             elif isinstance(event, ErrorEvent) and event.lane is None and len(self._answers) > 1:
-                for answer in self._answers.values():  # an error of the whole compare turn
-                    answer.end("error", event.message, code=event.code)
+                for lane_answer in self._answers.values():  # an error of the whole compare turn
+                    lane_answer.end("error", event.message, code=event.code)
             elif (answer := self._answers.get(event.lane) or self._only_answer()) is not None:
                 answer.feed(event)
         if isinstance(event, SessionEvent):

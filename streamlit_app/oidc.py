@@ -146,6 +146,8 @@ def _capture_tokens() -> None:
         client.authorize_access_token = authorize_and_keep
         return client, redirect_uri
 
+    # A mark on the wrapper itself, which Streamlit's module keeps (a reload of this one would
+    # forget a flag of ours); functions take attributes, which their type does not declare.
     create.chatbot_captures = True  # type: ignore[attr-defined]
     auth_routes._create_oauth_client = create
 

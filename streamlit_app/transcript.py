@@ -42,7 +42,7 @@ class Shown:
             usage=message.usage,
             metrics=message.metrics,
             sources=list(message.sources),
-            tool_steps=list(message.tool_steps),
+            tool_steps=[ToolStepView.model_validate(step.model_dump()) for step in message.tool_steps],
             reply_to=message.reply_to,
             seq=message.seq,
         )

@@ -20,13 +20,13 @@ whether it was closed before its script ended: the server stopping decoding.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 from chatbot.errors import ChatbotError
 from chatbot.models.adapters import adapter_for
 from chatbot.models.endpoints import Endpoint, model_events
-from chatbot.models.events import Event
+from chatbot.models.events import EventStream
 from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
@@ -82,14 +82,14 @@ class ScriptedEndpoint(Endpoint):
         params: GenerationParams,
         *,
         mode: StreamingMode | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         wire = params.wire_values(self.adapter.stop_words())
         self.spec.endpoint_req_config.build_body(prompt, wire, stream=False)  # the backend's bounds
         call = ScriptedCall(prompt, params, mode or self.spec.streaming)
         self.calls.append(call)
         return model_events(self.spec, self._replay(call), StopWordFilter(wire["stop"] or []))
 
-    def _replay(self, call: ScriptedCall) -> Iterator[ParsedChunk]:
+    def _replay(self, call: ScriptedCall) -> Generator[ParsedChunk, None, None]:
         call.started.set()
         try:
             for step in self.script:

@@ -40,8 +40,10 @@ def env_names(field: FieldInfo) -> list[str]:
     return [str(alias)] if alias else []
 
 
-def _is_section(field: FieldInfo) -> bool:
-    return isinstance(field.annotation, type) and issubclass(field.annotation, EnvSettings)
+def _section(field: FieldInfo) -> type[EnvSettings] | None:
+    """The settings class of a field that is a section of its own, else None."""
+    annotation = field.annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, EnvSettings) else None
 
 
 def _as_text(value: Any) -> str:
@@ -61,8 +63,7 @@ class EnvSettings(BaseModel):
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for name, field in cls.model_fields.items():
-            if _is_section(field):
-                section: type[EnvSettings] = field.annotation  # type: ignore[assignment]
+            if (section := _section(field)) is not None:
                 values[name] = section.from_env(env)
                 continue
             for variable in env_names(field):
@@ -76,7 +77,7 @@ class EnvSettings(BaseModel):
         env: dict[str, str] = {}
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            if _is_section(field):
+            if _section(field) is not None:
                 env |= value.to_env()
             elif name in self.model_fields_set and value is not None and env_names(field):
                 env[env_names(field)[0]] = _as_text(value)
@@ -92,8 +93,8 @@ class EnvSettings(BaseModel):
         """Every variable this model reads (sections included), for docs and tests."""
         names: list[str] = []
         for field in cls.model_fields.values():
-            if _is_section(field):
-                names += field.annotation.variables()  # type: ignore[union-attr]
+            if (section := _section(field)) is not None:
+                names += section.variables()
             else:
                 names += env_names(field)
         return names

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbot.api.records import AnswerFigures, Message, Vote, VoteChoice
+from chatbot.chat.chat_store import ChatStore
 from chatbot.chat.leaderboard import Leaderboard, build_leaderboard, counted_votes
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 from chatbot.chat.vote_rules import IDENTITY_LEAK, VoteRules, void_reasons
@@ -260,7 +261,7 @@ def ranking_table(board: Leaderboard) -> str:
     return "\n".join(rows)
 
 
-def _open_store() -> HistoryStore:
+def _open_store() -> ChatStore:
     """The chat API's store, from the same environment variables."""
     if table := os.environ.get("CHATBOT_HISTORY_TABLE"):
         from chatbot.chat.dynamodb_store import DynamoDBHistoryStore

@@ -159,7 +159,7 @@ class ArenaCounts:
 
     def cells(self, category: str | None = None) -> CellTable:
         """The cells of every category, summed, or of one."""
-        rows = []
+        rows: list[CounterKey] = []  # (model a, model b, *style features, outcome, n)
         for key, n in self.counters.items():
             if key[0] != "cell" or not n:
                 continue
@@ -168,11 +168,11 @@ class ArenaCounts:
                     rows.append((key[1], key[2], key[3], 0, 0, 0, key[4], n))
             elif category is None or key[3] == category:
                 rows.append((key[1], key[2], *key[4:], n))
-        models = sorted({model for row in rows for model in row[:2]})
+        models = sorted({str(model) for row in rows for model in row[:2]})
         index = {model: i for i, model in enumerate(models)}
         width = 2 + len(STYLE_FEATURES)
         keys = np.array(
-            [(index[row[0]], index[row[1]], *row[2:width]) for row in rows], dtype=np.int64
+            [(index[str(row[0])], index[str(row[1])], *row[2:width]) for row in rows], dtype=np.int64
         ).reshape(-1, width)
         outcome = np.array([OUTCOMES.index(str(row[width])) for row in rows], dtype=int)
         # Each key as one integer (mixed radix over the columns' ranges): a 1-D unique is far

@@ -10,7 +10,7 @@ tokens it produced. Anything wrong with the request raises before any model is c
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from chatbot.chat.store import HistoryStore
 from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import Turn
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import Event
+from chatbot.models.events import EventStream
 
 
 class CompletionMessage(BaseModel):
@@ -80,7 +80,7 @@ class Completions:
         key: ApiKey | None = None,
         cancelled: threading.Event | None = None,
         admissions: Sequence[Admission] = (),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """Raises for a bad request; the returned events (start, tokens, done or error) say the rest."""
         system, history, message = split_conversation(request.messages)
         if len(message) > self._max_message_chars:

@@ -13,25 +13,38 @@ unsearched. A mark whose session has gone is dropped when the marks are listed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot.api.everyday import SearchResults, SessionHit, SessionMark
 from chatbot.chat.search import DYNAMODB_SEARCH_SESSIONS, matches, order_marks, snippet, terms
 from chatbot.chat.store import SessionNotFoundError
 
+if TYPE_CHECKING:
+    from chatbot.api.records import Message, Session, SessionPage
+
 
 class DynamoDBSearch:
     _table: Any  # provided by DynamoDBHistoryStore
 
+    if TYPE_CHECKING:  # the history's reads, provided by DynamoDBHistoryStore
+
+        def get_session(self, user_id: str, session_id: str) -> Session: ...
+
+        def list_sessions(
+            self, user_id: str, *, limit: int = 20, cursor: str | None = None
+        ) -> SessionPage: ...
+
+        def list_messages(self, user_id: str, session_id: str) -> list[Message]: ...
+
     def search_sessions(self, user_id: str, query: str, *, limit: int) -> SearchResults:
         words = terms(query)
         hits: list[SessionHit] = []
-        page = self.list_sessions(user_id, limit=DYNAMODB_SEARCH_SESSIONS)  # type: ignore[attr-defined]
+        page = self.list_sessions(user_id, limit=DYNAMODB_SEARCH_SESSIONS)
         for session in page.sessions:
             if len(hits) >= limit:
                 break
             found = next(
-                (m.content for m in self.list_messages(user_id, session.id) if matches(m.content, words)),  # type: ignore[attr-defined]
+                (m.content for m in self.list_messages(user_id, session.id) if matches(m.content, words)),
                 None,
             )
             if found is not None or matches(session.title, words):
@@ -53,7 +66,7 @@ class DynamoDBSearch:
         return SearchResults(hits=hits, complete=complete, note=note)
 
     def mark_session(self, user_id: str, session_id: str, pinned: bool, folder: str | None) -> SessionMark:
-        session = self.get_session(user_id, session_id)  # type: ignore[attr-defined]  (404 if not theirs)
+        session = self.get_session(user_id, session_id)  # 404 if not theirs
         key = {"pk": f"USER#{user_id}", "sk": f"MARK#{session_id}"}
         if pinned or folder:
             self._table.put_item(
@@ -91,7 +104,7 @@ class DynamoDBSearch:
         marks = []
         for item in items:
             try:
-                session = self.get_session(user_id, item["session_id"])  # type: ignore[attr-defined]
+                session = self.get_session(user_id, item["session_id"])
             except SessionNotFoundError:
                 self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})  # its session is gone
                 continue

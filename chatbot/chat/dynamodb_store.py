@@ -382,7 +382,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits)
         return added
 
     def arena_counts(self) -> ArenaCounts:
-        rows = []
+        rows: list[tuple[str, int]] = []  # (counter key, count)
         for shard in range(ARENA_SHARDS):
             items = self._query_all(
                 KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"ARENA#{shard}"}

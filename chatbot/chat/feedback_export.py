@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbot.api.everyday import Rating
 from chatbot.api.records import Message
+from chatbot.chat.chat_store import ChatStore
 from chatbot.chat.feedback import Feedback, FeedbackStore
 from chatbot.chat.store import HistoryStore, SessionNotFoundError
 
@@ -88,11 +89,11 @@ def _line(feedback: Feedback, messages: list[Message], judge: str) -> FeedbackLi
     )
 
 
-def write_feedback(store: HistoryStore, path: Path) -> int:
+def write_feedback(store: ChatStore, path: Path) -> int:
     """The store's feedback as JSONL at `path`; returns how many lines."""
     count = 0
     with path.open("w", encoding="utf-8") as out:
-        for line in feedback_lines(store, store):  # type: ignore[arg-type]  (the stores mix feedback in)
+        for line in feedback_lines(store, store):
             out.write(line.model_dump_json() + "\n")
             count += 1
     return count

@@ -44,8 +44,9 @@ class StoredFit(BaseModel):
         )
 
 
-def readable_board(body: dict[str, Any]) -> Leaderboard | None:
-    """A stored board as this release reads it, or None if an older release wrote another shape."""
+def readable_board(body: object) -> Leaderboard | None:
+    """A stored board as this release reads it, or None if an older release wrote another shape
+    (or none was stored)."""
     try:
         return Leaderboard.model_validate(body)
     except ValidationError:

@@ -90,12 +90,15 @@ class SharedLeaderboard:
         stored = self._store.stored_fit()
         if stored is None or stored.board is None:  # none yet, or an older release's shape
             stored = self.refit()
-            if stored is None or stored.board is None:  # another instance is fitting: fit for now
-                stored = StoredFit(version=0, fitted_at=_now(), board=self._fit())
+        if stored is None or stored.board is None:  # another instance is fitting: fit for now
+            board = self._fit()
+            stored = StoredFit(version=0, fitted_at=_now(), board=board)
+        else:
+            board = stored.board
         with self._changed:
             if self._stored is None or self._stored.board is None or stored.version >= self._stored.version:
                 self._stored, self._read_at = stored, time.monotonic()
-            return self._stored.board or stored.board
+            return self._stored.board or board
 
     def stored(self) -> StoredFit | None:
         """The stored fit, read now."""

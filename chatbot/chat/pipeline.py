@@ -37,7 +37,7 @@ import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +45,16 @@ from typing import Any
 from chatbot.api.answer import Answer
 from chatbot.models.adapters import FittedPrompt, Turn
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import DoneEvent, ErrorEvent, Event, Source, SourcesEvent, StartEvent, Usage
+from chatbot.models.events import (
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    EventStream,
+    Source,
+    SourcesEvent,
+    StartEvent,
+    Usage,
+)
 from chatbot.models.spec import GenerationParams, StreamingMode
 
 logger = logging.getLogger(__name__)
@@ -76,7 +85,7 @@ class Generation:
     params: GenerationParams
     prompt: FittedPrompt
     #: The model's first call, not started yet (parameters were checked when it was made).
-    events: Iterator[Event]
+    events: EventStream
     #: The sources of the passages the fitted prompt kept.
     sources: list[Source] = field(default_factory=list)
     #: The streaming mode the call was made with (None: the model's own).
@@ -185,10 +194,10 @@ class Job:
 
 
 #: The generate stage: a generation's events, start to Done or Error (a tool loop replaces it).
-GenerateStage = Callable[[Generation], Iterator[Event]]
+GenerateStage = Callable[[Generation], EventStream]
 
 
-def first_call(generation: Generation) -> Iterator[Event]:
+def first_call(generation: Generation) -> EventStream:
     """The default generate stage: the model's one call."""
     return generation.events
 
@@ -238,7 +247,7 @@ class Pipeline:
             raise
         return _Grants(grants)
 
-    def run(self, jobs: Sequence[Job], grant: Grant, cancelled: threading.Event) -> Iterator[Event]:
+    def run(self, jobs: Sequence[Job], grant: Grant, cancelled: threading.Event) -> EventStream:
         """Every job's events: one answer streamed here, several side by side. The grant begins
         when the events are first read and ends when they end (stopped, failed or closed)."""
         grant.begin()
@@ -250,7 +259,7 @@ class Pipeline:
         finally:
             grant.end()
 
-    def answer(self, job: Job, grant: Grant, cancelled: threading.Event) -> Iterator[Event]:
+    def answer(self, job: Job, grant: Grant, cancelled: threading.Event) -> EventStream:
         """One answer: generated through an Answer, then settled and saved however it ends."""
         generation, destination = job.generation, job.destination
         answer = Answer(generation.lane)
@@ -286,7 +295,7 @@ class Pipeline:
 
     # -- the stages, one method each (tests spy on them) --------------------------------------
 
-    def generate(self, generation: Generation) -> Iterator[Event]:
+    def generate(self, generation: Generation) -> EventStream:
         return self._generate(generation)
 
     def settle(self, generation: Generation, answer: Answer, grant: Grant) -> Settled:
@@ -308,7 +317,7 @@ class Pipeline:
     ) -> None:
         destination.save(answer, generation, settled)
 
-    def _side_by_side(self, jobs: Sequence[Job], grant: Grant, cancelled: threading.Event) -> Iterator[Event]:
+    def _side_by_side(self, jobs: Sequence[Job], grant: Grant, cancelled: threading.Event) -> EventStream:
         """Each answer streams from its own thread; their events are merged as they come."""
         merged: queue.Queue[Event | _LaneFinished] = queue.Queue()
 

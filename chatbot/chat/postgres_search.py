@@ -4,12 +4,17 @@ a table of marks that goes with its session."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from psycopg2.errors import ForeignKeyViolation
 
 from chatbot.api.everyday import SearchResults, SessionHit, SessionMark
 from chatbot.chat.search import SNIPPET_CHARS, order_marks
 from chatbot.chat.store import SessionNotFoundError
 from chatbot.postgres import ConnectionPool
+
+if TYPE_CHECKING:
+    from chatbot.api.records import Session
 
 MIGRATIONS = [
     """
@@ -33,6 +38,10 @@ _MESSAGE_MATCHES = (
 
 class PostgresSearch:
     _pool: ConnectionPool  # provided by PostgresHistoryStore
+
+    if TYPE_CHECKING:  # the history's read, provided by PostgresHistoryStore
+
+        def get_session(self, user_id: str, session_id: str) -> Session: ...
 
     def search_sessions(self, user_id: str, query: str, *, limit: int) -> SearchResults:
         with self._pool.connection() as conn, conn.cursor() as cur:
@@ -86,7 +95,7 @@ class PostgresSearch:
         ) or self._unmarked(user_id, session_id)
 
     def _unmarked(self, user_id: str, session_id: str) -> SessionMark:
-        session = self.get_session(user_id, session_id)  # type: ignore[attr-defined]
+        session = self.get_session(user_id, session_id)
         return SessionMark(
             session_id=session.id,
             title=session.title,

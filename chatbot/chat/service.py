@@ -12,7 +12,7 @@ It only composes the parts, each with one job:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -20,19 +20,19 @@ from pydantic import BaseModel, ConfigDict
 from chatbot.api.records import Session, SessionPage
 from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
 from chatbot.chat.battles import import_battles, read_battles
+from chatbot.chat.chat_store import ChatStore
 from chatbot.chat.completions import Completions
 from chatbot.chat.costs import Hosting
 from chatbot.chat.leaderboard import Leaderboard
 from chatbot.chat.pipeline import Admission, Pipeline
 from chatbot.chat.sessions import Conversation, SessionQueries
-from chatbot.chat.store import HistoryStore
 from chatbot.chat.transfer import ConversationsExport, ConversationTransfer, ImportResult
 from chatbot.chat.turns import ServiceLimits, TurnRunner
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import VoteResult, Votes
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import Event
+from chatbot.models.events import EventStream
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import Retriever
 
@@ -55,7 +55,7 @@ class ChatService:
         self,
         catalog: ModelCatalog,
         endpoint_factory: Callable[[ModelSpec], Endpoint],
-        store: HistoryStore,
+        store: ChatStore,
         *,
         retriever: Retriever | None = None,
         limits: ServiceLimits | None = None,
@@ -116,7 +116,7 @@ class ChatService:
         cancelled: threading.Event | None = None,
         admissions: Sequence[Admission] = (),
         toolbox: Toolbox | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """One model answers (with `toolbox`, through the tool loop). Raises for a bad request (or
         one an admission refuses); the returned events then say the rest."""
         return self.turns.chat(user_id, request, cancelled or threading.Event(), admissions, toolbox)
@@ -128,7 +128,7 @@ class ChatService:
         *,
         cancelled: threading.Event | None = None,
         admissions: Sequence[Admission] = (),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """2 to 4 models answer the same message at once, each with its own history."""
         return self.turns.compare(user_id, request, cancelled or threading.Event(), admissions)
 

@@ -10,7 +10,7 @@ is saved.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -26,7 +26,7 @@ from chatbot.errors import InvalidRequestError, MessageTooLongError
 from chatbot.models.adapters import Turn
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import Event, SessionEvent, Source
+from chatbot.models.events import Event, EventStream, SessionEvent, Source
 from chatbot.models.spec import ModelSpec
 from chatbot.retrieval.retriever import DEFAULT_WORKSPACES, WITH_SHARED, Retriever
 
@@ -75,7 +75,7 @@ class TurnRunner:
         cancelled: threading.Event,
         admissions: Sequence[Admission] = (),
         toolbox: Toolbox | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """One model answers (`toolbox`: with the tools the user chose, through the tool loop).
         Raises for a bad request; the returned events then say the rest."""
         message = self._checked_message(request.message)
@@ -111,7 +111,7 @@ class TurnRunner:
         request: CompareRequest,
         cancelled: threading.Event,
         admissions: Sequence[Admission] = (),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """2 to 4 models answer the same message at once, each with its own history."""
         message = self._checked_message(request.message)
         session = self.store.get_session(user_id, request.session_id) if request.session_id else None
@@ -269,7 +269,7 @@ class TurnRunner:
         )
 
 
-def _after(first: Event, events: Iterator[Event]) -> Iterator[Event]:
+def _after(first: Event, events: EventStream) -> EventStream:
     """`first`, then `events`; closing this closes them (a stop reaches the model)."""
     try:
         yield first

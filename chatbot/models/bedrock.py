@@ -21,7 +21,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from botocore.exceptions import ClientError, EventStreamError
@@ -39,7 +39,7 @@ from chatbot.errors import (
 from chatbot.models.adapters import adapter_for
 from chatbot.models.deployment import BEDROCK_BOUNDS
 from chatbot.models.endpoints import CONNECTION_ERRORS, Endpoint, model_events
-from chatbot.models.events import Event, ToolCallEvent
+from chatbot.models.events import EventStream, ToolCallEvent
 from chatbot.models.request_config import ParsedChunk, within_bounds
 from chatbot.models.spec import GenerationParams, ModelSpec, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
@@ -90,7 +90,7 @@ class BedrockEndpoint(Endpoint):
         *,
         mode: StreamingMode | None = None,
         tools: ToolRequest | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """`tools`: the model may call them (ToolCallEvents, then Done with finish_reason
         tool_calls); the prompt may hold assistant `tool_calls` and `tool` messages."""
         if tools is not None:
@@ -137,7 +137,7 @@ class BedrockEndpoint(Endpoint):
 
     # -- sources: each yields ParsedChunks; the last one carries finish reason and usage --------
 
-    def _native(self, request: dict[str, Any]) -> Iterator[ParsedChunk | ToolCallEvent]:
+    def _native(self, request: dict[str, Any]) -> Generator[ParsedChunk | ToolCallEvent, None, None]:
         stream = self._call(self._client.converse_stream, request)["stream"]
         finish: str | None = None
         calls = _StreamedCalls()
@@ -167,7 +167,7 @@ class BedrockEndpoint(Endpoint):
         finally:
             stream.close()  # stops the model's work when we stopped early
 
-    def _blocking(self, request: dict[str, Any]) -> Iterator[ParsedChunk | ToolCallEvent]:
+    def _blocking(self, request: dict[str, Any]) -> Generator[ParsedChunk | ToolCallEvent, None, None]:
         response = self._call(self._client.converse, request)
         content = response.get("output", {}).get("message", {}).get("content", [])
         yield ParsedChunk(text="".join(block.get("text", "") for block in content))

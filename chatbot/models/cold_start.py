@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from botocore.exceptions import ClientError
 
 from chatbot.models.endpoints import NO_CAPACITY_MESSAGE, Endpoint, from_client_error, model_events
-from chatbot.models.events import Event
+from chatbot.models.events import EventStream
 from chatbot.models.request_config import ParsedChunk
 from chatbot.models.spec import GenerationParams, StreamingMode
 from chatbot.models.stop_words import StopWordFilter
@@ -55,13 +55,13 @@ class ColdStartEndpoint(Endpoint):
         params: GenerationParams,
         *,
         mode: StreamingMode | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         if self.is_warm():
             return self.inner.stream(prompt, params, mode=mode)
         # What a stream to a cold SageMaker model gives: Start, then the refusal as an error.
         return model_events(self.spec, self._refused_source(), StopWordFilter([]))
 
-    def _refused_source(self) -> Iterator[ParsedChunk]:
+    def _refused_source(self) -> Generator[ParsedChunk, None, None]:
         raise self._refusal()
         yield  # a generator: the refusal comes when the stream is read, as the call's would
 

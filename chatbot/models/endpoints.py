@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import urllib3.exceptions
@@ -37,7 +37,7 @@ from chatbot.models.adapters import Adapter, FittedPrompt, Turn, adapter_for
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
-    Event,
+    EventStream,
     StartEvent,
     TokenEvent,
     ToolCallEvent,
@@ -87,7 +87,7 @@ class Endpoint(ABC):
         params: GenerationParams,
         *,
         mode: StreamingMode | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """Start, tokens, then Done or Error. Bad parameters raise ParameterError here,
         before any call; failures after that arrive as an ErrorEvent."""
 
@@ -145,7 +145,7 @@ class SageMakerEndpoint(Endpoint):
         params: GenerationParams,
         *,
         mode: StreamingMode | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         wire = params.wire_values(self.adapter.stop_words())
         self._config.build_body(prompt, wire, stream=False)  # checks the backend's bounds
         source = {"native": self._native, "batched": self._batched, "none": self._blocking}[
@@ -155,7 +155,9 @@ class SageMakerEndpoint(Endpoint):
 
     # -- sources: each yields ParsedChunks; the last one may carry finish reason and usage --
 
-    def _native(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+    def _native(
+        self, prompt: str | list[dict[str, str]], wire: dict[str, Any]
+    ) -> Generator[ParsedChunk, None, None]:
         body = self._config.build_body(prompt, wire, stream=True)
         response = self._call(self._client.invoke_endpoint_with_response_stream, body)
         events, parser = response["Body"], StreamParser(self._config)
@@ -173,7 +175,11 @@ class SageMakerEndpoint(Endpoint):
         finally:
             events.close()  # tells the server to stop decoding if we stopped early
 
-    def _batched(self, prompt: str, wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+    def _batched(
+        self, prompt: str | list[dict[str, str]], wire: dict[str, Any]
+    ) -> Generator[ParsedChunk, None, None]:
+        if not isinstance(prompt, str):  # not met: __init__ allows batching on text-prompt endpoints only
+            raise ConfigError(f"model {self.spec.name!r}: batched streaming needs a text-prompt endpoint.")
         remaining, generated = wire["max_new_tokens"], ""
         prompt_tokens: int | None = None
         while remaining > 0:
@@ -191,7 +197,9 @@ class SageMakerEndpoint(Endpoint):
             finish = "length"
         yield ParsedChunk(finish_reason=finish, prompt_tokens=prompt_tokens)
 
-    def _blocking(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> Iterator[ParsedChunk]:
+    def _blocking(
+        self, prompt: str | list[dict[str, str]], wire: dict[str, Any]
+    ) -> Generator[ParsedChunk, None, None]:
         yield self._complete(prompt, wire)
 
     def _complete(self, prompt: str | list[dict[str, str]], wire: dict[str, Any]) -> ParsedChunk:
@@ -230,8 +238,8 @@ def model_server_restarting(url: str) -> ModelServerRestartingError:
 
 
 def model_events(
-    spec: ModelSpec, source: Iterator[ParsedChunk | ToolCallEvent], stop_filter: StopWordFilter
-) -> Iterator[Event]:
+    spec: ModelSpec, source: Generator[ParsedChunk | ToolCallEvent, None, None], stop_filter: StopWordFilter
+) -> EventStream:
     """What every endpoint and mode shares: Start, then text with stop words held back, timed
     and counted, ending with Done or Error.
 

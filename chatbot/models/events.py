@@ -6,6 +6,7 @@ sessions); none invents its own. On the wire each event is one JSON line.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -179,6 +180,10 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: Events as a generator: its reader may close it early (a stop, a closed connection), and
+#: closing it closes the model's stream, so the server stops decoding.
+EventStream = Generator[Event, None, None]
 
 
 def event_to_json_line(event: Event) -> bytes:

@@ -8,7 +8,7 @@ admissions: stream leases, quotas, API-key metering), as a /v1 answer that is no
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chatbot.api.tool_specs import ToolRequest
@@ -21,7 +21,7 @@ from chatbot.errors import InvalidRequestError, ParameterError
 from chatbot.models.adapters import FittedPrompt, estimate_tokens
 from chatbot.models.bedrock import BedrockEndpoint
 from chatbot.models.endpoints import Endpoint
-from chatbot.models.events import Event
+from chatbot.models.events import EventStream
 
 
 class ToolCompletions:
@@ -41,7 +41,7 @@ class ToolCompletions:
         key: ApiKey | None = None,
         cancelled: threading.Event | None = None,
         admissions: Sequence[Admission] = (),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """Raises for a bad request before any call; the events say the rest. `tools` may be None
         for a conversation that holds earlier tool calls and results but offers no tools now."""
         endpoint = self._endpoint_for(model)

@@ -10,7 +10,7 @@ fails ends the answer with an ErrorEvent that names it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from chatbot.errors import ChatbotError
 from chatbot.models.events import (
     DoneEvent,
     ErrorEvent,
-    Event,
+    EventStream,
     StartEvent,
     ToolCallEvent,
     ToolResultEvent,
@@ -106,7 +106,7 @@ def run_tool_loop(
     limits: LoopLimits = LoopLimits(),
     cancelled: threading.Event | None = None,
     mode: str | None = None,
-) -> Iterator[Event]:
+) -> EventStream:
     """`endpoint` streams with tools (BedrockEndpoint.stream(prompt, params, mode=, tools=))."""
     messages = list(prompt)
     servers = {tool.name: tool.server for tool in tools.tools}

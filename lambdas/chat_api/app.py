@@ -9,7 +9,7 @@ are HTTP errors with `{"error": {"code", "message"}}`; errors after it starts ar
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -27,7 +27,7 @@ from chatbot.api.requests import ChatRequest, CompareRequest, RenameRequest, Sto
 from chatbot.api.sessions import Conversation, ImportResult, VoteResult
 from chatbot.chat.service import BattlesImported
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
-from chatbot.models.events import Event, event_to_json_line
+from chatbot.models.events import EventStream, event_to_json_line
 from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, mcp_routes, quota_routes, users
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
@@ -70,7 +70,7 @@ def _export_response(document: ConversationsExport, format: ExportFormat, name: 
     )
 
 
-async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[bytes]:
+async def _ndjson(events: EventStream, cancelled: threading.Event) -> AsyncIterator[bytes]:
     async for event in relay(events, cancelled):
         yield event_to_json_line(event)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -129,7 +128,7 @@ class _CountedBody:
         left = self._deadline - asyncio.get_running_loop().time()
         wait = min(self._rules.read_timeout_s, max(left, 0))
         try:
-            message: dict[str, Any] = await asyncio.wait_for(self._receive(), wait)
+            message: Message = await asyncio.wait_for(self._receive(), wait)
         except TimeoutError:
             whole = left <= self._rules.read_timeout_s
             seconds = self._rules.body_timeout_s if whole else self._rules.read_timeout_s

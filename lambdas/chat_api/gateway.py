@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -38,7 +38,7 @@ from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.chat.pipeline import Admission
 from chatbot.errors import ChatbotError, InvalidRequestError, UnknownModelError, http_status_of
-from chatbot.models.events import DoneEvent, ErrorEvent, Event, TokenEvent, ToolCallEvent
+from chatbot.models.events import DoneEvent, ErrorEvent, Event, EventStream, TokenEvent, ToolCallEvent
 from chatbot.policy.quotas import QuotaExceededError, RateLimitedError
 from chatbot.tools.completions import ToolCompletions
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
@@ -205,7 +205,7 @@ async def _tool_completion(
     leases: Leases,
     cancelled: threading.Event,
     quota: Admission | None,
-) -> Iterator[Event]:
+) -> EventStream:
     """A request with tools, or with earlier tool calls and results (chatbot/tools/completions.py)."""
     try:
         tools = body.tool_request()
@@ -233,7 +233,7 @@ async def _completion_events(
     leases: Leases,
     cancelled: threading.Event,
     quota: Admission | None,
-) -> Iterator[Event]:
+) -> EventStream:
     completion_request = CompletionRequest(
         model=body.model,
         messages=[
@@ -256,7 +256,7 @@ async def _completion_events(
 
 async def _heartbeats_then(
     answer: asyncio.Task[list[Event]], model: str, heartbeat_s: float, cancelled: threading.Event
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[bytes | memoryview]:
     """Newlines while the answer is generated (bytes that keep CloudFront's origin read timeout
     from firing), then the completion, or OpenAI's error body, as JSON."""
     try:

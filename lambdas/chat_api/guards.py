@@ -14,6 +14,7 @@ name and text are checked where they are read (chatbot.retrieval).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
@@ -50,6 +51,7 @@ def flaw_in(value: Any, where: str) -> ChatbotError | None:
     """The error for the first unstorable text in a decoded JSON value, or None."""
     if isinstance(value, str):
         return flaw(where) if (flaw := _flaw(value)) else None
+    items: Iterable[tuple[Any, Any]]  # (key or index, value)
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from chatbot.chat.admission import StreamLeaseAdmission
 from chatbot.chat.pipeline import Admission
-from chatbot.models.events import ErrorEvent, Event
+from chatbot.models.events import ErrorEvent, Event, EventStream
 from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
 
 
@@ -26,11 +26,11 @@ Leases = Annotated[StreamLeases, Depends(stream_leases)]
 
 async def admitted(
     leases: StreamLeases,
-    start: Callable[..., Iterator[Event]],
+    start: Callable[..., EventStream],
     *args: Any,
     quota: Admission | None = None,
     **kwargs: Any,
-) -> Iterator[Event]:
+) -> EventStream:
     """The events of `start(*args, **kwargs)` (a ChatService or Completions entry point), with
     the stream leases as one of the generation pipeline's admissions: one lease per answer,
     taken once the request is known to be good (a 429 before anything is saved when the user
@@ -41,7 +41,7 @@ async def admitted(
     return await run_in_threadpool(start, *args, admissions=admissions, **kwargs)
 
 
-async def relay(events: Iterator[Event], cancelled: threading.Event) -> AsyncIterator[Event]:
+async def relay(events: EventStream, cancelled: threading.Event) -> AsyncIterator[Event]:
     """The events, pumped from a worker thread. If the client goes away, the generation is told
     to stop: it saves what it has, and the model server stops decoding."""
     loop = asyncio.get_running_loop()

@@ -27,8 +27,8 @@ from lambdas.chat_api.auth import (
 from lambdas.chat_api.settings import ChatApiSettings
 
 if TYPE_CHECKING:
+    from chatbot.chat.chat_store import ChatStore
     from chatbot.chat.service import ChatService
-    from chatbot.chat.store import HistoryStore
     from chatbot.models.catalog import ModelCatalog
     from chatbot.models.clients import RuntimeClients
     from chatbot.policy.quotas import QuotaStore
@@ -109,7 +109,7 @@ def build_clients(settings: ChatApiSettings) -> RuntimeClients:
     )
 
 
-def build_store(settings: ChatApiSettings) -> HistoryStore:
+def build_store(settings: ChatApiSettings) -> ChatStore:
     if settings.history_table:
         from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 
@@ -131,6 +131,7 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     from chatbot.retrieval.service import Retrieval
     from chatbot.retrieval.settings import RetrievalSettings
 
+    spec: ModelSpec | None
     if settings.embedding_model_spec:
         spec = ModelSpec.model_validate_json(settings.embedding_model_spec)
     else:
@@ -197,7 +198,10 @@ def build_services(settings: ChatApiSettings) -> tuple[ChatService, Retrieval | 
 
 def build_verifier(settings: ChatApiSettings) -> TokenVerifier:
     if settings.auth == "cognito":
-        return CognitoTokens(settings.region, settings.cognito_user_pool_id, settings.cognito_client_id)
+        pool, client = settings.cognito_user_pool_id, settings.cognito_client_id
+        if not (pool and client):  # not met: the settings refuse this (_cognito_needs_its_pool)
+            raise ValueError("CHATBOT_AUTH=cognito needs COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID")
+        return CognitoTokens(settings.region, pool, client)
     return LocalTokens(local_secret(settings.secret_file))
 
 

@@ -65,15 +65,15 @@ if not started:
     if not arena:
         chosen = []
         # The panes a new session will have, as the lanes policy names them (the API uses the same).
-        for index, (lane, column) in enumerate(
+        for index, (lane_id, column) in enumerate(
             zip(lanes_policy.LANE_IDS, st.columns(lane_count), strict=False)
         ):
             with column:
                 chosen.append(
                     model_picker(
                         models,
-                        key=f"cmp_model_{lane}",
-                        label=lanes_policy.lane_label(lane),
+                        key=f"cmp_model_{lane_id}",
+                        label=lanes_policy.lane_label(lane_id),
                         index=index % len(models),
                     )
                 )

@@ -9,6 +9,7 @@ from streamlit_app.api import ApiError
 from streamlit_app.approval_view import COLUMN_HELP, approval_table, read_approvals, with_approval
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.leaderboard_chart import (
+    TradeoffAxis,
     cost_words,
     heatmap,
     ratings_table,
@@ -127,7 +128,7 @@ if board.cheapest_near_top:
         f"The cheapest model whose interval overlaps the top model's ({as_plain_text(top.model)}): "
         f"**{as_plain_text(cheapest.model)}** at {cost_words(cheapest)} per 1,000 output tokens."
     )
-TRADEOFFS = (
+TRADEOFFS: tuple[tuple[TradeoffAxis, str, str], ...] = (  # (axis, caption, when no point)
     (
         "cost",
         "Rating against cost. Red points are the Pareto front: nothing is both better and cheaper.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatbot.api.everyday import MAX_COMMENT_CHARS
+from chatbot.api.everyday import MAX_COMMENT_CHARS, Rating
 from streamlit_app import everyday_api
 from streamlit_app.api import ApiError, ChatApi
 from streamlit_app.formatting import as_plain_text
@@ -17,10 +17,11 @@ from streamlit_app.transcript import Shown
 
 KEY_GIVEN = "chat_feedback"
 #: Material icons, not emoji: a browser without an emoji font draws those as empty boxes.
-THUMBS = {"up": ":material/thumb_up: Good", "down": ":material/thumb_down: Bad"}
+THUMBS: dict[Rating, str] = {"up": ":material/thumb_up: Good", "down": ":material/thumb_down: Bad"}
 
 
-def given() -> dict[int, str]:
+def given() -> dict[int | None, Rating]:
+    """{the seq of the prompt answered (None where it could not be told): rating}"""
     return st.session_state.setdefault(KEY_GIVEN, {})
 
 
@@ -57,12 +58,15 @@ def feedback_bar(api: ChatApi, session_id: str | None, message: Shown, key: str)
         return
     with st.popover("Feedback", icon=":material/thumbs_up_down:", key=f"{key}_popover"):
         rating = st.segmented_control(
-            "How was this answer?", options=list(THUMBS), format_func=THUMBS.get, key=f"{key}_rating"
+            "How was this answer?", options=list(THUMBS), format_func=THUMBS.__getitem__, key=f"{key}_rating"
         )
         comment = st.text_area(
             "Comment (optional)", max_chars=MAX_COMMENT_CHARS, key=f"{key}_comment", height=80
         )
-        if st.button("Send feedback", key=f"{key}_send", disabled=rating is None, icon=":material/send:"):
+        sent_now = st.button(
+            "Send feedback", key=f"{key}_send", disabled=rating is None, icon=":material/send:"
+        )
+        if sent_now and rating is not None:  # the button is disabled until a rating is chosen
             try:
                 seq = _seq_of(api, session_id, message)
                 if seq is None:

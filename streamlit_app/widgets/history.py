@@ -7,7 +7,9 @@ elsewhere on the page does not cost a round trip to the chat API.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -132,16 +134,20 @@ def _current_actions(api: ChatApi, session: Session, on_deleted_current) -> None
             st.rerun()
 
 
+#: (label, export format, media type, file suffix)
+DOWNLOADS: tuple[tuple[str, Literal["json", "markdown"], str, str], ...] = (
+    ("JSON", "json", "application/json", "json"),
+    ("Markdown", "markdown", "text/markdown", "md"),
+)
+
+
 def _downloads(api: ChatApi, session_id: str | None, key: str) -> None:
     """JSON (to import again) and Markdown (to read) downloads, fetched when clicked."""
     name = f"conversation-{session_id}" if session_id else "conversations"
-    for label, fmt, mime, suffix in (
-        ("JSON", "json", "application/json", "json"),
-        ("Markdown", "markdown", "text/markdown", "md"),
-    ):
+    for label, fmt, mime, suffix in DOWNLOADS:
         st.download_button(
             label,
-            data=lambda fmt=fmt: api.export(session_id, format=fmt),
+            data=functools.partial(api.export, session_id, format=fmt),
             file_name=f"{name}.{suffix}",
             mime=mime,
             key=f"{key}_{fmt}",

@@ -21,6 +21,7 @@ ICONS = {
 
 def vote_buttons(lanes: list[LaneView], on_vote: Vote) -> None:
     st.markdown("**Which answer is better?**")
+    choices: list[tuple[str, str, str | None, str]]  # (label, choice, best lane, icon)
     if len(lanes) == 2:
         choices = [(label, choice, None, ICONS[choice]) for choice, label in TWO_LANE_WORDS.items()]
     else:
