@@ -232,6 +232,7 @@ def build_stack(
             deletion_protection=protect,
             user_pool_id=edge.user_pool_id,
             user_pool_client_id=edge.user_pool_client_id,
+            limits=config.limits,
         ),
     )
     gateway = None
