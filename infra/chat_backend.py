@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
+from chatbot.policy.limits import LimitsConfig
 from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings
 from chatbot.retrieval import object_keys
 from infra import bedrock, regional
@@ -77,6 +78,8 @@ class ChatBackendArgs:
     #: The chat API verifies the Cognito ID tokens the app forwards.
     user_pool_id: pulumi.Input[str] | None = None
     user_pool_client_id: pulumi.Input[str] | None = None
+    #: The stack's default limits per role (`chatbot:limits`), as CHATBOT_LIMITS.
+    limits: LimitsConfig | None = None
 
 
 class ChatBackend(pulumi.ComponentResource):
@@ -237,6 +240,8 @@ class ChatBackend(pulumi.ComponentResource):
                     "cognito_user_pool_id": resolved["pool"],
                     "cognito_client_id": resolved["client"],
                 }
+            if args.limits is not None:
+                chosen["limits_json"] = args.limits.model_dump_json()
             if database is None:
                 chosen["documents"] = False  # no database, no embedded one either: documents off
             else:
