@@ -50,12 +50,13 @@ test: models lint chromium
 	$(PY) -m pytest
 
 # The fast tier: every test that needs neither the real models nor a browser (marked in
-# tests/conftest.py), with no llama.cpp loaded; turn, arena, stop and gateway logic run on a
-# scripted model. About a minute on 2 cores. `make test` (and CI) still runs everything.
+# tests/conftest.py), with no llama.cpp loaded; turn, arena, stop, quota and gateway logic run on
+# a scripted model, on both stores. The offline checks of the AWS graph (tests/infra: builds,
+# terraform, moto's IAM) are left to `make test`, which CI runs whole. One worker per core.
 # Its line coverage of chatbot/: make test-fast FAST_ARGS="--cov=chatbot --cov-report=term:skip-covered"
 FAST_ARGS ?=
 test-fast: $(INSTALLED)
-	CHATBOT_TEST_TIER=fast $(PY) -m pytest -m "not models and not browser" -q $(FAST_ARGS)
+	CHATBOT_TEST_TIER=fast $(PY) -m pytest -m "not models and not browser" --ignore=tests/infra -n $(JOBS) -q $(FAST_ARGS)
 
 # Installs Debian's Chromium when it is missing (as root, or through sudo). Debian's mirror keeps
 # only the newest security build: if the pinned one is gone, the current one is installed instead.

@@ -2,7 +2,7 @@
 
 - Components, one ComponentResource per module: network, llm (one SageMaker endpoint per
   ModelSpec), inference_image, chat_backend, vector_store, web_edge, web_service, gateway_edge,
-  monitoring.
+  monitoring, arena_refit.
 - The pieces they are built from (functions, dynamic resources and policy documents, no
   ComponentResource of their own): bedrock, cdn, codebuild, cognito, iam, inference_component,
   lambda_function, migration, regional, storage.

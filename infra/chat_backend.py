@@ -24,6 +24,7 @@ from infra.bedrock import BedrockModel
 from infra.iam import allow, log_statements, policy_document
 from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel
+from infra.mcp_secrets import mcp_secret_statements, secret_prefix
 from infra.packaging import LambdaCode
 from lambdas.chat_api.settings import FUNCTION_URL_UPLOAD_MB, ChatApiSettings
 
@@ -233,6 +234,7 @@ class ChatBackend(pulumi.ComponentResource):
             chosen: dict[str, Any] = {
                 "history_table": resolved["history"],
                 "models_table": resolved["models"],
+                "mcp_secret_prefix": secret_prefix(args.stack),
             }
             if "pool" in resolved:
                 chosen |= {
@@ -274,6 +276,7 @@ class ChatBackend(pulumi.ComponentResource):
                 [history.arn, pulumi.Output.concat(history.arn, "/index/*")],
             ),
             allow(list(registry.IAM_ACTIONS), [models_table.arn]),
+            *mcp_secret_statements(args.region, bedrock.caller_account(self), args.stack),
         ]
         endpoints = [model for _, model in args.models if isinstance(model, LargeLanguageModel)]
         if endpoints:
