@@ -74,7 +74,7 @@ def reads(store: QuotaStore, runs: int) -> dict[str, float]:
     }
 
 
-def postgres(runs: int) -> dict[str, object]:
+def postgres(runs: int) -> dict[str, float]:
     from chatbot.policy.postgres_quotas import PostgresQuotaStore
     from chatbot.postgres import ConnectionPool, create_database, temporary_server
 
@@ -108,7 +108,7 @@ def postgres(runs: int) -> dict[str, object]:
     }
 
 
-def dynamodb(runs: int) -> dict[str, object]:
+def dynamodb(runs: int) -> dict[str, float]:
     import boto3
     from moto import mock_aws
 

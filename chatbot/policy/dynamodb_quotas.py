@@ -350,8 +350,9 @@ class DynamoDBQuotaStore(QuotaStore):
         sums: dict[tuple[str, str], UsageTotal] = {}
         for day in _days(first_day, last_day):
             for item in self._query(Key("pk").eq(f"QUOTA_DAY#{day}")):
-                total = self._total(item, user_id=item["user_id"], model=item["model"])
-                sums[(total.user_id, total.model)] = _add(sums.get((total.user_id, total.model)), total)
+                key = (str(item["user_id"]), str(item["model"]))
+                total = self._total(item, user_id=key[0], model=key[1])
+                sums[key] = _add(sums.get(key), total)
         return [sums[key] for key in sorted(sums)]
 
     def usage_by_key(self, user_id: str, first_day: str, last_day: str) -> list[UsageTotal]:
@@ -359,8 +360,9 @@ class DynamoDBQuotaStore(QuotaStore):
         for item in self._query(
             Key("pk").eq(f"QUOTA_KEY_DAY#{user_id}") & Key("sk").between(first_day, last_day + "~")
         ):
-            total = self._total(item, key_id=item["key_id"])
-            sums[total.key_id] = _add(sums.get(total.key_id), total)
+            key_id = str(item["key_id"])
+            total = self._total(item, key_id=key_id)
+            sums[key_id] = _add(sums.get(key_id), total)
         return [sums[key] for key in sorted(sums)]
 
     def add_usage_rows(self, rows: list[UsageRow]) -> None:

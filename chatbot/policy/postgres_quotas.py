@@ -179,10 +179,11 @@ class PostgresQuotaStore(QuotaStore):
             changes: dict[tuple[str, str], list[float]] = {}  # (subject, period) -> [used, released]
             for hold in found[0] if found else []:
                 changes.setdefault((hold["subject"], hold["period"]), [0.0, 0.0])[1] += float(hold["amount"])
-            for subject in subjects if row is not None else []:
-                tokens = row.prompt_tokens + row.completion_tokens
-                changes.setdefault((subject, f"day:{utc_day(now)}"), [0.0, 0.0])[0] += tokens
-                changes.setdefault((subject, f"month:{utc_month(now)}"), [0.0, 0.0])[0] += row.cost_usd
+            if row is not None:  # None: the hold is given back and nothing was used
+                for subject in subjects:
+                    tokens = row.prompt_tokens + row.completion_tokens
+                    changes.setdefault((subject, f"day:{utc_day(now)}"), [0.0, 0.0])[0] += tokens
+                    changes.setdefault((subject, f"month:{utc_month(now)}"), [0.0, 0.0])[0] += row.cost_usd
             for (subject, period), (used, released) in sorted(changes.items()):
                 cur.execute(
                     _CHANGE, {"subject": subject, "period": period, "used": used, "released": released}

@@ -385,7 +385,7 @@ class QuotaStore(ABC):
 
     @abstractmethod
     def _settle(
-        self, reservation: Reservation, row: UsageRow, subjects: list[str], now: datetime
+        self, reservation: Reservation, row: UsageRow | None, subjects: list[str], now: datetime
     ) -> None: ...
 
     @abstractmethod

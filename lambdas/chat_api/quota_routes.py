@@ -22,6 +22,7 @@ from chatbot.api.quotas import (
     UsageSort,
 )
 from chatbot.api.users import UsersError, UsersFile, check_name
+from chatbot.chat.costs import Hosting
 from chatbot.chat.pipeline import Admission
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.policy.limits import ROLE_PATTERN
@@ -76,7 +77,7 @@ def quota_for(request: Request, user_id: str, key_id: str | None = None) -> Admi
         return None
     from chatbot.policy.quota_admission import QuotaAdmission
 
-    hosting = "local" if getattr(request.app.state, "model_server_url", None) else "aws"
+    hosting: Hosting = "local" if getattr(request.app.state, "model_server_url", None) else "aws"
     caller = current_caller(request) if key_id is None else Caller(user_id)
     return QuotaAdmission(quotas, roles=roles_of(request, caller), key_id=key_id, hosting=hosting)
 

@@ -3,10 +3,14 @@ Administrators also see the whole organisation: top users, spending per model, t
 
 import streamlit as st
 
+from chatbot.api.quotas import Period, UsageSort
 from streamlit_app import context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.quotas_client import QuotasApi
+
+PERIODS: list[Period] = ["day", "month"]
+SORTS: list[UsageSort] = ["cost", "tokens", "answers", "user"]
 
 LIMIT_LABELS = {
     "tokens_per_day": "Tokens today",
@@ -20,7 +24,7 @@ st.header("Usage")
 period = (
     st.segmented_control(
         "Period",
-        ["day", "month"],
+        PERIODS,
         default="month",
         format_func=lambda p: "Today" if p == "day" else "This month",
         key="usage_period",
@@ -81,7 +85,7 @@ else:
 
 if context.identity().is_admin:
     st.subheader("The organisation")
-    sort = st.selectbox("Sort users by", ["cost", "tokens", "answers", "user"], key="usage_sort")
+    sort = st.selectbox("Sort users by", SORTS, key="usage_sort")
     try:
         organisation = quotas.organisation(period, sort)
     except ApiError as exc:
