@@ -18,11 +18,12 @@ from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
 from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings
 from chatbot.retrieval import object_keys
-from infra import bedrock, regional
-from infra.bedrock import BedrockModel
+from infra import regional
 from infra.iam import allow, log_statements, policy_document
 from infra.lambda_function import RUNTIME, function_basics
 from infra.llm import LargeLanguageModel
+from infra.models import bedrock
+from infra.models.bedrock import BedrockModel
 from infra.packaging import LambdaCode
 from lambdas.chat_api.settings import FUNCTION_URL_UPLOAD_MB, ChatApiSettings
 

@@ -17,10 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import ModelCatalog, parse_model_specs
+from chatbot.models.deployment import CpuLlamaCppDeployment, CustomScriptDeployment, EmbeddingsDeployment
 from chatbot.models.spec import ModelSpec
 
 NAMESPACE = "chatbot"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+#: The kinds that can serve the semantic search's embeddings.
+EMBEDDINGS_KINDS = (EmbeddingsDeployment, CustomScriptDeployment, CpuLlamaCppDeployment)
 
 
 class _Section(BaseModel):
@@ -60,7 +65,7 @@ class ChatApiConfig(_Section):
 
 class SemanticSearchConfig(_Section):
     enabled: bool = False
-    #: The embeddings model (task: embedding; kind custom-script or cpu-llamacpp).
+    #: The embeddings model (task: embedding; kind embeddings, custom-script or cpu-llamacpp).
     embeddings: ModelSpec | None = None
     db_instance_class: str = "db.t4g.micro"
     db_allocated_storage_gb: int = Field(20, ge=20)
@@ -95,8 +100,10 @@ class SemanticSearchConfig(_Section):
         if self.embeddings is not None:
             if self.embeddings.task != "embedding":
                 raise ValueError("embeddings.task must be 'embedding'")
-            if self.embeddings.deployment.kind not in ("custom-script", "cpu-llamacpp"):
-                raise ValueError("embeddings.deployment.kind must be custom-script or cpu-llamacpp")
+            if not isinstance(self.embeddings.deployment, EMBEDDINGS_KINDS):
+                raise ValueError(
+                    "embeddings.deployment.kind must be embeddings, custom-script or cpu-llamacpp"
+                )
         return self
 
 

@@ -1,10 +1,6 @@
 """LargeLanguageModel: one SageMaker real-time endpoint for a ModelSpec, whatever its deployment kind.
 
-package        a model package ARN (per region), run with network isolation
-container      an AWS-published TGI or LMI image (pinned per region) that downloads hf_model_id
-custom-script  CodeBuild packs hf_model_id plus code_dir into model.tar.gz; the HF PyTorch image runs it
-cpu-llamacpp   this project's inference/ image (llama.cpp) on a CPU instance: the cheap dev option
-
+The model's container comes from its kind's module (infra/models/, chosen by the deployment's class).
 Every kind gets its own execution role (only what that kind needs), an endpoint config with a KMS
 key and the startup health timeout, optional autoscaling, and a registry item (the row the chat API
 reads from the models table; the ChatBackend that owns the table writes it).
@@ -12,29 +8,21 @@ reads from the models table; the ChatBackend that owns the table writes it).
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from chatbot.errors import ConfigError
-from chatbot.models import registry
 from chatbot.models.spec import ModelSpec, inference_component_name
 from infra import regional
-from infra.codebuild import CodeBuildRun
 from infra.iam import allow, assume_role_policy, policy_document
 from infra.inference_component import InferenceComponent
 from infra.inference_image import InferenceImage
-from infra.storage import secure_bucket
+from infra.models import Container, kind_of
+from infra.models.base import registry_item
 
 VARIANT = "AllTraffic"
-#: The CodeBuild image and the huggingface_hub CLI the packaging build uses, pinned.
-CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
-HF_HUB_REQUIREMENT = "huggingface_hub[cli]==0.26.2"
 
 
 @dataclass
@@ -60,7 +48,7 @@ class LargeLanguageModelArgs:
 def needs_volume_key(spec: ModelSpec) -> bool:
     """A SageMaker endpoint whose storage volume takes a KMS key (not a hardware-encrypted NVMe one)."""
     deployment = spec.deployment
-    if deployment.kind == "bedrock":
+    if not deployment.on_sagemaker:
         return False
     return deployment.serverless is not None or not regional.has_local_nvme(deployment.instance_type)
 
@@ -84,18 +72,6 @@ class VolumeKey(pulumi.ComponentResource):
         self.register_outputs({"arn": self.arn})
 
 
-@dataclass(frozen=True)
-class _Container:
-    image: pulumi.Input[str] | None
-    environment: dict[str, str]
-    #: ECR repositories the role may pull from (AWS's or ours).
-    repository_arns: list[pulumi.Input[str]]
-    model_data_url: pulumi.Input[str] | None = None
-    model_package_name: str | None = None
-    #: Extra statements for the execution role (e.g. reading model.tar.gz).
-    statements: tuple[dict[str, Any], ...] = ()
-
-
 class LargeLanguageModel(pulumi.ComponentResource):
     endpoint_name: pulumi.Output[str]
     endpoint_arn: pulumi.Output[str]
@@ -103,17 +79,12 @@ class LargeLanguageModel(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LargeLanguageModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("chatbot:llm:LargeLanguageModel", name, None, opts)
-        self._name = name
-        self._args = args
+        self.resource_prefix = name
+        self.args = args
         child = pulumi.ResourceOptions(parent=self)
         spec, deployment = args.spec, args.spec.deployment
 
-        container = {
-            "package": self._package,
-            "container": self._hf_container,
-            "custom-script": self._custom_script,
-            "cpu-llamacpp": self._llamacpp,
-        }[deployment.kind]()
+        container = kind_of(deployment).container(self)
 
         role = aws.iam.Role(
             f"{name}-execution-role",
@@ -132,8 +103,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
                 model_data_url=container.model_data_url,
                 model_package_name=container.model_package_name,
             ),
-            # A model package is third-party code: it must not reach the network.
-            enable_network_isolation=deployment.kind == "package",
+            enable_network_isolation=container.network_isolation,
             # SageMaker checks the role's access to the image and model data when it creates the
             # model: the policy must exist first (the role alone is not enough).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
@@ -218,158 +188,8 @@ class LargeLanguageModel(pulumi.ComponentResource):
             }
         )
 
-    # --- one method per kind -------------------------------------------------------------------
-
-    def _package(self) -> _Container:
-        arns = self._args.spec.deployment.model_package_arns
-        if self._args.region not in arns:
-            raise ConfigError(
-                f"model {self._args.spec.name!r}: deployment.model_package_arns has no ARN for "
-                f"{self._args.region} (it has {', '.join(arns) or 'none'})"
-            )
-        return _Container(
-            image=None, environment={}, repository_arns=[], model_package_name=arns[self._args.region]
-        )
-
-    def _hf_container(self) -> _Container:
-        spec, deployment, region = self._args.spec, self._args.spec.deployment, self._args.region
-        family = deployment.image or ""
-        if family in regional.IMAGE_FAMILIES:
-            image = regional.image_uri(family, region, deployment.image_version)
-            repository = regional.image_repository_arn(family, region)
-        else:  # a full image URI: account.dkr.ecr.region.amazonaws.com/repo:tag
-            image, repository = family, _repository_arn_from_uri(family)
-        prompt_tokens = spec.context_window - spec.max_new_tokens_limit
-        env = {
-            "lmi": {
-                "HF_MODEL_ID": deployment.hf_model_id or "",
-                "OPTION_ROLLING_BATCH": "vllm",
-                "OPTION_MAX_MODEL_LEN": str(spec.context_window),
-                "TENSOR_PARALLEL_DEGREE": "max",
-            },
-        }.get(
-            family,
-            {
-                "HF_MODEL_ID": deployment.hf_model_id or "",
-                "SM_NUM_GPUS": "1",
-                "MAX_INPUT_TOKENS": str(prompt_tokens),
-                "MAX_TOTAL_TOKENS": str(spec.context_window),
-            },
-        )
-        return _Container(image=image, environment={**env, **deployment.env}, repository_arns=[repository])
-
-    def _custom_script(self) -> _Container:
-        name, args = self._name, self._args
-        spec, deployment = args.spec, args.spec.deployment
-        child = pulumi.ResourceOptions(parent=self)
-        code_dir = args.project_root / (deployment.code_dir or "")
-        source_hash = _hash_folder(code_dir, extra=deployment.hf_model_id or "")
-        bucket = secure_bucket(f"{name}-code", self, force_destroy=args.force_destroy_buckets)
-        source_key = f"source/{source_hash}.zip"
-        source = aws.s3.BucketObjectv2(
-            f"{name}-source",
-            bucket=bucket.id,
-            key=source_key,
-            source=pulumi.FileArchive(str(code_dir)),
-            opts=child,
-        )
-        artifact_key = f"artifacts/{source_hash}/model.tar.gz"
-        artifact_uri = pulumi.Output.concat("s3://", bucket.bucket, "/", artifact_key)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-build-logs", retention_in_days=args.log_retention_days, opts=child
-        )
-        build_role = aws.iam.Role(
-            f"{name}-build-role", assume_role_policy=assume_role_policy("codebuild.amazonaws.com"), opts=child
-        )
-        build_policy = aws.iam.RolePolicy(
-            f"{name}-build-policy",
-            role=build_role.id,
-            policy=policy_document(
-                [
-                    allow(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [pulumi.Output.concat(log_group.arn, ":*")],
-                    ),
-                    allow(
-                        ["s3:GetObject", "s3:GetObjectVersion"],
-                        [pulumi.Output.concat(bucket.arn, "/source/*")],
-                    ),
-                    allow(["s3:PutObject"], [pulumi.Output.concat(bucket.arn, "/artifacts/*")]),
-                ]
-            ),
-            opts=child,
-        )
-        project = aws.codebuild.Project(
-            f"{name}-build",
-            service_role=build_role.arn,
-            build_timeout=deployment.build_timeout_minutes,
-            source=aws.codebuild.ProjectSourceArgs(
-                type="S3", location=pulumi.Output.concat(bucket.bucket, "/", source_key), buildspec=BUILDSPEC
-            ),
-            artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
-            environment=aws.codebuild.ProjectEnvironmentArgs(
-                compute_type="BUILD_GENERAL1_MEDIUM",
-                image=CODEBUILD_IMAGE,
-                type="LINUX_CONTAINER",
-                environment_variables=[
-                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-                        name="HF_MODEL_ID", value=deployment.hf_model_id or ""
-                    ),
-                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-                        name="ARTIFACT_URI", value=artifact_uri
-                    ),
-                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-                        name="HF_HUB_REQUIREMENT", value=HF_HUB_REQUIREMENT
-                    ),
-                    # code/requirements.lock is installed for the serving image's Python.
-                    aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-                        name="IMAGE_PYTHON_VERSION",
-                        value=image_python_version(
-                            deployment.image or "hf-pytorch-cpu", deployment.image_version
-                        ),
-                    ),
-                ],
-            ),
-            logs_config=aws.codebuild.ProjectLogsConfigArgs(
-                cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name)
-            ),
-            opts=child,
-        )
-        run = CodeBuildRun(
-            f"{name}-build-run",
-            project_name=project.name,
-            region=args.region,
-            profile=args.aws_profile,
-            source_hash=source_hash,
-            artifact_uri=artifact_uri,
-            timeout_minutes=deployment.build_timeout_minutes,
-            # The build runs as its role at once: the role's policy must exist before it starts.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[source, build_policy, project]),
-        )
-        image_family = deployment.image or "hf-pytorch-cpu"
-        return _Container(
-            image=regional.image_uri(image_family, args.region, deployment.image_version),
-            environment={"SAGEMAKER_PROGRAM": "inference.py", "HF_TASK": _hf_task(spec), **deployment.env},
-            repository_arns=[regional.image_repository_arn(image_family, args.region)],
-            model_data_url=run.artifact_uri,
-            statements=(allow(["s3:GetObject"], [pulumi.Output.concat(bucket.arn, "/artifacts/*")]),),
-        )
-
-    def _llamacpp(self) -> _Container:
-        image = self._args.inference_image
-        if image is None:
-            raise ValueError("kind cpu-llamacpp needs LargeLanguageModelArgs.inference_image")
-        # The image serves models.yaml; this endpoint serves only this model from it.
-        return _Container(
-            image=image.image_uri,
-            environment={"INFERENCE_MODELS": self._args.spec.name, **self._args.spec.deployment.env},
-            repository_arns=[image.repository_arn],
-        )
-
-    # --- shared ------------------------------------------------------------------------------
-
-    def _role_policy(self, container: _Container) -> pulumi.Output[str]:
-        region, endpoint = self._args.region, self._args.endpoint_name
+    def _role_policy(self, container: Container) -> pulumi.Output[str]:
+        region, endpoint = self.args.region, self.args.endpoint_name
         statements = [
             allow(
                 [
@@ -386,7 +206,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
                             f"arn:aws:logs:{region}:*:log-group:/aws/sagemaker/InferenceComponents/"
                             f"{inference_component_name(endpoint)}*"
                         ]
-                        if self._args.spec.deployment.scale_to_zero
+                        if self.args.spec.deployment.scale_to_zero
                         else []
                     ),
                 ],
@@ -410,11 +230,11 @@ class LargeLanguageModel(pulumi.ComponentResource):
         return policy_document(statements)
 
     def _autoscaling(self, endpoint: aws.sagemaker.Endpoint) -> None:
-        scaling = self._args.spec.deployment.autoscaling
+        scaling = self.args.spec.deployment.autoscaling
         assert scaling is not None
         child = pulumi.ResourceOptions(parent=self)
         target = aws.appautoscaling.Target(
-            f"{self._name}-scaling-target",
+            f"{self.resource_prefix}-scaling-target",
             service_namespace="sagemaker",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             resource_id=pulumi.Output.concat("endpoint/", endpoint.name, f"/variant/{VARIANT}"),
@@ -423,7 +243,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
             opts=child,
         )
         aws.appautoscaling.Policy(
-            f"{self._name}-scaling-policy",
+            f"{self.resource_prefix}-scaling-policy",
             policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace,
             scalable_dimension=target.scalable_dimension,
@@ -443,7 +263,7 @@ class LargeLanguageModel(pulumi.ComponentResource):
         """The model as an inference component with 0 to initial_instance_count copies: a target-
         tracking policy scales copies (to 0 when idle), and a step policy on an alarm over
         NoCapacityInvocationFailures adds the first copy when a request finds none."""
-        name, args = self._name, self._args
+        name, args = self.resource_prefix, self.args
         deployment = args.spec.deployment
         child = pulumi.ResourceOptions(parent=self)
         component_name = inference_component_name(args.endpoint_name)
@@ -546,73 +366,3 @@ def accelerators_for(instance_type: str) -> int:
     """GPUs a copy asks for: 1 on a GPU family (ml.g*, ml.p*), none on CPU instances."""
     family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
     return 1 if family[:1] in ("g", "p") else 0
-
-
-def registry_item(spec: ModelSpec, deployed_endpoint_name: str) -> str:
-    """The models-table row, in DynamoDB JSON: the registry's own item (chatbot/models/registry.py)
-    for the spec with its deployed endpoint name."""
-    deployed = spec.model_copy(update={"endpoint_name": deployed_endpoint_name})
-    return registry.as_dynamodb_json(registry.registry_item(deployed))
-
-
-def image_python_version(family: str, version: str | None) -> str:
-    """The Python of an AWS-published image, from its tag (`...-cpu-py310-ubuntu22.04` -> 3.10);
-    3.10 for an image URI of its own."""
-    if family not in regional.IMAGE_FAMILIES:
-        return "3.10"
-    tags = regional.IMAGE_FAMILIES[family].tags
-    tag = tags.get(version or "", next(iter(tags.values())))
-    match = re.search(r"-py(\d)(\d+)", tag)
-    return f"{match[1]}.{match[2]}" if match else "3.10"
-
-
-def _hf_task(spec: ModelSpec) -> str:
-    return {"chat": "text-generation", "embedding": "feature-extraction", "rerank": "text-classification"}[
-        spec.task
-    ]
-
-
-def _hash_folder(folder: Path, extra: str = "") -> str:
-    """A short content hash: a changed file (or model id) means a new build and a new artifact key."""
-    digest = hashlib.sha256(extra.encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _repository_arn_from_uri(uri: str) -> str:
-    host, _, repository = uri.partition("/")
-    account, _, rest = host.partition(".dkr.ecr.")
-    region = rest.split(".")[0]
-    return f"arn:aws:ecr:{region}:{account}:repository/{repository.split(':')[0].split('@')[0]}"
-
-
-#: Weights in formats the PyTorch image never loads (TensorFlow, Flax, ONNX, OpenVINO, Rust's
-#: rust_model.ot): left out of model.tar.gz, which SageMaker downloads at every cold start.
-UNUSED_WEIGHTS = ("*.bin", "*.h5", "*.onnx", "*.msgpack", "*.ot", "onnx/*", "openvino/*")
-#: Runs in CodeBuild with the code folder as its source: fetch the model, add code/, bake in the
-#: code's dependencies (code/requirements.lock into code/lib, for the image's Python and
-#: platform), upload. Without code/requirements.txt in the artefact, the Hugging Face inference
-#: toolkit installs nothing at start-up: a pip install there spent most of a serverless
-#: invocation's 60 s on each cold start.
-BUILDSPEC = f"""version: 0.2
-phases:
-  install:
-    commands:
-      - pip install --quiet "$HF_HUB_REQUIREMENT"
-  build:
-    commands:
-      - mkdir -p /tmp/model/code
-      - huggingface-cli download "$HF_MODEL_ID" --local-dir /tmp/model --exclude {" ".join(f'"{p}"' for p in UNUSED_WEIGHTS)}
-      - cp -r "$CODEBUILD_SRC_DIR"/. /tmp/model/code/
-      - >-
-        if [ -f /tmp/model/code/requirements.lock ]; then
-        pip install --quiet --no-deps --only-binary=:all: --implementation cp
-        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64
-        --python-version "$IMAGE_PYTHON_VERSION" --target /tmp/model/code/lib
-        -r /tmp/model/code/requirements.lock
-        && rm -f /tmp/model/code/requirements.txt /tmp/model/code/requirements.lock; fi
-      - tar -czf /tmp/model.tar.gz -C /tmp/model .
-      - aws s3 cp /tmp/model.tar.gz "$ARTIFACT_URI"
-"""

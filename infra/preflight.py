@@ -15,7 +15,7 @@ Run it with the credentials you deploy with (AWS_PROFILE, or the stack's `aws:pr
 | docker | `docker info` | the images cannot be built |
 | bedrock-lifecycle | Bedrock GetFoundationModel, per Bedrock model | the model is LEGACY (names its end-of-life date) |
 | bedrock-access | Bedrock GetFoundationModelAvailability, per Bedrock model | the account may not invoke it (access not granted, agreement pending, not in the region) |
-| bedrock-profile | Bedrock GetInferenceProfile, per inference profile | it routes to a Region the chat API's role is not granted (infra/bedrock.py) |
+| bedrock-profile | Bedrock GetInferenceProfile, per inference profile | it routes to a Region the chat API's role is not granted (infra/models/bedrock.py) |
 | bedrock-quota | Service Quotas (bedrock), per model | its on-demand (or cross-region) requests or tokens per minute are 0; warns when low |
 """
 
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatbot.errors import ConfigError
+from chatbot.models.deployment import BedrockDeployment
 from infra.config import StackConfig
 from infra.preflight_account import (
     aurora_version,
@@ -76,7 +77,7 @@ def instances_needed(config: StackConfig) -> Counter[str]:
     needed: Counter[str] = Counter()
     for spec in config.all_models():
         deployment = spec.deployment
-        if deployment.kind == "bedrock" or deployment.serverless is not None:
+        if not deployment.on_sagemaker or deployment.serverless is not None:
             continue  # no instance: Bedrock or SageMaker Serverless Inference serves it
         scaling = deployment.autoscaling
         count = max(deployment.initial_instance_count, scaling.max_instances if scaling else 0)
@@ -168,7 +169,7 @@ def run_checks(config: StackConfig, client: Callable[[str], Any], region: str = 
     checks.append(codebuild_concurrency(codebuild, config))
     checks.append(cloudfront_verification(client("cloudfront")))
     checks.append(docker())
-    if any(spec.deployment.kind == "bedrock" for spec in config.all_models()):
+    if any(isinstance(spec.deployment, BedrockDeployment) for spec in config.all_models()):
         checks += bedrock_checks(client("bedrock"), config, service_quotas(quotas, "bedrock"))
     else:
         checks.append(Check("bedrock-access", "skip", "no Bedrock models in this stack"))

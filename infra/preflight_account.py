@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatbot.errors import ConfigError
+from chatbot.models.deployment import CustomScriptDeployment, EmbeddingsDeployment
 from infra.config import StackConfig
 from infra.network import choose_zones
 from infra.preflight_types import Check
@@ -15,12 +16,14 @@ from infra.vector_store import AURORA_POSTGRES_VERSIONS
 
 #: The compute type the model-packaging builds use (infra/llm.py) as Service Quotas names it.
 CODEBUILD_ENVIRONMENT = "Linux/Medium"
+#: The kinds whose model a CodeBuild run packs during `pulumi up`.
+BUILT_BY_CODEBUILD = (CustomScriptDeployment, EmbeddingsDeployment)
 CLOUDFRONT_UNVERIFIED = "Your account must be verified before you can add new CloudFront resources"
 
 
 def builds_models(config: StackConfig) -> bool:
-    """custom-script models are packed by a CodeBuild run during `pulumi up`."""
-    return any(spec.deployment.kind == "custom-script" for spec in config.all_models())
+    """custom-script and embeddings models are packed by a CodeBuild run during `pulumi up`."""
+    return any(isinstance(spec.deployment, BUILT_BY_CODEBUILD) for spec in config.all_models())
 
 
 def codebuild_concurrency(quotas: list[dict[str, Any]], config: StackConfig) -> Check:

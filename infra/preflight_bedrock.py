@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.bedrock import PROFILE_DESTINATIONS, BedrockModelId
+from chatbot.models.deployment import BedrockDeployment
 from infra.config import StackConfig
+from infra.models.bedrock import PROFILE_DESTINATIONS, BedrockModelId
 from infra.preflight_types import Check
 
 #: Below these a few users at once already meet throttling (new accounts start this low).
@@ -19,7 +20,7 @@ LOW_TOKENS_PER_MINUTE = 20_000
 
 
 def bedrock_checks(bedrock: Any, config: StackConfig, quotas: list[dict[str, Any]]) -> list[Check]:
-    specs = [spec for spec in config.all_models() if spec.deployment.kind == "bedrock"]
+    specs = [spec for spec in config.all_models() if isinstance(spec.deployment, BedrockDeployment)]
     if not specs:
         return [Check("bedrock-access", "skip", "no Bedrock models in this stack")]
     checks = []
@@ -116,7 +117,7 @@ def _profile_routes(bedrock: Any, name: str, parsed: BedrockModelId) -> Check:
             "bedrock-profile",
             "fail",
             f"{name}: {parsed.model_id} routes to {', '.join(missing)}, which the chat API's role does "
-            "not cover: add them to PROFILE_DESTINATIONS in infra/bedrock.py",
+            "not cover: add them to PROFILE_DESTINATIONS in infra/models/bedrock.py",
         )
     if answer.get("status") != "ACTIVE":
         return Check("bedrock-profile", "fail", f"{name}: {parsed.model_id} is {answer.get('status')}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from chatbot.models.deployment import BedrockDeployment
 from chatbot.models.spec import ModelSpec
 
 # Model hosting prices live in the core library: the chat API's leaderboard reads them too.
@@ -229,7 +230,7 @@ def _bedrock(graph: ResourceGraph) -> list[CostLine]:
     """Bedrock bills tokens only: $0 at idle, with the token rates to scale the estimate by."""
     lines = []
     for spec in registered_models(graph):
-        if spec.deployment.kind != "bedrock":
+        if not isinstance(spec.deployment, BedrockDeployment):
             continue
         model_id = spec.deployment.model_id or ""
         key = bedrock_model_key(model_id)

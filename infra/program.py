@@ -14,15 +14,17 @@ import pulumi
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
+from chatbot.models.deployment import BedrockDeployment, CpuLlamaCppDeployment
 from chatbot.models.spec import ModelSpec
 from infra import regional
 from infra.arena_refit import ArenaRefit, ArenaRefitArgs
-from infra.bedrock import BedrockModel, BedrockModelId
 from infra.chat_backend import ChatBackend, ChatBackendArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
 from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
 from infra.inference_image import InferenceImage, InferenceImageArgs
 from infra.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
+from infra.models import Site, kind_of
+from infra.models.bedrock import BedrockModel
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
 from infra.packaging import lambda_code
@@ -59,51 +61,20 @@ def check_deployable(
             raise ConfigError(
                 f"{source}: model {spec.name!r}: endpoint_name: {deployed!r} is over SageMaker's 63 characters"
             )
-        where = f"{source}: model {spec.name!r}: deployment"
-        deployment = spec.deployment
-        if deployment.kind == "bedrock":
-            try:
-                BedrockModelId.parse(deployment.model_id or "").check_source_region(region)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}.model_id: {exc}") from None
-        if deployment.kind == "package" and region not in deployment.model_package_arns:
-            raise ConfigError(
-                f"{where}.model_package_arns: no ARN for {region} (model packages are regional)"
-            )
-        if deployment.kind == "custom-script" and not (root / (deployment.code_dir or "")).is_dir():
-            raise ConfigError(f"{where}.code_dir: folder {deployment.code_dir!r} not found under {root}")
-        if deployment.kind == "container":
-            _check_image(deployment.image or "", deployment.image_version, region, where)
-        if deployment.kind == "cpu-llamacpp":
-            # The inference image bakes models.yaml in and serves models from it by name.
-            packaged = served.get(spec.name)
-            if packaged is None or packaged.deployment.gguf != deployment.gguf:
-                raise ConfigError(
-                    f"{where}.gguf: cpu-llamacpp models are served from the image's models.yaml; "
-                    f"add {spec.name!r} with gguf {deployment.gguf!r} there (it has {', '.join(served)})"
-                )
-
-
-def _check_image(image: str, version: str | None, region: str, where: str) -> None:
-    if image in regional.IMAGE_FAMILIES:
-        try:
-            regional.image_uri(image, region, version)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    elif ".dkr.ecr." not in image:
-        raise ConfigError(
-            f"{where}.image: use one of {sorted(regional.IMAGE_FAMILIES)} or a full ECR image URI"
+        site = Site(
+            region=region, root=root, where=f"{source}: model {spec.name!r}: deployment", served=served
         )
+        kind_of(spec.deployment).check(spec, site)
 
 
 def interface_endpoints(config: StackConfig) -> dict[str, str]:
     """The interface endpoints this stack's code calls (service -> why): no more, since each costs
     about $7.30 a month per AZ."""
-    kinds = {spec.deployment.kind for spec in config.all_models()}
+    deployments = [spec.deployment for spec in config.all_models()]
     needed = {"secretsmanager"}  # the web tasks' auth secret; the database's secret
-    if "bedrock" in kinds:
+    if any(isinstance(deployment, BedrockDeployment) for deployment in deployments):
         needed.add("bedrock-runtime")
-    if kinds - {"bedrock"}:
+    if any(deployment.on_sagemaker for deployment in deployments):
         needed.add("sagemaker.runtime")
     return {service: why for service, why in INTERFACE_SERVICES.items() if service in needed}
 
@@ -146,7 +117,7 @@ def build_stack(
         ),
     )
     inference_image = None
-    if any(spec.deployment.kind == "cpu-llamacpp" for spec in config.all_models()):
+    if any(isinstance(spec.deployment, CpuLlamaCppDeployment) for spec in config.all_models()):
         inference_image = InferenceImage(
             "inference", InferenceImageArgs(project_root=PROJECT_ROOT, force_delete=not protect)
         )
@@ -156,7 +127,7 @@ def build_stack(
         volume_key_arn = VolumeKey("sagemaker-volumes").arn
 
     def model(spec: ModelSpec) -> LargeLanguageModel | BedrockModel:
-        if spec.deployment.kind == "bedrock":
+        if not spec.deployment.on_sagemaker:
             return BedrockModel(spec)  # Bedrock serves it: no endpoint resource
         return LargeLanguageModel(
             f"llm-{sagemaker_safe(spec.name)}",

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.errors import ConfigError
 from infra import pricing
-from infra.bedrock import INVOKE_ACTIONS, PROFILE_DESTINATIONS, BedrockModelId
+from infra.models.bedrock import INVOKE_ACTIONS, PROFILE_DESTINATIONS, BedrockModelId
 from infra.offline import ACCOUNT_ID, OfflineRun
 from infra.offline_stack import offline_run
 from infra.policies import Context, evaluate

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: The dependencies baked in at build time (infra/llm.py BUILDSPEC), ahead of the image's own.
+#: The dependencies baked in at build time (infra/models/custom.py BUILDSPEC), ahead of the image's own.
 BAKED = Path(__file__).resolve().parent / "lib"
 if BAKED.is_dir() and str(BAKED) not in sys.path:
     sys.path.insert(0, str(BAKED))

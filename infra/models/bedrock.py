@@ -1,4 +1,4 @@
-"""Bedrock models in the stack: nothing to deploy, only what the chat API may invoke.
+"""kind bedrock: nothing to deploy, only what the chat API may invoke.
 
 A ModelSpec of kind bedrock names a foundation model (`anthropic.claude-haiku-4-5-20251001-v1:0`)
 or a cross-Region inference profile (`us.anthropic.claude-haiku-4-5-20251001-v1:0`). IAM checks a
@@ -12,6 +12,7 @@ what AWS says the profile routes to (GetInferenceProfile).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -19,7 +20,10 @@ import pulumi_aws as aws
 from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
 from infra.iam import Statement, allow
-from infra.llm import registry_item
+from infra.models.base import Container, Site, registry_item
+
+if TYPE_CHECKING:
+    from infra.llm import LargeLanguageModel
 
 #: Converse calls InvokeModel; ConverseStream calls InvokeModelWithResponseStream.
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -106,3 +110,14 @@ class BedrockModel:
 
 def caller_account(parent: pulumi.Resource) -> pulumi.Output[str]:
     return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
+
+
+def check(spec: ModelSpec, site: Site) -> None:
+    try:
+        BedrockModelId.parse(spec.deployment.model_id or "").check_source_region(site.region)
+    except ConfigError as exc:
+        raise ConfigError(f"{site.where}.model_id: {exc}") from None
+
+
+def container(llm: LargeLanguageModel) -> Container:
+    raise TypeError(f"{llm.args.spec.name}: Bedrock serves it; it has no SageMaker model (use BedrockModel)")
