@@ -166,7 +166,7 @@ class StackConfig(_Section):
     #: The most this stack may cost per month at idle (USD, the plan's estimate); the
     #: cost-within-budget rule fails a stack over it. None: no budget.
     budget_usd_month: float | None = Field(None, gt=0)
-    #: Where alarms and the budget alert go (infra/monitoring.py).
+    #: Where alarms and the budget alert go (infra/components/monitoring.py).
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
     security_waivers: dict[str, str] = Field(default_factory=dict)

@@ -1,7 +1,7 @@
 """The whole stack, composed from the components; `__main__.py` and the offline plan both call it.
 
 What `pulumi up` runs imports nothing of the offline tooling (mocks, security rules, plan):
-infra/offline_stack.py builds this same program under mocks for the plan and the tests."""
+infra/checks/offline_stack.py builds this same program under mocks for the plan and the tests."""
 
 from __future__ import annotations
 
@@ -16,21 +16,21 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
 from chatbot.models.deployment import BedrockDeployment, CpuLlamaCppDeployment
 from chatbot.models.spec import ModelSpec
-from infra import regional
-from infra.arena_refit import ArenaRefit, ArenaRefitArgs
-from infra.chat_backend import ChatBackend, ChatBackendArgs
+from infra.build.inference_image import InferenceImage, InferenceImageArgs
+from infra.build.packaging import lambda_code
+from infra.components import regional
+from infra.components.arena_refit import ArenaRefit, ArenaRefitArgs
+from infra.components.chat_backend import ChatBackend, ChatBackendArgs
+from infra.components.gateway_edge import GatewayEdge, GatewayEdgeArgs
+from infra.components.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
+from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.network import INTERFACE_SERVICES, Network, NetworkArgs
+from infra.components.vector_store import VectorStore, VectorStoreArgs
+from infra.components.web_edge import WebEdge, WebEdgeArgs
+from infra.components.web_service import WebService, WebServiceArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
-from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
-from infra.inference_image import InferenceImage, InferenceImageArgs
-from infra.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
 from infra.models import Site, kind_of
 from infra.models.bedrock import BedrockModel
-from infra.monitoring import Monitoring, MonitoringArgs
-from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
-from infra.packaging import lambda_code
-from infra.vector_store import VectorStore, VectorStoreArgs
-from infra.web_edge import WebEdge, WebEdgeArgs
-from infra.web_service import WebService, WebServiceArgs
 
 PROJECT = "chatbot"
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-#: The schedule's payload (infra/arena_refit.py).
+#: The schedule's payload (infra/components/arena_refit.py).
 REFIT_EVENT = {"source": "chatbot.arena", "action": "refit"}
 
 

@@ -11,7 +11,7 @@ from chatbot.models.request_config import Bound
 DeploymentKind = Literal["package", "tgi", "lmi", "custom-script", "embeddings", "cpu-llamacpp", "bedrock"]
 #: The folder, relative to the project root, of the sentence-embeddings inference script that
 #: kind=embeddings packs by default.
-SENTENCE_EMBEDDINGS_CODE = "infra/model_code/sentence_embeddings"
+SENTENCE_EMBEDDINGS_CODE = "runtime/sagemaker/sentence_embeddings"
 #: GenerationParams a Bedrock model may take in Converse's additionalModelRequestFields.
 BedrockRequestField = Literal["top_k", "seed", "repetition_penalty"]
 
@@ -101,7 +101,7 @@ class _Deployment(BaseModel):
     code_dir: str | None = None
     #: kind=cpu-llamacpp: a packaged model name known to `inference.model_files` or a path.
     gguf: str | None = None
-    #: kind=tgi/lmi: the image version in the pinned table (infra/regional.py); None = the default.
+    #: kind=tgi/lmi: the image version in the pinned table (infra/components/regional.py); None = the default.
     image_version: str | None = None
     #: Seconds SageMaker waits for the container's /ping to answer after start (large models load slowly).
     startup_health_check_timeout_s: int = Field(600, ge=60, le=3600)

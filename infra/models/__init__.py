@@ -1,5 +1,5 @@
 """One module per deployment kind, each holding what it takes to deploy that kind: its checks
-before any resource, and its SageMaker container (infra/llm.py builds the endpoint around it).
+before any resource, and its SageMaker container (infra/components/llm.py builds the endpoint around it).
 The module is chosen by the deployment's class (chatbot/models/deployment.py), never by a string.
 
 package      a model package ARN (per region), run with network isolation

@@ -13,7 +13,7 @@ from chatbot.models import registry
 from chatbot.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
-from infra.iam import Statement, allow
+from infra.components.iam import Statement, allow
 from infra.models.base import Container, Site, registry_item
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 #: Converse calls InvokeModel; ConverseStream calls InvokeModelWithResponseStream.
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]

@@ -13,14 +13,14 @@ import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
 from chatbot.models.spec import ModelSpec
-from infra import regional
-from infra.codebuild import CodeBuildRun
-from infra.iam import allow, assume_role_policy, policy_document
+from infra.build.codebuild import CodeBuildRun
+from infra.components import regional
+from infra.components.iam import allow, assume_role_policy, policy_document
+from infra.components.storage import secure_bucket
 from infra.models.base import Container, Site
-from infra.storage import secure_bucket
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 #: The CodeBuild image and the huggingface_hub CLI the packaging build uses, pinned.
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"

@@ -12,7 +12,7 @@ from infra.models import custom
 from infra.models.base import Container, Site
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 
 def check(spec: ModelSpec, site: Site) -> None:

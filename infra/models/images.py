@@ -1,12 +1,12 @@
 """What the tgi and lmi kinds share: an AWS-published image family, pinned per region in
-infra/regional.py, or a full ECR image URI of one's own."""
+infra/components/regional.py, or a full ECR image URI of one's own."""
 
 from __future__ import annotations
 
 from chatbot.errors import ConfigError
 from chatbot.models.deployment import ContainerDeployment
 from chatbot.models.spec import ModelSpec
-from infra import regional
+from infra.components import regional
 from infra.models.base import Site
 
 

@@ -11,7 +11,7 @@ from chatbot.models.spec import ModelSpec
 from infra.models.base import Container, Site
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 
 def check(spec: ModelSpec, site: Site) -> None:

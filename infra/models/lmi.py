@@ -10,7 +10,7 @@ from infra.models import images
 from infra.models.base import Container, Site
 
 if TYPE_CHECKING:
-    from infra.llm import LargeLanguageModel
+    from infra.components.llm import LargeLanguageModel
 
 
 def check(spec: ModelSpec, site: Site) -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from chatbot.errors import ConfigError
 from chatbot.models.deployment import ContainerDeployment
+from infra.checks.offline import ResourceGraph
+from infra.checks.offline_stack import offline_run
 from infra.config import PROJECT_ROOT, StackConfig
-from infra.offline import ResourceGraph
-from infra.offline_stack import offline_run
 from infra.program import load_config
 from tests.infra.support import CPU_LLAMACPP_MODEL, stack_config, stack_models
 

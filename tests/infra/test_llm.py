@@ -11,8 +11,9 @@ import pytest
 from chatbot.errors import ConfigError
 from chatbot.models.deployment import Deployment
 from chatbot.models.spec import ModelSpec
-from infra import pricing, regional
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks import pricing
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.components import regional
 from infra.program import sagemaker_safe
 from tests.infra.support import allowed, one, policy
 

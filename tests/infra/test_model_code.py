@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import regional
+from infra.components import regional
 from infra.config import PROJECT_ROOT
 
-CODE = PROJECT_ROOT / "infra" / "model_code" / "sentence_embeddings"
+CODE = PROJECT_ROOT / "runtime" / "sagemaker" / "sentence_embeddings"
 CACHE = PROJECT_ROOT / ".data" / "resolutions"
 
 

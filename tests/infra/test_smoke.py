@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra import smoke
-from lambdas.chat_api.auth import LocalTokens, local_secret
+from chatbot.api.local_tokens import local_secret
+from infra.checks import smoke
+from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env
 from tests.servers import chat_api_server
 

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from infra.cdn import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
-from infra.offline import OfflineRun
+from infra.checks.offline import OfflineRun
+from infra.components.cdn import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
 from tests.infra.support import allowed, one, waits_on
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
