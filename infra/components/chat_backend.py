@@ -23,6 +23,7 @@ from infra.components import regional
 from infra.components.iam import allow, log_statements, policy_document
 from infra.components.lambda_function import RUNTIME, function_basics
 from infra.components.llm import LargeLanguageModel
+from infra.config import ChatApiConfig
 from infra.models import bedrock
 from infra.models.bedrock import BedrockModel
 from lambdas.chat_api.settings import FUNCTION_URL_UPLOAD_MB, ChatApiSettings
@@ -69,11 +70,8 @@ class ChatBackendArgs:
     models: list[tuple[str, LargeLanguageModel | BedrockModel]] = field(default_factory=list)
     database: DatabaseAccess | None = None
     documents_bucket: DocumentsBucket | None = None
-    #: None (the default): no reservation. See docs/DEPLOY.md before setting it.
-    reserved_concurrency: int | None = None
-    timeout_s: int = 300
-    memory_mb: int = 1024
-    log_retention_days: int = 30
+    #: The stack's chatbot:chat_api section (reserved concurrency, timeout, memory, log retention).
+    config: ChatApiConfig = field(default_factory=ChatApiConfig)
     deletion_protection: bool = False
     #: The chat API verifies the Cognito ID tokens the app forwards.
     user_pool_id: pulumi.Input[str] | None = None
@@ -98,7 +96,7 @@ class ChatBackend(pulumi.ComponentResource):
             name,
             function_name,
             code=args.code,
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.config.log_retention_days,
             policy=lambda log_group: self._policy(args, log_group, history, models_table),
             parent=self,
             layers=[regional.lambda_web_adapter_layer(args.region)],
@@ -113,11 +111,11 @@ class ChatBackend(pulumi.ComponentResource):
             code=args.code.code,
             role=role.arn,
             layers=layers,
-            timeout=args.timeout_s,
-            memory_size=args.memory_mb,
+            timeout=args.config.timeout_s,
+            memory_size=args.config.memory_mb,
             # Opt-in (a new account's whole limit is often 10, and AWS keeps 100 unreserved): the
             # timeout and each model's max_new_tokens_limit bound a stream whose client has left.
-            reserved_concurrent_executions=args.reserved_concurrency,
+            reserved_concurrent_executions=args.config.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]

@@ -24,7 +24,7 @@ delete and docs/DEPLOY.md ("Tear down") says how to delete it once the replicas 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -32,6 +32,7 @@ import pulumi_aws as aws
 
 from infra.components.cdn import CACHING_DISABLED, viewer_certificate
 from infra.components.iam import allow, policy_document
+from infra.config import WebConfig
 
 #: AWS managed origin request policy "AllViewerExceptHostHeader": every viewer header (X-Api-Key
 #: and the body hash included) but Host, which must be the function URL's for the signature.
@@ -54,8 +55,8 @@ class GatewayEdgeArgs:
     function_name: pulumi.Input[str]
     function_url: pulumi.Input[str]
     web_acl_arn: pulumi.Input[str]
-    domain_name: str | None = None
-    certificate_arn: str | None = None
+    #: The stack's chatbot:web section: the gateway's own domain, under its certificate.
+    config: WebConfig = field(default_factory=WebConfig)
     log_retention_days: int = 30
     #: The stack's `aws:profile`: the us-east-1 provider must deploy with the same credentials.
     aws_profile: str | None = None
@@ -100,7 +101,7 @@ class GatewayEdge(pulumi.ComponentResource):
             is_ipv6_enabled=True,
             http_version="http2and3",
             price_class="PriceClass_100",
-            aliases=[args.domain_name] if args.domain_name else None,
+            aliases=[args.config.gateway_domain_name] if args.config.gateway_domain_name else None,
             web_acl_id=args.web_acl_arn,
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
@@ -156,7 +157,9 @@ class GatewayEdge(pulumi.ComponentResource):
                     restriction_type="none"
                 )
             ),
-            viewer_certificate=viewer_certificate(args.certificate_arn),
+            viewer_certificate=viewer_certificate(
+                args.config.certificate_arn if args.config.gateway_domain_name else None
+            ),
             opts=child,
         )
         # The function URL admits CloudFront for this distribution only. Since Oct 2025 a function
@@ -172,7 +175,9 @@ class GatewayEdge(pulumi.ComponentResource):
                 opts=child,
             )
         host_name = (
-            pulumi.Output.from_input(args.domain_name) if args.domain_name else distribution.domain_name
+            pulumi.Output.from_input(args.config.gateway_domain_name)
+            if args.config.gateway_domain_name
+            else distribution.domain_name
         )
         self.url = pulumi.Output.concat("https://", host_name, "/v1")
         self.register_outputs({"url": self.url, "distribution_id": distribution.id})

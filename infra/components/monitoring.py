@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import policy_document
+from infra.config import AlertsConfig
 
 #: (namespace, metric, dimensions, threshold): the database's load metric and its alarm level.
 DatabaseMetric = tuple[str, str, dict[str, pulumi.Input[str]], float]
@@ -26,8 +27,8 @@ class MonitoringArgs:
     stack: str
     chat_function_name: pulumi.Input[str]
     budget_usd_month: float | None = None
-    email: str | None = None
-    sns_topic_arn: str | None = None
+    #: The stack's chatbot:alerts section: where alarms and the budget alert go.
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     indexer_function_name: pulumi.Input[str] | None = None
     dead_letter_queue_name: pulumi.Input[str] | None = None
     database_metric: DatabaseMetric | None = None
@@ -42,8 +43,8 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("chatbot:monitoring:Monitoring", name, None, opts)
         self._name, self._stack = name, args.stack
         child = pulumi.ResourceOptions(parent=self)
-        if args.sns_topic_arn:
-            self.topic_arn = pulumi.Output.from_input(args.sns_topic_arn)
+        if args.alerts.sns_topic_arn:
+            self.topic_arn = pulumi.Output.from_input(args.alerts.sns_topic_arn)
         else:
             topic = aws.sns.Topic(f"{name}-alerts", name=f"chatbot-{args.stack}-alerts", opts=child)
             # Budgets publishes as its service principal, which the default topic policy leaves out.
@@ -62,9 +63,13 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            if args.email:
+            if args.alerts.email:
                 aws.sns.TopicSubscription(
-                    f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=args.email, opts=child
+                    f"{name}-alerts-email",
+                    topic=topic.arn,
+                    protocol="email",
+                    endpoint=args.alerts.email,
+                    opts=child,
                 )
             self.topic_arn = topic.arn
         if args.budget_usd_month is not None:

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from chatbot.errors import ConfigError
+from infra.config import NetworkConfig
 
 AZ_COUNT = 2
 #: Gateway endpoints cost nothing: DynamoDB (history and model registry) and S3 (documents, and
@@ -50,15 +51,10 @@ AL2023_ARM64_AMI = "al2023-ami-2023.*-kernel-6.1-arm64"
 @dataclass
 class NetworkArgs:
     region: str
-    cidr_block: str = "10.20.0.0/16"
-    #: 0 with nat_instance_type set: one small NAT instance instead (dev: $4 a month, not $33).
-    nat_gateways: int = 1
-    nat_instance_type: str | None = None
-    flow_log_retention_days: int = 30
+    #: The stack's chatbot:network section (CIDR, NAT gateways or instance, endpoint AZs, flow logs).
+    config: NetworkConfig = field(default_factory=NetworkConfig)
     #: service -> why, from INTERFACE_SERVICES: the interface endpoints this stack needs.
     interface_endpoints: dict[str, str] = field(default_factory=lambda: dict(INTERFACE_SERVICES))
-    #: AZs the interface endpoints sit in: 1 halves their cost (dev); 2 survive an AZ outage.
-    interface_endpoint_azs: int = AZ_COUNT
 
 
 def choose_zones(zones: list[str], offered_by: dict[str, list[str]], needed: int) -> list[str]:
@@ -87,13 +83,13 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("chatbot:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.cidr_block = args.cidr_block
-        blocks = list(ipaddress.ip_network(args.cidr_block).subnets(new_prefix=20))
+        self.cidr_block = args.config.cidr_block
+        blocks = list(ipaddress.ip_network(args.config.cidr_block).subnets(new_prefix=20))
         zones = self._zones(args)
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=args.cidr_block,
+            cidr_block=args.config.cidr_block,
             enable_dns_hostnames=True,  # interface endpoints' private DNS needs both
             enable_dns_support=True,
             tags={"Name": f"{name}-vpc"},
@@ -121,13 +117,13 @@ class Network(pulumi.ComponentResource):
             zone = zones.apply(lambda names, i=index: names[i])
             public = self._subnet(name, "public", index, str(blocks[index]), zone, public_rt, child)
             self.public_subnets.append(public)
-            if index < args.nat_gateways:
+            if index < args.config.nat_gateways:
                 eip = aws.ec2.Eip(f"{name}-nat-eip-{index}", domain="vpc", opts=child)
                 nat = aws.ec2.NatGateway(
                     f"{name}-nat-{index}", allocation_id=eip.id, subnet_id=public.id, opts=child
                 )
                 nats.append(aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id))
-        if args.nat_instance_type:
+        if args.config.nat_instance_type:
             instance = self._nat_instance(name, args, self.public_subnets[0], child)
             nats.append(
                 aws.ec2.RouteTableRouteArgs(
@@ -168,7 +164,7 @@ class Network(pulumi.ComponentResource):
             description="HTTPS from inside the VPC to AWS interface endpoints",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[args.cidr_block]
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[args.config.cidr_block]
                 )
             ],
             opts=child,
@@ -181,7 +177,9 @@ class Network(pulumi.ComponentResource):
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 # Private DNS answers from every AZ; a caller in another AZ crosses to it ($0.01/GB).
-                subnet_ids=[subnet.id for subnet in self.private_subnets[: args.interface_endpoint_azs]],
+                subnet_ids=[
+                    subnet.id for subnet in self.private_subnets[: args.config.interface_endpoint_azs]
+                ],
                 security_group_ids=[self.endpoints_security_group.id],
                 tags={"Name": f"{name}-{service}", "why": why},
                 opts=child,
@@ -196,7 +194,7 @@ class Network(pulumi.ComponentResource):
                     protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"]
                 ),
                 aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp", from_port=5432, to_port=5432, cidr_blocks=[args.cidr_block]
+                    protocol="tcp", from_port=5432, to_port=5432, cidr_blocks=[args.config.cidr_block]
                 ),
             ],
             opts=child,
@@ -226,17 +224,17 @@ class Network(pulumi.ComponentResource):
             ).availability_zones
             for service in args.interface_endpoints
         }
-        if args.nat_instance_type:
-            offered[args.nat_instance_type] = aws.ec2.get_instance_type_offerings_output(
+        if args.config.nat_instance_type:
+            offered[args.config.nat_instance_type] = aws.ec2.get_instance_type_offerings_output(
                 location_type="availability-zone",
                 filters=[
                     aws.ec2.GetInstanceTypeOfferingsFilterArgs(
-                        name="instance-type", values=[args.nat_instance_type]
+                        name="instance-type", values=[args.config.nat_instance_type]
                     )
                 ],
                 opts=invoke,
             ).locations
-        needed = args.interface_endpoint_azs if args.interface_endpoints else 0
+        needed = args.config.interface_endpoint_azs if args.interface_endpoints else 0
         return pulumi.Output.all(zones.names, pulumi.Output.all(**offered) if offered else {}).apply(
             lambda resolved: choose_zones(list(resolved[0]), dict(resolved[1]), needed)
         )
@@ -253,7 +251,7 @@ class Network(pulumi.ComponentResource):
             description="NAT instance: HTTP(S) from inside the VPC, out to the internet",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=[args.cidr_block]
+                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=[args.config.cidr_block]
                 )
                 for port in (80, 443)
             ],
@@ -277,7 +275,7 @@ class Network(pulumi.ComponentResource):
         return aws.ec2.Instance(
             f"{name}-nat-instance",
             ami=ami.id,
-            instance_type=args.nat_instance_type,
+            instance_type=args.config.nat_instance_type,
             subnet_id=subnet.id,
             associate_public_ip_address=True,
             source_dest_check=False,  # it forwards packets that are not its own
@@ -321,7 +319,7 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs, child: pulumi.ResourceOptions) -> None:
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=args.flow_log_retention_days, opts=child
+            f"{name}-flow-logs", retention_in_days=args.config.flow_log_retention_days, opts=child
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",

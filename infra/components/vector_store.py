@@ -27,6 +27,7 @@ from infra.components.llm import LargeLanguageModel, LargeLanguageModelArgs
 from infra.components.migration import CHAT_API_ROLE, INDEXER_ROLE, database_migration, function_role_secret
 from infra.components.network import Network
 from infra.components.storage import secure_bucket
+from infra.config import SemanticSearchConfig
 from lambdas.document_indexer.settings import IndexerSettings
 
 DB_NAME = "chatbot"
@@ -45,25 +46,23 @@ class VectorStoreArgs:
     stack: str
     project_root: Path
     network: Network
-    embeddings: ModelSpec
+    #: The stack's chatbot:semantic_search section: the embeddings model and the database.
+    config: SemanticSearchConfig
     #: The deployed name of the embeddings endpoint (unique per stack).
     embeddings_endpoint_name: str
     indexer_code: LambdaCode
     inference_image: InferenceImage | None = None
-    db_instance_class: str = "db.t4g.micro"
-    db_allocated_storage_gb: int = 20
-    db_backup_retention_days: int = 7
-    db_engine_version: str = "16"
-    #: "rds" (one instance) or "aurora-serverless" (Serverless v2, pausing at db_min_acu 0).
-    db_engine: str = "rds"
-    db_min_acu: float = 0
-    db_max_acu: float = 2
-    db_auto_pause_s: int = 300
     deletion_protection: bool = False
     log_retention_days: int = 30
     aws_profile: str | None = None
     #: The stack's key for SageMaker volumes (infra/components/llm.py VolumeKey); None: the embeddings' own.
     volume_key_arn: pulumi.Input[str] | None = None
+
+    @property
+    def embeddings(self) -> ModelSpec:
+        if self.config.embeddings is None:
+            raise ConfigError("semantic_search.embeddings: a ModelSpec is required for the vector store")
+        return self.config.embeddings
 
 
 class VectorStore(pulumi.ComponentResource):
@@ -147,7 +146,7 @@ class VectorStore(pulumi.ComponentResource):
         subnets = aws.rds.SubnetGroup(
             f"{name}-db-subnets", subnet_ids=args.network.isolated_subnet_ids, opts=child
         )
-        if args.db_engine == "aurora-serverless":
+        if args.config.db_engine == "aurora-serverless":
             cluster = self._aurora(name, args, subnets, security_group)
             return DatabaseAccess(
                 host=cluster.endpoint,
@@ -160,9 +159,9 @@ class VectorStore(pulumi.ComponentResource):
             engine="postgres",
             # The major only: RDS picks its current minor (it refuses new instances on old ones), and
             # auto_minor_version_upgrade moves it on without the program drifting. pgvector: 15.2+.
-            engine_version=args.db_engine_version,
-            instance_class=args.db_instance_class,
-            allocated_storage=args.db_allocated_storage_gb,
+            engine_version=args.config.db_engine_version,
+            instance_class=args.config.db_instance_class,
+            allocated_storage=args.config.db_allocated_storage_gb,
             storage_type="gp3",
             db_name=DB_NAME,
             username="chatbot_admin",
@@ -173,7 +172,7 @@ class VectorStore(pulumi.ComponentResource):
             vpc_security_group_ids=[security_group.id],
             publicly_accessible=False,
             storage_encrypted=True,
-            backup_retention_period=args.db_backup_retention_days,
+            backup_retention_period=args.config.db_backup_retention_days,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"chatbot-{args.stack}-final" if args.deletion_protection else None,
@@ -199,10 +198,10 @@ class VectorStore(pulumi.ComponentResource):
         security_group: aws.ec2.SecurityGroup,
     ) -> aws.rds.Cluster:
         """Aurora PostgreSQL Serverless v2: one writer of class db.serverless, pausing when idle."""
-        version = AURORA_POSTGRES_VERSIONS.get(args.db_engine_version)
+        version = AURORA_POSTGRES_VERSIONS.get(args.config.db_engine_version)
         if version is None:
             raise ConfigError(
-                f"semantic_search.db_engine_version {args.db_engine_version!r}: Aurora Serverless here "
+                f"semantic_search.db_engine_version {args.config.db_engine_version!r}: Aurora Serverless here "
                 f"runs PostgreSQL {' or '.join(AURORA_POSTGRES_VERSIONS)} (the majors that pause at 0 ACU)"
             )
         cluster = aws.rds.Cluster(
@@ -217,15 +216,15 @@ class VectorStore(pulumi.ComponentResource):
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group.id],
             storage_encrypted=True,
-            backup_retention_period=args.db_backup_retention_days,
+            backup_retention_period=args.config.db_backup_retention_days,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"chatbot-{args.stack}-final" if args.deletion_protection else None,
             copy_tags_to_snapshot=True,
             serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
-                min_capacity=args.db_min_acu,
-                max_capacity=args.db_max_acu,
-                seconds_until_auto_pause=args.db_auto_pause_s if args.db_min_acu == 0 else None,
+                min_capacity=args.config.db_min_acu,
+                max_capacity=args.config.db_max_acu,
+                seconds_until_auto_pause=args.config.db_auto_pause_s if args.config.db_min_acu == 0 else None,
             ),
             # Aurora applies minor upgrades itself: the pinned version would drift otherwise.
             opts=pulumi.ResourceOptions(
@@ -237,7 +236,7 @@ class VectorStore(pulumi.ComponentResource):
             "AWS/RDS",
             "ServerlessDatabaseCapacity",
             {"DBClusterIdentifier": cluster.cluster_identifier},
-            0.9 * args.db_max_acu,
+            0.9 * args.config.db_max_acu,
         )
         self._database_ready.append(
             aws.rds.ClusterInstance(

@@ -10,7 +10,7 @@ tokens), then the ChatBackend, then the WebService (which calls the chat API).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -19,6 +19,7 @@ import pulumi_random
 from infra.components import cdn, cognito
 from infra.components.cdn import ORIGIN_HEADER
 from infra.components.network import Network
+from infra.config import WebConfig
 from streamlit_app.settings import UiSettings
 
 APP_PORT = 8501
@@ -30,13 +31,8 @@ class WebEdgeArgs:
     region: str
     stack: str
     network: Network
-    mfa: str = "OPTIONAL"
-    allow_self_signup: bool = False
-    rate_limit_per_5min: int = 1000
-    #: The gateway's /v1/ rate rule (per IP per 5 minutes); None: no gateway.
-    gateway_rate_limit_per_5min: int | None = None
-    domain_name: str | None = None
-    certificate_arn: str | None = None
+    #: The stack's chatbot:web section (sign-in, WAF rates, the custom domain, the gateway).
+    config: WebConfig = field(default_factory=WebConfig)
     deletion_protection: bool = False
     #: The stack's `aws:profile`, for the us-east-1 provider of the web ACL.
     aws_profile: str | None = None
@@ -72,8 +68,10 @@ class WebEdge(pulumi.ComponentResource):
             name,
             self,
             region=args.region,
-            rate_limit_per_5min=args.rate_limit_per_5min,
-            gateway_rate_limit_per_5min=args.gateway_rate_limit_per_5min,
+            rate_limit_per_5min=args.config.rate_limit_per_5min,
+            gateway_rate_limit_per_5min=args.config.gateway_rate_limit_per_5min
+            if args.config.gateway
+            else None,
             aws_profile=args.aws_profile,
         )
         #: The gateway's distribution (built after the chat API) sits behind the same ACL.
@@ -84,18 +82,22 @@ class WebEdge(pulumi.ComponentResource):
             alb,
             origin_secret,
             web_acl_arn=acl.arn,
-            domain_name=args.domain_name,
-            certificate_arn=args.certificate_arn,
+            domain_name=args.config.domain_name,
+            certificate_arn=args.config.certificate_arn,
         )
-        host = pulumi.Output.from_input(args.domain_name) if args.domain_name else distribution.domain_name
+        host = (
+            pulumi.Output.from_input(args.config.domain_name)
+            if args.config.domain_name
+            else distribution.domain_name
+        )
         self.url = pulumi.Output.concat("https://", host)
         pool, client, domain = cognito.user_pool(
             name,
             self,
             host,
             stack=args.stack,
-            mfa=args.mfa,
-            allow_self_signup=args.allow_self_signup,
+            mfa=args.config.mfa,
+            allow_self_signup=args.config.allow_self_signup,
             deletion_protection=args.deletion_protection,
         )
         auth_secret = aws.secretsmanager.Secret(

@@ -5,7 +5,7 @@ Complete when constructed; build_stack builds it after the edge and the ChatBack
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -15,6 +15,7 @@ import pulumi_awsx as awsx
 from infra.components.iam import allow, assume_role_policy, policy_document
 from infra.components.network import Network
 from infra.components.web_edge import APP_PORT, WebEdge
+from infra.config import WebConfig
 from streamlit_app.settings import UiSettings
 
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -35,12 +36,8 @@ class WebServiceArgs:
     chat_function_url: pulumi.Input[str]
     #: The OpenAI-compatible gateway's base URL (the Settings page shows it); None: no gateway.
     gateway_url: pulumi.Input[str] | None = None
-    cpu: int = 512
-    memory_mb: int = 1024
-    min_tasks: int = 1
-    max_tasks: int = 2
-    #: x86_64 or arm64 (Graviton: 20% less; the image is built for that platform).
-    architecture: str = "x86_64"
+    #: The stack's chatbot:web section (the tasks' CPU, memory, count and architecture).
+    config: WebConfig = field(default_factory=WebConfig)
     deletion_protection: bool = False
     log_retention_days: int = 30
     dockerfile: str = "streamlit_app/Dockerfile"
@@ -110,7 +107,7 @@ class WebService(pulumi.ComponentResource):
             repository_url=repository.repository_url,
             context=str(args.project_root),
             dockerfile=str(args.project_root / args.dockerfile),
-            platform=f"linux/{DOCKER_PLATFORMS[args.architecture]}",
+            platform=f"linux/{DOCKER_PLATFORMS[args.config.architecture]}",
             opts=child,
         )
         cluster = aws.ecs.Cluster(
@@ -184,12 +181,12 @@ class WebService(pulumi.ComponentResource):
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"chatbot-{args.stack}-web",
-            cpu=str(args.cpu),
-            memory=str(args.memory_mb),
+            cpu=str(args.config.cpu),
+            memory=str(args.config.memory_mb),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture=args.architecture.upper()
+                operating_system_family="LINUX", cpu_architecture=args.config.architecture.upper()
             ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
@@ -200,7 +197,7 @@ class WebService(pulumi.ComponentResource):
             f"{name}-service",
             cluster=cluster.arn,
             task_definition=task.arn,
-            desired_count=args.min_tasks,
+            desired_count=args.config.min_tasks,
             launch_type="FARGATE",
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.network.private_subnet_ids,
@@ -227,8 +224,8 @@ class WebService(pulumi.ComponentResource):
             service_namespace="ecs",
             scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-            min_capacity=args.min_tasks,
-            max_capacity=args.max_tasks,
+            min_capacity=args.config.min_tasks,
+            max_capacity=args.config.max_tasks,
             opts=child,
         )
         aws.appautoscaling.Policy(
