@@ -208,7 +208,7 @@ def at_once(url: str, request: Callable[[httpx.Client, str, int], Stream], count
         thread.join()
     elapsed = time.perf_counter() - started
     done = [stream for stream in streams if not stream.refused and stream.ttft_s is not None]
-    ttfts = sorted(stream.ttft_s for stream in done)  # type: ignore[misc]
+    ttfts = sorted(stream.ttft_s for stream in done if stream.ttft_s is not None)
     return {
         "tokens_per_s": sum(stream.tokens for stream in done) / elapsed,
         "ttft_p50_s": statistics.median(ttfts) if ttfts else None,

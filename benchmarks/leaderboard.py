@@ -31,7 +31,7 @@ from chatbot.api.records import AnswerFigures, Vote
 from chatbot.chat.cells import OUTCOMES, ArenaCounts, speed_bucket
 from chatbot.chat.leaderboard import build_leaderboard
 from chatbot.chat.postgres_store import PostgresHistoryStore, add_counters
-from chatbot.chat.ratings import Battles, cells_of
+from chatbot.chat.ratings import STYLE_STEPS
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.chat.votes import Votes
 from chatbot.models.catalog import load_catalog
@@ -78,26 +78,49 @@ def synthetic_votes(count: int, seed: int = 7) -> list[Vote]:
     return votes
 
 
+#: How the benchmark's prompts spread over the categories (chatbot/chat/style.py).
+CATEGORY_SHARES = {
+    "general": 0.35,
+    "code": 0.2,
+    "instructions": 0.15,
+    "creative_writing": 0.1,
+    "maths": 0.1,
+    "hard": 0.1,
+}
+
+
+def markdown_steps(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Steps of one markdown covariate's normalised difference (STYLE_STEPS[1]): its normalised
+    difference spread over -1..1, half the battles with no markdown on either side (0)."""
+    difference = np.where(rng.random(count) < 0.5, 0.0, rng.uniform(-1, 1, count))
+    return np.round(difference / STYLE_STEPS[1]).astype(int)
+
+
 def seed_cells(store: PostgresHistoryStore, count: int, models: int = 16, seed: int = 11) -> int:
     """The counters `count` two-pane votes would leave, written straight into the store (casting
-    a million votes one by one takes many minutes). Returns how many cells were written."""
+    a million votes one by one takes many minutes): each in a category, with a length and three
+    markdown differences. Returns how many cells were written (each key: a pair of models, a
+    category and four style steps; its wins, losses and ties)."""
     rng = np.random.default_rng(seed)
     strength = np.linspace(0.0, 2.0, models)
     names = [f"model-{index:02d}" for index in range(models)]
     first = rng.integers(0, models, count)
     second = (first + rng.integers(1, models, count)) % models
-    diff = rng.normal(0, 0.3, count).clip(-1, 1)
-    p = 1 / (1 + np.exp(-(strength[first] - strength[second] + 0.5 * diff)))
+    swap = second < first
+    first, second = np.where(swap, second, first), np.where(swap, first, second)
+    length = np.round(rng.normal(0, 0.3, count).clip(-1, 1) / STYLE_STEPS[0]).astype(int)
+    markdown = np.stack([markdown_steps(rng, count) for _ in range(3)], axis=1)
+    categories = list(CATEGORY_SHARES)
+    category = rng.choice(len(categories), count, p=list(CATEGORY_SHARES.values()))
+    style = length * STYLE_STEPS[0] + 0.2 * markdown @ STYLE_STEPS[1:]
+    p = 1 / (1 + np.exp(-(strength[first] - strength[second] + 0.5 * style)))
     draw = rng.random(count)
-    outcome = np.where(draw < 0.1, 0.5, (rng.random(count) < p).astype(float))
-    table = cells_of(Battles(names, first, second, outcome, diff))
+    outcome = np.where(draw < 0.1, 2, np.where(rng.random(count) < p, 0, 1))  # OUTCOMES index
+    keys = np.column_stack([first, second, category, length, markdown, outcome])
+    unique, n = np.unique(keys, axis=0, return_counts=True)
     counts = ArenaCounts()
-    for a, b, step, *results in zip(
-        table.first, table.second, table.step, table.wins, table.losses, table.ties, strict=True
-    ):
-        for outcome_name, n in zip(OUTCOMES, results, strict=True):
-            if n:
-                counts.counters[("cell", names[a], names[b], int(step), outcome_name)] = int(n)
+    for (a, b, c, *steps, o), cell_count in zip(unique.tolist(), n.tolist(), strict=True):
+        counts.counters[("cell", names[a], names[b], categories[c], *steps, OUTCOMES[o])] = cell_count
     counts.counters[("counted",)] = count
     for index, name in enumerate(names):
         counts.counters[("model_votes", name)] = int((first == index).sum() + (second == index).sum())
@@ -106,7 +129,7 @@ def seed_cells(store: PostgresHistoryStore, count: int, models: int = 16, seed: 
                 counts.counters[(figure, name, speed_bucket(centre) + offset)] = 1000 - 30 * abs(offset)
     with store._pool.transaction() as conn, conn.cursor() as cur:
         add_counters(cur, counts.counters)
-    return len(table.step)
+    return len(np.unique(unique[:, :-1], axis=0))
 
 
 def timed(fit: Callable[[], object], runs: int = 1) -> tuple[float, float]:
@@ -198,8 +221,9 @@ def main() -> None:
         cells_store = PostgresHistoryStore(ConnectionPool(cells_url, max_connections=2))
         cells = seed_cells(cells_store, args.votes)
         fit_s, fit_peak_mb = timed(Votes(cells_store, catalog).fresh_leaderboard, runs=5)
+        categories_s, _ = timed(Votes(cells_store, catalog).fresh_category_boards, runs=1)
         counting = CallCounter(cells_store)
-        Votes(counting, catalog).refit()  # type: ignore[arg-type]
+        Votes(counting, catalog).refit()
         cold_ms = cold_p95_ms(cells_url)
         warm_ms = warm_p95_ms(Votes(cells_store, catalog))
 
@@ -218,6 +242,8 @@ def main() -> None:
                 "benchmark": "leaderboard",
                 "votes": args.votes,
                 "cells": cells,
+                "cell_key": "(model_a, model_b, category, length step, headers step, lists step, bold step)",
+                "category_boards_fit_s": round(categories_s, 3),
                 "fit_s": round(fit_s, 3),
                 "fit_peak_mb": round(fit_peak_mb, 1),
                 "target_fit_s": TARGET_FIT_S,

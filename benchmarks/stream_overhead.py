@@ -35,7 +35,8 @@ from inference.model_files import model_path
 from tests.servers import free_port, model_server, running_server
 
 MODEL = "smollm2-135m"
-SAMPLING = {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "repetition_penalty": 1.15}
+SAMPLING: dict[str, float] = {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.15}
+TOP_K = 40
 TOPICS = ["the sea", "a lighthouse", "a mountain village", "a clockmaker", "the moon", "a lost key", "rain"]
 
 
@@ -65,7 +66,7 @@ def in_process_generate(llm: llama_cpp.Llama, prompt: str, max_tokens: int, seed
         tokens,
         temp=SAMPLING["temperature"],
         top_p=SAMPLING["top_p"],
-        top_k=SAMPLING["top_k"],
+        top_k=TOP_K,
         min_p=0.0,
         repeat_penalty=SAMPLING["repetition_penalty"],
     )
@@ -90,7 +91,7 @@ def in_process(llm: llama_cpp.Llama, prompt: str, max_tokens: int, seed: int) ->
         min_p=0.0,
         temperature=SAMPLING["temperature"],
         top_p=SAMPLING["top_p"],
-        top_k=SAMPLING["top_k"],
+        top_k=TOP_K,
         repeat_penalty=SAMPLING["repetition_penalty"],
     ):
         if chunk["choices"][0]["text"]:
@@ -116,7 +117,7 @@ def through_peer(url: str, prompt: str, max_tokens: int, seed: int) -> Timing:
         "min_p": 0.0,
         "temperature": SAMPLING["temperature"],
         "top_p": SAMPLING["top_p"],
-        "top_k": SAMPLING["top_k"],
+        "top_k": TOP_K,
         "repeat_penalty": SAMPLING["repetition_penalty"],
     }
     timing = Timing()

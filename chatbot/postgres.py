@@ -306,7 +306,8 @@ def grant_function_role(conn: Connection, role: str, password: str) -> None:
             ).format(name, sql.Literal(password))
         )
         cur.execute("SELECT current_database()")
-        database = sql.Identifier(cur.fetchone()[0])
+        (current,) = cur.fetchone() or ("",)  # a SELECT of a function always answers one row
+        database = sql.Identifier(current)
         # PostgreSQL before 15 lets every role create in public; from 15 on this changes nothing.
         cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name))

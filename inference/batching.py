@@ -131,6 +131,13 @@ class BatchLoop:
             if not free:
                 return
             job = self._waiting.popleft()
+            try:  # a tool call's grammar (inference/tools.py); one llama.cpp refuses fails only its job
+                grammar = self._model.grammar_sampler(job.settings.grammar) if job.settings.grammar else None
+            except ValueError as exc:
+                self._stats.add(queued=-1, failed=1)
+                self._job_ended()
+                job._emit(Finished("error", "", 0, len(job.prompt_tokens), 0, str(exc)))
+                continue
             slot = self._pick_slot(free, job.prompt_tokens)
             # At least the prompt's last token is decoded again: its logits give the first token.
             reuse = min(common_prefix(slot.cached, job.prompt_tokens), len(job.prompt_tokens) - 1)
@@ -145,7 +152,7 @@ class BatchLoop:
                 top_k=settings.top_k,
                 top_p=settings.top_p,
                 repetition_penalty=settings.repetition_penalty,
-                grammar=self._model.grammar_sampler(settings.grammar) if settings.grammar else None,
+                grammar=grammar,
             )
             sampler.remember(job.prompt_tokens)
             self._admitted += 1

@@ -106,7 +106,7 @@ def from_converse(tool_config: dict[str, Any]) -> tuple[list[ToolDefinition], To
         )
     mode = next(iter(raw))
     name = (raw["tool"] or {}).get("name") if mode == "tool" else None
-    return tools, ToolChoice(mode, name)  # type: ignore[arg-type]
+    return tools, ToolChoice(mode, name)
 
 
 def from_openai(tools: list[dict[str, Any]], tool_choice: Any) -> tuple[list[ToolDefinition], ToolChoice]:

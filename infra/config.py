@@ -19,6 +19,7 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import ModelCatalog, parse_model_specs
 from chatbot.models.deployment import CpuLlamaCppDeployment, CustomScriptDeployment, EmbeddingsDeployment
 from chatbot.models.spec import ModelSpec
+from chatbot.policy.limits import LimitsConfig
 
 NAMESPACE = "chatbot"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -168,6 +169,10 @@ class StackConfig(_Section):
     budget_usd_month: float | None = Field(None, gt=0)
     #: Where alarms and the budget alert go (infra/components/monitoring.py).
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    #: Default limits per role (`user` is everyone, `admin`, or any Cognito group), e.g.
+    #: `{"user": {"tokens_per_day": 200000, "usd_per_month": 20}}`; administrators change them
+    #: at runtime (chatbot/policy/limits.py). None: unlimited until they do.
+    limits: LimitsConfig | None = None
     #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
     security_waivers: dict[str, str] = Field(default_factory=dict)
 

@@ -188,6 +188,7 @@ def build_stack(
             deletion_protection=protect,
             user_pool_id=edge.user_pool_id,
             user_pool_client_id=edge.user_pool_client_id,
+            limits=config.limits,
         ),
     )
     ArenaRefit("arena-refit", ArenaRefitArgs(stack=stack, function_arn=backend.function_arn))

@@ -121,8 +121,9 @@ class ChatApi:
     def vote(self, request: VoteRequest) -> VoteResult:
         return _parse(VoteResult, self._json("POST", "/votes", json=_body(request)))
 
-    def leaderboard(self) -> Leaderboard:
-        return _parse(Leaderboard, self._json("GET", "/leaderboard"))
+    def leaderboard(self, category: str | None = None) -> Leaderboard:
+        params = {"category": category} if category else None
+        return _parse(Leaderboard, self._json("GET", "/leaderboard", params=params))
 
     def limits(self) -> Limits:
         return _parse(Limits, self._json("GET", "/limits"))

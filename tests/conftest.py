@@ -62,9 +62,12 @@ def runtime_clients(model_server_url: str, runtime_client) -> RuntimeClients:
 MODEL_FIXTURES = frozenset(
     {"model_server_url", "runtime_client", "runtime_clients", "embedder", "stack", "indexer_retrieval"}
 )
-#: Modules that start a real model themselves, not through a fixture (relative to tests/).
+#: Modules (or single tests, `module::test`) that start a real model themselves, not through a
+#: fixture (relative to tests/).
 MODELS_MODULES = frozenset(
     {
+        "lambdas/chat_api/test_direct_uploads.py::test_a_file_too_large_for_the_api_goes_straight_to_the_bucket_and_is_indexed",
+        "lambdas/document_indexer/test_handler.py::test_the_lambda_entry_point_configures_itself_from_the_environment",
         "chatbot/chat/test_service.py",
         "chatbot/retrieval/test_cli.py",
         "chatbot/retrieval/test_service.py",
@@ -82,9 +85,10 @@ FAST_TIER = os.environ.get("CHATBOT_TEST_TIER") == "fast"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         where = item.path.relative_to(TESTS).as_posix()
+        test = f"{where}::{item.name.split('[')[0]}"
         if where.startswith("browser/"):
             item.add_marker(pytest.mark.browser)
-        elif MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) or where in MODELS_MODULES:
+        elif MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) or {where, test} & MODELS_MODULES:
             item.add_marker(pytest.mark.models)
 
 

@@ -7,6 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+#: The categories of prompts the leaderboard ranks apart (chatbot/chat/style.py says how a
+#: prompt is classified); "unclassified": votes of releases that did not classify.
+Category = Literal["code", "maths", "creative_writing", "instructions", "hard", "general", "unclassified"]
+
 #: The schedule's payload (infra/components/arena_refit.py).
 REFIT_EVENT = {"source": "chatbot.arena", "action": "refit"}
 

@@ -82,8 +82,16 @@ class Leaderboard(_Figures):
     #: Style control: Elo points a model gains for an answer as long as it can be, against one
     #: of no length (positive: voters prefer longer answers).
     length_effect: float | None = None
+    #: Style control with more than length (lmarena's): rating points per covariate (length,
+    #: headers, lists, bold) for an answer with all of it against one with none; positive:
+    #: voters prefer more of it. The style-controlled rating takes each out.
+    style_effects: dict[str, float] = {}
     #: The cheapest model whose 95% interval overlaps the top model's.
     cheapest_near_top: str | None = None
+    #: The category this board ranks (chatbot/chat/style.py), None for every vote.
+    category: str | None = None
+    #: Battles counted per category (each filters the board).
+    categories: dict[str, int] = {}
     #: A model with fewer counted votes than this is marked provisional.
     provisional_under_votes: int = PROVISIONAL_UNDER_VOTES
     #: The stored fit this is (chatbot/chat/fit_store.py): its version and when it was fitted;

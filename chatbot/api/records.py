@@ -96,6 +96,11 @@ class Message(_Record):
     tool_steps: list[ToolStep] = Field(default_factory=list)
     #: Assistant messages: the seq of the prompt they answer.
     reply_to: int | None = None
+    #: Chat questions: the seq of the message this one follows in its branch (an edited question
+    #: has the original's parent: a new branch beside it); 0: a first question. None: the
+    #: message before it, as for every message stored before branches (issue 23; read by
+    #: chatbot/api/branches.py).
+    parent: int | None = None
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -113,6 +118,11 @@ class AnswerFigures(_Record):
     completion_tokens: int | None = None
     ttft_ms: float | None = None
     tokens_per_s: float | None = None
+    #: The answer's markdown (chatbot/chat/style.py): headers, list items, bold spans; 0 in
+    #: votes of releases that did not count them.
+    headers: int = 0
+    list_items: int = 0
+    bold: int = 0
 
 
 class Vote(_Record):
@@ -136,6 +146,8 @@ class Vote(_Record):
     #: Why this vote does not count, when that is known as it is cast (an identity leak).
     void_reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    #: The prompt's category (chatbot/chat/style.py); "unclassified" in older votes.
+    category: str = "unclassified"
 
     @model_validator(mode="after")
     def _lanes_of_older_votes(self) -> Vote:

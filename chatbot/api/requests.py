@@ -35,6 +35,12 @@ class ChatRequest(_Request):
     #: "auto" (the model chooses), "required" (it must call one first), or a "server/tool" it
     #: must call first; after a forced call the model answers from the result.
     tool_choice: str = Field("auto", max_length=200)
+    #: Edit and branch (issue 23): the seq of an earlier question of this chat that this message
+    #: replaces; it starts a new branch from where that question was, and the first stays.
+    edit_of: int | None = Field(None, ge=1)
+    #: The seq of the message this one follows (the branch the page shows); the newest branch
+    #: when omitted. Not with edit_of.
+    parent: int | None = Field(None, ge=1)
 
 
 class CompareRequest(_Request):

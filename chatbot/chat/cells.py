@@ -1,10 +1,14 @@
 """The arena's sufficient statistics: counters a vote adds to, so a fit never reads every vote.
 
 A counted vote adds, in the same store transaction that keeps the vote:
-- per cell (model_a, model_b, length step), with model_a < model_b by name: one to the wins,
-  losses or ties of model_a, for each pair of panes the vote compares. The length step is the
-  answers' normalised length difference (a's minus b's) rounded to ratings.LENGTH_STEP, the
-  precision the fit has always used, so the fit on cells is the fit on votes;
+- per cell, with model_a < model_b by name: one to the wins, losses or ties of model_a, for each
+  pair of panes the vote compares. The cell key is
+  ("cell", model_a, model_b, category, length step, headers step, lists step, bold step, outcome):
+  the prompt's category (chatbot/chat/style.py) and each style covariate, the answers'
+  normalised difference (a's minus b's) rounded to ratings.STYLE_STEPS. The length step is the
+  precision the fit has always used, so the fit on cells is the fit on votes. Cells that the
+  previous release wrote, ("cell", model_a, model_b, length step, outcome), are read as
+  "unclassified" with no markdown difference;
 - one to `counted`, and one to each of its models' `model_votes`.
 A vote that does not count (vote_rules.py) is kept with its reason and adds one to
 `voided/<reason code>` only. The daily limit is its own counter per (user, models, UTC day).
@@ -24,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatbot.api.records import Vote
-from chatbot.chat.ratings import LENGTH_STEP, CellTable
+from chatbot.chat.ratings import STYLE_STEPS, CellTable
+from chatbot.chat.style import STYLE_FEATURES, UNCLASSIFIED
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 CounterKey = tuple[str | int, ...]
@@ -50,24 +55,39 @@ def lane_outcomes(vote: Vote) -> list[tuple[int, int, float]]:
     return [(i, j, 0.5) for i, j in itertools.combinations(range(len(vote.models)), 2)]
 
 
-def vote_battles(vote: Vote) -> list[tuple[str, str, float, float]]:
-    """(first model, second model, score of the first, length difference first minus second)."""
-    chars = [answer.chars for answer in vote.answers] if len(vote.answers) == len(vote.models) else None
+def _difference(a: float, b: float) -> float:
+    return (a - b) / (a + b) if a + b else 0.0
+
+
+def vote_battles(vote: Vote) -> list[tuple[str, str, float, tuple[float, ...]]]:
+    """(first model, second model, score of the first, style differences first minus second:
+    length, headers, list items, bold)."""
+    answers = vote.answers if len(vote.answers) == len(vote.models) else None
     battles = []
     for i, j, score in lane_outcomes(vote):
-        total = chars[i] + chars[j] if chars else 0
-        length_diff = (chars[i] - chars[j]) / total if chars and total else 0.0
-        battles.append((vote.models[i], vote.models[j], score, length_diff))
+        diffs = (0.0,) * len(STYLE_FEATURES)
+        if answers:
+            a, b = answers[i], answers[j]
+            diffs = (
+                _difference(a.chars, b.chars),
+                _difference(a.headers, b.headers),
+                _difference(a.list_items, b.list_items),
+                _difference(a.bold, b.bold),
+            )
+        battles.append((vote.models[i], vote.models[j], score, diffs))
     return battles
 
 
-def cell_of(first: str, second: str, score: float, length_diff: float) -> CounterKey:
+def cell_of(
+    first: str, second: str, score: float, diffs: tuple[float, ...], category: str = UNCLASSIFIED
+) -> CounterKey:
     """The cell counter one battle adds to, seen from the model first by name."""
     if second < first:
-        first, second, score, length_diff = second, first, 1.0 - score, -length_diff
-    step = int(np.round(length_diff / LENGTH_STEP))  # half to even: symmetric under the swap
+        first, second, score, diffs = second, first, 1.0 - score, tuple(-d for d in diffs)
+    # Half to even: symmetric under the swap.
+    steps = [int(step) for step in np.round(np.array(diffs) / STYLE_STEPS)]
     outcome = "ties" if score == 0.5 else ("wins" if score == 1.0 else "losses")
-    return ("cell", first, second, step, outcome)
+    return ("cell", first, second, category, *steps, outcome)
 
 
 def counted_increments(vote: Vote) -> Counter[CounterKey]:
@@ -76,7 +96,7 @@ def counted_increments(vote: Vote) -> Counter[CounterKey]:
     for model in set(vote.models):
         increments[("model_votes", model)] += 1
     for battle in vote_battles(vote):
-        increments[cell_of(*battle)] += 1
+        increments[cell_of(*battle, category=vote.category)] += 1
     for model, answer in zip(vote.models, vote.answers, strict=False):
         for figure, value in (("ttft_ms", answer.ttft_ms), ("tokens_per_s", answer.tokens_per_s)):
             if value is not None and value > 0:
@@ -137,20 +157,44 @@ class ArenaCounts:
                 buckets.setdefault((str(key[0]), str(key[1])), {})[int(key[2])] = n
         return {key: histogram_median(counts) for key, counts in buckets.items()}
 
-    def cells(self) -> CellTable:
-        rows = [
-            (str(key[1]), str(key[2]), int(key[3]), OUTCOMES.index(str(key[4])), n)
-            for key, n in self.counters.items()
-            if key[0] == "cell" and n
-        ]
+    def cells(self, category: str | None = None) -> CellTable:
+        """The cells of every category, summed, or of one."""
+        rows = []
+        for key, n in self.counters.items():
+            if key[0] != "cell" or not n:
+                continue
+            if len(key) == 5:  # the previous release's: no category, no markdown
+                if category is None or category == UNCLASSIFIED:
+                    rows.append((key[1], key[2], key[3], 0, 0, 0, key[4], n))
+            elif category is None or key[3] == category:
+                rows.append((key[1], key[2], *key[4:], n))
         models = sorted({model for row in rows for model in row[:2]})
         index = {model: i for i, model in enumerate(models)}
-        keys = np.array([(index[a], index[b], step) for a, b, step, _, _ in rows], dtype=int).reshape(-1, 3)
-        unique, cell = np.unique(keys, axis=0, return_inverse=True)
+        width = 2 + len(STYLE_FEATURES)
+        keys = np.array(
+            [(index[row[0]], index[row[1]], *row[2:width]) for row in rows], dtype=np.int64
+        ).reshape(-1, width)
+        outcome = np.array([OUTCOMES.index(str(row[width])) for row in rows], dtype=int)
+        # Each key as one integer (mixed radix over the columns' ranges): a 1-D unique is far
+        # cheaper than a unique over rows.
+        low = keys.min(axis=0) if len(keys) else np.zeros(width, dtype=np.int64)
+        dims = tuple(int(d) for d in (keys.max(axis=0) - low + 1)) if len(keys) else (1,) * width
+        codes = (
+            np.ravel_multi_index(tuple((keys - low).T), dims) if len(keys) else np.zeros(0, dtype=np.int64)
+        )
+        unique, cell = np.unique(codes, return_inverse=True)
+        columns = np.stack(np.unravel_index(unique, dims), axis=1) + low if len(unique) else keys
         counts = np.zeros((len(unique), 3))
-        outcome = np.array([row[3] for row in rows], dtype=int)
-        np.add.at(counts, (cell.reshape(-1), outcome), np.array([row[4] for row in rows], dtype=float))
-        return CellTable(models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
+        np.add.at(counts, (cell.reshape(-1), outcome), np.array([row[-1] for row in rows], dtype=float))
+        return CellTable(models, columns[:, 0], columns[:, 1], columns[:, 2:], *counts.T)
+
+    def categories(self) -> dict[str, int]:
+        """Battles counted per category."""
+        battles: Counter[str] = Counter()
+        for key, n in self.counters.items():
+            if key[0] == "cell" and n:
+                battles[UNCLASSIFIED if len(key) == 5 else str(key[3])] += n
+        return dict(battles)
 
 
 def tally(votes: Sequence[Vote], rules: VoteRules | None = None) -> ArenaCounts:

@@ -3,21 +3,23 @@ is chatbot/chat/fit_store.py), in the history table:
 
 | item        | pk    | sk          | attributes                          |
 |-------------|-------|-------------|-------------------------------------|
-| stored fit  | ARENA | FIT         | version (N), body (the fit as JSON) |
+| stored fit  | ARENA | FIT         | version (N), body_gz (the fit as gzipped JSON) |
 | refit lease | ARENA | REFIT_LEASE | holder, until (ISO time, UTC)       |
 
-Each is written by one conditional PutItem (GetItem, PutItem and DeleteItem only: the actions
+The fit is gzipped: a board per category, each with every pair of models, would otherwise near
+DynamoDB's 400 KB item limit at a few dozen models. Each is written by one conditional PutItem (GetItem, PutItem and DeleteItem only: the actions
 the store already declares)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatbot.chat.fit_store import StoredFit, readable_board
+from chatbot.chat.fit_store import StoredFit
 
 FIT_KEY = {"pk": "ARENA", "sk": "FIT"}
 LEASE_KEY = {"pk": "ARENA", "sk": "REFIT_LEASE"}
@@ -39,15 +41,17 @@ class DynamoDBArenaFits:
         item = self._table.get_item(Key=FIT_KEY, ConsistentRead=True).get("Item")
         if item is None:
             return None
-        body = json.loads(item["body"])
-        return StoredFit(
-            version=int(item["version"]), fitted_at=body["fitted_at"], board=readable_board(body.get("board"))
-        )
+        text = gzip.decompress(item["body_gz"].value) if "body_gz" in item else item["body"]
+        return StoredFit.read(int(item["version"]), json.loads(text))
 
     def save_fit(self, fit: StoredFit) -> bool:
         try:
             self._table.put_item(
-                Item={**FIT_KEY, "version": fit.version, "body": fit.model_dump_json()},
+                Item={
+                    **FIT_KEY,
+                    "version": fit.version,
+                    "body_gz": gzip.compress(fit.model_dump_json().encode()),
+                },
                 ConditionExpression="attribute_not_exists(pk) OR version < :version",
                 ExpressionAttributeValues={":version": fit.version},
             )

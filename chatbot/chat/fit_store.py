@@ -28,6 +28,20 @@ class StoredFit(BaseModel):
     #: None when the stored board is one this release cannot read (an older release's shape):
     #: it is refitted, as the next version.
     board: Leaderboard | None
+    #: The same fit on each category's votes alone (chatbot/chat/style.py).
+    by_category: dict[str, Leaderboard] = {}
+
+    @classmethod
+    def read(cls, version: int, body: dict[str, Any]) -> StoredFit:
+        """A stored fit as this release reads it (a board it cannot read is None)."""
+        by_category = {name: readable_board(board) for name, board in (body.get("by_category") or {}).items()}
+        board = readable_board(body.get("board"))
+        return cls(
+            version=version,
+            fitted_at=body["fitted_at"],
+            board=board if board is not None and None not in by_category.values() else None,
+            by_category={name: board for name, board in by_category.items() if board is not None},
+        )
 
 
 def readable_board(body: dict[str, Any]) -> Leaderboard | None:

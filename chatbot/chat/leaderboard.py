@@ -26,6 +26,7 @@ from chatbot.api.records import Vote
 from chatbot.chat.cells import ArenaCounts, lane_outcomes, tally, vote_battles
 from chatbot.chat.costs import ModelCost
 from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, CellTable, fit_cells, votes_to_separate
+from chatbot.chat.style import STYLE_FEATURES
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
 ELO_K = 4
@@ -70,12 +71,21 @@ def build_leaderboard(
 
 
 def leaderboard_from_counts(
-    counts: ArenaCounts, *, cost_of: CostOf | None = None, seed: int = 0
+    counts: ArenaCounts, *, cost_of: CostOf | None = None, seed: int = 0, category: str | None = None
 ) -> Leaderboard:
-    """The leaderboard from the arena's counters: its cost grows with the cells, not the votes."""
-    table = counts.cells()
+    """The leaderboard from the arena's counters (of one category's prompts, if given): its
+    cost grows with the cells, not the votes."""
+    table = counts.cells(category)
+    categories = counts.categories()
     if not table.battles:
-        return Leaderboard(ratings=[], pairs=[], votes=counts.counted, voided=counts.voided)
+        return Leaderboard(
+            ratings=[],
+            pairs=[],
+            votes=counts.counted,
+            voided=counts.voided,
+            category=category,
+            categories=categories,
+        )
     raw, style = fit_cells(table, seed=seed)
     results = _results(table)
     model_votes, medians = counts.model_votes, counts.medians()
@@ -114,7 +124,13 @@ def leaderboard_from_counts(
         voided=counts.voided,
         separation=_separation(ratings),
         length_effect=round(style.length_effect, 1) if style.length_effect is not None else None,
+        style_effects={
+            feature: round(effect, 1)
+            for feature, effect in zip(STYLE_FEATURES, style.style_effects or (), strict=True)
+        },
         cheapest_near_top=_cheapest_near_top(ratings),
+        category=category,
+        categories=categories,
     )
 
 
@@ -144,7 +160,7 @@ def _battles(votes: Sequence[Vote]) -> Battles:
         np.array([index[row[0]] for row in rows], int),
         np.array([index[row[1]] for row in rows], int),
         np.array([row[2] for row in rows], float),
-        np.array([row[3] for row in rows], float),
+        np.array([row[3][0] for row in rows], float),
     )
 
 

@@ -41,6 +41,7 @@ class SharedLeaderboard:
         store: FitStore,
         fit: Callable[[], Leaderboard],
         *,
+        fit_categories: Callable[[], dict[str, Leaderboard]] | None = None,
         holder: str | None = None,
         reread_s: float = 2.0,
         wait_for_votes_s: float = 2.0,
@@ -49,6 +50,7 @@ class SharedLeaderboard:
     ):
         self._store = store
         self._fit = fit
+        self._fit_categories = fit_categories
         self.holder = holder or f"refit-{uuid.uuid4().hex[:12]}"
         self._reread_s = reread_s
         self._wait_for_votes_s = wait_for_votes_s
@@ -63,7 +65,18 @@ class SharedLeaderboard:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self) -> Leaderboard:
+    def get(self, category: str | None = None) -> Leaderboard:
+        """The stored fit's board: of every vote, or of one category's."""
+        board = self._get()
+        if category is None:
+            return board
+        with self._changed:
+            by_category = self._stored.by_category if self._stored is not None else {}
+        return by_category.get(category) or Leaderboard(
+            ratings=[], pairs=[], votes=0, category=category, categories=board.categories
+        )
+
+    def _get(self) -> Leaderboard:
         with self._changed:
             deadline = time.monotonic() + self._wait_for_votes_s
             while self._refitting and self._have < self._wanted:
@@ -99,8 +112,13 @@ class SharedLeaderboard:
             previous = self._store.stored_fit()
             version = (previous.version if previous else 0) + 1
             fitted_at = _now()
-            board = self._fit().model_copy(update={"version": version, "fitted_at": fitted_at})
-            stored = StoredFit(version=version, fitted_at=fitted_at, board=board)
+            stamp = {"version": version, "fitted_at": fitted_at}
+            board = self._fit().model_copy(update=stamp)
+            by_category = {
+                name: category_board.model_copy(update=stamp)
+                for name, category_board in (self._fit_categories() if self._fit_categories else {}).items()
+            }
+            stored = StoredFit(version=version, fitted_at=fitted_at, board=board, by_category=by_category)
             return stored if self._store.save_fit(stored) else self._store.stored_fit()
         finally:
             self._store.end_refit_lease(self.holder)

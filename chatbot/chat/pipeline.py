@@ -20,6 +20,7 @@ Extension points:
   reservation to `Settled.billable`; `Grant.end` gives back what no answer used. Stream leases
   (`admission.StreamLeaseAdmission`) and API-key metering (`admission.ApiKeyMetering`) are the
   two admissions today. Pass them per call (`admissions=`) or for every call (`Pipeline(...)`).
+  The lanes of a compare settle from their own threads: a grant that keeps state locks it.
 - **Tools** replace the generate stage: `Pipeline(generate=...)` takes a `GenerateStage`, a
   function of a `Generation` to its events. A tool loop reads `generation.events`, and on a tool
   call runs the tool, then calls `generation.endpoint.stream(...)` again with the result

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from psycopg2.extras import Json
 
-from chatbot.chat.fit_store import StoredFit, readable_board
+from chatbot.chat.fit_store import StoredFit
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool
 
@@ -41,8 +41,8 @@ class PostgresArenaFits:
             row = cur.fetchone()
         if row is None:
             return None
-        version, fitted_at, body = row
-        return StoredFit(version=version, fitted_at=fitted_at, board=readable_board(body.get("board")))
+        version, _, body = row
+        return StoredFit.read(version, body)
 
     def save_fit(self, fit: StoredFit) -> bool:
         with self._pool.transaction() as conn, conn.cursor() as cur:

@@ -10,6 +10,7 @@ Ratings are on the Elo scale (400 points = 10:1 odds), centred on 1000.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +26,12 @@ BOOTSTRAP_ROUNDS = 200
 PRIOR = 1.0
 #: Length differences are fitted to this precision (1% of their range).
 LENGTH_STEP = 0.02
+#: The style covariates (chatbot/chat/style.py: length, headers, list items, bold), each the
+#: answers' normalised difference (a - b) / (a + b), fitted to these precisions. A markdown
+#: difference is kept as its sign only where it is clear (-1: b has at least three times a's,
+#: 0: about the same, 1: a has): each finer step multiplies the cells, and with them the fit's
+#: cost (3 values each: 27 combinations; at 9 values each, 729 made the cells as many as the votes).
+STYLE_STEPS = np.array([LENGTH_STEP, 1.0, 1.0, 1.0])
 _PER_LOGIT = ELO_SCALE / math.log(10)
 
 
@@ -51,9 +58,13 @@ class Fit:
     rating: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    #: Style control: Elo points for an answer as long as it can be against one of no length
-    #: (length difference 1). None for the raw fit.
-    length_effect: float | None = None
+    #: Style control: Elo points per style covariate (chatbot/chat/style.py STYLE_FEATURES) for
+    #: an answer with all of it against one with none (normalised difference 1). None for the raw fit.
+    style_effects: tuple[float, ...] | None = None
+
+    @property
+    def length_effect(self) -> float | None:
+        return None if self.style_effects is None else self.style_effects[0]
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,17 @@ class CellTable:
     models: list[str]
     first: np.ndarray
     second: np.ndarray
-    #: The length step of the cell (length difference / LENGTH_STEP).
-    step: np.ndarray
+    #: The cell's style steps (cells x covariates): each normalised difference / STYLE_STEPS.
+    steps: np.ndarray
     #: Counts of model `first` winning, losing and tying, per cell.
     wins: np.ndarray
     losses: np.ndarray
     ties: np.ndarray
+
+    @property
+    def step(self) -> np.ndarray:
+        """The length step of each cell."""
+        return self.steps[:, 0]
 
     @property
     def battles(self) -> int:
@@ -89,13 +105,20 @@ def cells_of(battles: Battles) -> CellTable:
     outcome = np.where(swap, 1.0 - battles.outcome, battles.outcome)
     step = np.round(np.where(swap, -battles.length_diff, battles.length_diff) / LENGTH_STEP).astype(int)
     kind = np.select([outcome == 1.0, outcome == 0.0], [0, 1], 2)  # wins, losses, ties
-    keys = np.stack([first, second, step], axis=1)
+    zeros = np.zeros((len(step), len(STYLE_STEPS) - 1), dtype=int)  # no markdown counts here
+    keys = np.column_stack([first, second, step, zeros])
     unique, cell = np.unique(keys, axis=0, return_inverse=True)
     counts = np.zeros((len(unique), 3))
     np.add.at(counts, (cell.reshape(-1), kind), 1.0)
-    return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2], *counts.T)
+    return CellTable(battles.models, unique[:, 0], unique[:, 1], unique[:, 2:], *counts.T)
 
 
+#: Above this many cells, the style-controlled fit's bootstrap is drawn from its limit (the
+#: sandwich covariance a Poisson bootstrap converges to as counts grow, computed in one pass)
+#: instead of refitted per round: with markdown and categories in the cell key, a million votes
+#: make ~150,000 style cells, and 200 refits of them take tens of seconds. Past this size the
+#: counts are large enough for the limit to hold (tests/chatbot/chat/test_cells.py).
+BOOTSTRAP_MAX_CELLS = 20_000
 #: Bootstrap rounds fitted together: one Newton step for all of them is a few array operations,
 #: and the rounds' arrays (rounds x cells) stay tens of MB.
 ROUNDS_PER_BATCH = 50
@@ -111,19 +134,19 @@ CONVERGED = 1e-4
 
 @dataclass(frozen=True)
 class _Rows:
-    """Rows of the regression: model `first` against `second`, with a length term if `length`
-    is given. Sums over rows are taken per pair of models (np.bincount), and the model terms
+    """Rows of the regression: model `first` against `second`, with style covariates if
+    `covariates` (rows x covariates) are given. Sums over rows are taken per pair of models (np.bincount), and the model terms
     come from the pairs through their incidence matrix (+1 first, -1 second): the cost of a
     Newton step grows with the rows, its matrix algebra only with the pairs."""
 
     models: int
     first: np.ndarray
     second: np.ndarray
-    length: np.ndarray | None = None
+    covariates: np.ndarray | None = None
 
     @property
     def width(self) -> int:
-        return self.models + (self.length is not None)
+        return self.models + (0 if self.covariates is None else self.covariates.shape[1])
 
     @cached_property
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +169,7 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     are fitted ROUNDS_PER_BATCH at a time, each from the point estimate (two or three Newton
     steps), so no Python loop runs per round."""
     m = len(table.models)
-    style_rows = _Rows(m, table.first, table.second, table.step * LENGTH_STEP)
+    style_rows = _Rows(m, table.first, table.second, table.steps * STYLE_STEPS)
     pairs, pair_of = np.unique(np.stack([table.first, table.second], axis=1), axis=0, return_inverse=True)
     pair_of = pair_of.reshape(-1)
     raw_rows = _Rows(m, pairs[:, 0], pairs[:, 1])
@@ -159,16 +182,30 @@ def fit_cells(table: CellTable, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
     raw_beta = _logistic(raw_rows, by_pair(score), by_pair(total))
     style_beta = _logistic(style_rows, score, total)
     rng = np.random.default_rng(seed)
+    redraw_style = len(table.wins) <= BOOTSTRAP_MAX_CELLS
     raw_samples, style_samples = [], []
+    # Without the style refits, each pair's sums are redrawn instead: a sum of Poissons is the
+    # Poisson of the sum, so the raw bootstrap is the same, over pairs rather than cells.
+    counts = (
+        (table.wins, table.losses, table.ties)
+        if redraw_style
+        else tuple(by_pair(n) for n in (table.wins, table.losses, table.ties))
+    )
     for batch in range(0, rounds, ROUNDS_PER_BATCH):
         size = min(ROUNDS_PER_BATCH, rounds - batch)
-        wins, losses, ties = (_poisson_redraws(rng, n, size) for n in (table.wins, table.losses, table.ties))
+        wins, losses, ties = (_poisson_redraws(rng, n, size) for n in counts)
         score_b, total_b = wins + ties / 2, wins + losses + ties
-        raw_samples.append(_logistic(raw_rows, by_pair(score_b), by_pair(total_b), start=raw_beta))
-        style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
+        if redraw_style:
+            style_samples.append(_logistic(style_rows, score_b, total_b, start=style_beta))
+            score_b, total_b = by_pair(score_b), by_pair(total_b)
+        raw_samples.append(_logistic(raw_rows, score_b, total_b, start=raw_beta))
+    if not redraw_style:  # draws from the bootstrap's limit (see BOOTSTRAP_MAX_CELLS)
+        limit = _poisson_bootstrap_limit(style_rows, style_beta, (table.wins, table.losses, table.ties))
+        style_samples.append(rng.multivariate_normal(style_beta, limit, size=rounds, method="eigh"))
     raw = _summary(raw_beta, np.concatenate(raw_samples), _covariance(raw_rows, by_pair(total), raw_beta), m)
     style = _summary(style_beta, np.concatenate(style_samples), _covariance(style_rows, total, style_beta), m)
-    return raw, Fit(style.rating, style.lower, style.upper, length_effect=float(style_beta[m]) * _PER_LOGIT)
+    effects = tuple(float(beta) * _PER_LOGIT for beta in style_beta[m:])
+    return raw, Fit(style.rating, style.lower, style.upper, style_effects=effects)
 
 
 def _logistic(
@@ -192,18 +229,19 @@ def _logistic(
     prior = PRIOR * np.eye(width)
     for _ in range(50):
         eta = (beta[:, :m] @ incidence.T)[:, pair_of]
-        if rows.length is not None:
-            eta += beta[:, m : m + 1] * rows.length
+        if rows.covariates is not None:
+            eta += beta[:, m:] @ rows.covariates.T
         p = 1.0 / (1.0 + np.exp(-eta))
         residual, weight = score - total * p, total * p * (1 - p)
         gradient = np.empty((rounds, width))
         gradient[:, :m] = per_pair(residual) @ incidence
         hessian = np.empty((rounds, width, width))
         hessian[:, :m, :m] = (per_pair(weight) @ outer).reshape(rounds, m, m)
-        if rows.length is not None:
-            gradient[:, m] = (residual * rows.length).sum(axis=1)
-            hessian[:, :m, m] = hessian[:, m, :m] = per_pair(weight * rows.length) @ incidence
-            hessian[:, m, m] = (weight * rows.length**2).sum(axis=1)
+        if rows.covariates is not None:
+            gradient[:, m:] = residual @ rows.covariates
+            for j, covariate in enumerate(rows.covariates.T):
+                hessian[:, :m, m + j] = hessian[:, m + j, :m] = per_pair(weight * covariate) @ incidence
+            hessian[:, m:, m:] = np.einsum("rn,nj,nk->rjk", weight, rows.covariates, rows.covariates)
         step = np.linalg.solve(hessian + prior, (gradient - PRIOR * beta)[..., None])[..., 0]
         beta += step
         if np.abs(step).max() < CONVERGED:
@@ -211,19 +249,41 @@ def _logistic(
     return beta if batched else beta[0]
 
 
-def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
+def _curvature(rows: _Rows, beta: np.ndarray, weight_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """X' diag(w) X over the rows, w = weight_of(p) at `beta` (p: each row's win probability)."""
     pair_of, incidence = rows.pairs
     m, pairs = rows.models, len(incidence)
-    eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.length is None else beta[m] * rows.length)
-    p = 1.0 / (1.0 + np.exp(-eta))
-    weight = total * p * (1 - p)
-    hessian = np.zeros((rows.width, rows.width))
-    hessian[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
-    if rows.length is not None:
-        hessian[:m, m] = hessian[m, :m] = np.bincount(pair_of, weight * rows.length, pairs) @ incidence
-        hessian[m, m] = weight @ rows.length**2
-    return np.linalg.inv(hessian + PRIOR * np.eye(rows.width))
+    eta = (incidence @ beta[:m])[pair_of] + (0.0 if rows.covariates is None else rows.covariates @ beta[m:])
+    weight = weight_of(1.0 / (1.0 + np.exp(-eta)))
+    matrix = np.zeros((rows.width, rows.width))
+    matrix[:m, :m] = incidence.T @ (np.bincount(pair_of, weight, pairs)[:, None] * incidence)
+    if rows.covariates is not None:
+        for j, covariate in enumerate(rows.covariates.T):
+            matrix[:m, m + j] = matrix[m + j, :m] = (
+                np.bincount(pair_of, weight * covariate, pairs) @ incidence
+            )
+        matrix[m:, m:] = (rows.covariates * weight[:, None]).T @ rows.covariates
+    return matrix
+
+
+def _covariance(rows: _Rows, total: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The posterior's covariance at `beta` (the inverse of the log-posterior's curvature)."""
+    return np.linalg.inv(_curvature(rows, beta, lambda p: total * p * (1 - p)) + PRIOR * np.eye(rows.width))
+
+
+def _poisson_bootstrap_limit(
+    rows: _Rows, beta: np.ndarray, counts: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The covariance the Poisson bootstrap converges to with many votes per cell (the sandwich
+    H^-1 M H^-1: H the curvature, M the spread of the score, each count's variance its mean),
+    computed without a draw. Unlike the curvature alone it counts ties' smaller spread."""
+    wins, losses, ties = counts
+    total = wins + losses + ties
+    inverse = np.linalg.inv(
+        _curvature(rows, beta, lambda p: total * p * (1 - p)) + PRIOR * np.eye(rows.width)
+    )
+    meat = _curvature(rows, beta, lambda p: wins * (1 - p) ** 2 + ties * (0.5 - p) ** 2 + losses * p**2)
+    return inverse @ meat @ inverse
 
 
 def _sum_by(group: np.ndarray, groups: int, values: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbot.api.records import Lane, Message, Session, title_from, utc_now
 from chatbot.api.requests import ChatRequest, CompareRequest
-from chatbot.chat import arena
+from chatbot.chat import arena, branches
 from chatbot.chat.destinations import SessionAnswer
 from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline, PromptContext
 from chatbot.chat.stop import LocalGenerations, check_own_lane
@@ -85,7 +85,7 @@ class TurnRunner:
         if session is not None and session.kind != "chat":
             raise InvalidRequestError("This is a compare session: send its messages to /chat.")
         context = self._retrieve(user_id, message, request)
-        history = self._history(user_id, session, lane=None)
+        history, parent = self._branch(user_id, session, request)
         generation = self._prepare(None, request.model, history, message, context, request)
         if toolbox is not None:
             generation = toolbox.around(generation, cancelled)
@@ -94,7 +94,9 @@ class TurnRunner:
             session = session or self.store.create_session(
                 Session(user_id=user_id, title=title_from(message))
             )
-            prompt = self.store.append_message(user_id, session.id, Message(role="user", content=message))
+            prompt = self.store.append_message(
+                user_id, session.id, Message(role="user", content=message, parent=parent)
+            )
         except BaseException:
             grant.end()
             raise
@@ -198,6 +200,22 @@ class TurnRunner:
             for message in self.store.list_messages(user_id, session.id)
             if message.content and (message.role == "user" or message.lane == lane)
         ]
+
+    def _branch(
+        self, user_id: str, session: Session | None, request: ChatRequest
+    ) -> tuple[list[Turn], int | None]:
+        """A chat's history is the branch its new question follows, and that branch's last
+        message is the question's parent (edit and branch, chatbot/chat/branches.py)."""
+        if session is None:
+            if request.edit_of is not None or request.parent is not None:
+                raise InvalidRequestError(
+                    "edit_of and parent need the session_id of the chat they point into."
+                )
+            return [], None
+        messages = self.store.list_messages(user_id, session.id)
+        parent = branches.parent_for(messages, edit_of=request.edit_of, parent=request.parent)
+        path = branches.path_to(messages, parent)
+        return [Turn(role=m.role, content=m.content) for m in path if m.content], parent
 
     def _retrieve(self, user_id: str, message: str, request: ChatRequest | CompareRequest) -> PromptContext:
         if not request.use_documents:

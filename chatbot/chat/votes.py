@@ -11,6 +11,7 @@ from chatbot.chat.fit_store import StoredFit
 from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts, with_retired
 from chatbot.chat.leaderboard_cache import SharedLeaderboard
 from chatbot.chat.store import HistoryStore
+from chatbot.chat.style import categorize, markdown_counts
 from chatbot.chat.vote_rules import VoteRules, identity_leak_reason, leaked_identity
 from chatbot.errors import InvalidRequestError
 from chatbot.models.catalog import ModelCatalog
@@ -32,7 +33,9 @@ class Votes:
         self.catalog = catalog
         self.rules = rules or VoteRules()
         self.hosting: Hosting = hosting
-        self.board = SharedLeaderboard(store, self.fresh_leaderboard)
+        self.board = SharedLeaderboard(
+            store, self.fresh_leaderboard, fit_categories=self.fresh_category_boards
+        )
         #: Whether this process has made sure the counters hold the votes of older releases.
         self._backfilled = False
 
@@ -62,6 +65,9 @@ class Votes:
                 anonymous=session.kind == "arena" and not is_imported_session(session.id),
                 answers=[figures_of(answers[lane.id]) for lane in session.lanes],
                 void_reason=self._identity_leak(session.lanes, answers),
+                category=categorize(
+                    next((m.content for m in messages if m.seq == request.round and m.role == "user"), None)
+                ),
             ),
             max_per_pair_per_day=self.rules.max_votes_per_pair_per_day,
         )
@@ -70,10 +76,10 @@ class Votes:
         lanes = arena.lane_views(session, hidden=False)
         return VoteResult(vote=vote, lanes=lanes, models={str(lane.id): str(lane.model) for lane in lanes})
 
-    def leaderboard(self) -> Leaderboard:
+    def leaderboard(self, category: str | None = None) -> Leaderboard:
         """The stored fit (refitted in the background as votes arrive, by one instance at a time),
-        its models that left the catalog marked retired."""
-        return with_retired(self.board.get(), self.catalog.names)
+        of every vote or of one category's, its models that left the catalog marked retired."""
+        return with_retired(self.board.get(category), self.catalog.names)
 
     def refit(self) -> StoredFit | None:
         """One refit now, stored for every instance (the schedule's); None if one is under way."""
@@ -85,6 +91,14 @@ class Votes:
             self.store.backfill_arena_counts()
             self._backfilled = True
         return leaderboard_from_counts(self.store.arena_counts(), cost_of=self.cost_of)
+
+    def fresh_category_boards(self) -> dict[str, Leaderboard]:
+        """A fit per category of prompts (chatbot/chat/style.py), from one read of the counters."""
+        counts = self.store.arena_counts()
+        return {
+            category: leaderboard_from_counts(counts, cost_of=self.cost_of, category=category)
+            for category in counts.categories()
+        }
 
     def cost_of(self, model: str, tokens_per_s: float | None) -> ModelCost:
         spec = self.catalog.get(model) if model in self.catalog.names else None
@@ -100,8 +114,12 @@ class Votes:
 
 
 def figures_of(message: Message) -> AnswerFigures:
+    headers, list_items, bold = markdown_counts(message.content)
     return AnswerFigures(
         chars=len(message.content),
+        headers=headers,
+        list_items=list_items,
+        bold=bold,
         completion_tokens=message.usage.completion_tokens if message.usage else None,
         ttft_ms=message.metrics.ttft_ms if message.metrics else None,
         tokens_per_s=message.metrics.tokens_per_s if message.metrics else None,

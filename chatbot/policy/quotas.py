@@ -342,10 +342,16 @@ class QuotaStore(ABC):
         name = _LIMIT_OF_KIND[counter.kind]
         whose = "this API key's" if counter.subject.startswith("key:") else "your"
         if counter.kind == "tokens":
-            message = f"You have used {whose} {limit:.0f} tokens for today (UTC). It resets at midnight UTC."
+            message = (
+                f"Not enough left of {whose} {limit:.0f} tokens for today (UTC): {remaining:.0f} remain, "
+                "and this answer needs more. The limit resets at midnight UTC; ask an administrator for more."
+            )
             error: type[QuotaRefusalError] = QuotaExceededError
         elif counter.kind == "usd":
-            message = f"You have spent {whose} ${limit:.2f} for this month (UTC). It resets on the 1st."
+            message = (
+                f"Not enough left of {whose} ${limit:.2f} for this month (UTC): ${remaining:.4f} remain. "
+                "The limit resets on the 1st; ask an administrator for more."
+            )
             error = QuotaExceededError
         elif counter.kind == "streams":
             message = f"You already have {whose} {limit:.0f} answers streaming at once. Wait for one to end, or stop one."

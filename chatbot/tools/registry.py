@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 from chatbot.errors import ChatbotError
 from chatbot.migrations import apply_migrations
@@ -136,7 +139,7 @@ def _loaded(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _client_error() -> type[Exception]:
+def _client_error() -> type[ClientError]:
     from botocore.exceptions import ClientError
 
     return ClientError

@@ -35,7 +35,8 @@ class Toolbox:
     def around(self, generation: Generation, cancelled: threading.Event | None = None) -> Generation:
         """The generation with the tool loop in place of its single call (not started yet)."""
         self.check(generation.endpoint)
-        generation.events.close()  # the single call was made lazily: nothing ran
+        if (close := getattr(generation.events, "close", None)) is not None:
+            close()  # the single call was made lazily: nothing ran
         prompt = generation.prompt.prompt
         if isinstance(prompt, str):
             raise ParameterError(f"{generation.endpoint.spec.name} takes a text prompt: tools need messages.")

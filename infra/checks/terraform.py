@@ -100,6 +100,7 @@ TYPES = {
     "aws:sagemaker/endpoint:Endpoint": "aws_sagemaker_endpoint",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "aws_sagemaker_endpoint_configuration",
     "aws:sagemaker/model:Model": "aws_sagemaker_model",
+    "aws:scheduler/schedule:Schedule": "aws_scheduler_schedule",
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
     "aws:sqs/queue:Queue": "aws_sqs_queue",

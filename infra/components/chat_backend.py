@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from chatbot.chat import dynamodb_store
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA as HISTORY_TABLE_SCHEMA
 from chatbot.models import registry
+from chatbot.policy.limits import LimitsConfig
 from chatbot.postgres import RDS_CA_BUNDLE, DatabaseSettings
 from chatbot.retrieval import object_keys
 from infra.build.packaging import LambdaCode
@@ -23,6 +24,7 @@ from infra.components import regional
 from infra.components.iam import allow, log_statements, policy_document
 from infra.components.lambda_function import RUNTIME, function_basics
 from infra.components.llm import LargeLanguageModel
+from infra.components.mcp_secrets import mcp_secret_statements, secret_prefix
 from infra.config import ChatApiConfig
 from infra.models import bedrock
 from infra.models.bedrock import BedrockModel
@@ -76,6 +78,8 @@ class ChatBackendArgs:
     #: The chat API verifies the Cognito ID tokens the app forwards.
     user_pool_id: pulumi.Input[str] | None = None
     user_pool_client_id: pulumi.Input[str] | None = None
+    #: The stack's default limits per role (`chatbot:limits`), as CHATBOT_LIMITS.
+    limits: LimitsConfig | None = None
 
 
 class ChatBackend(pulumi.ComponentResource):
@@ -229,6 +233,7 @@ class ChatBackend(pulumi.ComponentResource):
             chosen: dict[str, Any] = {
                 "history_table": resolved["history"],
                 "models_table": resolved["models"],
+                "mcp_secret_prefix": secret_prefix(args.stack),
             }
             if "pool" in resolved:
                 chosen |= {
@@ -236,6 +241,8 @@ class ChatBackend(pulumi.ComponentResource):
                     "cognito_user_pool_id": resolved["pool"],
                     "cognito_client_id": resolved["client"],
                 }
+            if args.limits is not None:
+                chosen["limits_json"] = args.limits.model_dump_json()
             if database is None:
                 chosen["documents"] = False  # no database, no embedded one either: documents off
             else:
@@ -268,6 +275,7 @@ class ChatBackend(pulumi.ComponentResource):
                 [history.arn, pulumi.Output.concat(history.arn, "/index/*")],
             ),
             allow(list(registry.IAM_ACTIONS), [models_table.arn]),
+            *mcp_secret_statements(args.region, bedrock.caller_account(self), args.stack),
         ]
         endpoints = [model for _, model in args.models if isinstance(model, LargeLanguageModel)]
         if endpoints:

@@ -58,7 +58,9 @@ def user_pool(
         supported_identity_providers=["COGNITO"],
         callback_urls=[pulumi.Output.concat("https://", host, "/oauth2callback")],
         logout_urls=[pulumi.Output.concat("https://", host, "/")],
-        explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        # The admin password flow takes IAM credentials (AdminInitiateAuth), never a browser's:
+        # `python -m infra.smoke --stack S` signs its test user in with it.
+        explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
         prevent_user_existence_errors="ENABLED",
         opts=child,
     )

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chatbot import errors
+from chatbot.api.arena import Category
 from chatbot.api.catalog import Limits, ModelInfo
 from chatbot.api.leaderboard import Leaderboard
 from chatbot.api.records import Session, SessionPage
@@ -77,6 +78,7 @@ async def _ndjson(events: Iterator[Event], cancelled: threading.Event) -> AsyncI
 def create_app() -> FastAPI:
     """The app reads its settings from the environment at start-up (lambdas/chat_api/settings.py)
     and builds each service when a request first needs it (lambdas/chat_api/wiring.py)."""
+    state = LazyState()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -97,7 +99,7 @@ def create_app() -> FastAPI:
         # Built by the first request that needs them: nothing connects at start-up, and a cold
         # start answers GET /models without the history store, the model clients or retrieval
         # (and makes the user pool's client with the request that needs it).
-        register_services(app.state, settings)
+        register_services(state, settings)
         app.state.body_rules = BodyRules(
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=app.state.max_document_bytes,
@@ -105,11 +107,11 @@ def create_app() -> FastAPI:
             body_timeout_s=settings.body_timeout_s,
         )
         yield
-        if app.state.built("retrieval") and app.state.retrieval is not None:
-            app.state.retrieval.close()
+        if state.built("retrieval") and state.retrieval is not None:
+            state.retrieval.close()
 
     app = FastAPI(title="Chat API", lifespan=lifespan)
-    app.state = LazyState()
+    app.state = state
     app.include_router(documents.router)
     app.include_router(api_key_routes.router)
     app.include_router(gateway.router)
@@ -258,8 +260,10 @@ def create_app() -> FastAPI:
         return await run_in_threadpool(service.import_battles, text.splitlines())
 
     @app.get("/leaderboard")
-    async def leaderboard(user: User, service: Service) -> Leaderboard:
-        return await run_in_threadpool(service.leaderboard)
+    async def leaderboard(
+        user: User, service: Service, category: Annotated[Category | None, Query()] = None
+    ) -> Leaderboard:
+        return await run_in_threadpool(service.votes.leaderboard, category)
 
     return app
 

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from chatbot.api.users import UsersFile
-from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError
 from chatbot.models.endpoints import model_server_restarting
-from chatbot.retrieval.service import Retrieval
 from lambdas.chat_api.auth import ADMINS_ONLY, Caller, ForbiddenError, user_token
 
 if TYPE_CHECKING:  # built on first use (lambdas/chat_api/wiring.py): a cold start imports neither

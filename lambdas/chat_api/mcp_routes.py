@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from chatbot.api.records import utc_now
 from chatbot.api.requests import ChatRequest
-from chatbot.api.tool_specs import ToolChoice, ToolRequest
+from chatbot.api.tool_specs import ToolChoice, ToolRequest, ToolSpec
 from chatbot.api.tools import McpServerInfo, McpServerRegistration, ToolInfo, ToolsListing
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.postgres import ConnectionPool, database_url
@@ -144,7 +144,7 @@ async def chat_toolbox(request: Request, caller: Caller, body: ChatRequest) -> T
             )
         wanted.setdefault(server, set()).add(tool)
     connections = {name: await run_in_threadpool(registry.connection, name) for name in wanted}
-    specs = []
+    specs: list[ToolSpec] = []
     for name, tools in wanted.items():
         offered = {tool.name: tool for tool in await mcp_client.list_tools(connections[name])}
         if missing := tools - set(offered):
@@ -159,7 +159,7 @@ async def chat_toolbox(request: Request, caller: Caller, body: ChatRequest) -> T
 
 def _choice(tool_choice: str) -> ToolChoice:
     if tool_choice in ("auto", "none"):
-        return ToolChoice(mode=tool_choice)  # type: ignore[arg-type]
+        return ToolChoice(mode="auto" if tool_choice == "auto" else "none")
     if tool_choice == "required":
         return ToolChoice(mode="any")
     return ToolChoice(mode="tool", name=tool_choice.partition("/")[2] or tool_choice)

@@ -15,20 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import State
 
 from chatbot.api.local_tokens import local_secret
-from chatbot.chat.postgres_store import PostgresHistoryStore
-from chatbot.chat.service import ChatService, ServiceLimits
-from chatbot.chat.store import HistoryStore
-from chatbot.chat.vote_rules import VoteRules
-from chatbot.models.catalog import ModelCatalog, load_catalog
-from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
-from chatbot.models.spec import ModelSpec
-from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
-from chatbot.policy.stream_leases import StreamLeases, UnlimitedStreams
-from chatbot.postgres import ConnectionPool, database_url
-from chatbot.retrieval.direct_uploads import DirectUploads
-from chatbot.retrieval.embedders import SageMakerEmbedder
-from chatbot.retrieval.service import Retrieval
-from chatbot.retrieval.settings import MB, RetrievalSettings
+from chatbot.retrieval.settings import MB
 from lambdas.chat_api.auth import (
     Accounts,
     CognitoAccounts,
@@ -103,13 +90,14 @@ def build_catalog(settings: ChatApiSettings) -> ModelCatalog:
         from chatbot.models.registry import load_registry
 
         return load_registry(settings.models_table, region=settings.region)
+    from chatbot.models.catalog import load_catalog
 
     return load_catalog(settings.models_file)
 
 
 def build_clients(settings: ChatApiSettings) -> RuntimeClients:
     """The model runtimes' clients: SageMaker's (also the embeddings endpoint's) and Bedrock's."""
-    from chatbot.models.clients import RuntimeClients
+    from chatbot.models.clients import RuntimeClients, bedrock_runtime_client, sagemaker_runtime_client
 
     return RuntimeClients(
         sagemaker=sagemaker_runtime_client(
@@ -126,6 +114,7 @@ def build_store(settings: ChatApiSettings) -> HistoryStore:
         from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 
         return DynamoDBHistoryStore(settings.history_table, region=settings.region)
+    from chatbot.chat.postgres_store import PostgresHistoryStore
     from chatbot.postgres import ConnectionPool, database_url
 
     return PostgresHistoryStore(ConnectionPool(database_url(settings=settings.database), max_connections=16))
@@ -136,15 +125,18 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     (EMBEDDING_MODEL_SPEC, or the registry's model with task: embedding), else the local MiniLM."""
     if not settings.documents:
         return None
+    from chatbot.models.spec import ModelSpec
     from chatbot.postgres import database_url
+    from chatbot.retrieval.embedders import SageMakerEmbedder
     from chatbot.retrieval.service import Retrieval
+    from chatbot.retrieval.settings import RetrievalSettings
 
     if settings.embedding_model_spec:
         spec = ModelSpec.model_validate_json(settings.embedding_model_spec)
     else:
         spec = next((spec for spec in catalog if spec.task == "embedding"), None)
     embedder = SageMakerEmbedder(spec, client) if spec else None
-    limits = RetrievalSettings(max_document_bytes=max_document_bytes(settings))
+    limits = RetrievalSettings(max_document_bytes=int(settings.max_document_mb * MB))
     database = settings.database
     # In AWS the deploy migrates and a cold start never connects: a paused Aurora cluster is
     # woken by the first request that needs it, which waits out the resume (wake_wait).
@@ -179,7 +171,8 @@ def build_direct_uploads(settings: ChatApiSettings) -> DirectUploads | None:
 def build_service(
     settings: ChatApiSettings, catalog: ModelCatalog, clients: RuntimeClients, retrieval: Retrieval | None
 ) -> ChatService:
-    from chatbot.chat.service import ChatService
+    from chatbot.chat.service import ChatService, ServiceLimits
+    from chatbot.chat.vote_rules import VoteRules
 
     return ChatService(
         catalog,
@@ -225,6 +218,7 @@ def build_quotas(settings: ChatApiSettings) -> QuotaStore:
 
         return DynamoDBQuotaStore(settings.history_table, settings.limits, region=settings.region)
     from chatbot.policy.postgres_quotas import PostgresQuotaStore
+    from chatbot.postgres import ConnectionPool, database_url
 
     return PostgresQuotaStore(
         ConnectionPool(database_url(settings=settings.database), max_connections=4), settings.limits
@@ -233,6 +227,7 @@ def build_quotas(settings: ChatApiSettings) -> QuotaStore:
 
 def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
     """The per-user cap on concurrent streams, kept where the history is (every instance sees it)."""
+    from chatbot.policy.stream_leases import UnlimitedStreams
 
     cap = settings.max_streams_per_user
     if cap == 0:
@@ -241,6 +236,7 @@ def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:
         from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
 
         return DynamoDBStreamLeases(settings.history_table, cap, region=settings.region)
+    from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
     from chatbot.postgres import ConnectionPool, database_url
 
     # A small pool of its own: a lease is one short statement at a stream's start and end.

@@ -6,6 +6,7 @@ from streamlit_app import chat_flow, context
 from streamlit_app.api import ApiError
 from streamlit_app.formatting import as_plain_text
 from streamlit_app.widgets import history
+from streamlit_app.widgets.branch_controls import branch_controls
 from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
@@ -23,7 +24,7 @@ if (opened := history.take_open_request()) is not None:
     except ApiError as exc:
         st.error(f"That conversation cannot be opened: {as_plain_text(str(exc))}")
 
-chat_flow.absorb_finished()
+chat_flow.absorb_finished(api)
 turn = chat_flow.live()
 history.history_sidebar(api, current_id=chat_flow.session_id(), on_deleted_current=chat_flow.reset)
 
@@ -69,9 +70,38 @@ if not shown and turn is None:
     st.caption(
         f"Ask {as_plain_text(model.name)} anything. Answers appear as they are written; Stop ends one early."
     )
+
+
+def send_edit(text: str, seq: int) -> None:
+    chat_flow.start_turn(
+        api,
+        text,
+        model.name,
+        parameters,
+        streaming,
+        use_documents,
+        search_shared,
+        tools,
+        tool_choice,
+        edit_of=seq,
+    )
+
+
+if branch_error := st.session_state.pop("chat_branch_error", None):
+    st.error(f"That branch cannot be shown: {branch_error}")
 for index, message in enumerate(shown):
     with st.chat_message(message.role):
         answer_body(message)
+        branch_controls(
+            api,
+            chat_flow.session_id(),
+            chat_flow.tree(),
+            message,
+            key=f"chat_branch_{index}",
+            show_branch=lambda api, session_id, seq: chat_flow.load(api, session_id, through=seq),
+            send_edit=send_edit,
+            disabled=turn is not None,
+        )
         if message.role == "assistant" and message.content:
             with st.container(horizontal=True, vertical_alignment="center"):
                 copy_box(message.content, key=f"chat_copy_{index}")
@@ -83,9 +113,11 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         "Regenerate",
         key="chat_regenerate",
         icon=":material/refresh:",
-        help=f"Ask {as_plain_text(model.name)} the last question again.",
+        help=f"Ask {as_plain_text(model.name)} the last question again; the answer you have stays (‹ 1/2 ›).",
         on_click=chat_flow.start_turn,
         args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents, search_shared),
+        # A new version of the last question: its earlier answer stays, in the branch beside it.
+        kwargs={"edit_of": next((m.seq for m in reversed(shown) if m.role == "user"), None)},
     )
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)

@@ -25,12 +25,32 @@ st.caption(
     "Only arena votes count: in the arena nobody knows which model wrote which answer until after voting."
 )
 
+CATEGORY_WORDS = {
+    "code": "Code",
+    "maths": "Maths",
+    "creative_writing": "Creative writing",
+    "instructions": "Instructions",
+    "hard": "Hard prompts",
+    "general": "General",
+    "unclassified": "Unclassified (older votes)",
+}
+category = st.session_state.get("lb_category")
 try:
-    board = context.api().leaderboard()
+    board = context.api().leaderboard(category)
 except ApiError as exc:
     st.error(f"The leaderboard cannot be shown right now: {exc}")
     st.stop()
 
+st.selectbox(
+    "Category",
+    [None, *CATEGORY_WORDS],
+    key="lb_category",
+    format_func=lambda name: (
+        "All prompts" if name is None else f"{CATEGORY_WORDS[name]} ({board.categories.get(name, 0)} battles)"
+    ),
+    help="Each prompt is classified as the vote is cast, by rules over its text: code, maths, "
+    "creative writing, instructions (constraints on the answer), hard (long or many-part), general.",
+)
 counted, voided = st.columns(2)
 counted.metric("Arena votes", board.votes)
 voided.metric(
@@ -65,7 +85,9 @@ st.dataframe(
             help="95% interval of the Bradley-Terry rating: the wider of the bootstrap's and the posterior's, so a few votes show wide."
         ),
         "Length-controlled": st.column_config.NumberColumn(
-            format="%.0f", help="Bradley-Terry with the answers' length difference as a covariate."
+            format="%.0f",
+            help="Bradley-Terry with the answers' style as covariates: length, markdown headers, list items "
+            "and bold (lmarena's style control).",
         ),
         "TTFT (ms)": st.column_config.NumberColumn(format="%.0f", help="Median time to the first token."),
         "Tokens/s": st.column_config.NumberColumn(format="%.1f", help="Median decode speed of its answers."),
@@ -78,7 +100,20 @@ if board.version is not None and board.fitted_at is not None:
     st.caption(
         f"Fit #{board.version}, {board.fitted_at:%Y-%m-%d %H:%M} UTC: one fit, shared by every server."
     )
-if board.length_effect is not None:
+STYLE_WORDS = {"length": "Length", "headers": "Markdown headers", "lists": "List items", "bold": "Bold"}
+if board.style_effects:
+    st.caption(
+        "Style control: rating points for an answer with all of the style against one with none "
+        "(positive: voters prefer more). The style-controlled rating takes each out."
+    )
+    st.dataframe(
+        [
+            {"Style": STYLE_WORDS.get(name, name), "Effect (points)": effect}
+            for name, effect in board.style_effects.items()
+        ],
+        hide_index=True,
+    )
+elif board.length_effect is not None:
     st.caption(
         f"Length effect: {board.length_effect:+.0f} rating points for the longest possible answer against "
         "an empty one. The length-controlled rating takes it out."

@@ -135,3 +135,23 @@ def test_search_finds_an_older_conversation_and_pinning_keeps_it_on_top(signed_i
     expect(sidebar.get_by_text("Pinned", exact=True)).to_be_visible()
     expect(page.locator("[class*='st-key-hist_pin_']").filter(has_text="Name a mountain.")).to_have_count(1)
     shot(page, "pinned")
+
+
+def test_editing_a_question_starts_a_branch_and_the_page_moves_between_them(signed_in: Page):
+    page = signed_in
+    ask(page, "Name a colour.")
+    question = main(page).get_by_test_id("stChatMessage").first
+    question.get_by_role("button", name="Edit").click()
+    page.get_by_role("textbox", name="Edited question").fill("Name a fruit.")
+    page.get_by_role("button", name="Send as a new branch").click()
+    expect(main(page).get_by_test_id("stChatMessage").first).to_contain_text("Name a fruit.")
+    # Once answered and saved, the question shows it is the second of two versions.
+    expect(main(page).get_by_text("2/2", exact=True)).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+    page.keyboard.press("Escape")
+    expect(main(page).get_by_test_id("stChatMessage")).to_have_count(2)
+    shot(page, "second-branch")
+    main(page).get_by_role("button", name="‹").click()
+    expect(main(page).get_by_test_id("stChatMessage").first).to_contain_text("Name a colour.")
+    expect(main(page).get_by_text("1/2", exact=True)).to_be_visible()
+    shot(page, "first-branch-kept")

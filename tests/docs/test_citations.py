@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 from tests.servers import ROOT
 
@@ -13,17 +14,18 @@ CITED_PATH = re.compile(
     r"(?<![\w/.-])((?:chatbot|lambdas|streamlit_app|infra|inference|launcher|benchmarks|tests|docs)"
     r"/[\w/.-]*\w\.(?:py|md|txt|toml|yaml|sh|json))\b"
 )
-#: A document named bare (no folder): the project's own documents live in docs/ or at the root.
+#: A document named bare (no folder), such as REFERENCE.md: it must be one of the project's.
 BARE_DOCUMENT = re.compile(r"(?<![\w/.-])([A-Z][A-Z_]+\.md)\b")
 #: Where citations are written (the reference facts themselves describe other projects' files).
 CITING = ("*.py", "*.md", "Makefile", "*Dockerfile", "*.toml", "*.sh", "*.yaml")
 
 
-def tracked_files() -> list[str]:
+def tracked_files(*, with_reference: bool = False) -> list[str]:
     listed = subprocess.run(
         ["git", "ls-files", "--", *CITING], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    return [name for name in listed if name != "docs/REFERENCE.md" and (ROOT / name).is_file()]
+    skipped = set() if with_reference else {"docs/REFERENCE.md"}
+    return [name for name in listed if name not in skipped and (ROOT / name).is_file()]
 
 
 def test_every_cited_project_file_exists():
@@ -36,12 +38,13 @@ def test_every_cited_project_file_exists():
     assert stale == []
 
 
-def test_every_document_named_bare_is_at_the_root_or_in_docs():
+def test_every_document_named_bare_is_one_of_the_projects():
+    documents = {Path(name).name for name in tracked_files(with_reference=True)}
     stale = [
         f"{name}: {cited}"
         for name in tracked_files()
         for cited in BARE_DOCUMENT.findall((ROOT / name).read_text(errors="replace"))
-        if not (ROOT / cited).exists() and not (ROOT / "docs" / cited).exists()
+        if cited not in documents
     ]
     assert stale == []
 

@@ -113,6 +113,11 @@ def test_the_app_client_uses_the_code_flow_back_to_the_app(dev: OfflineRun):
     assert client.inputs["generateSecret"] is True
     assert client.inputs["allowedOauthFlows"] == ["code"]
     assert client.inputs["callbackUrls"] == [f"{dev.outputs['app_url']}/oauth2callback"]
+    # No public password flow: the admin flow needs IAM credentials (infra.smoke's test user).
+    assert sorted(client.inputs["explicitAuthFlows"]) == [
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ]
     domain = one(graph, "aws:cognito/userPoolDomain:UserPoolDomain")
     assert domain.inputs["userPoolId"] == one(graph, "aws:cognito/userPool:UserPool").id
     assert domain.inputs["domain"].startswith("chatbot-dev-")

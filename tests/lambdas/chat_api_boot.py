@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from chatbot.api.local_tokens import local_secret
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.models import registry
 from infra.build import packaging
@@ -138,4 +139,4 @@ def boot_chat_api(
 
 
 def issue_token(user: str, secret: Path) -> str:
-    return auth.LocalTokens(auth.local_secret(secret)).issue(user, ttl_s=600)
+    return auth.LocalTokens(local_secret(secret)).issue(user, ttl_s=600)

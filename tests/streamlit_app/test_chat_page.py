@@ -98,11 +98,16 @@ def test_a_follow_up_continues_the_same_conversation(signed_in, stack):
     assert [role for role, _ in bubbles(app)] == ["user", "assistant", "user", "assistant"]
 
 
-def test_regenerate_asks_the_last_question_again(signed_in):
+def test_regenerate_asks_the_last_question_again_and_keeps_the_first_answer_beside_it(signed_in):
     app = send(signed_in, "Name an animal.")
     app.button(key="chat_regenerate").click().run()
-    assert [role for role, _ in bubbles(app)] == ["user", "assistant", "user", "assistant"]
-    assert bubbles(app)[2][1] == "Name an animal."
+    # The page shows the new version of the question (issue 23: a branch, ‹ 2/2 ›)...
+    assert [role for role, _ in bubbles(app)] == ["user", "assistant"]
+    assert bubbles(app)[0][1] == "Name an animal."
+    # ...and the first answer stays in the conversation, in the branch beside it.
+    first, answer = app.session_state["chat_tree"][:2]
+    assert (first.content, answer.role, answer.reply_to) == ("Name an animal.", "assistant", first.seq)
+    assert answer.content.strip()
 
 
 def test_an_error_from_the_api_shows_in_the_answer_in_words(signed_in):

@@ -110,7 +110,8 @@ def test_in_the_image_every_module_of_the_app_imports(image):
 def boot_every_page(image, stack: UiStack, mode: str, *args: str) -> dict:
     boot = Path(__file__).with_name("boot_pages.py")
     env = {**stack.env(), "CHATBOT_UI_AUTH": mode}
-    result = run_in_image(image, [str(boot), mode, *args], env)
+    # -P: the script's own folder (tests/) stays off sys.path; the app puts its WORKDIR first.
+    result = run_in_image(image, ["-P", str(boot), mode, *args], env)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -175,6 +175,8 @@ def _cognito_unauthenticated(graph: ResourceGraph, _: Context) -> Iterator[tuple
 
 _SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|api_?key|private_?key|credential)")
 _REFERENCE = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):")
+#: Where a function keeps secrets it makes (e.g. CHATBOT_MCP_SECRET_PREFIX): a name path, a reference.
+_PREFIX_REFERENCE = re.compile(r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)+$")
 
 
 def _plain_secrets(env: dict[str, Any]) -> list[str]:
@@ -185,6 +187,7 @@ def _plain_secrets(env: dict[str, Any]) -> list[str]:
         if _SECRET_NAME.search(name)
         and not name.upper().endswith("_ARN")
         and not _REFERENCE.match(str(value))
+        and not (name.upper().endswith("_SECRET_PREFIX") and _PREFIX_REFERENCE.match(str(value)))
     ]
 
 

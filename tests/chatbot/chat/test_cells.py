@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import boto3
@@ -10,10 +11,13 @@ from psycopg2.extras import Json
 
 from chatbot.api.records import AnswerFigures, Vote, utc_now
 from chatbot.chat import ratings
-from chatbot.chat.cells import tally
-from chatbot.chat.leaderboard import _battles
-from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore
+from chatbot.chat.cells import counted_increments, tally
+from chatbot.chat.dynamodb_store import _counter_updates
+from chatbot.chat.leaderboard import _battles, leaderboard_from_counts
+from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore, add_counters
 from chatbot.chat.ratings import LENGTH_STEP, PRIOR, Battles, Fit, _summary, fit_cells
+from chatbot.chat.store import HistoryStore
+from chatbot.chat.style import UNCLASSIFIED
 from chatbot.chat.votes import Votes
 from chatbot.migrations import apply_migrations
 from chatbot.postgres import ConnectionPool, create_database
@@ -124,6 +128,18 @@ def test_large_counts_redrawn_as_normals_give_the_all_poisson_intervals(monkeypa
         assert np.abs(new.upper - old.upper).max() < 3.0
 
 
+def test_past_its_size_the_style_bootstrap_is_drawn_from_its_limit_and_gives_the_same_intervals(
+    monkeypatch,
+):
+    cells = tally(random_votes(3000)).cells()
+    _, refitted = fit_cells(cells)
+    monkeypatch.setattr(ratings, "BOOTSTRAP_MAX_CELLS", 0)  # every table is "large"
+    _, limit = fit_cells(cells)
+    assert np.abs(limit.rating - refitted.rating).max() < 0.01
+    assert np.abs(limit.lower - refitted.lower).max() < 4.0
+    assert np.abs(limit.upper - refitted.upper).max() < 4.0
+
+
 def test_small_counts_are_redrawn_from_their_exact_poisson():
     counts = np.array([0.0, 1.0, 4.0, 9.0])
     drawn = ratings._poisson_redraws(np.random.default_rng(3), counts, 40_000)
@@ -222,3 +238,91 @@ def test_the_live_leaderboard_on_dynamodb_counts_the_votes_of_the_previous_relea
     board = Votes(dynamodb_store, catalog).fresh_leaderboard()
     assert board.votes == tally(votes).counted
     assert board.voided == {"identity_leak": 1, "over_daily_limit": 5}
+
+
+# -- style beyond length, and categories, in the cell key ---------------------------------------
+
+
+def styled_vote(
+    choice: str, models: list[str], *, bold: list[int], category: str = "general", user: str = "u"
+):
+    return Vote(
+        session_id=f"styled-{np.random.default_rng().integers(1 << 60)}",
+        round=1,
+        user_id=user,
+        choice=choice,
+        models=models,
+        anonymous=True,
+        answers=[AnswerFigures(chars=500, bold=b, headers=1, list_items=2 * b) for b in bold],
+        category=category,
+    )
+
+
+def test_a_vote_adds_to_the_cell_of_its_category_and_style_steps():
+    vote = styled_vote("left", ["zeta", "alpha"], bold=[4, 0], category="code")
+    cells = [key for key in counted_increments(vote) if key[0] == "cell"]
+    # Seen from alpha (first by name): alpha lost, with the same length and headers, and no list
+    # items or bold against zeta's: (0 - 8) / 8 and (0 - 4) / 4, each step -1.
+    assert cells == [("cell", "alpha", "zeta", "code", 0, 0, -1, -1, "losses")]
+    half = styled_vote("left", ["zeta", "alpha"], bold=[3, 1])
+    assert [key[4:8] for key in counted_increments(half) if key[0] == "cell"] == [(0, 0, 0, 0)], (
+        "a difference of half rounds to none"
+    )
+
+
+def test_counters_the_previous_release_wrote_are_read_as_unclassified_cells_with_no_markdown(
+    store: HistoryStore,
+):
+    older = {("cell", "m0", "m1", 3, "wins"): 4, ("cell", "m0", "m1", -2, "ties"): 1, ("counted",): 5}
+    if isinstance(store, PostgresHistoryStore):
+        with store._pool.transaction() as conn, conn.cursor() as cur:
+            add_counters(cur, Counter(older))
+    else:
+        store._table.meta.client.transact_write_items(
+            TransactItems=_counter_updates("history", Counter(older))
+        )
+    counts = store.arena_counts()
+    table = counts.cells()
+    assert table.steps.tolist() == [[-2, 0, 0, 0], [3, 0, 0, 0]]
+    assert (table.wins.tolist(), table.ties.tolist()) == ([0, 4], [1, 0])
+    assert counts.categories() == {UNCLASSIFIED: 5}
+    assert leaderboard_from_counts(counts, category=UNCLASSIFIED).votes == 5
+
+
+def test_style_control_takes_out_what_bold_answers_won():
+    rng = np.random.default_rng(5)
+    votes = []
+    for number in range(1500):
+        # Equal models, but "bolder" mostly writes bold and "plain" mostly not; voters prefer the
+        # bolder answer 75% of the time, whoever wrote it.
+        bold = {"bolder": 4 if rng.random() < 0.8 else 0, "plain": 4 if rng.random() < 0.2 else 0}
+        models = ["bolder", "plain"] if rng.random() < 0.5 else ["plain", "bolder"]
+        left, right = bold[models[0]], bold[models[1]]
+        left_won = rng.random() < (0.75 if left > right else 0.25 if left < right else 0.5)
+        choice = "left" if left_won else "right"
+        votes.append(styled_vote(choice, models, bold=[left, right], user=f"user-{number}"))
+    board = leaderboard_from_counts(tally(votes))
+    by_model = {rating.model: rating for rating in board.ratings}
+    raw_gap = by_model["bolder"].bradley_terry - by_model["plain"].bradley_terry
+    style_gap = by_model["bolder"].style_controlled - by_model["plain"].style_controlled
+    assert raw_gap > 60, "unadjusted, bold wins"
+    assert abs(style_gap) < raw_gap / 3, "controlled for style, they are close to equal"
+    assert board.style_effects["bold"] + board.style_effects["lists"] > 50
+    assert set(board.style_effects) == {"length", "headers", "lists", "bold"}
+
+
+def test_a_category_board_ranks_only_its_categorys_prompts():
+    code = [
+        styled_vote("left", ["coder", "poet"], bold=[0, 0], category="code", user=f"c{i}") for i in range(30)
+    ]
+    poems = [
+        styled_vote("right", ["coder", "poet"], bold=[0, 0], category="creative_writing", user=f"p{i}")
+        for i in range(30)
+    ]
+    counts = tally(code + poems)
+    assert counts.categories() == {"code": 30, "creative_writing": 30}
+    coding = leaderboard_from_counts(counts, category="code")
+    writing = leaderboard_from_counts(counts, category="creative_writing")
+    assert [r.model for r in coding.ratings] == ["coder", "poet"]
+    assert [r.model for r in writing.ratings] == ["poet", "coder"]
+    assert (coding.category, sum(r.wins for r in coding.ratings)) == ("code", 30)

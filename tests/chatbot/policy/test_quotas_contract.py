@@ -167,7 +167,7 @@ def test_an_api_keys_own_limits_apply_on_top_of_its_users(quotas: QuotaStore):
     held = quotas.admit("jo", model="m", prompt_tokens=10, max_new_tokens=500, key_id="k1")
     assert held.max_new_tokens == 90
     quotas.settle(held, 10, 90)
-    with pytest.raises(QuotaExceededError, match="this API key's"):
+    with pytest.raises(QuotaExceededError, match="of this API key.s 100 tokens"):
         quotas.admit("jo", model="m", prompt_tokens=1, max_new_tokens=1, key_id="k1")
     assert quotas.admit("jo", model="m", prompt_tokens=1, max_new_tokens=1).max_new_tokens == 1, (
         "the user's own budget still had room"
