@@ -8,7 +8,7 @@
   again until it gets it (its vote may have come after the other's read of the counters).
 - A reader right after its own vote waits for that vote's refit, up to `wait_for_votes_s`,
   then gets the stored fit.
-- In AWS a schedule also refits (infra/arena_refit.py), so a quiet arena converges too.
+- In AWS a schedule also refits (infra/components/arena_refit.py), so a quiet arena converges too.
 - Before any fit is stored, the first reader fits (under the lease, and stores it); if another
   instance is fitting, it fits for itself meanwhile rather than wait.
 """

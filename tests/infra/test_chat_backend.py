@@ -7,9 +7,9 @@ import json
 
 from chatbot.chat import dynamodb_store
 from chatbot.models import registry
-from infra.chat_backend import WEB_ADAPTER_ENV
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
+from infra.components.chat_backend import WEB_ADAPTER_ENV
 from lambdas.chat_api.settings import ChatApiSettings
 from lambdas.document_indexer.settings import IndexerSettings
 from tests.infra.support import allowed, one, stack_config

@@ -8,9 +8,9 @@ import pytest
 
 from chatbot.errors import ConfigError
 from chatbot.postgres import RDS_CA_BUNDLE
-from infra.migration import CHAT_API_ROLE, INDEXER_ROLE
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks.offline_stack import offline_run
+from infra.components.migration import CHAT_API_ROLE, INDEXER_ROLE
 from tests.infra.support import allowed, one, stack_config
 
 RDS = "aws:rds/instance:Instance"
