@@ -363,7 +363,16 @@ def parse_counters(text: str | bytes, n: np.ndarray) -> ArenaCounts:
     # Each key's head (all before its tail's first comma), coded once per distinct head: the
     # code of a head is the row it first appears in, made dense after.
     first_row: dict[bytes, int] = {}
-    head_slices = map(slice, starts.tolist(), np.where(valid, head_ends, starts).tolist())
+    head_ends = np.where(valid, head_ends, starts)
+    # Batch by batch: a Python int per key, all at once, was tens of MB.
+    head_slices = itertools.chain.from_iterable(
+        map(
+            slice,
+            starts[first : first + _PARSE_BATCH].tolist(),
+            head_ends[first : first + _PARSE_BATCH].tolist(),
+        )
+        for first in range(0, rows, _PARSE_BATCH)
+    )
     heads = map(operator.getitem, itertools.repeat(data), head_slices)
     seen = np.fromiter(map(first_row.setdefault, heads, itertools.count()), dtype=np.int64, count=rows)
     _, dense = np.unique(seen, return_inverse=True)
