@@ -26,6 +26,8 @@ from chatbot.errors import BodyTooLargeError, ChatbotError
 #: Room for a multipart upload's envelope (boundaries, headers, the workspace field) around the file.
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
 UPLOAD_PATH = "/documents"
+#: Files attached to a chat turn (issue 23): their own limit, with the same room for the form.
+ATTACHMENT_PATH = "/attachments"
 
 
 class BodyTimeoutError(ChatbotError):
@@ -49,10 +51,14 @@ class BodyRules:
     read_timeout_s: float
     #: The longest time a whole body may take.
     body_timeout_s: float
+    #: The largest attached file (None: as max_body_bytes).
+    max_attachment_bytes: int | None = None
 
     def limit_for(self, scope: Scope) -> int:
         if scope["path"] == UPLOAD_PATH and self.max_upload_bytes is not None:
             return self.max_upload_bytes + UPLOAD_ENVELOPE_BYTES
+        if scope["path"] == ATTACHMENT_PATH and self.max_attachment_bytes is not None:
+            return self.max_attachment_bytes + UPLOAD_ENVELOPE_BYTES
         return self.max_body_bytes
 
 
