@@ -29,6 +29,7 @@ from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import HistoryStore
+from chatbot.chat.transfer import to_markdown
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.events import SourcesEvent
 from chatbot.retrieval.errors import NotTextError
@@ -211,3 +212,39 @@ def test_messages_stored_before_attachments_read_with_none(make_service):
     messages = service.get_conversation("alice", events[0].session_id).messages
     assert [m.attachments for m in messages] == [[], []]
     assert Message.model_validate({"role": "user", "content": "Hi"}).attachments == []
+
+
+# -- export and import -------------------------------------------------------------------
+
+
+def test_export_and_import_keep_the_references_and_the_same_user_keeps_the_files(
+    make_service, attachments: Attachments
+):
+    service, scripts = make_service()
+    ref = attachments.upload("alice", "plan.txt", b"The code word is HELIOTROPE.")
+    first = list(service.chat("alice", ChatRequest(model=SMOL, message="Read.", attachments=[ref.id])))
+    exported = service.export_conversations("alice", first[0].session_id)
+    assert "HELIOTROPE" not in exported.model_dump_json(), "an export carries references, not the text"
+    assert "Attached: plan.txt (text/plain, 28 bytes)" in to_markdown(exported)
+    service.delete_session("alice", first[0].session_id)
+
+    assert service.import_conversations("alice", exported).imported == 1
+    [copy] = service.list_sessions("alice").sessions
+    assert service.get_conversation("alice", copy.id).messages[0].attachments == [ref]
+    later = list(service.chat("alice", ChatRequest(session_id=copy.id, model=SMOL, message="Again?")))
+    assert "HELIOTROPE" in prompt_of(scripts)
+    assert sources_of(later) == ["plan.txt"]
+
+
+def test_an_imported_reference_never_reaches_someone_elses_file(make_service, attachments: Attachments):
+    service, scripts = make_service()
+    ref = attachments.upload("alice", "plan.txt", b"The code word is HELIOTROPE.")
+    first = list(service.chat("alice", ChatRequest(model=SMOL, message="Read.", attachments=[ref.id])))
+    exported = service.export_conversations("alice", first[0].session_id)
+
+    assert service.import_conversations("carol", exported).imported == 1
+    [copy] = service.list_sessions("carol").sessions
+    assert service.get_conversation("carol", copy.id).messages[0].attachments == [ref], "the chip stays"
+    list(service.chat("carol", ChatRequest(session_id=copy.id, model=SMOL, message="Code word?")))
+    assert "HELIOTROPE" not in prompt_of(scripts)
+    assert "not available here" in prompt_of(scripts)
