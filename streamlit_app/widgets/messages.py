@@ -35,6 +35,8 @@ def answer_body(message: Shown) -> None:
     # answer_markdown: no image loads and every link shows where it goes (formatting.py says why).
     if message.content:
         st.markdown(answer_markdown(message.content))
+    if message.role == "user" and message.attachments:
+        attachment_chips(message)
     elif message.role == "assistant" and message.status not in ("error", "warming_up"):
         st.caption("(no text)")
     if message.error and message.status == "warming_up":
@@ -63,6 +65,13 @@ def copy_box(text: str, key: str) -> None:
     with st.popover("Copy", icon=":material/content_copy:", key=key):
         st.caption("The answer as markdown; the button at the top right of the box copies it.")
         st.code(text, language="markdown", wrap_lines=True)
+
+
+def attachment_chips(message: Shown) -> None:
+    """The question's files as chips: each name escaped (someone's file name is untrusted text)."""
+    with st.container(horizontal=True, key=f"attachments_{message.seq or 'new'}_{id(message)}"):
+        for ref in message.attachments:
+            st.badge(as_plain_text(ref.name), icon=":material/attach_file:", color="gray")
 
 
 def chat_bubble(message: Shown) -> None:
