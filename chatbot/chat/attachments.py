@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from chatbot.api.attachments import AttachmentRef
+from chatbot.chat.pipeline import Generation
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.models.adapters import estimate_tokens, format_context
 from chatbot.models.endpoints import Endpoint
@@ -36,6 +37,20 @@ from chatbot.retrieval.errors import UnsupportedFormatError
 from chatbot.retrieval.extraction import CONTENT_TYPES, content_type_for, extract_text
 
 FOLDER = "attachments"
+#: Images a model with `images: true` takes (Converse's formats), by extension, and the bytes
+#: each starts with: a file whose bytes are not what its name says is refused.
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+_IMAGE_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
 #: Where an attachment's source is shown from (Source.workspace): not a documents workspace.
 ATTACHMENT_WORKSPACE = "attachment"
 
@@ -136,6 +151,16 @@ class Attached:
 
     ref: AttachmentRef
     text: str
+    #: An image's bytes (None for a text file).
+    image: bytes | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return is_image(self.ref)
+
+    def image_block(self) -> dict[str, Any]:
+        """The image as a chat message carries it to Converse (chatbot/models/bedrock.py)."""
+        return {"format": self.ref.content_type.removeprefix("image/"), "bytes": self.image or b""}
 
     def passage(self) -> str:
         """The file's text as a prompt passage: named, and marked as the user's file (the
@@ -171,18 +196,27 @@ class Attachments:
         cannot be read is refused here, with the reason, and nothing is kept)."""
         name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "attachment"
         self.check_size(name, len(data))
+        image_type = IMAGE_TYPES.get(Path(name).suffix.lower())
+        if image_type is not None:
+            return self._keep(user_id, name, data, image_type, _checked_image(name, data, image_type))
         try:
             content_type = content_type_for(name)
         except UnsupportedFormatError:
-            kinds = ", ".join(sorted(CONTENT_TYPES))
+            kinds = ", ".join(sorted([*CONTENT_TYPES, *IMAGE_TYPES]))
             raise UnsupportedAttachmentError(
                 f"{name!r} cannot be attached: its kind of file is not read here. Attach one of: {kinds}."
             ) from None
         text = extract_text(name, data).text  # DocumentError (422) for an unreadable file
+        return self._keep(user_id, name, data, content_type, text)
+
+    def _keep(
+        self, user_id: str, name: str, data: bytes, content_type: str, text: str | None
+    ) -> AttachmentRef:
         ref = AttachmentRef(id=uuid.uuid4().hex, name=name[:255], content_type=content_type, size=len(data))
         prefix = _prefix(user_id, ref.id)
         self.blobs.put(f"{prefix}/file", data, content_type)
-        self.blobs.put(f"{prefix}/text", text.encode(), "text/plain; charset=utf-8")
+        if text is not None:
+            self.blobs.put(f"{prefix}/text", text.encode(), "text/plain; charset=utf-8")
         # Written last: an attachment exists once its metadata does.
         self.blobs.put(f"{prefix}/meta.json", ref.model_dump_json().encode(), "application/json")
         return ref
@@ -198,6 +232,8 @@ class Attachments:
     def load(self, user_id: str, ref: AttachmentRef) -> Attached:
         """The file's text; a file whose blobs are gone (an import from elsewhere) reads as a
         note saying so, so that the conversation still goes on."""
+        if is_image(ref):
+            return Attached(ref, "", self.blobs.get(f"{_prefix(user_id, ref.id)}/file"))
         text = self.blobs.get(f"{_prefix(user_id, ref.id)}/text")
         if text is None:
             return Attached(ref, "(This file's content is not available here.)")
@@ -210,11 +246,56 @@ class Attachments:
         return [self.load(user_id, self.get(user_id, attachment_id)) for attachment_id in ids]
 
 
+def is_image(ref: AttachmentRef) -> bool:
+    return ref.content_type.startswith("image/")
+
+
+def _checked_image(name: str, data: bytes, content_type: str) -> None:
+    """None (an image has no text), once its bytes are checked to be the image its name says."""
+    if content_type == "image/webp":
+        matches = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    else:
+        matches = data.startswith(_IMAGE_MAGIC[content_type])
+    if not matches:
+        raise UnsupportedAttachmentError(
+            f"{name!r} is named as {content_type.removeprefix('image/').upper()} but is not one. "
+            "Attach the image itself, saved as PNG, JPEG, GIF or WebP."
+        )
+    return None
+
+
+def with_images(generation: Generation, files: Sequence[Attached]) -> Generation:
+    """The generation with the question's images on its last message (a messages prompt), and its
+    first call made again with them; the endpoint refuses them for a model without images."""
+    images = [f.image_block() for f in files if f.is_image]
+    prompt = generation.prompt.prompt
+    if not images:
+        return generation
+    if isinstance(prompt, str):
+        generation.endpoint.spec.check_takes_images()
+        raise InvalidRequestError(
+            f"{generation.endpoint.spec.name} takes a text prompt: it cannot see images."
+        )
+    messages: list[dict[str, Any]] = [dict(message) for message in prompt]
+    messages[-1]["images"] = images
+    close = getattr(generation.events, "close", None)
+    if close is not None:
+        close()
+    generation.prompt = generation.prompt.model_copy(update={"prompt": messages})
+    generation.events = generation.endpoint.stream(messages, generation.params, mode=generation.mode)
+    return generation
+
+
 def check_fits(
     endpoint: Endpoint, overrides: dict[str, Any], message: str, files: Sequence[Attached]
 ) -> None:
     """Raise `AttachmentsDoNotFitError` when the question's own files, with the message and the
     answer's tokens, do not fit the model's context window even with no history: by how much."""
+    if not files:
+        return
+    if any(f.is_image for f in files):
+        endpoint.spec.check_takes_images()  # 422 before any call
+    files = [f for f in files if not f.is_image]
     if not files:
         return
     params = endpoint.spec.resolve_parameters(overrides)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from chatbot.api.records import Lane, Message, Session, title_from, utc_now
 from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat import arena, branches
-from chatbot.chat.attachments import Attached, Attachments, check_fits
+from chatbot.chat.attachments import Attached, Attachments, check_fits, with_images
 from chatbot.chat.destinations import SessionAnswer
 from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline, PromptContext
 from chatbot.chat.stop import LocalGenerations, check_own_lane
@@ -90,7 +90,9 @@ class TurnRunner:
         files = self._attached(user_id, request, message)
         history, parent, path = self._branch(user_id, session, request)
         context = self._with_files(user_id, files, self._retrieve(user_id, message, request), path)
-        generation = self._prepare(None, request.model, history, message, context, request)
+        generation = with_images(
+            self._prepare(None, request.model, history, message, context, request), files
+        )
         if toolbox is not None:
             generation = toolbox.around(generation, cancelled)
         grant = self.pipeline.admit(user_id, [generation], admissions)
@@ -242,11 +244,12 @@ class TurnRunner:
         files, newest first: the adapter drops passages from the end, so the oldest go first."""
         if self.attachments is None:
             return retrieved
+        files = [f for f in files if not f.is_image]  # images travel as image blocks (with_images)
         seen = {f.ref.id for f in files}
         earlier: list[Attached] = []
         for message in reversed(path):
             for ref in message.attachments if message.role == "user" else ():
-                if ref.id not in seen:
+                if ref.id not in seen and not ref.content_type.startswith("image/"):
                     seen.add(ref.id)
                     earlier.append(self.attachments.load(user_id, ref))
         if not files and not earlier:

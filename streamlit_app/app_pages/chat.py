@@ -14,8 +14,23 @@ from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, 
 from streamlit_app.widgets.tool_picker import tool_picker
 
 api = context.api()
-#: The kinds of file a message may attach (chatbot/retrieval/extraction.py reads them).
-ATTACHMENT_TYPES = ["txt", "text", "md", "markdown", "html", "htm", "pdf", "docx"]
+#: The kinds of file a message may attach: text the API reads out of them, and images (for
+#: models that take them; chatbot/chat/attachments.py).
+ATTACHMENT_TYPES = [
+    "txt",
+    "text",
+    "md",
+    "markdown",
+    "html",
+    "htm",
+    "pdf",
+    "docx",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "webp",
+]
 
 if (opened := history.take_open_request()) is not None:
     if opened.kind != "chat":

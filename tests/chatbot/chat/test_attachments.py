@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from chatbot.api.records import Message
@@ -30,12 +31,15 @@ from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.service import ChatService, ServiceLimits
 from chatbot.chat.store import HistoryStore
 from chatbot.chat.transfer import to_markdown
+from chatbot.errors import ParameterError
+from chatbot.models.bedrock import BedrockEndpoint
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.events import SourcesEvent
 from chatbot.retrieval.errors import NotTextError
 from tests.scripted_endpoint import Scripts
 
 SMOL = "smollm2-135m"  # a 2048-token window; 256 new tokens by default
+BEDROCK = "smollm2-135m-bedrock"  # the same model through Converse: a messages prompt
 LIMIT = 64 * 1024
 
 
@@ -248,3 +252,61 @@ def test_an_imported_reference_never_reaches_someone_elses_file(make_service, at
     list(service.chat("carol", ChatRequest(session_id=copy.id, model=SMOL, message="Code word?")))
     assert "HELIOTROPE" not in prompt_of(scripts)
     assert "not available here" in prompt_of(scripts)
+
+
+# -- images ------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def test_an_image_is_kept_as_an_image_and_a_file_posing_as_one_is_refused(attachments: Attachments):
+    ref = attachments.upload("alice", "cat.png", PNG)
+    assert (ref.content_type, ref.size) == ("image/png", len(PNG))
+    assert attachments.load("alice", ref).image == PNG
+    with pytest.raises(UnsupportedAttachmentError, match="not one"):
+        attachments.upload("alice", "fake.png", b"just text")
+
+
+def test_an_image_for_a_model_that_takes_none_is_a_422_before_any_call(
+    make_service, attachments: Attachments, store: HistoryStore
+):
+    service, scripts = make_service()
+    ref = attachments.upload("alice", "cat.png", PNG)
+    with pytest.raises(ParameterError, match="does not take images") as refused:
+        service.chat("alice", ChatRequest(model=SMOL, message="What is this?", attachments=[ref.id]))
+    assert refused.value.http_status == 422
+    assert SMOL not in scripts.endpoints or not scripts.endpoints[SMOL].calls
+    assert store.list_sessions("alice", limit=5).sessions == []
+
+
+def test_an_image_reaches_a_model_that_takes_images_as_a_converse_image_block(
+    catalog: ModelCatalog, store: HistoryStore, attachments: Attachments
+):
+    seeing = [spec.model_copy(update={"images": True}) if spec.name == BEDROCK else spec for spec in catalog]
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    sent: list[dict] = []
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse", lambda params, **_: sent.append(params)
+    )
+    service = ChatService(
+        ModelCatalog(seeing), lambda spec: BedrockEndpoint(spec, client), store, attachments=attachments
+    )
+    ref = attachments.upload("alice", "cat.png", PNG)
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "A cat."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 20, "outputTokens": 3, "totalTokens": 23},
+        "metrics": {"latencyMs": 10},
+    }
+    with Stubber(client) as stubber:  # checks the request against Bedrock's service model
+        stubber.add_response("converse", answer)
+        request = ChatRequest(model=BEDROCK, message="What is this?", attachments=[ref.id], streaming=False)
+        events = list(service.chat("alice", request))
+    [params] = sent
+    assert params["messages"][-1]["content"] == [
+        {"image": {"format": "png", "source": {"bytes": PNG}}},
+        {"text": "What is this?"},
+    ]
+    saved = service.get_conversation("alice", events[0].session_id).messages
+    assert saved[0].attachments == [ref]
+    assert saved[1].content == "A cat."
