@@ -265,9 +265,13 @@ def _checked_image(name: str, data: bytes, content_type: str) -> None:
 
 
 def with_images(generation: Generation, files: Sequence[Attached]) -> Generation:
-    """The generation with the question's images on its last message (a messages prompt), and its
-    first call made again with them; the endpoint refuses them for a model without images."""
-    images = [f.image_block() for f in files if f.is_image]
+    """The generation with the question's attached images (see with_image_blocks)."""
+    return with_image_blocks(generation, [f.image_block() for f in files if f.is_image])
+
+
+def with_image_blocks(generation: Generation, images: Sequence[dict[str, Any]]) -> Generation:
+    """The generation with these images on its last message (a messages prompt), and its first
+    call made again with them; the endpoint refuses them for a model without images."""
     prompt = generation.prompt.prompt
     if not images:
         return generation
@@ -277,7 +281,7 @@ def with_images(generation: Generation, files: Sequence[Attached]) -> Generation
             f"{generation.endpoint.spec.name} takes a text prompt: it cannot see images."
         )
     messages: list[dict[str, Any]] = [dict(message) for message in prompt]
-    messages[-1]["images"] = images
+    messages[-1]["images"] = list(images)
     close = getattr(generation.events, "close", None)
     if close is not None:
         close()
