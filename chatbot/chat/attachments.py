@@ -35,8 +35,9 @@ from chatbot.models.endpoints import Endpoint
 from chatbot.models.events import Source
 from chatbot.retrieval.errors import UnsupportedFormatError
 from chatbot.retrieval.extraction import CONTENT_TYPES, content_type_for, extract_text
+from chatbot.retrieval.object_keys import ATTACHMENTS_FOLDER
 
-FOLDER = "attachments"
+FOLDER = ATTACHMENTS_FOLDER
 #: Images a model with `images: true` takes (Converse's formats), by extension, and the bytes
 #: each starts with: a file whose bytes are not what its name says is refused.
 IMAGE_TYPES = {

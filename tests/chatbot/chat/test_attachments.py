@@ -36,6 +36,7 @@ from chatbot.models.bedrock import BedrockEndpoint
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.events import SourcesEvent
 from chatbot.retrieval.errors import NotTextError
+from chatbot.retrieval.object_keys import KeyLayoutError, owner_of
 from tests.scripted_endpoint import Scripts
 
 SMOL = "smollm2-135m"  # a 2048-token window; 256 new tokens by default
@@ -310,3 +311,16 @@ def test_an_image_reaches_a_model_that_takes_images_as_a_converse_image_block(
     saved = service.get_conversation("alice", events[0].session_id).messages
     assert saved[0].attachments == [ref]
     assert saved[1].content == "A cat."
+
+
+def test_in_the_documents_bucket_attachments_sit_outside_the_documents_layout(tmp_path: Path):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="documents")
+        Attachments(S3Blobs(s3, "documents"), max_bytes=LIMIT).upload("alice", "plan.txt", b"A plan.")
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket="documents")["Contents"]]
+    assert sorted(key.rsplit("/", 1)[-1] for key in keys) == ["file", "meta.json", "text"]
+    assert all(key.startswith("attachments/alice/") for key in keys), "under the user's own prefix"
+    for key in keys:  # the bucket's indexer skips them: they are not documents to search
+        with pytest.raises(KeyLayoutError):
+            owner_of(key)
