@@ -35,10 +35,10 @@ def answer_body(message: Shown) -> None:
     # answer_markdown: no image loads and every link shows where it goes (formatting.py says why).
     if message.content:
         st.markdown(answer_markdown(message.content))
-    if message.role == "user" and message.attachments:
-        attachment_chips(message)
     elif message.role == "assistant" and message.status not in ("error", "warming_up"):
         st.caption("(no text)")
+    if message.role == "user" and message.attachments:
+        attachment_chips(message)
     if message.error and message.status == "warming_up":
         # The API's words: "<model> is warming up ... about N minutes. Try again then".
         st.warning(message.error, icon=":material/hourglass_top:")
@@ -51,6 +51,9 @@ def answer_body(message: Shown) -> None:
         if message.sources:
             with st.expander(f"Sources ({len(message.sources)})", icon=":material/description:"):
                 for source in message.sources:
+                    if source.workspace == "attachment":  # a file attached to the question
+                        st.markdown(f"- {as_plain_text(source.document_name)} (attached file)")
+                        continue
                     # Who put it there: a shared document is someone else's words (issue 18.5).
                     owner = f", uploaded by {as_plain_text(source.uploaded_by)}" if source.uploaded_by else ""
                     where = " (shared)" if source.workspace and source.workspace != "private" else ""
