@@ -101,7 +101,13 @@ def send_edit(text: str, seq: int) -> None:
         tools,
         tool_choice,
         edit_of=seq,
+        attachments=files_of(seq),
     )
+
+
+def files_of(seq: int | None) -> list:
+    """The files of the question `seq` shown: an edited or regenerated question keeps them."""
+    return next((list(m.attachments) for m in chat_flow.messages() if m.seq == seq and m.role == "user"), [])
 
 
 if branch_error := st.session_state.pop("chat_branch_error", None):
@@ -134,7 +140,10 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         on_click=chat_flow.start_turn,
         args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents, search_shared),
         # A new version of the last question: its earlier answer stays, in the branch beside it.
-        kwargs={"edit_of": next((m.seq for m in reversed(shown) if m.role == "user"), None)},
+        kwargs={
+            "edit_of": (last_question := next((m.seq for m in reversed(shown) if m.role == "user"), None)),
+            "attachments": files_of(last_question),
+        },
     )
 
 # Files for the next message: uploaded when it is sent, then the picker starts empty again.
