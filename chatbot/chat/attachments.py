@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from chatbot.api.attachments import AttachmentRef
-from chatbot.chat.pipeline import Generation
+from chatbot.chat.pipeline import Generation, PromptContext
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.models.adapters import estimate_tokens, format_context
 from chatbot.models.endpoints import Endpoint
@@ -54,6 +54,8 @@ _IMAGE_MAGIC = {
 }
 #: Where an attachment's source is shown from (Source.workspace): not a documents workspace.
 ATTACHMENT_WORKSPACE = "attachment"
+#: An earlier file the answer did not see: the window was full (listed with the sources, as a note).
+LEFT_OUT_WORKSPACE = "attachment-left-out"
 
 
 class AttachmentNotFoundError(ChatbotError):
@@ -289,6 +291,17 @@ def with_image_blocks(generation: Generation, images: Sequence[dict[str, Any]]) 
     generation.prompt = generation.prompt.model_copy(update={"prompt": messages})
     generation.events = generation.endpoint.stream(messages, generation.params, mode=generation.mode)
     return generation
+
+
+def left_out_files(context: PromptContext, generation: Generation) -> list[Source]:
+    """Notes for the sources: the earlier files the prompt left out to fit the window (the
+    adapter drops passages from the end, so those past the ones kept)."""
+    dropped = context.sources[len(generation.sources) :]
+    return [
+        source.model_copy(update={"workspace": LEFT_OUT_WORKSPACE, "score": 0.0})
+        for source in dropped
+        if source.workspace == ATTACHMENT_WORKSPACE
+    ]
 
 
 def check_fits(

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from chatbot.api.records import Lane, Message, Session, title_from, utc_now
 from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat import arena, branches
-from chatbot.chat.attachments import Attached, Attachments, check_fits, with_images
+from chatbot.chat.attachments import Attached, Attachments, check_fits, left_out_files, with_images
 from chatbot.chat.destinations import SessionAnswer
 from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline, PromptContext
 from chatbot.chat.stop import LocalGenerations, check_own_lane
@@ -93,6 +93,7 @@ class TurnRunner:
         generation = with_images(
             self._prepare(None, request.model, history, message, context, request), files
         )
+        generation.sources += left_out_files(context, generation)  # the answer's notes say which
         if toolbox is not None:
             generation = toolbox.around(generation, cancelled)
         grant = self.pipeline.admit(user_id, [generation], admissions)

@@ -54,6 +54,12 @@ def answer_body(message: Shown) -> None:
                     if source.workspace == "attachment":  # a file attached to the question
                         st.markdown(f"- {as_plain_text(source.document_name)} (attached file)")
                         continue
+                    if source.workspace == "attachment-left-out":
+                        st.markdown(
+                            f"- {as_plain_text(source.document_name)} (attached earlier, left out: "
+                            "it no longer fits the model's context window)"
+                        )
+                        continue
                     # Who put it there: a shared document is someone else's words (issue 18.5).
                     owner = f", uploaded by {as_plain_text(source.uploaded_by)}" if source.uploaded_by else ""
                     where = " (shared)" if source.workspace and source.workspace != "private" else ""

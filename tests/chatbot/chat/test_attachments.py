@@ -133,7 +133,12 @@ def test_the_oldest_files_are_left_out_first_when_the_window_is_short(make_servi
     prompt = prompt_of(scripts)
     assert "NEWFILE" in prompt
     assert "OLDFILE" not in prompt
-    assert sources_of(later) == ["new.txt"], "the sources say which files the answer saw"
+    assert [
+        (s.document_name, s.workspace) for e in later if isinstance(e, SourcesEvent) for s in e.sources
+    ] == [
+        ("new.txt", "attachment"),
+        ("old.txt", "attachment-left-out"),
+    ], "the sources say which files the answer saw, and which it did not"
 
 
 # -- refused before any call ---------------------------------------------------------------
