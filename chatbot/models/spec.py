@@ -89,6 +89,9 @@ class ModelSpec(BaseModel):
     #: Whether the model takes tools (OpenAI `tools`, Converse `toolConfig`); a request with tools
     #: for a model without them is refused with a message that says which models take them.
     tools: bool = False
+    #: Whether the model takes images (Converse image blocks; issue 23): an image attached for a
+    #: model without them is refused (422) before any call.
+    images: bool = False
     deployment: AnyDeployment
 
     @property
@@ -146,6 +149,15 @@ class ModelSpec(BaseModel):
             raise ParameterError(
                 f"{self.name} does not take tools. Send the request without tools, or pick a model "
                 "whose catalog entry says tools: true."
+            )
+
+    def check_takes_images(self) -> None:
+        """Raise a ParameterError, before any call, when a request brings images to a model
+        whose catalog entry does not say `images: true`."""
+        if not self.images:
+            raise ParameterError(
+                f"{self.name} does not take images. Send the question without the image, or pick a "
+                "model whose catalog entry says images: true."
             )
 
     def resolve_parameters(self, overrides: dict[str, Any] | None = None) -> GenerationParams:

@@ -310,4 +310,8 @@ class ChatBackend(pulumi.ComponentResource):
                     [pulumi.Output.concat(arn, f"/{top}/*") for top in object_keys.TOP_FOLDERS],
                 )
             )
+            # Files attached to chat turns (chatbot/chat/attachments.py): written and read back
+            # by the API under their own folder, which the indexer skips.
+            attachments = pulumi.Output.concat(arn, f"/{object_keys.ATTACHMENTS_FOLDER}/*")
+            statements.append(allow(["s3:PutObject", "s3:GetObject"], [attachments]))
         return policy_document(statements)

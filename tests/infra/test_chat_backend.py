@@ -144,9 +144,15 @@ def test_larger_files_go_straight_to_the_documents_bucket_under_its_document_fol
     assert settings.documents_bucket == dev.outputs["documents_bucket"]
     # The form is presigned with the API's role: what the role may put is all a form can.
     grants = allowed(dev.graph, one(dev.graph, "aws:iam/role:Role", "chat-role"))
-    assert grants["s3:PutObject"] == {f"{bucket.arn}/private/*", f"{bucket.arn}/shared/*"}
+    assert grants["s3:PutObject"] == {
+        f"{bucket.arn}/private/*",
+        f"{bucket.arn}/shared/*",
+        f"{bucket.arn}/attachments/*",  # files attached to chat turns (issue 23)
+    }
+    assert grants["s3:GetObject"] == {f"{bucket.arn}/attachments/*"}, "read back: attachments only"
     assert {action for action, resources in grants.items() if any(bucket.arn in r for r in resources)} == {
-        "s3:PutObject"
+        "s3:PutObject",
+        "s3:GetObject",
     }
     indexer = ChatApiSettings.model_fields["max_direct_upload_mb"].default
     assert settings.max_direct_upload_mb == indexer == IndexerSettings().max_document_mb, (
