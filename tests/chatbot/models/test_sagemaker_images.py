@@ -18,9 +18,9 @@ from botocore.parsers import EventStreamJSONParser
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from chatbot.errors import ParameterError
+from chatbot.errors import ChatbotError, ParameterError
 from chatbot.models.endpoints import SageMakerEndpoint
-from chatbot.models.events import TokenEvent
+from chatbot.models.events import ErrorEvent, TokenEvent
 from chatbot.models.spec import ModelSpec
 from inference.eventstream import payload_part
 
@@ -143,3 +143,24 @@ def test_a_text_prompt_endpoint_cannot_claim_images():
     spec = {**VISION, "endpoint_req_config": "tgi", "adapter": None}
     with pytest.raises(ValueError, match="images: true needs an endpoint that takes a chat list"):
         ModelSpec.model_validate(spec)
+
+
+def test_the_local_model_server_refuses_images_in_words(runtime_client):
+    local = {
+        **VISION,
+        "name": "smollm2-135m",
+        "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "endpoint_name": "smollm2-135m",  # claims images only to reach the server: it has none
+        "context_window": 2048,
+        "deployment": {"kind": "cpu-llamacpp", "gguf": "smollm2-135m-instruct-q4_1"},
+    }
+    endpoint = SageMakerEndpoint(ModelSpec.model_validate(local), runtime_client)
+    messages, params = with_image(endpoint, "What is this?")
+    try:
+        events = list(endpoint.stream(messages, params))
+    except ChatbotError as exc:  # refused before the stream: as a typed error
+        message = str(exc)
+    else:
+        [error] = [e for e in events if isinstance(e, ErrorEvent)]
+        message = error.message
+    assert "images are not supported by this server" in message
