@@ -1,6 +1,6 @@
 """How long the chat API function takes from a cold start to its first answer, as Lambda starts it.
 
-The function zip and the layer are built by the project's own packaging (`infra.packaging`, the
+The function zip and the layer are built by the project's own packaging (`infra.build.packaging`, the
 layer for this interpreter as tests/lambdas/test_boot.py builds it) and booted as that test boots
 them (tests/lambdas/chat_api_boot.py): the Web Adapter's start (`exec run.sh`), the layer at /opt
 in a private mount namespace, nothing of .venv on the path, the environment the Pulumi program
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra import packaging
+from infra.build import packaging
 from tests.lambdas import lambda_runtime
 from tests.lambdas.chat_api_boot import (
     chat_api_settings,

@@ -109,8 +109,8 @@ class BodyTooLargeError(ChatbotError):
     code = "body_too_large"
     http_status = 413
 
-    def __init__(self, limit: int):
-        super().__init__(f"The request body is over {limit} bytes. Send less.")
+    def __init__(self, limit: int, why: str = "Send less."):
+        super().__init__(f"The request body is over {limit} bytes. {why}")
 
 
 class ModelWarmingUpError(ModelCallError):

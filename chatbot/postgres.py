@@ -17,7 +17,7 @@ Tests use `temporary_server()` for one throwaway server per session and
 Aurora Serverless v2 at 0 ACU pauses when idle and takes about 15 s (30 s after a long pause) to
 resume on the first connection. A pool with `wake_wait_s` keeps trying to connect, with backoff,
 for that long, then raises `DatabaseWakingError` (503 with Retry-After). Nothing connects at
-start-up where `migrations` is `deploy`: the deploy runs them once (infra/vector_store.py).
+start-up where `migrations` is `deploy`: the deploy runs them once (infra/components/vector_store.py).
 
 In AWS each function signs in as its own role (`grant_function_role`: rows, never the schema),
 made by that migration with the master secret, and checks the server's certificate against the
@@ -112,7 +112,7 @@ class DatabaseSettings(EnvSettings):
         return (self.migrations or ("deploy" if self.secret_arn else "startup")) == "startup"
 
 
-#: Where a Lambda layer puts the RDS certificate authorities (infra/packaging.py: layers mount at /opt).
+#: Where a Lambda layer puts the RDS certificate authorities (infra/build/packaging.py: layers mount at /opt).
 RDS_CA_BUNDLE = Path("/opt/rds-ca/global-bundle.pem")
 
 #: How long a function in AWS waits for a paused Aurora cluster to resume before it answers 503.

@@ -1,5 +1,5 @@
 """The price table of model hosting: the one source for the stack's cost estimate
-(infra/pricing.py) and for the leaderboard's $ per 1,000 output tokens (chatbot/chat/costs.py).
+(infra/checks/pricing.py) and for the leaderboard's $ per 1,000 output tokens (chatbot/chat/costs.py).
 
 It lives in the core library because the chat API's Lambda carries `chatbot/` but not `infra/`.
 On-demand list prices in USD for one region, copied by hand from AWS's public price pages: an

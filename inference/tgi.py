@@ -67,6 +67,7 @@ class TGIRequest(BaseModel):
 
 
 def parse_request(body: bytes) -> TGIRequest:
+    _refuse_images(body)
     try:
         return TGIRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -75,6 +76,27 @@ def parse_request(body: bytes) -> TGIRequest:
         if first["type"] == "json_invalid":
             raise TGIValidationError(f"Failed to parse the request body as JSON: {first['msg']}") from None
         raise TGIValidationError(f"Input validation error: `{where}`: {first['msg']}") from None
+
+
+def _refuse_images(body: bytes) -> None:
+    """A chat list with image content parts (TGI's Messages API, as a vision model's endpoint
+    takes them) is refused in words: no local model sees images, and the plain `inputs: Field
+    required` would not say why."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return  # parse_request says what is wrong with it
+    messages = request.get("messages") if isinstance(request, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "image_url" for part in content
+        ):
+            raise TGIValidationError(
+                "Input validation error: images are not supported by this server: no local model "
+                "takes images. Send the question without the image, or pick a model deployed "
+                "with a vision container."
+            )
 
 
 def check_length(input_tokens: int, max_new_tokens: int, context_window: int) -> None:

@@ -17,11 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import ModelCatalog, parse_model_specs
+from chatbot.models.deployment import CpuLlamaCppDeployment, CustomScriptDeployment, EmbeddingsDeployment
 from chatbot.models.spec import ModelSpec
 from chatbot.policy.limits import LimitsConfig
 
 NAMESPACE = "chatbot"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+#: The kinds that can serve the semantic search's embeddings.
+EMBEDDINGS_KINDS = (EmbeddingsDeployment, CustomScriptDeployment, CpuLlamaCppDeployment)
 
 
 class _Section(BaseModel):
@@ -61,7 +66,7 @@ class ChatApiConfig(_Section):
 
 class SemanticSearchConfig(_Section):
     enabled: bool = False
-    #: The embeddings model (task: embedding; kind custom-script or cpu-llamacpp).
+    #: The embeddings model (task: embedding; kind embeddings, custom-script or cpu-llamacpp).
     embeddings: ModelSpec | None = None
     db_instance_class: str = "db.t4g.micro"
     db_allocated_storage_gb: int = Field(20, ge=20)
@@ -96,8 +101,10 @@ class SemanticSearchConfig(_Section):
         if self.embeddings is not None:
             if self.embeddings.task != "embedding":
                 raise ValueError("embeddings.task must be 'embedding'")
-            if self.embeddings.deployment.kind not in ("custom-script", "cpu-llamacpp"):
-                raise ValueError("embeddings.deployment.kind must be custom-script or cpu-llamacpp")
+            if not isinstance(self.embeddings.deployment, EMBEDDINGS_KINDS):
+                raise ValueError(
+                    "embeddings.deployment.kind must be embeddings, custom-script or cpu-llamacpp"
+                )
         return self
 
 
@@ -160,7 +167,7 @@ class StackConfig(_Section):
     #: The most this stack may cost per month at idle (USD, the plan's estimate); the
     #: cost-within-budget rule fails a stack over it. None: no budget.
     budget_usd_month: float | None = Field(None, gt=0)
-    #: Where alarms and the budget alert go (infra/monitoring.py).
+    #: Where alarms and the budget alert go (infra/components/monitoring.py).
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     #: Default limits per role (`user` is everyone, `admin`, or any Cognito group), e.g.
     #: `{"user": {"tokens_per_day": 200000, "usd_per_month": 20}}`; administrators change them

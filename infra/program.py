@@ -1,7 +1,7 @@
 """The whole stack, composed from the components; `__main__.py` and the offline plan both call it.
 
 What `pulumi up` runs imports nothing of the offline tooling (mocks, security rules, plan):
-infra/offline_stack.py builds this same program under mocks for the plan and the tests."""
+infra/checks/offline_stack.py builds this same program under mocks for the plan and the tests."""
 
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ import pulumi
 
 from chatbot.errors import ConfigError
 from chatbot.models.catalog import load_catalog
+from chatbot.models.deployment import BedrockDeployment, CpuLlamaCppDeployment
 from chatbot.models.spec import ModelSpec
-from infra import regional
-from infra.arena_refit import ArenaRefit, ArenaRefitArgs
-from infra.bedrock import BedrockModel, BedrockModelId
-from infra.chat_backend import ChatBackend, ChatBackendArgs
+from infra.build.inference_image import InferenceImage, InferenceImageArgs
+from infra.build.packaging import lambda_code
+from infra.components import regional
+from infra.components.arena_refit import ArenaRefit, ArenaRefitArgs
+from infra.components.chat_backend import ChatBackend, ChatBackendArgs
+from infra.components.gateway_edge import GatewayEdge, GatewayEdgeArgs
+from infra.components.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
+from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.network import INTERFACE_SERVICES, Network, NetworkArgs
+from infra.components.vector_store import VectorStore, VectorStoreArgs
+from infra.components.web_edge import WebEdge, WebEdgeArgs
+from infra.components.web_service import WebService, WebServiceArgs
 from infra.config import PROJECT_ROOT, StackConfig, parse_stack_config, read_region
-from infra.gateway_edge import GatewayEdge, GatewayEdgeArgs
-from infra.inference_image import InferenceImage, InferenceImageArgs
-from infra.llm import LargeLanguageModel, LargeLanguageModelArgs, VolumeKey, needs_volume_key
-from infra.monitoring import Monitoring, MonitoringArgs
-from infra.network import INTERFACE_SERVICES, Network, NetworkArgs
-from infra.packaging import lambda_code
-from infra.vector_store import VectorStore, VectorStoreArgs
-from infra.web_edge import WebEdge, WebEdgeArgs
-from infra.web_service import WebService, WebServiceArgs
+from infra.models import Site, kind_of
+from infra.models.bedrock import BedrockModel
 
 PROJECT = "chatbot"
 
@@ -59,51 +61,20 @@ def check_deployable(
             raise ConfigError(
                 f"{source}: model {spec.name!r}: endpoint_name: {deployed!r} is over SageMaker's 63 characters"
             )
-        where = f"{source}: model {spec.name!r}: deployment"
-        deployment = spec.deployment
-        if deployment.kind == "bedrock":
-            try:
-                BedrockModelId.parse(deployment.model_id or "").check_source_region(region)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}.model_id: {exc}") from None
-        if deployment.kind == "package" and region not in deployment.model_package_arns:
-            raise ConfigError(
-                f"{where}.model_package_arns: no ARN for {region} (model packages are regional)"
-            )
-        if deployment.kind == "custom-script" and not (root / (deployment.code_dir or "")).is_dir():
-            raise ConfigError(f"{where}.code_dir: folder {deployment.code_dir!r} not found under {root}")
-        if deployment.kind == "container":
-            _check_image(deployment.image or "", deployment.image_version, region, where)
-        if deployment.kind == "cpu-llamacpp":
-            # The inference image bakes models.yaml in and serves models from it by name.
-            packaged = served.get(spec.name)
-            if packaged is None or packaged.deployment.gguf != deployment.gguf:
-                raise ConfigError(
-                    f"{where}.gguf: cpu-llamacpp models are served from the image's models.yaml; "
-                    f"add {spec.name!r} with gguf {deployment.gguf!r} there (it has {', '.join(served)})"
-                )
-
-
-def _check_image(image: str, version: str | None, region: str, where: str) -> None:
-    if image in regional.IMAGE_FAMILIES:
-        try:
-            regional.image_uri(image, region, version)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    elif ".dkr.ecr." not in image:
-        raise ConfigError(
-            f"{where}.image: use one of {sorted(regional.IMAGE_FAMILIES)} or a full ECR image URI"
+        site = Site(
+            region=region, root=root, where=f"{source}: model {spec.name!r}: deployment", served=served
         )
+        kind_of(spec.deployment).check(spec, site)
 
 
 def interface_endpoints(config: StackConfig) -> dict[str, str]:
     """The interface endpoints this stack's code calls (service -> why): no more, since each costs
     about $7.30 a month per AZ."""
-    kinds = {spec.deployment.kind for spec in config.all_models()}
+    deployments = [spec.deployment for spec in config.all_models()]
     needed = {"secretsmanager"}  # the web tasks' auth secret; the database's secret
-    if "bedrock" in kinds:
+    if any(isinstance(deployment, BedrockDeployment) for deployment in deployments):
         needed.add("bedrock-runtime")
-    if kinds - {"bedrock"}:
+    if any(deployment.on_sagemaker for deployment in deployments):
         needed.add("sagemaker.runtime")
     return {service: why for service, why in INTERFACE_SERVICES.items() if service in needed}
 
@@ -137,16 +108,12 @@ def build_stack(
         "network",
         NetworkArgs(
             region=region,
-            cidr_block=config.network.cidr_block,
-            nat_gateways=config.network.nat_gateways,
-            nat_instance_type=config.network.nat_instance_type,
-            flow_log_retention_days=config.network.flow_log_retention_days,
+            config=config.network,
             interface_endpoints=interface_endpoints(config),
-            interface_endpoint_azs=config.network.interface_endpoint_azs,
         ),
     )
     inference_image = None
-    if any(spec.deployment.kind == "cpu-llamacpp" for spec in config.all_models()):
+    if any(isinstance(spec.deployment, CpuLlamaCppDeployment) for spec in config.all_models()):
         inference_image = InferenceImage(
             "inference", InferenceImageArgs(project_root=PROJECT_ROOT, force_delete=not protect)
         )
@@ -156,7 +123,7 @@ def build_stack(
         volume_key_arn = VolumeKey("sagemaker-volumes").arn
 
     def model(spec: ModelSpec) -> LargeLanguageModel | BedrockModel:
-        if spec.deployment.kind == "bedrock":
+        if not spec.deployment.on_sagemaker:
             return BedrockModel(spec)  # Bedrock serves it: no endpoint resource
         return LargeLanguageModel(
             f"llm-{sagemaker_safe(spec.name)}",
@@ -183,18 +150,10 @@ def build_stack(
                 stack=stack,
                 project_root=PROJECT_ROOT,
                 network=network,
-                embeddings=search.embeddings,
+                config=search,
                 embeddings_endpoint_name=endpoint_name(search.embeddings, stack),
                 indexer_code=indexer_code,
                 inference_image=inference_image,
-                db_instance_class=search.db_instance_class,
-                db_allocated_storage_gb=search.db_allocated_storage_gb,
-                db_backup_retention_days=search.db_backup_retention_days,
-                db_engine_version=search.db_engine_version,
-                db_engine=search.db_engine,
-                db_min_acu=search.db_min_acu,
-                db_max_acu=search.db_max_acu,
-                db_auto_pause_s=search.db_auto_pause_s,
                 deletion_protection=protect,
                 aws_profile=profile,
                 log_retention_days=config.chat_api.log_retention_days,
@@ -209,14 +168,7 @@ def build_stack(
             region=region,
             stack=stack,
             network=network,
-            mfa=config.web.mfa,
-            allow_self_signup=config.web.allow_self_signup,
-            rate_limit_per_5min=config.web.rate_limit_per_5min,
-            gateway_rate_limit_per_5min=config.web.gateway_rate_limit_per_5min
-            if config.web.gateway
-            else None,
-            domain_name=config.web.domain_name,
-            certificate_arn=config.web.certificate_arn,
+            config=config.web,
             deletion_protection=protect,
             aws_profile=profile,
         ),
@@ -232,10 +184,7 @@ def build_stack(
             models=endpoints,
             database=vector_store.database if vector_store else None,
             documents_bucket=vector_store.documents if vector_store else None,
-            reserved_concurrency=config.chat_api.reserved_concurrency,
-            timeout_s=config.chat_api.timeout_s,
-            memory_mb=config.chat_api.memory_mb,
-            log_retention_days=config.chat_api.log_retention_days,
+            config=config.chat_api,
             deletion_protection=protect,
             user_pool_id=edge.user_pool_id,
             user_pool_client_id=edge.user_pool_client_id,
@@ -253,8 +202,7 @@ def build_stack(
                 function_name=backend.function_name,
                 function_url=backend.function_url,
                 web_acl_arn=edge.web_acl_arn,
-                domain_name=config.web.gateway_domain_name,
-                certificate_arn=config.web.certificate_arn if config.web.gateway_domain_name else None,
+                config=config.web,
                 log_retention_days=config.chat_api.log_retention_days,
                 aws_profile=profile,
             ),
@@ -270,11 +218,7 @@ def build_stack(
             chat_function_arn=backend.function_arn,
             chat_function_url=backend.function_url,
             gateway_url=gateway.url if gateway else None,
-            cpu=config.web.cpu,
-            memory_mb=config.web.memory_mb,
-            min_tasks=config.web.min_tasks,
-            max_tasks=config.web.max_tasks,
-            architecture=config.web.architecture,
+            config=config.web,
             deletion_protection=protect,
             log_retention_days=config.chat_api.log_retention_days,
         ),
@@ -285,8 +229,7 @@ def build_stack(
             stack=stack,
             chat_function_name=backend.function_name,
             budget_usd_month=config.budget_usd_month,
-            email=config.alerts.email,
-            sns_topic_arn=config.alerts.sns_topic_arn,
+            alerts=config.alerts,
             indexer_function_name=vector_store.indexer_function_name if vector_store else None,
             dead_letter_queue_name=vector_store.dead_letter_queue_name if vector_store else None,
             database_metric=vector_store.database_metric if vector_store else None,

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chatbot.api.api_keys import CreatedKey, KeyInfo
+from chatbot.api.attachments import AttachmentRef
 from chatbot.api.catalog import Limits, ModelInfo
 from chatbot.api.documents import DirectUpload, DocumentInfo, RetrievedChunk, UploadLine
 from chatbot.api.leaderboard import Leaderboard
@@ -132,6 +133,10 @@ class ChatApi:
 
     def documents(self) -> list[DocumentInfo]:
         return [_parse(DocumentInfo, item) for item in self._json("GET", "/documents")]
+
+    def attach(self, filename: str, data: bytes) -> AttachmentRef:
+        """POST /attachments: one file for the next chat message (its id goes in the request)."""
+        return _parse(AttachmentRef, self._json("POST", "/attachments", files={"file": (filename, data)}))
 
     def upload(self, filename: str, data: bytes, workspace: str = "private") -> Iterator[UploadLine]:
         """POST /documents: progress updates, then the stored document (or an error line)."""

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from chatbot.api import branches
+from chatbot.api.attachments import AttachmentRef
 from chatbot.api.records import Message
 from chatbot.api.requests import ChatRequest
 from streamlit_app.api import ApiError, ChatApi
@@ -70,6 +71,7 @@ def start_turn(
     tools: list[str] | None = None,
     tool_choice: str = "auto",
     edit_of: int | None = None,
+    attachments: list[AttachmentRef] | None = None,
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search. `edit_of`: the seq
@@ -92,9 +94,10 @@ def start_turn(
         tool_choice=tool_choice,
         edit_of=edit_of if session_id() else None,
         parent=parent,
+        attachments=[ref.id for ref in attachments or []],
     )
     turn = LiveTurn(prompt)
-    messages().append(Shown(role="user", content=prompt))
+    messages().append(Shown(role="user", content=prompt, attachments=list(attachments or [])))
     turn.start(lambda: api.chat(request), api.stop)
     st.session_state[KEY_LIVE] = turn
 

@@ -4,7 +4,7 @@
   provider's end_session_endpoint with `post_logout_redirect_uri` only. Cognito's /logout needs
   `client_id` and `logout_uri` (one of the app client's sign-out URLs) and otherwise shows an
   error page (streamlit#14601). `logout` wraps Streamlit's route and sends Cognito's parameters,
-  with the app's root as `logout_uri` (infra/cognito.py registers it); it also revokes the
+  with the app's root as `logout_uri` (infra/components/cognito.py registers it); it also revokes the
   refresh token, which Cognito's /logout leaves valid.
 - Stay signed in. Cognito's ID token lives an hour, and Streamlit neither refreshes it nor keeps
   the refresh token. `callback` wraps Streamlit's /oauth2callback and keeps the refresh token in

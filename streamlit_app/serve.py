@@ -19,7 +19,7 @@ from streamlit_app.settings import UiSettings
 APP = Path(__file__).resolve().parent / "asgi.py"
 
 #: secrets.toml's [auth] keys and the variables they come from: the app's settings model names
-#: them once (streamlit_app/settings.py); the Pulumi program writes them (infra/web_service.py).
+#: them once (streamlit_app/settings.py); the Pulumi program writes them (infra/components/web_service.py).
 AUTH_FROM_ENV = {
     key: UiSettings.variable(f"auth_{key}")
     for key in ("redirect_uri", "client_id", "client_secret", "server_metadata_url", "cookie_secret")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chatbot.api.answer import Answer
+from chatbot.api.attachments import AttachmentRef
 from chatbot.api.records import Message
 from chatbot.api.tools import ToolStepView
 from chatbot.models.events import Metrics, Source, Usage
@@ -29,6 +30,8 @@ class Shown:
     #: Assistant messages: the seq of the prompt they answer (votes name rounds by it).
     reply_to: int | None = None
     seq: int | None = None
+    #: Questions: the files attached to them (shown as chips under the question).
+    attachments: list[AttachmentRef] = field(default_factory=list)
 
     @classmethod
     def from_stored(cls, message: Message) -> Shown:
@@ -45,6 +48,7 @@ class Shown:
             tool_steps=[ToolStepView.model_validate(step.model_dump()) for step in message.tool_steps],
             reply_to=message.reply_to,
             seq=message.seq,
+            attachments=list(message.attachments),
         )
 
     @classmethod

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 #: prompt is classified); "unclassified": votes of releases that did not classify.
 Category = Literal["code", "maths", "creative_writing", "instructions", "hard", "general", "unclassified"]
 
-#: The schedule's payload (infra/arena_refit.py).
+#: The schedule's payload (infra/components/arena_refit.py).
 REFIT_EVENT = {"source": "chatbot.arena", "action": "refit"}
 
 

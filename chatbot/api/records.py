@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chatbot.api.attachments import AttachmentRef
 from chatbot.api.requests import VoteChoice
 from chatbot.api.tool_specs import ToolStep
 from chatbot.models.events import Metrics, Source, Usage
@@ -101,6 +102,9 @@ class Message(_Record):
     #: message before it, as for every message stored before branches (issue 23; read by
     #: chatbot/api/branches.py).
     parent: int | None = None
+    #: Chat questions: the files attached to them, by reference (issue 23; the bytes and their
+    #: text live in the blob store). Empty in messages stored before attachments.
+    attachments: list[AttachmentRef] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utc_now)
 
 

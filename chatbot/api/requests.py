@@ -4,9 +4,11 @@ takes."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chatbot.api.attachments import ATTACHMENT_ID_PATTERN, MAX_ATTACHMENTS_PER_TURN
 
 #: Two lanes: left, right, tie or both_bad. More lanes: best (with best_lane) or all_bad.
 VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
@@ -41,6 +43,12 @@ class ChatRequest(_Request):
     #: The seq of the message this one follows (the branch the page shows); the newest branch
     #: when omitted. Not with edit_of.
     parent: int | None = Field(None, ge=1)
+    #: Files attached to this question (ids from POST /attachments, the caller's own): their
+    #: text goes into the prompt, delimited as untrusted, and stays for later turns while the
+    #: context window allows (issue 23).
+    attachments: list[Annotated[str, StringConstraints(pattern=ATTACHMENT_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS_PER_TURN
+    )
 
 
 class CompareRequest(_Request):

@@ -15,8 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.api.attachments import ImageInput
 from chatbot.chat.admission import ApiKeyMetering
 from chatbot.chat.api_keys import ApiKey
+from chatbot.chat.attachments import with_image_blocks
 from chatbot.chat.destinations import GatewayAnswer
 from chatbot.chat.pipeline import Admission, Job, Pipeline, PromptContext
 from chatbot.chat.store import HistoryStore
@@ -42,6 +44,8 @@ class CompletionRequest(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     #: Save the exchange as a conversation in the user's history.
     save: bool = False
+    #: Images with the last message, for a model that takes images (issue 23).
+    images: list[ImageInput] = Field(default_factory=list)
 
 
 def split_conversation(messages: Sequence[CompletionMessage]) -> tuple[str | None, list[Turn], str]:
@@ -87,15 +91,19 @@ class Completions:
             raise MessageTooLongError(
                 f"The last message has {len(message)} characters; the limit is {self._max_message_chars}."
             )
+        endpoint = self._endpoint_for(request.model)
+        if request.images:
+            endpoint.spec.check_takes_images()  # a 400 before any call
         # Streamed from the model even when the caller wants the answer whole: a caller who goes
         # away can then stop the decoding (a blocking call runs to its end whoever waits for it).
         generation = self._pipeline.prepare(
-            self._endpoint_for(request.model),
+            endpoint,
             request.parameters,
             history,
             message,
             PromptContext(system=system),
         )
+        generation = with_image_blocks(generation, [image.block() for image in request.images])
         if key is not None:
             admissions = (*admissions, ApiKeyMetering(self._store, key))
         grant = self._pipeline.admit(user_id, [generation], admissions)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.models.deployment import BedrockDeployment
 from chatbot.models.spec import ModelSpec
 from chatbot.pricing import BEDROCK_OUTPUT_PER_1K_TOKENS, PRICES_AS_OF, PRICES_REGION, SAGEMAKER_HOURLY
 
@@ -35,7 +36,7 @@ def model_cost(spec: ModelSpec | None, hosting: Hosting, tokens_per_s: float | N
     if spec is None:
         return ModelCost(usd_per_1k_output_tokens=None, basis="unknown", note="not in the model catalog")
     deployment = spec.deployment
-    bedrock_id = getattr(deployment, "model_id", None) if deployment.kind == "bedrock" else None
+    bedrock_id = deployment.model_id if isinstance(deployment, BedrockDeployment) else None
     if bedrock_id is not None:
         price = BEDROCK_OUTPUT_PER_1K_TOKENS.get(
             bedrock_id.split(".", 1)[-1] if _profiled(bedrock_id) else bedrock_id

@@ -53,7 +53,7 @@ from chatbot.chat.dynamodb_fits import DynamoDBArenaFits
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
 
-#: The table layout; the Pulumi program creates the same (infra/chat_backend.py).
+#: The table layout; the Pulumi program creates the same (infra/components/chat_backend.py).
 TABLE_SCHEMA: dict[str, Any] = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     "AttributeDefinitions": [
@@ -73,7 +73,7 @@ TABLE_SCHEMA: dict[str, Any] = {
 }
 
 #: Every DynamoDB call this store makes, on the table and its index: the Pulumi program grants
-#: exactly these (infra/chat_backend.py). BatchWriteItem: deleting a conversation's messages.
+#: exactly these (infra/components/chat_backend.py). BatchWriteItem: deleting a conversation's messages.
 #: TransactWriteItems (the API-key cap) needs no action of its own: IAM checks each write in it.
 IAM_ACTIONS = (
     "dynamodb:GetItem",

@@ -25,7 +25,15 @@ from chatbot.api.leaderboard import PROVISIONAL_UNDER_VOTES, Leaderboard, PairRe
 from chatbot.api.records import Vote
 from chatbot.chat.cells import ArenaCounts, lane_outcomes, tally, vote_battles
 from chatbot.chat.costs import ModelCost
-from chatbot.chat.ratings import ELO_BASE, ELO_SCALE, Battles, CellTable, fit_cells, votes_to_separate
+from chatbot.chat.ratings import (
+    ELO_BASE,
+    ELO_SCALE,
+    Battles,
+    CellTable,
+    fit_cells,
+    unique_pairs,
+    votes_to_separate,
+)
 from chatbot.chat.style import STYLE_FEATURES
 from chatbot.chat.vote_rules import VoteRules, void_reasons
 
@@ -144,10 +152,19 @@ def with_retired(board: Leaderboard, catalog: Iterable[str]) -> Leaderboard:
 
 def _results(table: CellTable) -> np.ndarray:
     """Per model: its wins, losses and ties over every cell."""
-    results = np.zeros((len(table.models), 3))
-    np.add.at(results, table.first, np.stack([table.wins, table.losses, table.ties], axis=1))
-    np.add.at(results, table.second, np.stack([table.losses, table.wins, table.ties], axis=1))
-    return results
+    m = len(table.models)
+
+    def per_model(of_first: np.ndarray, of_second: np.ndarray) -> np.ndarray:
+        return np.bincount(table.first, of_first, m) + np.bincount(table.second, of_second, m)
+
+    return np.stack(
+        [
+            per_model(table.wins, table.losses),
+            per_model(table.losses, table.wins),
+            per_model(table.ties, table.ties),
+        ],
+        axis=1,
+    )
 
 
 def _battles(votes: Sequence[Vote]) -> Battles:
@@ -165,20 +182,17 @@ def _battles(votes: Sequence[Vote]) -> Battles:
 
 
 def _pairs(table: CellTable) -> list[PairRecord]:
-    tally: dict[tuple[int, int], np.ndarray] = {}
-    for first, second, wins, losses, ties in zip(
-        table.first, table.second, table.wins, table.losses, table.ties, strict=True
-    ):
-        tally.setdefault((int(first), int(second)), np.zeros(3))[:] += (wins, losses, ties)
+    pairs, pair_of = unique_pairs(table.first, table.second, len(table.models))
+    sums = [np.bincount(pair_of, n, len(pairs)).tolist() for n in (table.wins, table.losses, table.ties)]
     return [
         PairRecord(
             model_a=table.models[a],
             model_b=table.models[b],
-            a_wins=int(n[0]),
-            b_wins=int(n[1]),
-            ties=int(n[2]),
+            a_wins=int(wins),
+            b_wins=int(losses),
+            ties=int(ties),
         )
-        for (a, b), n in sorted(tally.items())
+        for (a, b), wins, losses, ties in zip(pairs.tolist(), *sums, strict=True)
     ]
 
 

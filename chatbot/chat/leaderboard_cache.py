@@ -8,7 +8,7 @@
   again until it gets it (its vote may have come after the other's read of the counters).
 - A reader right after its own vote waits for that vote's refit, up to `wait_for_votes_s`,
   then gets the stored fit.
-- In AWS a schedule also refits (infra/arena_refit.py), so a quiet arena converges too.
+- In AWS a schedule also refits (infra/components/arena_refit.py), so a quiet arena converges too.
 - Before any fit is stored, the first reader fits (under the lease, and stores it); if another
   instance is fitting, it fits for itself meanwhile rather than wait.
 """
@@ -42,6 +42,7 @@ class SharedLeaderboard:
         fit: Callable[[], Leaderboard],
         *,
         fit_categories: Callable[[], dict[str, Leaderboard]] | None = None,
+        fit_all: Callable[[], tuple[Leaderboard, dict[str, Leaderboard]]] | None = None,
         holder: str | None = None,
         reread_s: float = 2.0,
         wait_for_votes_s: float = 2.0,
@@ -51,6 +52,8 @@ class SharedLeaderboard:
         self._store = store
         self._fit = fit
         self._fit_categories = fit_categories
+        #: Both fits from one read of the counters (what a refit calls, if given).
+        self._fit_all = fit_all
         self.holder = holder or f"refit-{uuid.uuid4().hex[:12]}"
         self._reread_s = reread_s
         self._wait_for_votes_s = wait_for_votes_s
@@ -116,10 +119,13 @@ class SharedLeaderboard:
             version = (previous.version if previous else 0) + 1
             fitted_at = _now()
             stamp = {"version": version, "fitted_at": fitted_at}
-            board = self._fit().model_copy(update=stamp)
+            if self._fit_all is not None:
+                board, boards = self._fit_all()
+            else:
+                board, boards = self._fit(), (self._fit_categories() if self._fit_categories else {})
+            board = board.model_copy(update=stamp)
             by_category = {
-                name: category_board.model_copy(update=stamp)
-                for name, category_board in (self._fit_categories() if self._fit_categories else {}).items()
+                name: category_board.model_copy(update=stamp) for name, category_board in boards.items()
             }
             stored = StoredFit(version=version, fitted_at=fitted_at, board=board, by_category=by_category)
             return stored if self._store.save_fit(stored) else self._store.stored_fit()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbot.api.records import Session, SessionPage
 from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
+from chatbot.chat.attachments import Attachments
 from chatbot.chat.battles import import_battles, read_battles
 from chatbot.chat.chat_store import ChatStore
 from chatbot.chat.completions import Completions
@@ -62,6 +63,7 @@ class ChatService:
         vote_rules: VoteRules | None = None,
         hosting: Hosting = "local",
         pipeline: Pipeline | None = None,
+        attachments: Attachments | None = None,
     ):
         """`hosting`: "local" when the models run on this machine (they cost $0), else "aws".
         `pipeline`: the generation pipeline every answer runs through (policy passes its
@@ -70,7 +72,13 @@ class ChatService:
         self.store = store
         self.sessions = SessionQueries(store)
         self.turns = TurnRunner(
-            catalog, endpoint_factory, store, retriever=retriever, limits=limits, pipeline=pipeline
+            catalog,
+            endpoint_factory,
+            store,
+            retriever=retriever,
+            limits=limits,
+            pipeline=pipeline,
+            attachments=attachments,
         )
         self.votes = Votes(store, catalog, rules=vote_rules, hosting=hosting)
         self.transfer = ConversationTransfer(store, self.sessions)

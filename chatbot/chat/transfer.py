@@ -2,6 +2,12 @@
 JSON again. An import is idempotent (a conversation already there is skipped) and keeps each
 message as it was: its status (complete, stopped, error), usage, metrics, sources and model.
 
+Attached files travel as their references (name, type, size, id), not their bytes or text: an
+import by the same user on the same deployment finds the files again (they stay in the blob
+store under the user's own prefix); anywhere else the question keeps its chips, and a later
+turn's prompt says the file's content is not available. A reference in an imported file can only
+ever reach the importer's own files (chatbot/chat/attachments.py).
+
 Exports show what the user may see: an arena's models stay hidden until its vote.
 
 What an import may not do: make votes count. An imported arena comes in as a compare session
@@ -123,6 +129,11 @@ def _conversation_markdown(conversation: ExportedConversation | Conversation) ->
         lines[-1] += f" · {lanes}"
     for message in conversation.messages:
         lines += ["", _heading(message), "", message.content or "*(no text)*"]
+        if message.attachments:
+            names = ", ".join(
+                f"{ref.name} ({ref.content_type}, {ref.size} bytes)" for ref in message.attachments
+            )
+            lines += ["", f"Attached: {names}"]
         if message.error:
             lines += ["", f"> Error: {message.error}"]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from chatbot.api.records import Lane, Message, Session, title_from, utc_now
 from chatbot.api.requests import ChatRequest, CompareRequest
 from chatbot.chat import arena, branches
+from chatbot.chat.attachments import Attached, Attachments, check_fits, left_out_files, with_images
 from chatbot.chat.destinations import SessionAnswer
 from chatbot.chat.pipeline import Admission, Generation, Job, Pipeline, PromptContext
 from chatbot.chat.stop import LocalGenerations, check_own_lane
@@ -58,8 +59,10 @@ class TurnRunner:
         retriever: Retriever | None = None,
         limits: ServiceLimits | None = None,
         pipeline: Pipeline | None = None,
+        attachments: Attachments | None = None,
     ):
         self.catalog = catalog
+        self.attachments = attachments
         self.store = store
         self.limits = limits or ServiceLimits()
         self.pipeline = pipeline or Pipeline()
@@ -84,9 +87,13 @@ class TurnRunner:
         session = self.store.get_session(user_id, request.session_id) if request.session_id else None
         if session is not None and session.kind != "chat":
             raise InvalidRequestError("This is a compare session: send its messages to /chat.")
-        context = self._retrieve(user_id, message, request)
-        history, parent = self._branch(user_id, session, request)
-        generation = self._prepare(None, request.model, history, message, context, request)
+        files = self._attached(user_id, request, message)
+        history, parent, path = self._branch(user_id, session, request)
+        context = self._with_files(user_id, files, self._retrieve(user_id, message, request), path)
+        generation = with_images(
+            self._prepare(None, request.model, history, message, context, request), files
+        )
+        generation.sources += left_out_files(context, generation)  # the answer's notes say which
         if toolbox is not None:
             generation = toolbox.around(generation, cancelled)
         grant = self.pipeline.admit(user_id, [generation], admissions)
@@ -95,7 +102,9 @@ class TurnRunner:
                 Session(user_id=user_id, title=title_from(message))
             )
             prompt = self.store.append_message(
-                user_id, session.id, Message(role="user", content=message, parent=parent)
+                user_id,
+                session.id,
+                Message(role="user", content=message, parent=parent, attachments=[f.ref for f in files]),
             )
         except BaseException:
             grant.end()
@@ -203,19 +212,55 @@ class TurnRunner:
 
     def _branch(
         self, user_id: str, session: Session | None, request: ChatRequest
-    ) -> tuple[list[Turn], int | None]:
+    ) -> tuple[list[Turn], int | None, list[Message]]:
         """A chat's history is the branch its new question follows, and that branch's last
-        message is the question's parent (edit and branch, chatbot/chat/branches.py)."""
+        message is the question's parent (edit and branch, chatbot/chat/branches.py); the
+        branch's messages come back too (their attachments stay in context)."""
         if session is None:
             if request.edit_of is not None or request.parent is not None:
                 raise InvalidRequestError(
                     "edit_of and parent need the session_id of the chat they point into."
                 )
-            return [], None
+            return [], None, []
         messages = self.store.list_messages(user_id, session.id)
         parent = branches.parent_for(messages, edit_of=request.edit_of, parent=request.parent)
         path = branches.path_to(messages, parent)
-        return [Turn(role=m.role, content=m.content) for m in path if m.content], parent
+        return [Turn(role=m.role, content=m.content) for m in path if m.content], parent, path
+
+    def _attached(self, user_id: str, request: ChatRequest, message: str) -> list[Attached]:
+        """The question's own files, checked to fit the model's window (raises before anything
+        is saved: 404 for an id not the caller's, 422 for files too long for the model)."""
+        if not request.attachments:
+            return []
+        if self.attachments is None:
+            raise InvalidRequestError("Attachments are not set up on this deployment.")
+        files = self.attachments.resolve(user_id, request.attachments)
+        check_fits(self.endpoint(request.model), request.parameters, message, files)
+        return files
+
+    def _with_files(
+        self, user_id: str, files: Sequence[Attached], retrieved: PromptContext, path: Sequence[Message]
+    ) -> PromptContext:
+        """The question's files first, then retrieved passages, then the branch's earlier
+        files, newest first: the adapter drops passages from the end, so the oldest go first."""
+        if self.attachments is None:
+            return retrieved
+        files = [f for f in files if not f.is_image]  # images travel as image blocks (with_images)
+        seen = {f.ref.id for f in files}
+        earlier: list[Attached] = []
+        for message in reversed(path):
+            for ref in message.attachments if message.role == "user" else ():
+                if ref.id not in seen and not ref.content_type.startswith("image/"):
+                    seen.add(ref.id)
+                    earlier.append(self.attachments.load(user_id, ref))
+        if not files and not earlier:
+            return retrieved
+        own = PromptContext(system=retrieved.system).plus(
+            [f.passage() for f in files], [f.source() for f in files]
+        )
+        return own.plus(retrieved.passages, retrieved.sources).plus(
+            [f.passage() for f in earlier], [f.source() for f in earlier]
+        )
 
     def _retrieve(self, user_id: str, message: str, request: ChatRequest | CompareRequest) -> PromptContext:
         if not request.use_documents:

@@ -6,6 +6,7 @@ from chatbot.api.records import AnswerFigures, Lane, Message, Vote, is_imported_
 from chatbot.api.requests import VoteRequest
 from chatbot.api.sessions import VoteResult
 from chatbot.chat import arena
+from chatbot.chat.cells import ArenaCounts
 from chatbot.chat.costs import Hosting, ModelCost, model_cost
 from chatbot.chat.fit_store import StoredFit
 from chatbot.chat.leaderboard import Leaderboard, leaderboard_from_counts, with_retired
@@ -34,7 +35,10 @@ class Votes:
         self.rules = rules or VoteRules()
         self.hosting: Hosting = hosting
         self.board = SharedLeaderboard(
-            store, self.fresh_leaderboard, fit_categories=self.fresh_category_boards
+            store,
+            self.fresh_leaderboard,
+            fit_categories=self.fresh_category_boards,
+            fit_all=self.fresh_boards,
         )
         #: Whether this process has made sure the counters hold the votes of older releases.
         self._backfilled = False
@@ -87,18 +91,27 @@ class Votes:
 
     def fresh_leaderboard(self) -> Leaderboard:
         """A fit of the arena's counters now: one read of the cells, whatever the number of votes."""
-        if not self._backfilled:  # once per process: a marker read once the store is backfilled
-            self.store.backfill_arena_counts()
-            self._backfilled = True
-        return leaderboard_from_counts(self.store.arena_counts(), cost_of=self.cost_of)
+        return leaderboard_from_counts(self._counts(), cost_of=self.cost_of)
 
-    def fresh_category_boards(self) -> dict[str, Leaderboard]:
+    def fresh_category_boards(self, counts: ArenaCounts | None = None) -> dict[str, Leaderboard]:
         """A fit per category of prompts (chatbot/chat/style.py), from one read of the counters."""
-        counts = self.store.arena_counts()
+        if counts is None:
+            counts = self._counts()
         return {
             category: leaderboard_from_counts(counts, cost_of=self.cost_of, category=category)
             for category in counts.categories()
         }
+
+    def fresh_boards(self) -> tuple[Leaderboard, dict[str, Leaderboard]]:
+        """The board of every vote and each category's, from one read of the counters (a refit)."""
+        counts = self._counts()
+        return leaderboard_from_counts(counts, cost_of=self.cost_of), self.fresh_category_boards(counts)
+
+    def _counts(self) -> ArenaCounts:
+        if not self._backfilled:  # once per process: a marker read once the store is backfilled
+            self.store.backfill_arena_counts()
+            self._backfilled = True
+        return self.store.arena_counts()
 
     def cost_of(self, model: str, tokens_per_s: float | None) -> ModelCost:
         spec = self.catalog.get(model) if model in self.catalog.names else None

@@ -95,6 +95,8 @@ class BedrockEndpoint(Endpoint):
         tool_calls); the prompt may hold assistant `tool_calls` and `tool` messages."""
         if tools is not None:
             self.spec.check_takes_tools()
+        if not isinstance(prompt, str) and any(message.get("images") for message in prompt):
+            self.spec.check_takes_images()
         wire = params.wire_values(self.adapter.stop_words())
         request = self.request(prompt, wire, tools)  # raises ParameterError before any call
         source = (
@@ -240,6 +242,12 @@ def _converse_blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]
             result["status"] = "error"
         return "user", [{"toolResult": result}]
     blocks: list[dict[str, Any]] = [{"text": message["content"]}] if message.get("content") else []
+    # Attached images (issue 23): {"format": "png", "bytes": b"..."} each, before the text.
+    images = [
+        {"image": {"format": i["format"], "source": {"bytes": i["bytes"]}}}
+        for i in message.get("images") or []
+    ]
+    blocks = images + blocks
     for call in message.get("tool_calls") or []:
         blocks.append(
             {"toolUse": {"toolUseId": call["id"], "name": call["name"], "input": call["arguments"]}}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 from chatbot.models.request_config import Bound
 
-DeploymentKind = Literal["package", "container", "custom-script", "cpu-llamacpp", "bedrock"]
+DeploymentKind = Literal["package", "tgi", "lmi", "custom-script", "embeddings", "cpu-llamacpp", "bedrock"]
+#: The folder, relative to the project root, of the sentence-embeddings inference script that
+#: kind=embeddings packs by default.
+SENTENCE_EMBEDDINGS_CODE = "runtime/sagemaker/sentence_embeddings"
 #: GenerationParams a Bedrock model may take in Converse's additionalModelRequestFields.
 BedrockRequestField = Literal["top_k", "seed", "repetition_penalty"]
 
@@ -67,10 +70,11 @@ class _Deployment(BaseModel):
     #: False: SageMaker Serverless Inference cannot run this kind.
     serverless_capable: ClassVar[bool] = True
 
-    #: package: a SageMaker model package by ARN; container: a Hugging Face TGI or LMI image;
-    #: custom-script: inference code packaged by CodeBuild; cpu-llamacpp: this project's
-    #: `inference/` image serving a GGUF file on a CPU instance; bedrock: a Bedrock model called
-    #: through the Converse API (no endpoint to deploy).
+    #: package: a SageMaker model package by ARN; tgi / lmi: a Hugging Face TGI or LMI (vLLM)
+    #: image (`container` with `image: tgi|lmi` is the older spelling); custom-script: inference
+    #: code packaged by CodeBuild; embeddings: the same, with this project's sentence-embeddings
+    #: script; cpu-llamacpp: this project's `inference/` image serving a GGUF file on a CPU
+    #: instance; bedrock: a Bedrock model called through the Converse API (no endpoint to deploy).
     kind: DeploymentKind
     #: kind=bedrock: the Bedrock model id or inference-profile id (e.g.
     #: `us.anthropic.claude-3-5-haiku-20241022-v1:0`). Locally: a model the model server serves.
@@ -86,23 +90,24 @@ class _Deployment(BaseModel):
     initial_instance_count: int = Field(1, ge=1)
     #: kind=package: the model package ARN per region (packages are regional).
     model_package_arns: dict[str, str] = Field(default_factory=dict)
-    #: kind=container: "tgi", "lmi" (looked up per region) or a full image URI.
+    #: kind=tgi/lmi: the image family ("tgi", "lmi": looked up per region) or a full image URI
+    #: of a compatible image; custom-script: an image family to run the code on.
     image: str | None = None
-    #: Hugging Face repository for container and custom-script kinds.
+    #: Hugging Face repository for the tgi, lmi, custom-script and embeddings kinds.
     hf_model_id: str | None = None
     #: Environment variables for the container (never secrets).
     env: dict[str, str] = Field(default_factory=dict)
-    #: kind=custom-script: folder with the inference code, relative to the project root.
+    #: kind=custom-script/embeddings: folder with the inference code, relative to the project root.
     code_dir: str | None = None
     #: kind=cpu-llamacpp: a packaged model name known to `inference.model_files` or a path.
     gguf: str | None = None
-    #: kind=container: the image version in the pinned table (infra/regional.py); None = the default.
+    #: kind=tgi/lmi: the image version in the pinned table (infra/components/regional.py); None = the default.
     image_version: str | None = None
     #: Seconds SageMaker waits for the container's /ping to answer after start (large models load slowly).
     startup_health_check_timeout_s: int = Field(600, ge=60, le=3600)
     #: Seconds SageMaker may spend downloading model data onto the instance.
     model_data_download_timeout_s: int = Field(900, ge=60, le=3600)
-    #: kind=custom-script: the packaging build fails the deployment after this many minutes.
+    #: kind=custom-script/embeddings: the packaging build fails the deployment after this many minutes.
     build_timeout_minutes: int = Field(30, ge=5, le=480)
     #: None keeps initial_instance_count instances.
     autoscaling: Autoscaling | None = None
@@ -140,41 +145,89 @@ class _Deployment(BaseModel):
 
 
 class PackageDeployment(_Deployment):
+    """A SageMaker model package (e.g. from AWS Marketplace) by its regional ARN."""
+
     required = ("model_package_arns",)
     serverless_capable = False
     kind: Literal["package"] = "package"
 
 
 class ContainerDeployment(_Deployment):
+    """An AWS-published Hugging Face serving image that downloads hf_model_id at start: the base
+    of the TGI and LMI kinds, which differ in the image and the environment it reads."""
+
     required = ("image", "hf_model_id")
-    kind: Literal["container"] = "container"
+
+
+class TgiDeployment(ContainerDeployment):
+    """Hugging Face Text Generation Inference (or an image of one's own that reads TGI's settings)."""
+
+    kind: Literal["tgi"] = "tgi"
+    image: str | None = "tgi"
+
+
+class LmiDeployment(ContainerDeployment):
+    """Large Model Inference (DJL serving with vLLM), or an image of one's own that reads LMI's settings."""
+
+    kind: Literal["lmi"] = "lmi"
+    image: str | None = "lmi"
 
 
 class CustomScriptDeployment(_Deployment):
+    """Inference code of this project's (code_dir) plus hf_model_id, packed by CodeBuild."""
+
     required = ("code_dir", "hf_model_id")
     kind: Literal["custom-script"] = "custom-script"
 
 
+class EmbeddingsDeployment(_Deployment):
+    """An embeddings model (sentence-transformers) served by this project's sentence-embeddings
+    script, packed by CodeBuild like custom-script."""
+
+    required = ("code_dir", "hf_model_id")
+    kind: Literal["embeddings"] = "embeddings"
+    code_dir: str | None = SENTENCE_EMBEDDINGS_CODE
+
+
 class CpuLlamaCppDeployment(_Deployment):
+    """This project's llama.cpp image (inference/) serving a GGUF file on a CPU instance."""
+
     required = ("gguf",)
     kind: Literal["cpu-llamacpp"] = "cpu-llamacpp"
 
 
 class BedrockDeployment(_Deployment):
+    """A Bedrock model called through the Converse API: nothing to deploy."""
+
     required = ("model_id",)
     on_sagemaker = False
     serverless_capable = False
     kind: Literal["bedrock"] = "bedrock"
 
 
+def _container_as_its_family(fields: Any) -> Any:
+    """`kind: container` is the older spelling of tgi and lmi (stack files and registry items
+    written before they were kinds of their own): the image family says which. An image URI
+    ran with TGI's settings, so it stays tgi. That spelling names its image: none is assumed."""
+    if isinstance(fields, dict) and fields.get("kind") == "container":
+        family = "lmi" if fields.get("image") == "lmi" else "tgi"
+        return {**fields, "kind": family, "image": fields.get("image")}
+    return fields
+
+
 #: A ModelSpec's deployment: one class per kind, picked by `kind`.
 AnyDeployment = Annotated[
-    PackageDeployment
-    | ContainerDeployment
-    | CustomScriptDeployment
-    | CpuLlamaCppDeployment
-    | BedrockDeployment,
-    Field(discriminator="kind"),
+    Annotated[
+        PackageDeployment
+        | TgiDeployment
+        | LmiDeployment
+        | CustomScriptDeployment
+        | EmbeddingsDeployment
+        | CpuLlamaCppDeployment
+        | BedrockDeployment,
+        Field(discriminator="kind"),
+    ],
+    BeforeValidator(_container_as_its_family),
 ]
 _DEPLOYMENTS: TypeAdapter[AnyDeployment] = TypeAdapter(AnyDeployment)
 #: The base of every kind's class, for type hints that take any.

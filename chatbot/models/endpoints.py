@@ -13,6 +13,7 @@ the model server learns to stop decoding.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -146,6 +147,9 @@ class SageMakerEndpoint(Endpoint):
         *,
         mode: StreamingMode | None = None,
     ) -> EventStream:
+        if not isinstance(prompt, str) and any(message.get("images") for message in prompt):
+            self.spec.check_takes_images()  # a 422 before any call
+            prompt = with_content_parts(prompt)
         wire = params.wire_values(self.adapter.stop_words())
         self._config.build_body(prompt, wire, stream=False)  # checks the backend's bounds
         source = {"native": self._native, "batched": self._batched, "none": self._blocking}[
@@ -229,6 +233,25 @@ class SageMakerEndpoint(Endpoint):
             raise ModelCallError(
                 f"Cannot reach the endpoint of {self.spec.name} ({exc}). Is the model server running?"
             ) from exc
+
+
+def with_content_parts(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat list with each message's attached images (`{"format": "png", "bytes": ...}`, as
+    chatbot.chat.attachments puts them) turned into OpenAI-style content parts, the form TGI's
+    Messages API (and the OpenAI-style containers) read: the text, then each image as a data URL."""
+    converted: list[dict[str, Any]] = []
+    for message in messages:
+        images = message.get("images")
+        message = {key: value for key, value in message.items() if key != "images"}
+        if images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": message.get("content") or ""}]
+            for image in images:
+                data = base64.b64encode(image["bytes"]).decode("ascii")
+                url = f"data:image/{image['format']};base64,{data}"
+                parts.append({"type": "image_url", "image_url": {"url": url}})
+            message["content"] = parts
+        converted.append(message)
+    return converted
 
 
 def model_server_restarting(url: str) -> ModelServerRestartingError:

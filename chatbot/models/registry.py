@@ -3,7 +3,7 @@
 One item per model (partition key `model_name`, with `endpoint_name` and
 `endpoint_req_config`), and an item `all-models` whose `names` list the models. Structured
 values are JSON strings: DynamoDB maps would turn every float into a Decimal. The Pulumi
-program writes these items (infra/llm.py); the chat API reads them.
+program writes these items (infra/components/llm.py); the chat API reads them.
 """
 
 from __future__ import annotations

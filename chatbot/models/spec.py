@@ -89,6 +89,10 @@ class ModelSpec(BaseModel):
     #: Whether the model takes tools (OpenAI `tools`, Converse `toolConfig`); a request with tools
     #: for a model without them is refused with a message that says which models take them.
     tools: bool = False
+    #: Whether the model takes images (issue 23): Converse image blocks for Bedrock, OpenAI-style
+    #: content parts for a SageMaker endpoint that takes `messages` (TGI's Messages API); an
+    #: image attached for a model without them is refused (422) before any call.
+    images: bool = False
     deployment: AnyDeployment
 
     @property
@@ -133,6 +137,19 @@ class ModelSpec(BaseModel):
             )
         if self.max_new_tokens_limit >= self.context_window:
             raise ValueError("max_new_tokens_limit must leave room for a prompt in context_window")
+        if (
+            self.images
+            and not isinstance(self.deployment, BedrockDeployment)
+            and self.endpoint_req_config.input_kind != "messages"
+        ):
+            # Images reach a SageMaker model only as OpenAI-style content parts of a chat list
+            # (TGI's Messages API): a text-prompt endpoint has nowhere to put them. Refused here,
+            # at load, so the catalog never offers images to a model that cannot see them.
+            raise ValueError(
+                "images: true needs an endpoint that takes a chat list (TGI's Messages API): "
+                "set endpoint_req_config to 'openai-chat' (or a config that maps 'messages') "
+                "with a chat-messages adapter, or drop images: true"
+            )
         if isinstance(self.deployment, BedrockDeployment) and self.streaming == "batched":
             raise ValueError(
                 "a bedrock model streams natively (converse_stream) or not at all: use native or none"
@@ -146,6 +163,15 @@ class ModelSpec(BaseModel):
             raise ParameterError(
                 f"{self.name} does not take tools. Send the request without tools, or pick a model "
                 "whose catalog entry says tools: true."
+            )
+
+    def check_takes_images(self) -> None:
+        """Raise a ParameterError, before any call, when a request brings images to a model
+        whose catalog entry does not say `images: true`."""
+        if not self.images:
+            raise ParameterError(
+                f"{self.name} does not take images. Send the question without the image, or pick a "
+                "model whose catalog entry says images: true."
             )
 
     def resolve_parameters(self, overrides: dict[str, Any] | None = None) -> GenerationParams:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from chatbot.chat.costs import Hosting
 from chatbot.chat.pipeline import Admission, Generation, Grant, Settled
+from chatbot.models.deployment import BedrockDeployment
 from chatbot.models.spec import ModelSpec
 from chatbot.policy.quotas import QuotaStore, Reservation, TokenPrice
 from chatbot.pricing import BEDROCK_INPUT_PER_1K_TOKENS, BEDROCK_OUTPUT_PER_1K_TOKENS, bedrock_model_key
@@ -27,7 +28,7 @@ def token_price(spec: ModelSpec, hosting: Hosting) -> TokenPrice:
     if hosting == "local":
         return TokenPrice()
     deployment = spec.deployment
-    model_id = getattr(deployment, "model_id", None) if deployment.kind == "bedrock" else None
+    model_id = deployment.model_id if isinstance(deployment, BedrockDeployment) else None
     if model_id is None:
         return TokenPrice()
     key = bedrock_model_key(model_id)

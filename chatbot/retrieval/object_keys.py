@@ -20,6 +20,9 @@ PRIVATE_FOLDER = "private"
 SHARED_FOLDER = "shared"
 #: The folders at the top of the bucket that hold documents.
 TOP_FOLDERS = (PRIVATE_FOLDER, SHARED_FOLDER)
+#: Files attached to chat turns (chatbot/chat/attachments.py): not documents, so outside the
+#: layout, and the indexer skips them.
+ATTACHMENTS_FOLDER = "attachments"
 
 
 @dataclass(frozen=True)

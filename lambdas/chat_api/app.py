@@ -28,7 +28,16 @@ from chatbot.api.sessions import Conversation, ImportResult, VoteResult
 from chatbot.chat.service import BattlesImported
 from chatbot.chat.transfer import ConversationsExport, ExportFormat, to_markdown
 from chatbot.models.events import EventStream, event_to_json_line
-from lambdas.chat_api import api_key_routes, arena_routes, documents, gateway, mcp_routes, quota_routes, users
+from lambdas.chat_api import (
+    api_key_routes,
+    arena_routes,
+    attachment_routes,
+    documents,
+    gateway,
+    mcp_routes,
+    quota_routes,
+    users,
+)
 from lambdas.chat_api.body_limits import BodyLimits, BodyRules
 from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current_user, model_server_answers
 from lambdas.chat_api.everyday_routes import router as everyday_router
@@ -105,6 +114,7 @@ def create_app() -> FastAPI:
             max_upload_bytes=app.state.max_document_bytes,
             read_timeout_s=settings.body_read_timeout_s,
             body_timeout_s=settings.body_timeout_s,
+            max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
         )
         yield
         if state.built("retrieval") and state.retrieval is not None:
@@ -119,6 +129,7 @@ def create_app() -> FastAPI:
     app.include_router(quota_routes.router)
     app.include_router(arena_routes.router)
     app.include_router(mcp_routes.router)
+    app.include_router(attachment_routes.router)
     # Before the routes below: /sessions/search must not be read as /sessions/{session_id}.
     app.include_router(everyday_router)
 

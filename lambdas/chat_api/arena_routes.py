@@ -1,4 +1,4 @@
-"""The arena's scheduled refit (infra/arena_refit.py): EventBridge Scheduler invokes the function
+"""The arena's scheduled refit (infra/components/arena_refit.py): EventBridge Scheduler invokes the function
 with the refit event, and the Lambda Web Adapter passes it here (its pass-through path, /events).
 
 It needs no user: it only refits the stored leaderboard, one refit at a time under the store's

@@ -25,6 +25,22 @@ from chatbot.errors import BodyTooLargeError, ChatbotError
 #: Room for a multipart upload's envelope (boundaries, headers, the workspace field) around the file.
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
 UPLOAD_PATH = "/documents"
+#: The OpenAI-compatible gateway: images travel inside its bodies (issue 23), up to what the
+#: edge function that signs /v1 requests in AWS sees of a body (1 MB, infra/gateway_edge.py).
+#: The same limit applies locally, so a client that works here works in AWS.
+GATEWAY_PREFIX = "/v1/"
+GATEWAY_BODY_BYTES = 1_000_000
+
+
+#: Why the gateway's limit is what it is, said with its 413.
+GATEWAY_LIMIT_WHY = (
+    "That is 1 MB: in AWS, the edge function that carries /v1 requests sees no more of a body. "
+    "Send smaller or fewer images (they travel inside the body, base64-encoded)."
+)
+
+
+#: Files attached to a chat turn (issue 23): their own limit, with the same room for the form.
+ATTACHMENT_PATH = "/attachments"
 
 
 class BodyTimeoutError(ChatbotError):
@@ -48,11 +64,24 @@ class BodyRules:
     read_timeout_s: float
     #: The longest time a whole body may take.
     body_timeout_s: float
+    #: The largest attached file (None: as max_body_bytes).
+    max_attachment_bytes: int | None = None
 
     def limit_for(self, scope: Scope) -> int:
         if scope["path"] == UPLOAD_PATH and self.max_upload_bytes is not None:
             return self.max_upload_bytes + UPLOAD_ENVELOPE_BYTES
+        if scope["path"] == ATTACHMENT_PATH and self.max_attachment_bytes is not None:
+            return self.max_attachment_bytes + UPLOAD_ENVELOPE_BYTES
+        if scope["path"].startswith(GATEWAY_PREFIX):
+            return GATEWAY_BODY_BYTES
         return self.max_body_bytes
+
+
+def too_large(scope: Scope, limit: int) -> BodyTooLargeError:
+    """The refusal of a body over `limit` on this path, saying why the limit is what it is."""
+    if scope["path"].startswith(GATEWAY_PREFIX):
+        return BodyTooLargeError(limit, GATEWAY_LIMIT_WHY)
+    return BodyTooLargeError(limit)
 
 
 class _BodyRefusedError(Exception):
@@ -81,9 +110,9 @@ class BodyLimits:
         limit = rules.limit_for(scope)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await self._render(Request(scope), BodyTooLargeError(limit))(scope, receive, send)
+            await self._render(Request(scope), too_large(scope, limit))(scope, receive, send)
             return
-        body = _CountedBody(receive, limit, rules)
+        body = _CountedBody(receive, limit, rules, too_large(scope, limit))
 
         response_started = False
 
@@ -111,7 +140,8 @@ async def _disconnected() -> Message:
 class _CountedBody:
     """`receive`, counting the body's bytes and timing its parts."""
 
-    def __init__(self, receive: Receive, limit: int, rules: BodyRules):
+    def __init__(self, receive: Receive, limit: int, rules: BodyRules, too_large: ChatbotError):
+        self._too_large = too_large
         self._receive = receive
         self._limit = limit
         self._rules = rules
@@ -136,7 +166,7 @@ class _CountedBody:
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
             if self._received > self._limit:
-                return self._refuse(BodyTooLargeError(self._limit))
+                return self._refuse(self._too_large)
             self._complete = not message.get("more_body", False)
         return message
 

@@ -207,6 +207,8 @@ async def _tool_completion(
     quota: Admission | None,
 ) -> EventStream:
     """A request with tools, or with earlier tool calls and results (chatbot/tools/completions.py)."""
+    if any(m.images for m in body.messages):
+        raise InvalidRequestError("Images and tools cannot go in one request here: send one or the other.")
     try:
         tools = body.tool_request()
     except ValueError as exc:
@@ -234,6 +236,8 @@ async def _completion_events(
     cancelled: threading.Event,
     quota: Admission | None,
 ) -> EventStream:
+    if any(m.images for m in body.messages[:-1]):
+        raise InvalidRequestError("Only the last message may carry images: send earlier ones as text.")
     completion_request = CompletionRequest(
         model=body.model,
         messages=[
@@ -242,6 +246,7 @@ async def _completion_events(
         ],
         parameters=body.parameters(),
         save=body.store,
+        images=body.messages[-1].images,
     )
     return await admitted(
         leases,

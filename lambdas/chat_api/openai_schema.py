@@ -1,7 +1,7 @@
 """OpenAI's chat-completions wire format: what the gateway accepts and answers (pydantic).
 
-Only what this product can honour is accepted; a field it cannot (n > 1, images) is a
-400 that says so, rather than silently ignored. Tools are OpenAI's function tools: `tools`,
+Only what this product can honour is accepted; a field it cannot (n > 1, an image for a model
+without images, an image that is a link rather than a data URL) is a 400 that says so, rather than silently ignored. Tools are OpenAI's function tools: `tools`,
 `tool_choice`, assistant messages with `tool_calls` and `tool` messages; a tool whose parameters
 are not valid JSON Schema is a 400. Fields that change nothing here (user,
 metadata, presence_penalty...) are accepted and ignored, as OpenAI-compatible servers do.
@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chatbot.api.attachments import ImageInput
 from chatbot.api.limits import SEED_MAX
 from chatbot.api.tool_specs import ToolChoice, ToolRequest, ToolSpec
+from chatbot.errors import InvalidRequestError
 from chatbot.models.events import FinishReason, ToolCallEvent
 
 
@@ -26,6 +28,29 @@ class TextPart(BaseModel):
 
     type: Literal["text"]
     text: str
+
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(BaseModel):
+    """An image for a model that takes images (issue 23): a base64 data URL, inside the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+    def image(self) -> ImageInput:
+        """The image; an InvalidRequestError (400) saying what is taken for anything else."""
+        try:
+            return ImageInput.from_data_url(self.image_url.url)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
 
 
 class FunctionCall(BaseModel):
@@ -54,8 +79,8 @@ class ChatMessage(BaseModel):
 
     #: `developer` is OpenAI's newer name for `system`; `tool` carries a tool's result.
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    #: Text, or a list of text parts (images are not supported).
-    content: str | list[TextPart] | None = None
+    #: Text, or a list of parts: text, and images (data URLs) for models that take images.
+    content: str | list[Annotated[TextPart | ImagePart, Field(discriminator="type")]] | None = None
     #: The calls an earlier assistant answer made.
     tool_calls: list[ToolCall] | None = None
     #: On a `tool` message: the call it answers.
@@ -64,8 +89,14 @@ class ChatMessage(BaseModel):
     @property
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(part.text for part in self.content)
+            return "".join(part.text for part in self.content if isinstance(part, TextPart))
         return self.content or ""
+
+    @property
+    def images(self) -> list[ImageInput]:
+        if not isinstance(self.content, list):
+            return []
+        return [part.image() for part in self.content if isinstance(part, ImagePart)]
 
     @model_validator(mode="after")
     def _tool_message_names_its_call(self) -> ChatMessage:

@@ -77,6 +77,9 @@ class ChatApiSettings(EnvSettings):
     documents: bool = env_field(True, "CHATBOT_DOCUMENTS")
     #: The largest document uploaded through the API, in MB.
     max_document_mb: float = env_field(25, "MAX_DOCUMENT_MB", gt=0)
+    #: The largest file attached to a chat turn, in MB (POST /attachments): a function URL's
+    #: request carries about 4 MB of file (issue 23).
+    max_attachment_mb: float = env_field(FUNCTION_URL_UPLOAD_MB, "CHATBOT_MAX_ATTACHMENT_MB", gt=0)
     #: Who may add documents to a shared workspace, which other people's chats search when they
     #: opt in: `admin` (administrators only) or `everyone`. Administrators alone may replace or
     #: delete other people's shared documents either way.

@@ -27,6 +27,7 @@ from lambdas.chat_api.auth import (
 from lambdas.chat_api.settings import ChatApiSettings
 
 if TYPE_CHECKING:
+    from chatbot.chat.attachments import Attachments
     from chatbot.chat.chat_store import ChatStore
     from chatbot.chat.service import ChatService
     from chatbot.models.catalog import ModelCatalog
@@ -150,6 +151,20 @@ def build_retrieval(settings: ChatApiSettings, catalog: ModelCatalog, client: An
     )
 
 
+def build_attachments(settings: ChatApiSettings) -> Attachments:
+    """Files attached to chat turns: in the documents bucket where there is one (under
+    attachments/, which the indexer skips), else in the data directory."""
+    from chatbot.chat.attachments import Attachments, LocalBlobs, S3Blobs
+
+    max_bytes = int(settings.max_attachment_mb * MB)
+    if not settings.documents_bucket:
+        return Attachments(LocalBlobs(settings.database.folder() / "attachments"), max_bytes)
+    import boto3
+
+    s3 = boto3.client("s3", region_name=settings.region, endpoint_url=settings.s3_endpoint_url)
+    return Attachments(S3Blobs(s3, settings.documents_bucket), max_bytes)
+
+
 def build_direct_uploads(settings: ChatApiSettings) -> DirectUploads | None:
     """Presigned uploads to the documents bucket, where there is one and documents are on."""
     if not (settings.documents and settings.documents_bucket):
@@ -180,6 +195,7 @@ def build_service(
         clients.endpoint,
         build_store(settings),
         retriever=retrieval.retriever if retrieval else None,
+        attachments=build_attachments(settings),
         limits=ServiceLimits(max_message_chars=settings.max_message_chars),
         vote_rules=VoteRules(max_votes_per_pair_per_day=settings.max_votes_per_pair_per_day),
         # The local model server runs on this machine: its models cost nothing per token.

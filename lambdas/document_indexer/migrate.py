@@ -1,5 +1,5 @@
 """The deploy's one-shot database migration: the Pulumi program invokes it once per deploy
-(infra/migration.py), with the database's master secret, so that no function migrates at a cold
+(infra/components/migration.py), with the database's master secret, so that no function migrates at a cold
 start (they run with `DB_MIGRATIONS=deploy`, the default in AWS).
 
 It waits up to MIGRATION_WAKE_WAIT_S for a paused Aurora cluster to resume, then creates or

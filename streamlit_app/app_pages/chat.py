@@ -14,6 +14,23 @@ from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, 
 from streamlit_app.widgets.tool_picker import tool_picker
 
 api = context.api()
+#: The kinds of file a message may attach: text the API reads out of them, and images (for
+#: models that take them; chatbot/chat/attachments.py).
+ATTACHMENT_TYPES = [
+    "txt",
+    "text",
+    "md",
+    "markdown",
+    "html",
+    "htm",
+    "pdf",
+    "docx",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "webp",
+]
 
 if (opened := history.take_open_request()) is not None:
     if opened.kind != "chat":
@@ -84,7 +101,13 @@ def send_edit(text: str, seq: int) -> None:
         tools,
         tool_choice,
         edit_of=seq,
+        attachments=files_of(seq),
     )
+
+
+def files_of(seq: int | None) -> list:
+    """The files of the question `seq` shown: an edited or regenerated question keeps them."""
+    return next((list(m.attachments) for m in chat_flow.messages() if m.seq == seq and m.role == "user"), [])
 
 
 if branch_error := st.session_state.pop("chat_branch_error", None):
@@ -117,16 +140,46 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         on_click=chat_flow.start_turn,
         args=(api, chat_flow.last_prompt(), model.name, parameters, streaming, use_documents, search_shared),
         # A new version of the last question: its earlier answer stays, in the branch beside it.
-        kwargs={"edit_of": next((m.seq for m in reversed(shown) if m.role == "user"), None)},
+        kwargs={
+            "edit_of": (last_question := next((m.seq for m in reversed(shown) if m.role == "user"), None)),
+            "attachments": files_of(last_question),
+        },
+    )
+
+# Files for the next message: uploaded when it is sent, then the picker starts empty again.
+uploader_key = f"chat_files_{st.session_state.setdefault('chat_files_round', 0)}"
+with st.sidebar:
+    picked = st.file_uploader(
+        "Attach files to your next message",
+        type=ATTACHMENT_TYPES,
+        accept_multiple_files=True,
+        key=uploader_key,
+        disabled=turn is not None,
+        help="Their text goes into the prompt, for this question and the next ones while they fit.",
     )
 
 prompt = st.chat_input(f"Message {model.name}", key="chat_prompt", disabled=turn is not None)
 if prompt and turn is None:
-    chat_flow.start_turn(
-        api, prompt, model.name, parameters, streaming, use_documents, search_shared, tools, tool_choice
-    )
-    chat_bubble(chat_flow.messages()[-1])
-    turn = chat_flow.live()
+    try:
+        attached = [api.attach(file.name, file.getvalue()) for file in picked or []]
+    except ApiError as exc:
+        st.error(f"A file could not be attached, so nothing was sent: {as_plain_text(str(exc))}")
+    else:
+        st.session_state["chat_files_round"] += 1
+        chat_flow.start_turn(
+            api,
+            prompt,
+            model.name,
+            parameters,
+            streaming,
+            use_documents,
+            search_shared,
+            tools,
+            tool_choice,
+            attachments=attached,
+        )
+        chat_bubble(chat_flow.messages()[-1])
+        turn = chat_flow.live()
 
 if turn is not None:
     with st.chat_message("assistant"), st.container(key="chat_live"):

@@ -37,6 +37,8 @@ def answer_body(message: Shown) -> None:
         st.markdown(answer_markdown(message.content))
     elif message.role == "assistant" and message.status not in ("error", "warming_up"):
         st.caption("(no text)")
+    if message.role == "user" and message.attachments:
+        attachment_chips(message)
     if message.error and message.status == "warming_up":
         # The API's words: "<model> is warming up ... about N minutes. Try again then".
         st.warning(message.error, icon=":material/hourglass_top:")
@@ -49,6 +51,15 @@ def answer_body(message: Shown) -> None:
         if message.sources:
             with st.expander(f"Sources ({len(message.sources)})", icon=":material/description:"):
                 for source in message.sources:
+                    if source.workspace == "attachment":  # a file attached to the question
+                        st.markdown(f"- {as_plain_text(source.document_name)} (attached file)")
+                        continue
+                    if source.workspace == "attachment-left-out":
+                        st.markdown(
+                            f"- {as_plain_text(source.document_name)} (attached earlier, left out: "
+                            "it no longer fits the model's context window)"
+                        )
+                        continue
                     # Who put it there: a shared document is someone else's words (issue 18.5).
                     owner = f", uploaded by {as_plain_text(source.uploaded_by)}" if source.uploaded_by else ""
                     where = " (shared)" if source.workspace and source.workspace != "private" else ""
@@ -63,6 +74,13 @@ def copy_box(text: str, key: str) -> None:
     with st.popover("Copy", icon=":material/content_copy:", key=key):
         st.caption("The answer as markdown; the button at the top right of the box copies it.")
         st.code(text, language="markdown", wrap_lines=True)
+
+
+def attachment_chips(message: Shown) -> None:
+    """The question's files as chips: each name escaped (someone's file name is untrusted text)."""
+    with st.container(horizontal=True, key=f"attachments_{message.seq or 'new'}_{id(message)}"):
+        for ref in message.attachments:
+            st.badge(as_plain_text(ref.name), icon=":material/attach_file:", color="gray")
 
 
 def chat_bubble(message: Shown) -> None:

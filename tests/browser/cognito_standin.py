@@ -36,7 +36,7 @@ MISSING_REDIRECT = "Required String parameter 'redirect_uri' is not present"
 @dataclass
 class CognitoStandIn:
     url: str
-    #: The app client's sign-out URLs (infra/cognito.py: the app's root).
+    #: The app client's sign-out URLs (infra/components/cognito.py: the app's root).
     sign_out_urls: list[str]
     #: Lifetime of the ID tokens it issues (Cognito's default is an hour)...
     id_token_ttl_s: float = 3600

@@ -25,7 +25,7 @@ from chatbot.postgres import (
     with_database,
 )
 from chatbot.postgres_reaper import HOLDERS_FILE
-from infra.packaging import RDS_CA_IN_LAYER, RDS_CA_SOURCE
+from infra.build.packaging import RDS_CA_IN_LAYER, RDS_CA_SOURCE
 from tests.servers import ROOT
 from tests.waiting import eventually
 

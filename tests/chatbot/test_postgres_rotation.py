@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from chatbot.postgres import ConnectionPool, DatabaseUnavailableError, rds_url_from_secret
-from infra.packaging import RDS_CA_SOURCE
+from infra.build.packaging import RDS_CA_SOURCE
 
 ROLE = "rotating_app"
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
 from tests.infra.support import CPU_LLAMACPP_MODEL, stack_config, stack_models
 
 #: One model of every deployment kind, to see each kind's resources in one build.
@@ -61,7 +61,7 @@ ALL_KINDS = [
             "kind": "custom-script",
             "instance_type": "ml.m5.large",
             "hf_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
-            "code_dir": "infra/model_code/sentence_embeddings",
+            "code_dir": "runtime/sagemaker/sentence_embeddings",
         },
     },
     CPU_LLAMACPP_MODEL,

@@ -23,7 +23,7 @@ from moto import mock_aws, settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.botocore_stubber import BotocoreStubber
 
-from infra.offline import ResourceGraph
+from infra.checks.offline import ResourceGraph
 from tests.infra.support import one, policy
 
 REGION = "us-east-1"

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from infra.checks.offline import RecordedResource, ResourceGraph
 from infra.config import PROJECT_ROOT, stack_file
-from infra.offline import RecordedResource, ResourceGraph
 
 #: The cheap SageMaker option for chat (dev chats with Bedrock): this project's llama.cpp image.
 CPU_LLAMACPP_MODEL: dict[str, Any] = {

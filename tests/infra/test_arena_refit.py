@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chatbot.api.arena import REFIT_EVENT, RefitEvent
-from infra.offline import OfflineRun
+from infra.checks.offline import OfflineRun
 from tests.infra.iam_enforced import REGION, EnforcedAws, enforced_aws, role_statements
 from tests.infra.support import one
 

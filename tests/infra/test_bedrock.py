@@ -8,11 +8,11 @@ import json
 import pytest
 
 from chatbot.errors import ConfigError
-from infra import pricing
-from infra.bedrock import INVOKE_ACTIONS, PROFILE_DESTINATIONS, BedrockModelId
-from infra.offline import ACCOUNT_ID, OfflineRun
-from infra.offline_stack import offline_run
-from infra.policies import Context, evaluate
+from infra.checks import pricing
+from infra.checks.offline import ACCOUNT_ID, OfflineRun
+from infra.checks.offline_stack import offline_run
+from infra.checks.policies import Context, evaluate
+from infra.models.bedrock import INVOKE_ACTIONS, PROFILE_DESTINATIONS, BedrockModelId
 from tests.infra.support import one, stack_config, stack_models
 
 PROFILE = "us.amazon.nova-lite-v1:0"

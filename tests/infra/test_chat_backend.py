@@ -7,9 +7,9 @@ import json
 
 from chatbot.chat import dynamodb_store
 from chatbot.models import registry
-from infra.chat_backend import WEB_ADAPTER_ENV
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
+from infra.components.chat_backend import WEB_ADAPTER_ENV
 from lambdas.chat_api.settings import ChatApiSettings
 from lambdas.document_indexer.settings import IndexerSettings
 from tests.infra.support import allowed, one, stack_config
@@ -144,9 +144,15 @@ def test_larger_files_go_straight_to_the_documents_bucket_under_its_document_fol
     assert settings.documents_bucket == dev.outputs["documents_bucket"]
     # The form is presigned with the API's role: what the role may put is all a form can.
     grants = allowed(dev.graph, one(dev.graph, "aws:iam/role:Role", "chat-role"))
-    assert grants["s3:PutObject"] == {f"{bucket.arn}/private/*", f"{bucket.arn}/shared/*"}
+    assert grants["s3:PutObject"] == {
+        f"{bucket.arn}/private/*",
+        f"{bucket.arn}/shared/*",
+        f"{bucket.arn}/attachments/*",  # files attached to chat turns (issue 23)
+    }
+    assert grants["s3:GetObject"] == {f"{bucket.arn}/attachments/*"}, "read back: attachments only"
     assert {action for action, resources in grants.items() if any(bucket.arn in r for r in resources)} == {
-        "s3:PutObject"
+        "s3:PutObject",
+        "s3:GetObject",
     }
     indexer = ChatApiSettings.model_fields["max_direct_upload_mb"].default
     assert settings.max_direct_upload_mb == indexer == IndexerSettings().max_document_mb, (

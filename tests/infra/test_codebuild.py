@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.codebuild import BuildFailedError, CodeBuildRunProvider, run_build
+from infra.build.codebuild import BuildFailedError, CodeBuildRunProvider, run_build
 from infra.config import PROJECT_ROOT
 
 LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEvent:group=/build;stream=1"
@@ -111,7 +111,7 @@ def test_the_provider_survives_pulumis_serialization_into_the_provider_host():
 def test_the_build_calls_aws_with_the_stacks_profile_and_region(tmp_path, monkeypatch):
     # The dynamic provider runs in its own process: it sees neither aws:profile nor aws:region
     # unless the program hands them over.
-    from infra.codebuild import codebuild_client
+    from infra.build.codebuild import codebuild_client
 
     (tmp_path / "config").write_text("[profile deployer]\nregion = ap-southeast-2\n")
     (tmp_path / "credentials").write_text(

@@ -7,9 +7,10 @@ import re
 import pytest
 
 from chatbot.errors import ConfigError
+from chatbot.models.deployment import ContainerDeployment
+from infra.checks.offline import ResourceGraph
+from infra.checks.offline_stack import offline_run
 from infra.config import PROJECT_ROOT, StackConfig
-from infra.offline import ResourceGraph
-from infra.offline_stack import offline_run
 from infra.program import load_config
 from tests.infra.support import CPU_LLAMACPP_MODEL, stack_config, stack_models
 
@@ -43,7 +44,7 @@ def test_dev_is_the_cheap_stack_and_prod_the_protected_one():
     assert prod.network.nat_gateways == 2
     assert prod.deletion_protection
     assert prod.web.mfa == "ON"
-    assert prod.models[0].deployment.kind == "container"
+    assert isinstance(prod.models[0].deployment, ContainerDeployment)
     assert prod.models[0].deployment.image in ("tgi", "lmi")
 
 

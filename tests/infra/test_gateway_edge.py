@@ -12,9 +12,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from chatbot.chat.api_keys import API_KEY_PREFIX
+from infra.checks.offline import OfflineRun
 from infra.config import PROJECT_ROOT
-from infra.edge_functions import gateway_request
-from infra.offline import OfflineRun
+from runtime.edge import gateway_request
 from tests.infra.support import one
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"

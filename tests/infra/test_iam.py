@@ -17,10 +17,10 @@ from chatbot.chat.dynamodb_store import TABLE_SCHEMA, DynamoDBHistoryStore
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.registry import index_item, load_registry, registry_item
 from chatbot.postgres import rds_url_from_secret
-from infra.migration import CHAT_API_ROLE, INDEXER_ROLE
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
-from infra.packaging import RDS_CA_SOURCE
+from infra.build.packaging import RDS_CA_SOURCE
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
+from infra.components.migration import CHAT_API_ROLE, INDEXER_ROLE
 from tests.chatbot.chat.test_history_store_contract import *  # noqa: F403 (the suite, run again here)
 from tests.infra.iam_enforced import (
     REGION,

@@ -11,9 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
+from infra.checks.offline import OfflineRun
+from infra.components.inference_component import InferenceComponentFailedError, InferenceComponentProvider
 from infra.config import PROJECT_ROOT
-from infra.inference_component import InferenceComponentFailedError, InferenceComponentProvider
-from infra.offline import OfflineRun
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:inference-component/zero-dev-ic"
 PROPS = {

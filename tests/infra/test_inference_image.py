@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from infra.build.inference_image import IMAGE_SOURCES, content_tag
+from infra.checks.offline import OfflineRun
 from infra.config import PROJECT_ROOT
-from infra.inference_image import IMAGE_SOURCES, content_tag
-from infra.offline import OfflineRun
 from tests.infra.support import one
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chatbot.errors import ConfigError
-from infra.offline import ResourceGraph
-from infra.offline_stack import offline_run
+from infra.checks.offline import ResourceGraph
+from infra.checks.offline_stack import offline_run
 from lambdas.chat_api.settings import ChatApiSettings
 from tests.infra.support import one, stack_config
 

@@ -11,8 +11,9 @@ import pytest
 from chatbot.errors import ConfigError
 from chatbot.models.deployment import Deployment
 from chatbot.models.spec import ModelSpec
-from infra import pricing, regional
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks import pricing
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.components import regional
 from infra.program import sagemaker_safe
 from tests.infra.support import allowed, one, policy
 
@@ -100,7 +101,7 @@ def test_a_custom_script_is_packaged_by_codebuild_before_the_model_exists(all_ki
 
 
 def test_a_changed_code_folder_means_a_new_artifact(all_kinds: OfflineRun, tmp_path):
-    from infra.llm import _hash_folder
+    from infra.models.custom import hash_folder as _hash_folder
 
     (tmp_path / "inference.py").write_text("a = 1\n")
     before = _hash_folder(tmp_path, "model")
@@ -227,7 +228,7 @@ def test_the_registry_item_is_fastchats_schema_plus_the_deployed_spec(all_kinds:
 def test_the_registry_item_is_what_the_app_reads():
     """chatbot/models/registry.py writes plain strings for the same fields: the two agree."""
     from chatbot.models.registry import registry_item as app_item
-    from infra.llm import registry_item as infra_item
+    from infra.models.base import registry_item as infra_item
 
     spec = ModelSpec.model_validate(
         {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
 from tests.infra.support import one
 from tests.infra.test_network import route_table_of
 

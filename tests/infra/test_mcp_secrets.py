@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.tools.registry import DynamoDBMcpRegistry, McpServer
-from infra.mcp_secrets import ABSENT_ON_CREATE, CREATE_ACTION, SECRET_ACTIONS, secret_prefix
-from infra.offline import ACCOUNT_ID, OfflineRun
-from infra.policies import RULES, Context
+from infra.checks.offline import ACCOUNT_ID, OfflineRun
+from infra.checks.policies import RULES, Context
+from infra.components.mcp_secrets import ABSENT_ON_CREATE, CREATE_ACTION, SECRET_ACTIONS, secret_prefix
 from tests.infra.iam_enforced import (
     REGION,
     Credentials,

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import regional
+from infra.components import regional
 from infra.config import PROJECT_ROOT
 
-CODE = PROJECT_ROOT / "infra" / "model_code" / "sentence_embeddings"
+CODE = PROJECT_ROOT / "runtime" / "sagemaker" / "sentence_embeddings"
 CACHE = PROJECT_ROOT / ".data" / "resolutions"
 
 
@@ -121,7 +121,7 @@ def test_the_lock_is_the_resolution_without_what_the_image_brings():
 def test_the_build_bakes_the_dependencies_in_and_leaves_nothing_to_install_at_start(tmp_path: Path):
     """The buildspec's build commands, run here as CodeBuild runs them (bash, the real pip for the
     image's Python and platform), with stand-ins only for the model download and the S3 upload."""
-    from infra.llm import BUILDSPEC, UNUSED_WEIGHTS, image_python_version
+    from infra.models.custom import BUILDSPEC, UNUSED_WEIGHTS, image_python_version
 
     bin_dir, model, source = tmp_path / "bin", tmp_path / "model", tmp_path / "source"
     bin_dir.mkdir()

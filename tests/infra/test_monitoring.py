@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
 from tests.infra.support import one, stack_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

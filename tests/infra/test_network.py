@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chatbot.errors import ConfigError
-from infra.network import INTERFACE_SERVICES, choose_zones
-from infra.offline import ENDPOINT_SERVICE_AZ_SUFFIXES, OfflineRun, RecordedResource, ResourceGraph
+from infra.checks.offline import ENDPOINT_SERVICE_AZ_SUFFIXES, OfflineRun, RecordedResource, ResourceGraph
+from infra.components.network import INTERFACE_SERVICES, choose_zones
 from tests.infra.support import one
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -111,7 +111,7 @@ def test_dev_has_no_nat_gateway_but_one_hardened_nat_instance(dev: OfflineRun):
 
 def test_a_stack_needs_exactly_one_way_out():
     from chatbot.errors import ConfigError
-    from infra.offline_stack import offline_run
+    from infra.checks.offline_stack import offline_run
     from tests.infra.support import stack_config
 
     for network in ({"nat_gateways": 0}, {"nat_gateways": 1, "nat_instance_type": "t4g.nano"}):

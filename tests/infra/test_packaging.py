@@ -15,9 +15,9 @@ import pytest
 from cryptography import x509
 
 from chatbot.postgres import RDS_CA_BUNDLE
-from infra import packaging
+from infra.build import packaging
+from infra.checks.offline import OfflineRun
 from infra.config import PROJECT_ROOT
-from infra.offline import OfflineRun
 from tests.infra.support import one
 
 MB = 1024 * 1024
@@ -94,7 +94,10 @@ def test_the_same_sources_give_the_same_zip():
 
 def test_an_unknown_function_is_refused_with_the_choices():
     result = subprocess.run(
-        [sys.executable, "-m", "infra.packaging", "nope"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "infra.packaging", "nope"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "chat_api" in result.stderr

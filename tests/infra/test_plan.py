@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from infra import plan, pricing
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks import plan, pricing
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,6 @@ def test_an_instance_without_a_price_is_shown_and_marks_the_total_incomplete():
     )
     lines = pricing.estimate(ResourceGraph([config]))
     assert lines[0].monthly_usd is None
-    assert "incomplete: no price in infra/pricing.py for SageMaker endpoint odd-config" in "\n".join(
+    assert "incomplete: no price in infra/checks/pricing.py for SageMaker endpoint odd-config" in "\n".join(
         plan.cost_lines(lines)
     )

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks.policies import RULES, Context, evaluate
 from infra.config import StackConfig
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
-from infra.policies import RULES, Context, evaluate
 from tests.infra.support import stack_config
 
 #: dev's budget as its stack file sets it; prod declares none.

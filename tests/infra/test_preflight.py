@@ -16,11 +16,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from infra import preflight, preflight_account
+from infra.checks import preflight, preflight_account
+from infra.checks.preflight_bedrock import bedrock_checks
+from infra.components.vector_store import AURORA_POSTGRES_VERSIONS
 from infra.config import StackConfig
-from infra.preflight_bedrock import bedrock_checks
 from infra.program import load_config
-from infra.vector_store import AURORA_POSTGRES_VERSIONS
 from tests.infra.support import stack_config
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
 from tests.infra.support import stack_config
 
 

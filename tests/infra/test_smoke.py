@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chatbot.api.local_tokens import local_secret
-from infra import smoke
+from infra.checks import smoke
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env
 from tests.servers import chat_api_server

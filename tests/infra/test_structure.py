@@ -13,10 +13,11 @@ from functools import partial
 import pytest
 
 from chatbot.errors import ConfigError
-from infra import packaging, program
+from infra import program
+from infra.build import packaging
+from infra.checks.offline import OfflineRun, ResourceGraph, run_offline
+from infra.checks.offline_stack import offline_run
 from infra.config import PROJECT_ROOT
-from infra.offline import OfflineRun, ResourceGraph, run_offline
-from infra.offline_stack import offline_run
 from infra.program import PROJECT
 from tests.infra.support import stack_config
 
@@ -86,7 +87,7 @@ def test_the_deploy_program_imports_no_offline_tooling():
     probe = (
         "import sys, runpy; from unittest import mock; "
         "import infra.program, infra.config; "
-        "print(sorted(m for m in sys.modules if m.startswith(('infra.offline', 'infra.policies', 'infra.plan'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('infra.checks.offline', 'infra.checks.policies', 'infra.checks.plan'))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True

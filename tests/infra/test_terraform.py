@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra import terraform
-from infra.offline import OfflineRun
+from infra.checks import terraform
+from infra.checks.offline import OfflineRun
 
 pytestmark = pytest.mark.skipif(bool(terraform.unavailable()), reason=f"{terraform.unavailable()}")
 

@@ -8,9 +8,9 @@ import pytest
 
 from chatbot.errors import ConfigError
 from chatbot.postgres import RDS_CA_BUNDLE
-from infra.migration import CHAT_API_ROLE, INDEXER_ROLE
-from infra.offline import OfflineRun, RecordedResource, ResourceGraph
-from infra.offline_stack import offline_run
+from infra.checks.offline import OfflineRun, RecordedResource, ResourceGraph
+from infra.checks.offline_stack import offline_run
+from infra.components.migration import CHAT_API_ROLE, INDEXER_ROLE
 from tests.infra.support import allowed, one, stack_config
 
 RDS = "aws:rds/instance:Instance"
@@ -268,9 +268,12 @@ def test_each_function_signs_in_as_its_own_role_reading_only_its_secret_after_th
         env = function.inputs["environment"]["variables"]
         assert env["DB_SECRET_ARN"] == secret.arn, function_name
         assert env["DB_SSL_ROOT_CERT"] == str(RDS_CA_BUNDLE), function_name
-        assert allowed(graph, one(graph, "aws:iam/role:Role", role_name))[
-            "secretsmanager:GetSecretValue"
-        ] == {secret.arn}, function_name
+        readable = allowed(graph, one(graph, "aws:iam/role:Role", role_name))["secretsmanager:GetSecretValue"]
+        # Of the database's secrets, its own only (the chat API also reads its stack's MCP
+        # servers' credentials, under their own prefix: tests/infra/test_mcp_secrets.py).
+        assert {arn for arn in readable if ":secret:chatbot-dev/mcp/" not in arn} == {secret.arn}, (
+            function_name
+        )
         assert migration.urn in function.dependencies, function_name
         assert secret.inputs["recoveryWindowInDays"] == 0  # dev: torn down and made again by name
         assert "secretString" not in secret.inputs  # no password passes through Pulumi

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from infra.cdn import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
-from infra.offline import OfflineRun
+from infra.checks.offline import OfflineRun
+from infra.components.cdn import ALL_VIEWER, CACHING_DISABLED, ORIGIN_HEADER
 from tests.infra.support import allowed, one, waits_on
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -114,7 +114,10 @@ def test_the_app_client_uses_the_code_flow_back_to_the_app(dev: OfflineRun):
     assert client.inputs["allowedOauthFlows"] == ["code"]
     assert client.inputs["callbackUrls"] == [f"{dev.outputs['app_url']}/oauth2callback"]
     # No public password flow: the admin flow needs IAM credentials (infra.smoke's test user).
-    assert sorted(client.inputs["explicitAuthFlows"]) == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert sorted(client.inputs["explicitAuthFlows"]) == [
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ]
     domain = one(graph, "aws:cognito/userPoolDomain:UserPoolDomain")
     assert domain.inputs["userPoolId"] == one(graph, "aws:cognito/userPool:UserPool").id
     assert domain.inputs["domain"].startswith("chatbot-dev-")

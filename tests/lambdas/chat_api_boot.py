@@ -18,10 +18,10 @@ from typing import IO, Any
 from chatbot.api.local_tokens import local_secret
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA
 from chatbot.models import registry
-from infra import packaging
+from infra.build import packaging
+from infra.checks.offline import OfflineRun
+from infra.checks.offline_stack import offline_run
 from infra.config import PROJECT_ROOT
-from infra.offline import OfflineRun
-from infra.offline_stack import offline_run
 from lambdas.chat_api import auth
 from tests.infra.support import one, stack_config
 from tests.lambdas import lambda_runtime

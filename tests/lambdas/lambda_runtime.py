@@ -2,7 +2,7 @@
 
 - The function zip is unpacked into a task root with its Unix modes (as Lambda keeps them).
 - The layer is built for this machine's interpreter from the same requirements as the Lambda one
-  (`infra.packaging.HOST`), and appears at /opt through a bind mount in a private mount namespace
+  (`infra.build.packaging.HOST`), and appears at /opt through a bind mount in a private mount namespace
   (`unshare -m`, as root): `/opt/python` is where Lambda puts a layer's `python/`.
 - The runtime's own boto3 stands in $LAMBDA_RUNTIME_DIR (the layers leave it out, as on Lambda).
 - `python` is this interpreter without its site-packages (`-S`): nothing of .venv is on the path,
@@ -18,7 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from infra import packaging
+from infra.build import packaging
 from infra.config import PROJECT_ROOT
 
 #: What the python3.12 runtime ships in /var/runtime, at the project's pins.

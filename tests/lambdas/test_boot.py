@@ -22,9 +22,9 @@ import pytest
 
 from chatbot.postgres import create_database
 from chatbot.retrieval.service import Retrieval
-from infra import packaging
+from infra.build import packaging
+from infra.checks.offline_stack import offline_run
 from infra.config import PROJECT_ROOT
-from infra.offline_stack import offline_run
 from tests.chatbot.retrieval.endpoint_server import endpoint_server
 from tests.chatbot.retrieval.support import shared_embedder
 from tests.infra.support import one

@@ -35,7 +35,7 @@ def test_it_runs_unprivileged_with_a_health_check_on_streamlits_endpoint():
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.MULTILINE)
     assert users == ["app"]
     assert "/_stcore/health" in DOCKERFILE.split("HEALTHCHECK", 1)[1]
-    assert re.search(r"^EXPOSE 8501$", DOCKERFILE, re.MULTILINE)  # infra/web_edge.py APP_PORT
+    assert re.search(r"^EXPOSE 8501$", DOCKERFILE, re.MULTILINE)  # infra/components/web_edge.py APP_PORT
     assert "STREAMLIT_SERVER_ADDRESS=0.0.0.0" in DOCKERFILE
     assert 'ENTRYPOINT ["python", "-m", "streamlit_app.serve"]' in DOCKERFILE
 

@@ -9,7 +9,7 @@ from streamlit_app.oidc import app_root, cognito_logout_location, seal, unseal
 
 
 def test_cognito_is_sent_its_client_id_and_the_apps_root_as_logout_uri():
-    # infra/cognito.py lists https://<host>/ as the app client's one sign-out URL.
+    # infra/components/cognito.py lists https://<host>/ as the app client's one sign-out URL.
     root = app_root("https://chat.example.com/oauth2callback")
     assert root == "https://chat.example.com/"
     location = cognito_logout_location("https://login.example.com/logout", "the-client", root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from psycopg2.extras import Json
 
 from chatbot.api.records import AnswerFigures, Vote, utc_now
 from chatbot.chat import ratings
-from chatbot.chat.cells import counted_increments, tally
+from chatbot.chat.cells import ArenaCounts, counted_increments, encode_key, merge, tally
 from chatbot.chat.dynamodb_store import _counter_updates
 from chatbot.chat.leaderboard import _battles, leaderboard_from_counts
 from chatbot.chat.postgres_store import MIGRATIONS, PostgresHistoryStore, add_counters
@@ -326,3 +327,44 @@ def test_a_category_board_ranks_only_its_categorys_prompts():
     assert [r.model for r in coding.ratings] == ["coder", "poet"]
     assert [r.model for r in writing.ratings] == ["poet", "coder"]
     assert (coding.category, sum(r.wins for r in coding.ratings)) == ("code", 30)
+
+
+def test_counters_read_back_exactly_whatever_the_model_names_hold():
+    # The fit reads the cells' integer tails as arrays; a name with commas, digits, quotes,
+    # brackets or non-ASCII text must not be mistaken for one.
+    names = ["m,1,2,3,4", 'q"5",6', "ü-模型", "x]7", "plain"]
+    counters: Counter = Counter({("counted",): 9, ("voided", "daily_limit"): 2, ("model_votes", names[0]): 3})
+    for index, (first, second) in enumerate(itertools.pairwise(names)):
+        counters[("cell", first, second, "code,1,2", -index, 1, 0, -1, "wins")] = index + 1
+        counters[("cell", first, second, UNCLASSIFIED, 50, 0, 0, 0, "ties")] = 2
+        counters[("cell", first, second, index, "losses")] = 4  # the previous release's shape
+        counters[("ttft_ms", first, 512)] = 1
+    counters[("cell", "a", "b", "hard", -123456789, 0, 0, 0, "ties")] = 1  # longer than the fast path reads
+    counts = ArenaCounts.of(counters)
+    assert counts.counters == counters
+    assert len(counts.block.head) == 8  # the current shape's cells, parsed as arrays
+    assert counts.categories() == {"code,1,2": 10, UNCLASSIFIED: 8 + 16, "hard": 1}
+    assert counts.cells().battles == 10 + 8 + 16 + 1
+    assert ArenaCounts.of(Counter({("counted",): 1})).counted == 1
+
+
+def test_the_same_cell_from_several_shards_is_summed():
+    key = encode_key(("cell", "a", "b", "code", 1, 0, 0, 0, "wins"))
+    counts = merge([(key, 2), (key, 3), (encode_key(("counted",)), 5)])
+    assert counts.cells().wins.tolist() == [5.0]
+    assert counts.counted == 5
+
+
+def test_a_refit_reads_the_counters_once_for_every_board(store: HistoryStore, catalog, monkeypatch):
+    code = [
+        styled_vote("left", ["coder", "poet"], bold=[0, 0], category="code", user=f"c{i}") for i in range(3)
+    ]
+    store.add_votes(code)
+    reads = []
+    read = store.arena_counts
+    monkeypatch.setattr(store, "arena_counts", lambda: reads.append(1) or read())
+    stored = Votes(store, catalog).refit()
+    assert stored is not None
+    assert set(stored.by_category) == {"code"}
+    assert stored.board.votes == 3
+    assert len(reads) == 1

@@ -7,19 +7,25 @@ import pytest
 
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.deployment import (
+    SENTENCE_EMBEDDINGS_CODE,
     BedrockDeployment,
     ContainerDeployment,
     CpuLlamaCppDeployment,
     CustomScriptDeployment,
     Deployment,
+    EmbeddingsDeployment,
+    LmiDeployment,
     PackageDeployment,
+    TgiDeployment,
     parse_deployment,
 )
 
 KINDS = [
     ({"kind": "package", "model_package_arns": {"us-east-1": "arn:x"}}, PackageDeployment),
-    ({"kind": "container", "image": "tgi", "hf_model_id": "org/model"}, ContainerDeployment),
+    ({"kind": "tgi", "hf_model_id": "org/model"}, TgiDeployment),
+    ({"kind": "lmi", "hf_model_id": "org/model"}, LmiDeployment),
     ({"kind": "custom-script", "code_dir": "code", "hf_model_id": "org/model"}, CustomScriptDeployment),
+    ({"kind": "embeddings", "hf_model_id": "sentence-transformers/x"}, EmbeddingsDeployment),
     ({"kind": "cpu-llamacpp", "gguf": "smollm2"}, CpuLlamaCppDeployment),
     ({"kind": "bedrock", "model_id": "amazon.nova-micro-v1:0"}, BedrockDeployment),
 ]
@@ -37,11 +43,32 @@ def test_the_catalogs_models_have_the_classes_of_their_kinds(catalog: ModelCatal
     assert kinds["smollm2-135m-bedrock"] is BedrockDeployment
 
 
+@pytest.mark.parametrize(
+    ("image", "kind"), [("tgi", TgiDeployment), ("lmi", LmiDeployment), (None, TgiDeployment)]
+)
+def test_container_is_the_older_spelling_of_tgi_and_lmi(image: str | None, kind: type):
+    """Stack files and registry items written before tgi and lmi were kinds still parse; an
+    image URI ran with TGI's settings, so it stays tgi."""
+    uri = "111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1"
+    deployment = parse_deployment({"kind": "container", "image": image or uri, "hf_model_id": "org/model"})
+    assert type(deployment) is kind
+    assert isinstance(deployment, ContainerDeployment)
+    assert deployment.image == (image or uri)
+    assert type(parse_deployment(deployment.model_dump())) is kind  # round-trips as its own kind
+
+
+def test_the_embeddings_kind_packs_the_projects_sentence_embeddings_script():
+    deployment = parse_deployment({"kind": "embeddings", "hf_model_id": "sentence-transformers/x"})
+    assert isinstance(deployment, EmbeddingsDeployment)
+    assert deployment.code_dir == SENTENCE_EMBEDDINGS_CODE
+
+
 def test_an_unknown_kind_names_the_kinds_there_are():
     with pytest.raises(
-        ValueError, match="'package', 'container', 'custom-script', 'cpu-llamacpp', 'bedrock'"
+        ValueError,
+        match="'package', 'tgi', 'lmi', 'custom-script', 'embeddings', 'cpu-llamacpp', 'bedrock'",
     ):
-        parse_deployment({"kind": "tgi"})
+        parse_deployment({"kind": "tpu"})
 
 
 @pytest.mark.parametrize("kind", [PackageDeployment, BedrockDeployment])

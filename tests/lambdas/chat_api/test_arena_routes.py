@@ -1,4 +1,4 @@
-"""The schedule's refit event (infra/arena_refit.py), as the Lambda Web Adapter passes it to the
+"""The schedule's refit event (infra/components/arena_refit.py), as the Lambda Web Adapter passes it to the
 chat API: POST /events refits the stored leaderboard, which GET /leaderboard then serves."""
 
 from __future__ import annotations

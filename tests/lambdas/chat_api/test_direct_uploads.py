@@ -41,7 +41,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def queue_url(moto_url: str) -> str:
-    """The bucket, notifying a queue of every object created or removed (as infra/vector_store.py)."""
+    """The bucket, notifying a queue of every object created or removed (as infra/components/vector_store.py)."""
     s3, sqs = moto_client("s3", moto_url), moto_client("sqs", moto_url)
     s3.create_bucket(Bucket=BUCKET)
     url = sqs.create_queue(QueueName="documents-events")["QueueUrl"]

@@ -1,0 +1,1 @@
+"""Lambda@Edge functions (infra/components/gateway_edge.py deploys them)."""
