@@ -201,7 +201,8 @@ class Attachments:
         self.check_size(name, len(data))
         image_type = IMAGE_TYPES.get(Path(name).suffix.lower())
         if image_type is not None:
-            return self._keep(user_id, name, data, image_type, _checked_image(name, data, image_type))
+            _checked_image(name, data, image_type)
+            return self._keep(user_id, name, data, image_type, None)  # an image has no text
         try:
             content_type = content_type_for(name)
         except UnsupportedFormatError:
@@ -254,7 +255,7 @@ def is_image(ref: AttachmentRef) -> bool:
 
 
 def _checked_image(name: str, data: bytes, content_type: str) -> None:
-    """None (an image has no text), once its bytes are checked to be the image its name says."""
+    """Raises unless the bytes are the image the name says."""
     if content_type == "image/webp":
         matches = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     else:

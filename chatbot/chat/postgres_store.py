@@ -300,7 +300,7 @@ class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday, PostgresArenaFits)
             # counters, and a Python tuple per row cost more than the fit. The aggregates read
             # the rows in the same order.
             cur.execute("SELECT string_agg(key, E'\\n'), string_agg(n::text, ' ') FROM arena_counters")
-            keys, numbers = cur.fetchone()
+            keys, numbers = cur.fetchone() or (None, None)  # an aggregate's one row
             if not keys:
                 return merge([])
             return parse_counters(keys, np.fromstring(numbers, dtype=np.int64, sep=" "))
