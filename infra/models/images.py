@@ -3,11 +3,17 @@ infra/components/regional.py, or a full ECR image URI of one's own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from chatbot.errors import ConfigError
 from chatbot.models.deployment import ContainerDeployment
 from chatbot.models.spec import ModelSpec
 from infra.components import regional
-from infra.models.base import Site
+from infra.models.base import Container, Site
+
+if TYPE_CHECKING:
+    from infra.components.llm import LargeLanguageModel
 
 
 def deployment(spec: ModelSpec) -> ContainerDeployment:
@@ -44,3 +50,15 @@ def repository_arn_from_uri(uri: str) -> str:
     account, _, rest = host.partition(".dkr.ecr.")
     region = rest.split(".")[0]
     return f"arn:aws:ecr:{region}:{account}:repository/{repository.split(':')[0].split('@')[0]}"
+
+
+def serving_container(
+    llm: LargeLanguageModel, environment: Callable[[ModelSpec], dict[str, str]]
+) -> Container:
+    """A Deep Learning Container that downloads hf_model_id at start: its image, and the
+    environment the kind's server reads (`environment`), under the stack file's own `env`."""
+    spec = llm.args.spec
+    deployment_ = deployment(spec)
+    image, repository = image_and_repository(spec, llm.args.region)
+    env = {"HF_MODEL_ID": deployment_.hf_model_id or "", **environment(spec)}
+    return Container(image=image, environment={**env, **deployment_.env}, repository_arns=[repository])

@@ -18,13 +18,11 @@ def check(spec: ModelSpec, site: Site) -> None:
 
 
 def container(llm: LargeLanguageModel) -> Container:
-    spec = llm.args.spec
-    deployment = images.deployment(spec)
-    image, repository = images.image_and_repository(spec, llm.args.region)
-    env = {
-        "HF_MODEL_ID": deployment.hf_model_id or "",
-        "OPTION_ROLLING_BATCH": "vllm",
-        "OPTION_MAX_MODEL_LEN": str(spec.context_window),
-        "TENSOR_PARALLEL_DEGREE": "max",
-    }
-    return Container(image=image, environment={**env, **deployment.env}, repository_arns=[repository])
+    return images.serving_container(
+        llm,
+        lambda spec: {
+            "OPTION_ROLLING_BATCH": "vllm",
+            "OPTION_MAX_MODEL_LEN": str(spec.context_window),
+            "TENSOR_PARALLEL_DEGREE": "max",
+        },
+    )

@@ -18,13 +18,11 @@ def check(spec: ModelSpec, site: Site) -> None:
 
 
 def container(llm: LargeLanguageModel) -> Container:
-    spec = llm.args.spec
-    deployment = images.deployment(spec)
-    image, repository = images.image_and_repository(spec, llm.args.region)
-    env = {
-        "HF_MODEL_ID": deployment.hf_model_id or "",
-        "SM_NUM_GPUS": "1",
-        "MAX_INPUT_TOKENS": str(spec.context_window - spec.max_new_tokens_limit),
-        "MAX_TOTAL_TOKENS": str(spec.context_window),
-    }
-    return Container(image=image, environment={**env, **deployment.env}, repository_arns=[repository])
+    return images.serving_container(
+        llm,
+        lambda spec: {
+            "SM_NUM_GPUS": "1",
+            "MAX_INPUT_TOKENS": str(spec.context_window - spec.max_new_tokens_limit),
+            "MAX_TOTAL_TOKENS": str(spec.context_window),
+        },
+    )
