@@ -45,6 +45,7 @@ chat: models
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: models lint chromium
 	$(PY) -m pytest

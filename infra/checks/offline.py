@@ -121,7 +121,10 @@ class _AwsMocks(pulumi.runtime.Mocks):
         state["arn"] = mock_arn(args.typ, str(state.get("bucket") or state["name"]), self.region)
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        return self._invoked(args), []  # no check failures (Pulumi iterates them: [] not None)
+
+    def _invoked(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             return {"id": "pl-3b927c52", "name": args.args.get("name"), "entries": []}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":

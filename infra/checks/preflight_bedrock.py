@@ -62,13 +62,13 @@ def on_demand_quotas(
     for unit in ("requests", "tokens"):
         wanted = f"{kind} model inference {unit} per minute for {model}".lower()
         values[unit] = next((q["Value"] for q in quotas if q["QuotaName"].lower() == wanted), None)
-    if None in values.values():
+    requests, tokens = values["requests"], values["tokens"]
+    if requests is None or tokens is None:
         return Check(
             "bedrock-quota",
             "warn",
             f"{name}: no {kind.lower()} quotas listed for {model}; look them up in Service Quotas (Amazon Bedrock)",
         )
-    requests, tokens = values["requests"], values["tokens"]
     shown = f"{name} ({kind.lower()}): {requests:g} requests and {tokens:g} tokens per minute"
     if requests == 0 or tokens == 0:
         return Check(

@@ -110,6 +110,11 @@ def web_acl(
             cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
         )
 
+    def rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+        return aws.wafv2.WebAclRuleVisibilityConfigArgs(
+            cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+        )
+
     return aws.wafv2.WebAcl(
         f"{name}-waf",
         scope="CLOUDFRONT",
@@ -124,7 +129,7 @@ def web_acl(
                         limit=rate_limit_per_5min, aggregate_key_type="IP", evaluation_window_sec=300
                     )
                 ),
-                visibility_config=visibility("rate-limit-per-ip"),
+                visibility_config=rule_visibility("rate-limit-per-ip"),
             ),
             *(
                 [
@@ -153,7 +158,7 @@ def web_acl(
                                 ),
                             )
                         ),
-                        visibility_config=visibility("gateway-rate-limit-per-ip"),
+                        visibility_config=rule_visibility("gateway-rate-limit-per-ip"),
                     )
                 ]
                 if gateway_rate_limit_per_5min

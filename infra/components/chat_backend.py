@@ -7,8 +7,9 @@ its chunked responses when the function URL is in RESPONSE_STREAM mode (docs/REF
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -39,6 +40,15 @@ WEB_ADAPTER_ENV = {
 }
 
 
+class _TableDefaults(TypedDict):
+    """What both tables are made with."""
+
+    billing_mode: str
+    point_in_time_recovery: aws.dynamodb.TablePointInTimeRecoveryArgs
+    server_side_encryption: aws.dynamodb.TableServerSideEncryptionArgs
+    deletion_protection_enabled: bool
+
+
 @dataclass
 class DatabaseAccess:
     """How a function reaches Postgres: host and the ARN of its role's secret (never the password)."""
@@ -65,7 +75,7 @@ class ChatBackendArgs:
     region: str
     stack: str
     code: LambdaCode
-    subnet_ids: list[pulumi.Input[str]]
+    subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     #: Every model the API may call (SageMaker endpoints, the embeddings one included, and Bedrock
     #: models): nothing else.
@@ -153,7 +163,7 @@ class ChatBackend(pulumi.ComponentResource):
 
     def _tables(self, name: str, args: ChatBackendArgs) -> tuple[aws.dynamodb.Table, aws.dynamodb.Table]:
         child = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
-        common = {
+        common: _TableDefaults = {
             "billing_mode": "PAY_PER_REQUEST",
             "point_in_time_recovery": aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),

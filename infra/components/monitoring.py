@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -19,7 +20,7 @@ from infra.components.iam import policy_document
 from infra.config import AlertsConfig
 
 #: (namespace, metric, dimensions, threshold): the database's load metric and its alarm level.
-DatabaseMetric = tuple[str, str, dict[str, pulumi.Input[str]], float]
+DatabaseMetric = tuple[str, str, Mapping[str, pulumi.Input[str]], float]
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Monitoring(pulumi.ComponentResource):
         label: str,
         namespace: str,
         metric: str,
-        dimensions: dict[str, pulumi.Input[str]],
+        dimensions: Mapping[str, pulumi.Input[str]],
         *,
         threshold: float,
         what: str,

@@ -7,6 +7,7 @@ Vpc is one opaque resource).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ def choose_zones(zones: list[str], offered_by: dict[str, list[str]], needed: int
     return [*everywhere, *(zone for zone in zones if zone not in everywhere)][:AZ_COUNT]
 
 
+def _nth(names: list[str], index: int) -> str:
+    return names[index]
+
+
 class Network(pulumi.ComponentResource):
     """Subnet tiers: public (ALB, NAT), private (Lambdas, ECS tasks), isolated (RDS, no route out)."""
 
@@ -114,7 +119,7 @@ class Network(pulumi.ComponentResource):
         private_rts: list[aws.ec2.RouteTable] = []
         nats: list[aws.ec2.RouteTableRouteArgs] = []
         for index in range(AZ_COUNT):
-            zone = zones.apply(lambda names, i=index: names[i])
+            zone = zones.apply(functools.partial(_nth, index=index))
             public = self._subnet(name, "public", index, str(blocks[index]), zone, public_rt, child)
             self.public_subnets.append(public)
             if index < args.config.nat_gateways:
@@ -131,7 +136,7 @@ class Network(pulumi.ComponentResource):
                 )
             )
         for index in range(AZ_COUNT):
-            zone = zones.apply(lambda names, i=index: names[i])
+            zone = zones.apply(functools.partial(_nth, index=index))
             # With one NAT every private subnet shares it (cheap); with two each AZ keeps its own.
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{index}",

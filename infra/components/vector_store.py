@@ -65,6 +65,13 @@ class VectorStoreArgs:
         return self.config.embeddings
 
 
+def _secret_arn(arn: str | None) -> str:
+    """The master user's secret, which RDS makes and keeps (manage_master_user_password)."""
+    if arn is None:
+        raise ValueError("RDS named no master user secret, though it manages the master password")
+    return arn
+
+
 class VectorStore(pulumi.ComponentResource):
     #: How the chat API reaches the database: as its own role, once the migration has made it.
     database: DatabaseAccess
@@ -152,7 +159,9 @@ class VectorStore(pulumi.ComponentResource):
                 host=cluster.endpoint,
                 port=DB_PORT,
                 name=DB_NAME,
-                secret_arn=cluster.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+                secret_arn=cluster.master_user_secrets.apply(
+                    lambda secrets: _secret_arn(secrets[0].secret_arn)
+                ),
             )
         db = aws.rds.Instance(
             f"{name}-db",
@@ -187,7 +196,7 @@ class VectorStore(pulumi.ComponentResource):
             host=db.address,
             port=DB_PORT,
             name=DB_NAME,
-            secret_arn=db.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+            secret_arn=db.master_user_secrets.apply(lambda secrets: _secret_arn(secrets[0].secret_arn)),
         )
 
     def _aurora(
@@ -243,7 +252,7 @@ class VectorStore(pulumi.ComponentResource):
                 f"{name}-db-writer",
                 cluster_identifier=cluster.id,
                 instance_class="db.serverless",
-                engine=cluster.engine,
+                engine=cluster.engine.apply(aws.rds.EngineType),
                 engine_version=cluster.engine_version,
                 db_subnet_group_name=subnets.name,
                 publicly_accessible=False,

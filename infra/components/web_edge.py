@@ -106,14 +106,14 @@ class WebEdge(pulumi.ComponentResource):
             opts=child,
         )
         cookie_secret = random_secret(f"{name}-cookie-secret", 48, self)
+        # Secret from the start: its JSON is secret too (mypy cannot solve Output.secret(an Output)).
+        auth_json = pulumi.Output.json_dumps(
+            pulumi.Output.secret({"client_secret": client.client_secret, "cookie_secret": cookie_secret})
+        )
         aws.secretsmanager.SecretVersion(
             f"{name}-auth-secret-value",
             secret_id=auth_secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.json_dumps(
-                    {"client_secret": client.client_secret, "cookie_secret": cookie_secret}
-                )
-            ),
+            secret_string=auth_json,
             opts=child,
         )
         self.settings = pulumi.Output.all(app_url=self.url, client_id=client.id, pool_id=pool.id).apply(

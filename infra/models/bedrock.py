@@ -11,6 +11,7 @@ what AWS says the profile routes to (GetInferenceProfile).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -81,9 +82,7 @@ def invoke_statements(specs: list[ModelSpec], region: str, account: pulumi.Input
         if parsed.geography is None:
             direct.append(parsed.foundation_model_arn(region))
             continue
-        profile = pulumi.Output.from_input(account).apply(
-            lambda account_id, parsed=parsed: parsed.profile_arn(region, account_id)
-        )
+        profile = pulumi.Output.from_input(account).apply(functools.partial(parsed.profile_arn, region))
         direct.append(profile)
         statements.append(
             allow(
