@@ -47,7 +47,7 @@ def test_the_first_visitor_creates_the_administrator_who_adds_a_user(page: Page,
     expect(main(page).get_by_text("ada · administrator")).to_be_visible()
     main(page).get_by_role("textbox", name="User name").fill("bob")
     main(page).get_by_role("textbox", name="Password").fill("bobs own password")
-    main(page).get_by_role("button", name="Save").click()
+    main(page).get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Added bob.")).to_be_visible()
     shot(page, "bob-added")
     wait_until_idle(page)

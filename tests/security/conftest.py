@@ -12,9 +12,9 @@ import pytest
 
 from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
-from tests.lambdas.chat_api.conftest import api_url, secret_file, tokens
+from tests.lambdas.chat_api.conftest import api_database, api_url, secret_file, tokens
 
-__all__ = ["api_url", "member", "secret_file", "signed_in", "tokens", "users"]
+__all__ = ["api_database", "api_url", "member", "secret_file", "signed_in", "tokens", "users"]
 
 PASSWORD = "a member's password"
 

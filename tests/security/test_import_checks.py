@@ -81,10 +81,10 @@ def test_a_model_not_served_here_is_kept_as_history_but_not_continued(mallory: h
 
 
 def test_a_session_the_previous_release_imported_with_twelve_panes_is_not_continued(
-    mallory: httpx.Client, mallory_id: str, postgres_server_url: str
+    mallory: httpx.Client, mallory_id: str, postgres_server_url: str, api_database: str
 ):
     """Written into the API's own database as the previous release's import wrote it."""
-    pool = ConnectionPool(create_database(postgres_server_url, "chat_api_tests"), max_connections=2)
+    pool = ConnectionPool(create_database(postgres_server_url, api_database), max_connections=2)
     try:
         store = PostgresHistoryStore(pool)
         session = store.create_session(

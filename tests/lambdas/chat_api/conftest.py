@@ -32,10 +32,19 @@ def api_env(
 
 
 @pytest.fixture(scope="module")
-def api_url(model_server_url: str, postgres_server_url: str, secret_file: Path) -> Iterator[str]:
+def api_database(request: pytest.FixtureRequest) -> str:
+    """The name of the `api_url` API's database: the test module's own, so that what one module
+    stores never shows in another's lists."""
+    return "chat_api_" + request.module.__name__.rsplit(".", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def api_url(
+    model_server_url: str, postgres_server_url: str, secret_file: Path, api_database: str
+) -> Iterator[str]:
     """The real chat API in its own process, configured as `make chat` configures it."""
     env = api_env(
-        model_server_url, postgres_server_url, secret_file, "chat_api_tests", CHATBOT_MAX_MESSAGE_CHARS="2000"
+        model_server_url, postgres_server_url, secret_file, api_database, CHATBOT_MAX_MESSAGE_CHARS="2000"
     )
     with chat_api_server(env) as url:
         yield url
