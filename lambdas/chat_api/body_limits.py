@@ -26,7 +26,7 @@ from chatbot.errors import BodyTooLargeError, ChatbotError
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
 UPLOAD_PATH = "/documents"
 #: The OpenAI-compatible gateway: images travel inside its bodies (issue 23), up to what the
-#: edge function that signs /v1 requests in AWS sees of a body (1 MB, infra/gateway_edge.py).
+#: edge function that signs /v1 requests in AWS sees of a body (1 MB, infra/components/gateway_edge.py).
 #: The same limit applies locally, so a client that works here works in AWS.
 GATEWAY_PREFIX = "/v1/"
 GATEWAY_BODY_BYTES = 1_000_000
