@@ -26,7 +26,7 @@ from chatbot.retrieval.store import migrate_store
 from lambdas.chat_api.app import create_app
 from lambdas.chat_api.auth import LocalTokens
 
-WAKE_WAIT_S = 6
+WAKE_WAIT_S = 3
 
 
 class PausedDatabase:

@@ -4,7 +4,7 @@ CloudFront waits at most 60 s for the origin's next bytes, then answers 504; the
 LangChain default to `stream: false`, so a long answer would be sent only when done. Here the real
 chat API answers through a local proxy that enforces the same contract (a 504 when no byte came
 for `IDLE_TIMEOUT_S`), with a stand-in Bedrock model whose Converse answer blocks for longer than
-that. Times are CloudFront's scaled down (90 s answer, 60 s timeout, 15 s heartbeat -> 5, 2, 0.2):
+that. Times are CloudFront's scaled down (90 s answer, 60 s timeout, 15 s heartbeat -> 2.5, 1, 0.1):
 the test asserts what arrives, never how long it took."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from chatbot.postgres import create_database
 from lambdas.chat_api.auth import LocalTokens
 from tests.servers import chat_api_server, free_port
 
-ANSWER_DELAY_S = 5.0
-IDLE_TIMEOUT_S = 2.0
-HEARTBEAT_S = 0.2
+ANSWER_DELAY_S = 2.5
+IDLE_TIMEOUT_S = 1.0
+HEARTBEAT_S = 0.1
 SLOW_MODEL = {
     "name": "slow-bedrock",
     "model_id": "stand-in/slow",
