@@ -184,25 +184,33 @@ class PostgresQuotaStore(QuotaStore):
                     tokens = row.prompt_tokens + row.completion_tokens
                     changes.setdefault((subject, f"day:{utc_day(now)}"), [0.0, 0.0])[0] += tokens
                     changes.setdefault((subject, f"month:{utc_month(now)}"), [0.0, 0.0])[0] += row.cost_usd
-            for (subject, period), (used, released) in sorted(changes.items()):
-                cur.execute(
+            # The counters' changes and the usage row go in one round trip (psycopg2 sends a
+            # query as text, so several statements may share it): a settle is two round trips
+            # and a commit, whatever the number of counters.
+            statements = [
+                cur.mogrify(
                     _CHANGE, {"subject": subject, "period": period, "used": used, "released": released}
                 )
-            if row is None:
-                return
-            cur.execute(
-                "INSERT INTO quota_usage (user_id, key_id, model, day, prompt_tokens, completion_tokens, cost_usd)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    row.user_id,
-                    row.key_id,
-                    row.model,
-                    row.day,
-                    row.prompt_tokens,
-                    row.completion_tokens,
-                    row.cost_usd,
-                ),
-            )
+                for (subject, period), (used, released) in sorted(changes.items())
+            ]
+            if row is not None:
+                statements.append(
+                    cur.mogrify(
+                        "INSERT INTO quota_usage (user_id, key_id, model, day, prompt_tokens,"
+                        " completion_tokens, cost_usd) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (
+                            row.user_id,
+                            row.key_id,
+                            row.model,
+                            row.day,
+                            row.prompt_tokens,
+                            row.completion_tokens,
+                            row.cost_usd,
+                        ),
+                    )
+                )
+            if statements:
+                cur.execute(b";\n".join(statements))
 
     def used(self, subject: str, period: str) -> float:
         with self._pool.connection() as conn, conn.cursor() as cur:
