@@ -79,12 +79,12 @@ def chat_api(host: str, port: int, settings: ChatApiSettings) -> LocalProcess:
 
 
 def web_app(host: str, port: int, settings: UiSettings) -> LocalProcess:
-    """The Streamlit app (streamlit_app.serve reads .streamlit/config.toml from the project root,
-    where every process of the stack starts)."""
+    """The Streamlit app (launcher.web_app runs streamlit_app.serve, which reads
+    .streamlit/config.toml from the project root, where every process of the stack starts)."""
     return LocalProcess(
         name="web app",
         args=[
-            *("-m", "streamlit_app.serve", "--exit-with-stdin"),
+            *("-m", "launcher.web_app", "--exit-with-stdin"),
             *("--server.address", host, "--server.port", str(port), "--server.headless", "true"),
         ],
         url=f"http://{host}:{port}",

@@ -1,7 +1,6 @@
-"""`python -m streamlit_app.serve [--exit-with-stdin] [streamlit run options]`: run the web app.
+"""`python -m streamlit_app.serve [streamlit run options]`: run the web app (the image's entry
+point; locally, launcher/web_app.py runs it so that it ends with its parent).
 
-- Locally (`make chat`, the tests): `--exit-with-stdin` makes it exit when its parent goes,
-  like the project's other servers.
 - In the container: when AUTH_CLIENT_ID is set, writes the `[auth]` section `st.login` reads
   (Cognito as the OIDC provider) into ~/.streamlit/secrets.toml from the task's environment
   and secrets, then starts Streamlit. Nothing secret is baked into the image.
@@ -58,11 +57,6 @@ def write_auth_secrets(env: dict[str, str], home: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--exit-with-stdin" in args:
-        args.remove("--exit-with-stdin")
-        from chatbot.lifecycle import exit_when_stdin_closes
-
-        exit_when_stdin_closes()
     if os.environ.get("AUTH_CLIENT_ID"):
         write_auth_secrets(dict(os.environ), Path.home())
     from streamlit.web import cli

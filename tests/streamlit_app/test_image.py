@@ -18,9 +18,6 @@ from tests.streamlit_app.stack import PASSWORD, UiStack
 
 CONTRACT = "chatbot.api"
 EVENT_SCHEMA = "chatbot.models.events"
-#: Local stack only: `python -m streamlit_app.serve --exit-with-stdin`, which the launcher passes
-#: from a checkout (never the image), imports the servers' shared stdin watch.
-LOCAL_ONLY = {("streamlit_app/serve.py", "chatbot.lifecycle")}
 PAGES = sorted(path.name for path in (ROOT / "streamlit_app" / "app_pages").glob("*.py"))
 
 
@@ -52,7 +49,7 @@ def test_the_app_imports_from_the_core_library_only_the_contract_and_the_event_s
         for path, module in chatbot_imports(ROOT / "streamlit_app")
         if not is_contract_or_event_schema(module)
     }
-    assert strays == LOCAL_ONLY
+    assert strays == set()
 
 
 def test_the_contract_imports_nothing_of_the_core_library_but_itself_and_the_event_schema():
