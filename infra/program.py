@@ -171,6 +171,8 @@ def build_stack(
             config=config.web,
             deletion_protection=protect,
             aws_profile=profile,
+            sso=config.sso,
+            log_retention_days=config.chat_api.log_retention_days,
         ),
     )
     backend = ChatBackend(
