@@ -330,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         size = zip_path.stat().st_size
-        print(f"{zip_path.relative_to(PROJECT_ROOT)}: {size / mb:.3f} MB (standard library only: no layer)")
+        print(
+            f"{zip_path.relative_to(PROJECT_ROOT)}: {size / mb:.3f} MB zipped (standard library only: no layer)"
+        )
         return 0
     try:
         artifacts = build(PROJECT_ROOT, args.function)

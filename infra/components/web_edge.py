@@ -136,6 +136,8 @@ class WebEdge(pulumi.ComponentResource):
         )
         self.user_pool_id = pool.id
         self.user_pool_client_id = client.id
+        #: The hosted UI's host (a prefix domain): where an SSO provider sends its users back.
+        self.hosted_ui_host = pulumi.Output.concat(domain.domain, ".auth.", args.region, ".amazoncognito.com")
         self.target_group_arn = target_group.arn
         self.alb_security_group_id = self.alb_security_group.id
         self.auth_secret_arn = auth_secret.arn

@@ -217,3 +217,14 @@ def test_a_role_may_be_given_as_one_name():
     assert isinstance(config, SsoConfig)
     assert config.role_mapping == {ADMINS: ["admin"], "research-team-id": ["research"]}
     assert config.provider_type == "OIDC"
+
+
+def test_the_stack_outputs_what_the_providers_app_registration_needs(prod_entra, dev_okta):
+    assert prod_entra.outputs["sso_redirect_url"].startswith("https://chatbot-prod-")
+    assert prod_entra.outputs["sso_redirect_url"].endswith(
+        ".auth.us-east-1.amazoncognito.com/oauth2/idpresponse"
+    )
+    assert "sso_saml_entity_id" not in prod_entra.outputs
+    assert dev_okta.outputs["sso_redirect_url"].endswith(".amazoncognito.com/saml2/idpresponse")
+    pool = one(dev_okta.graph, POOL)
+    assert dev_okta.outputs["sso_saml_entity_id"] == f"urn:amazon:cognito:sp:{pool.id}"
