@@ -21,7 +21,7 @@ from infra.components.sso import TRIGGER_VERSION
 from infra.config import PROJECT_ROOT, SsoConfig, parse_stack_config
 from tests.infra.iam_enforced import REGION, enforced_aws, role_statements
 from tests.infra.support import allowed, one, stack_config
-from tests.infra.test_policies import PROD
+from tests.infra.test_policies import DEV, PROD
 
 POOL, CLIENT, PROVIDER = (
     "aws:cognito/userPool:UserPool",
@@ -150,6 +150,12 @@ def test_the_trigger_role_proven_with_moto(monkeypatch, prod_entra):
 def test_the_stacks_rules_still_pass_and_the_cost_is_unchanged(prod_entra, prod: OfflineRun):
     assert [str(v) for verdict in evaluate(prod_entra.graph, PROD) for v in verdict.violations] == []
     assert pricing.total(pricing.estimate(prod_entra.graph)) == pricing.total(pricing.estimate(prod.graph))
+
+
+def test_dev_with_a_saml_provider_passes_the_rules_it_passed_before(dev_okta):
+    waivers = json.loads(stack_config("dev")["chatbot:security_waivers"])
+    verdicts = {v.rule.id: v.status for v in evaluate(dev_okta.graph, DEV, waivers)}
+    assert {rule for rule, status in verdicts.items() if status != "pass"} == {"cloudfront-tls"}
 
 
 def test_stacks_without_sso_have_no_trigger_or_provider(prod: OfflineRun):
