@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import zipfile
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from chatbot.errors import ConfigError
 from infra.build.packaging import build_function_zip
@@ -17,6 +19,7 @@ from infra.checks import pricing, terraform
 from infra.checks.offline import OfflineRun
 from infra.checks.offline_stack import offline_run
 from infra.checks.policies import evaluate
+from infra.checks.preflight_sso import sso_client_secret
 from infra.components.sso import TRIGGER_VERSION
 from infra.config import PROJECT_ROOT, SsoConfig, parse_stack_config
 from tests.infra.iam_enforced import REGION, enforced_aws, role_statements
@@ -234,3 +237,35 @@ def test_the_stack_outputs_what_the_providers_app_registration_needs(prod_entra,
     assert dev_okta.outputs["sso_redirect_url"].endswith(".amazoncognito.com/saml2/idpresponse")
     pool = one(dev_okta.graph, POOL)
     assert dev_okta.outputs["sso_saml_entity_id"] == f"urn:amazon:cognito:sp:{pool.id}"
+
+
+# --- preflight: the client secret is where the stack file says ---------------------------------
+
+
+def test_preflight_reads_the_client_secret_as_pulumi_up_will(monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        name = "chatbot/prod/entra"
+
+        def check(**sso: object) -> tuple[str, str]:
+            config = parse_stack_config(stack_config("prod", sso={**ENTRA, "client_secret_id": name, **sso}))
+            result = sso_client_secret(config, secrets)
+            return result.status, result.detail
+
+        status, detail = check()
+        assert status == "fail"
+        assert "ResourceNotFoundException" in detail
+        assert "create-secret" in detail
+        secrets.create_secret(Name=name, SecretString=json.dumps({"client_secret": "s3cr3t"}))
+        assert check()[0] == "ok"
+        assert check(client_secret_key="client_secret")[0] == "ok"
+        status, detail = check(client_secret_key="other")
+        assert status == "fail"
+        assert "'other'" in detail
+    saml = parse_stack_config(stack_config("dev", sso=OKTA_SAML))
+    assert sso_client_secret(saml, None).status == "skip"
+    assert sso_client_secret(parse_stack_config(stack_config("dev")), None).status == "skip"
