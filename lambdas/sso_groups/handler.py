@@ -98,14 +98,14 @@ def override(
     roles: list[str] = []
     if came_through(attributes, provider):
         roles = roles_for(provider_groups(attributes.get(attribute)), mapping)
-    details: dict[str, Any] = {
-        "groupOverrideDetails": {
-            "groupsToOverride": _unique([*pool_groups, *roles]),
-            # Kept as Cognito sent them: an override replaces all three.
-            "iamRolesToOverride": configuration.get("iamRolesToOverride") or [],
-            "preferredRole": configuration.get("preferredRole"),
-        }
+    group_override: dict[str, Any] = {
+        "groupsToOverride": _unique([*pool_groups, *roles]),
+        # Kept as Cognito sent them: the override stands for the pool groups' IAM roles too.
+        "iamRolesToOverride": configuration.get("iamRolesToOverride") or [],
     }
+    if isinstance(preferred := configuration.get("preferredRole"), str):
+        group_override["preferredRole"] = preferred
+    details: dict[str, Any] = {"groupOverrideDetails": group_override}
     if attribute in attributes:
         details["claimsToSuppress"] = [attribute]
     event["response"] = {"claimsOverrideDetails": details}

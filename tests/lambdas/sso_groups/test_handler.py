@@ -72,7 +72,6 @@ def test_a_federated_users_mapped_groups_become_roles_in_cognito_groups():
     assert details["groupOverrideDetails"] == {
         "groupsToOverride": ["beta-testers", "admin", "research"],
         "iamRolesToOverride": [],
-        "preferredRole": None,
     }
     # the raw attribute stays out of the ID token; the request is returned as it came
     assert details["claimsToSuppress"] == ["custom:groups"]
