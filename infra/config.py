@@ -168,9 +168,10 @@ class SsoConfig(_Section):
     claim is mapped to the pool attribute `custom:groups`, and the pre-token-generation trigger
     (lambdas/sso_groups) turns it into roles in the ID token's `cognito:groups`."""
 
-    #: Cognito's name for the provider (1-32 characters; shown on the hosted sign-in page, and
-    #: the prefix of its users' usernames, e.g. `Entra_<sub>`).
-    provider_name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    #: Cognito's name for the provider (shown on the hosted sign-in page, and the prefix of its
+    #: users' usernames, e.g. `Entra_<sub>`). 3-32 letters, digits, '.' or '-': within the API's
+    #: ProviderNameTypeV2 (no underscore, which separates the prefix, nor spaces).
+    provider_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{1,30}[A-Za-z0-9]$")
     #: OIDC: the issuer URL (Cognito reads `<issuer>/.well-known/openid-configuration`).
     oidc_issuer: str | None = Field(None, pattern=r"^https://")
     #: SAML: the provider's metadata URL (a federation metadata document).

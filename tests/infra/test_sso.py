@@ -212,6 +212,7 @@ def test_the_stack_files_need_no_sso():
         ({**ENTRA, "role_mapping": {ADMINS: []}}, "at least one role"),
         ({**ENTRA, "oidc_issuer": "http://plain.example"}, "oidc_issuer"),
         ({**ENTRA, "provider_name": "Cognito"}, "reserved"),
+        ({**ENTRA, "provider_name": "My_IdP"}, "provider_name"),
         ({**ENTRA, "scopes": "email profile"}, "openid"),
     ],
 )
