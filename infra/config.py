@@ -8,6 +8,7 @@ named instead of being silently ignored. docs/DEPLOY.md documents every key.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from chatbot.errors import ConfigError
 from chatbot.models.catalog import ModelCatalog, parse_model_specs
 from chatbot.models.deployment import CpuLlamaCppDeployment, CustomScriptDeployment, EmbeddingsDeployment
 from chatbot.models.spec import ModelSpec
-from chatbot.policy.limits import LimitsConfig
+from chatbot.policy.limits import ROLE_PATTERN, LimitsConfig
 
 NAMESPACE = "chatbot"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +148,130 @@ class WebConfig(_Section):
         return self
 
 
+#: The pool attribute that holds a federated user's groups, as the identity provider last sent
+#: them (attribute mapping). Custom attributes are named `custom:<name>` in tokens and triggers.
+SSO_GROUPS_ATTRIBUTE = "groups"
+#: Cognito's limit on a mapped attribute's value (developer guide, "Mapping IdP attributes to
+#: profiles and tokens": "the maximum value length of 2,048 characters").
+SSO_GROUPS_MAX_CHARS = 2048
+#: Defaults for the attribute mapping: OIDC providers send these claims; SAML providers send
+#: attributes named by URIs (Entra ID's are shown; Okta's SAML app names them as you configure).
+OIDC_EMAIL_CLAIM = "email"
+SAML_EMAIL_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+
+
+class SsoConfig(_Section):
+    """An external identity provider for the user pool (Entra ID, Okta, ... over OIDC or SAML),
+    and how its groups become the app's roles (docs/DEPLOY.md, "Single sign-on").
+
+    Cognito's `cognito:groups` never carries a federated provider's groups: the provider's group
+    claim is mapped to the pool attribute `custom:groups`, and the pre-token-generation trigger
+    (lambdas/sso_groups) turns it into roles in the ID token's `cognito:groups`."""
+
+    #: Cognito's name for the provider (shown on the hosted sign-in page, and the prefix of its
+    #: users' usernames, e.g. `Entra_<sub>`). 3-32 letters, digits, '.' or '-': within the API's
+    #: ProviderNameTypeV2 (no underscore, which separates the prefix, nor spaces).
+    provider_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{1,30}[A-Za-z0-9]$")
+    #: OIDC: the issuer URL (Cognito reads `<issuer>/.well-known/openid-configuration`).
+    oidc_issuer: str | None = Field(None, pattern=r"^https://")
+    #: SAML: the provider's metadata URL (a federation metadata document).
+    saml_metadata_url: str | None = Field(None, pattern=r"^https://")
+    #: OIDC: the application (client) id registered with the provider.
+    client_id: str | None = None
+    #: OIDC: the Secrets Manager secret (ARN or name) that holds the client secret, never the
+    #: secret itself. Its SecretString is the secret, or JSON with the key `client_secret_key`.
+    client_secret_id: str | None = None
+    client_secret_key: str | None = None
+    #: OIDC: the scopes Cognito asks the provider for (space separated; openid is required).
+    scopes: str = "openid email profile"
+    #: The provider's claim (OIDC) or attribute name (SAML) that lists the user's groups:
+    #: `groups` for Entra ID's and Okta's OIDC apps, Entra ID's SAML URI below for SAML.
+    groups_claim: str = Field("groups", min_length=1, max_length=256)
+    #: The provider's claim or attribute that holds the user's email address.
+    email_claim: str | None = None
+    #: Provider group (an Entra group's object id, an Okta group's name) -> the app's role(s):
+    #: `admin`, or any group that limits are set for (chatbot:limits). Groups not named here
+    #: give nothing: the mapping is the allow-list, so a provider group that happens to be
+    #: called `admin` does not make anyone an administrator.
+    role_mapping: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_here(cls, data: object) -> object:
+        if isinstance(data, dict) and "client_secret" in data:
+            raise ValueError(
+                "client_secret: never put the secret in the stack file. Store it in Secrets "
+                "Manager (aws secretsmanager create-secret --name chatbot/sso --secret-string ...) "
+                "and give its ARN or name as client_secret_id"
+            )
+        if isinstance(data, dict) and isinstance(mapping := data.get("role_mapping"), dict):
+            # one role may be given as a plain string
+            data = {
+                **data,
+                "role_mapping": {
+                    group: [roles] if isinstance(roles, str) else roles for group, roles in mapping.items()
+                },
+            }
+        return data
+
+    @field_validator("role_mapping")
+    @classmethod
+    def _role_names(cls, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group, roles in mapping.items():
+            if not group.strip() or len(group) > 256:
+                raise ValueError(f"{group!r}: a provider group name or id (1-256 characters)")
+            if not roles:
+                raise ValueError(f"{group!r}: map it to at least one role, e.g. 'admin'")
+            for role in roles:
+                if not re.match(ROLE_PATTERN, role):
+                    raise ValueError(
+                        f"{group!r} -> {role!r}: a role is 'admin' or a group name "
+                        "(letters, digits, '.', '_', '-', spaces; at most 128)"
+                    )
+        return mapping
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SsoConfig:
+        if bool(self.oidc_issuer) == bool(self.saml_metadata_url):
+            raise ValueError(
+                "give oidc_issuer (an OIDC provider) or saml_metadata_url (a SAML provider), "
+                "not both and not neither"
+            )
+        if self.oidc_issuer:
+            if not self.client_id or not self.client_secret_id:
+                raise ValueError(
+                    "an OIDC provider needs client_id and client_secret_id (the Secrets Manager "
+                    "secret, ARN or name, that holds the client secret)"
+                )
+            if "openid" not in self.scopes.split():
+                raise ValueError("scopes must include openid")
+        elif self.client_id or self.client_secret_id or self.client_secret_key:
+            raise ValueError(
+                "client_id and client_secret_id are for OIDC; a SAML provider needs only saml_metadata_url"
+            )
+        if self.provider_name.upper() in {
+            "COGNITO",
+            "GOOGLE",
+            "FACEBOOK",
+            "LOGINWITHAMAZON",
+            "SIGNINWITHAPPLE",
+        }:
+            raise ValueError(f"provider_name {self.provider_name!r} is reserved by Cognito")
+        return self
+
+    @property
+    def provider_type(self) -> Literal["OIDC", "SAML"]:
+        return "OIDC" if self.oidc_issuer else "SAML"
+
+    def attribute_mapping(self) -> dict[str, str]:
+        """User pool attribute -> the provider's claim (CreateIdentityProvider's AttributeMapping)."""
+        default_email = OIDC_EMAIL_CLAIM if self.provider_type == "OIDC" else SAML_EMAIL_CLAIM
+        return {
+            "email": self.email_claim or default_email,
+            f"custom:{SSO_GROUPS_ATTRIBUTE}": self.groups_claim,
+        }
+
+
 class AlertsConfig(_Section):
     #: Subscribed to the stack's alerts topic (AWS sends a confirmation mail first).
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -173,6 +298,9 @@ class StackConfig(_Section):
     #: `{"user": {"tokens_per_day": 200000, "usd_per_month": 20}}`; administrators change them
     #: at runtime (chatbot/policy/limits.py). None: unlimited until they do.
     limits: LimitsConfig | None = None
+    #: An external identity provider (OIDC or SAML) and its groups -> roles. None: Cognito's own
+    #: users only.
+    sso: SsoConfig | None = None
     #: rule id -> why this stack accepts failing it. Shown in the plan next to the rule.
     security_waivers: dict[str, str] = Field(default_factory=dict)
 

@@ -171,6 +171,8 @@ def build_stack(
             config=config.web,
             deletion_protection=protect,
             aws_profile=profile,
+            sso=config.sso,
+            log_retention_days=config.chat_api.log_retention_days,
         ),
     )
     backend = ChatBackend(
@@ -245,6 +247,14 @@ def build_stack(
         "history_table": backend.history_table_name,
         "endpoints": pulumi.Output.all(**{name: llm.endpoint_name for name, llm in endpoints}),
     }
+    if config.sso is not None:
+        # What the identity provider's app registration needs (docs/DEPLOY.md, "Single sign-on"):
+        # the federation endpoints /oauth2/idpresponse (OIDC redirect URI) and /saml2/idpresponse
+        # (SAML ACS URL), and for SAML the pool's entity id (audience).
+        path = "/oauth2/idpresponse" if config.sso.provider_type == "OIDC" else "/saml2/idpresponse"
+        outputs["sso_redirect_url"] = pulumi.Output.concat("https://", edge.hosted_ui_host, path)
+        if config.sso.provider_type == "SAML":
+            outputs["sso_saml_entity_id"] = pulumi.Output.concat("urn:amazon:cognito:sp:", edge.user_pool_id)
     if gateway is not None:
         outputs["gateway_url"] = gateway.url
     if vector_store is not None:

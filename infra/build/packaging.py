@@ -56,7 +56,11 @@ HANDLERS = {
     # The Web Adapter runs `exec "$LAMBDA_TASK_ROOT/$_HANDLER"`: a script, not a Python function.
     "chat_api": "lambdas/chat_api/run.sh",
     "document_indexer": "lambdas.document_indexer.handler.handler",
+    "sso_groups": "lambdas.sso_groups.handler.handler",
 }
+#: Functions of the standard library alone: their zip holds only `lambdas/<function>/` (not
+#: `chatbot/`), and they have no requirements.txt and no dependency layer.
+STANDALONE = ("sso_groups",)
 #: A fixed timestamp for every zip entry: the same sources give the same bytes (and S3 key).
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -220,7 +224,12 @@ def build_function_zip(root: Path, function: str) -> Path:
     zip_path = build_dir(root, function) / "function.zip"
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     files = [root / "lambdas" / "__init__.py"]
-    for folder in (root / "chatbot", function_dir(root, function)):
+    folders = (
+        [function_dir(root, function)]
+        if function in STANDALONE
+        else [root / "chatbot", function_dir(root, function)]
+    )
+    for folder in folders:
         files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in sorted(files):
@@ -232,7 +241,8 @@ def build_function_zip(root: Path, function: str) -> Path:
 
 
 def build(root: Path, function: str) -> Artifacts:
-    """Both artefacts for the Lambda platform."""
+    """Both artefacts for the Lambda platform (a STANDALONE function has no layer: use
+    build_function_zip)."""
     function_zip = build_function_zip(root, function)
     layer = build_layer(root, function, LAMBDA)
     layer_zip = layer.with_suffix(".zip")
@@ -270,6 +280,22 @@ class LambdaCode:
     missing: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class StandaloneCode:
+    """A STANDALONE function's zip (no layer)."""
+
+    code: pulumi.Archive
+    handler: str
+
+
+def standalone_code(project_root: Path, function: str) -> StandaloneCode:
+    """The zip of a STANDALONE function, (re)built now from the sources."""
+    if function not in STANDALONE:
+        raise ConfigError(f"Lambda {function} has a dependency layer: use lambda_code")
+    code = build_function_zip(project_root, function)
+    return StandaloneCode(pulumi.FileArchive(str(code)), HANDLERS[function])
+
+
 def lambda_code(project_root: Path, function: str, *, require_built: bool) -> LambdaCode:
     """The artefacts for `lambdas/<function>`. The function zip is (re)built now, from the sources;
     the layer must have been built by `python -m infra.packaging <function>`. With require_built
@@ -296,13 +322,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build a Lambda function's zip and dependency layer.")
     parser.add_argument("function", choices=sorted(HANDLERS), help="a folder under lambdas/")
     args = parser.parse_args(argv)
+    mb = 1024 * 1024
+    if args.function in STANDALONE:
+        try:
+            zip_path = build_function_zip(PROJECT_ROOT, args.function)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        size = zip_path.stat().st_size
+        print(
+            f"{zip_path.relative_to(PROJECT_ROOT)}: {size / mb:.3f} MB zipped (standard library only: no layer)"
+        )
+        return 0
     try:
         artifacts = build(PROJECT_ROOT, args.function)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sizes = artifacts.sizes()
-    mb = 1024 * 1024
     print(f"{artifacts.function_zip.relative_to(PROJECT_ROOT)}: {sizes['function_zip'] / mb:.1f} MB")
     print(
         f"{artifacts.layer_zip.relative_to(PROJECT_ROOT)}: {sizes['layer_zip'] / mb:.1f} MB zipped, "

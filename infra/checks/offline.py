@@ -129,6 +129,17 @@ class _AwsMocks(pulumi.runtime.Mocks):
             return {"id": "pl-3b927c52", "name": args.args.get("name"), "entries": []}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             return {"randomPassword": "offline-random-password-0123456789", "id": "random"}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # A secret the stack reads but does not make (the SSO provider's client secret).
+            secret_id = str(args.args.get("secretId"))
+            return {
+                "id": secret_id,
+                "arn": secret_id,
+                "secretId": secret_id,
+                "secretString": "offline-secret-value",
+                "versionId": "offline",
+                "versionStages": ["AWSCURRENT"],
+            }
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": "offline"}
         if args.token == "aws:ec2/getAmi:getAmi":

@@ -17,6 +17,7 @@ Run it with the credentials you deploy with (AWS_PROFILE, or the stack's `aws:pr
 | bedrock-access | Bedrock GetFoundationModelAvailability, per Bedrock model | the account may not invoke it (access not granted, agreement pending, not in the region) |
 | bedrock-profile | Bedrock GetInferenceProfile, per inference profile | it routes to a Region the chat API's role is not granted (infra/models/bedrock.py) |
 | bedrock-quota | Service Quotas (bedrock), per model | its on-demand (or cross-region) requests or tokens per minute are 0; warns when low |
+| sso-client-secret | Secrets Manager GetSecretValue (stacks with an OIDC `chatbot:sso`) | the client secret is missing, unreadable, or lacks `client_secret_key` |
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from infra.checks.preflight_account import (
     zone_choice,
 )
 from infra.checks.preflight_bedrock import bedrock_checks
+from infra.checks.preflight_sso import sso_client_secret
 from infra.checks.preflight_types import Check
 from infra.config import StackConfig
 
@@ -173,6 +175,8 @@ def run_checks(config: StackConfig, client: Callable[[str], Any], region: str = 
         checks += bedrock_checks(client("bedrock"), config, service_quotas(quotas, "bedrock"))
     else:
         checks.append(Check("bedrock-access", "skip", "no Bedrock models in this stack"))
+    oidc = config.sso is not None and config.sso.provider_type == "OIDC"
+    checks.append(sso_client_secret(config, client("secretsmanager") if oidc else None))
     return checks
 
 

@@ -48,6 +48,7 @@ TYPES = {
     "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
     "aws:codebuild/project:Project": "aws_codebuild_project",
+    "aws:cognito/identityProvider:IdentityProvider": "aws_cognito_identity_provider",
     "aws:cognito/userPool:UserPool": "aws_cognito_user_pool",
     "aws:cognito/userPoolClient:UserPoolClient": "aws_cognito_user_pool_client",
     "aws:cognito/userPoolDomain:UserPoolDomain": "aws_cognito_user_pool_domain",

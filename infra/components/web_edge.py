@@ -19,7 +19,7 @@ import pulumi_random
 from infra.components import cdn, cognito
 from infra.components.cdn import ORIGIN_HEADER
 from infra.components.network import Network
-from infra.config import WebConfig
+from infra.config import SsoConfig, WebConfig
 from streamlit_app.settings import UiSettings
 
 APP_PORT = 8501
@@ -36,6 +36,10 @@ class WebEdgeArgs:
     deletion_protection: bool = False
     #: The stack's `aws:profile`, for the us-east-1 provider of the web ACL.
     aws_profile: str | None = None
+    #: An external identity provider for the user pool (chatbot:sso), or None.
+    sso: SsoConfig | None = None
+    #: For the SSO trigger's log group.
+    log_retention_days: int = 30
 
 
 def random_secret(name: str, length: int, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -99,6 +103,8 @@ class WebEdge(pulumi.ComponentResource):
             mfa=args.config.mfa,
             allow_self_signup=args.config.allow_self_signup,
             deletion_protection=args.deletion_protection,
+            sso=args.sso,
+            log_retention_days=args.log_retention_days,
         )
         auth_secret = aws.secretsmanager.Secret(
             f"{name}-auth-secret",
@@ -130,6 +136,8 @@ class WebEdge(pulumi.ComponentResource):
         )
         self.user_pool_id = pool.id
         self.user_pool_client_id = client.id
+        #: The hosted UI's host (a prefix domain): where an SSO provider sends its users back.
+        self.hosted_ui_host = pulumi.Output.concat(domain.domain, ".auth.", args.region, ".amazoncognito.com")
         self.target_group_arn = target_group.arn
         self.alb_security_group_id = self.alb_security_group.id
         self.auth_secret_arn = auth_secret.arn

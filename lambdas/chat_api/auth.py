@@ -8,6 +8,14 @@
 Roles ride in the same verified token: a local token carries `roles` (the app reads them from
 the users file); a Cognito ID token carries the user's groups in `cognito:groups`, and a group
 named like a role gives that role. `admin` manages users.
+
+Users who sign in through an external identity provider (`chatbot:sso`, OIDC or SAML) have no
+pool groups of their own for it: Cognito never puts a provider's groups in `cognito:groups`. The
+user pool's pre-token-generation trigger (lambdas/sso_groups, event version V1_0) reads them from
+the mapped attribute `custom:groups`, maps them to roles (`chatbot:sso.role_mapping`) and answers
+with `groupOverrideDetails.groupsToOverride`, which Cognito writes as the ID token's
+`cognito:groups`: the pool's groups plus the mapped roles. So one claim serves both kinds of user,
+and the raw `custom:groups` (suppressed from the token by the trigger) never gives a role here.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from chatbot.errors import ChatbotError
 ADMIN = "admin"
 ROLES = frozenset({ADMIN})
 ADMINS_ONLY = "Only an administrator can do this. Ask one to do it for you."
+#: The ID token claim that names a Cognito user's groups (and an SSO user's mapped roles).
+GROUPS_CLAIM = "cognito:groups"
 
 
 class AuthError(ChatbotError):
@@ -217,12 +227,8 @@ class CognitoTokens:
             raise AuthError(f"The sign-in token is not valid ({exc}). Sign in again.") from None
         if claims["token_use"] != "id":
             raise AuthError("Send the Cognito ID token, not the access token.")
-        return Caller(
-            claims["sub"],
-            _roles(claims.get("cognito:groups")),
-            claims.get("iat"),
-            groups=_groups(claims.get("cognito:groups")),
-        )
+        groups = claims.get(GROUPS_CLAIM)  # pool groups and, for SSO users, their mapped roles
+        return Caller(claims["sub"], _roles(groups), claims.get("iat"), groups=_groups(groups))
 
 
 #: Behind a function URL with AWS_IAM auth, `Authorization` carries the caller's SigV4

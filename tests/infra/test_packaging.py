@@ -23,7 +23,7 @@ from tests.infra.support import one
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module", params=sorted(packaging.HANDLERS))
+@pytest.fixture(scope="module", params=sorted(set(packaging.HANDLERS) - set(packaging.STANDALONE)))
 def artifacts(request) -> packaging.Artifacts:
     return packaging.build(PROJECT_ROOT, request.param)
 

@@ -120,8 +120,11 @@ def _lambda_origins(distribution: RecordedResource) -> list[dict]:
 )
 def _gateway(graph: ResourceGraph, _: Context) -> Iterator[tuple[RecordedResource, str]]:
     distributions = {d.arn: d for d in graph.of_type(DISTRIBUTION)}
+    pools = {p.arn for p in graph.of_type("aws:cognito/userPool:UserPool")}
     for permission in graph.of_type("aws:lambda/permission:Permission"):
         principal = permission.inputs.get("principal")
+        if principal == "cognito-idp.amazonaws.com" and permission.inputs.get("sourceArn") in pools:
+            continue  # a user pool's trigger (the SSO groups one), invoked by this stack's pool only
         if principal != "cloudfront.amazonaws.com" or permission.inputs.get("sourceArn") not in distributions:
             yield permission, f"lets {principal} invoke the function, not one of this stack's distributions"
     oacs = {o.id: o for o in graph.of_type("aws:cloudfront/originAccessControl:OriginAccessControl")}

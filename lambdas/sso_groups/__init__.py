@@ -1,0 +1,1 @@
+"""The user pool's pre-token-generation trigger: a federated user's groups become roles in the ID token."""
