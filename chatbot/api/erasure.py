@@ -49,9 +49,25 @@ class ErasureReport(BaseModel):
             **{name: getattr(self, name) + getattr(other, name) for name in ErasureReport.model_fields}
         )
 
+    def summary(self) -> str:
+        """In words, for the page that asked: "2 conversations (14 messages), 1 API key, ..."."""
+        parts = [
+            f"{self.sessions} conversation{_s(self.sessions)} ({self.messages} message{_s(self.messages)})",
+            f"{self.documents} document{_s(self.documents)}",
+            f"{self.attachments} attached file{_s(self.attachments)}",
+            f"{self.api_keys} API key{_s(self.api_keys)}",
+            f"{self.usage_rows} usage row{_s(self.usage_rows)}",
+        ]
+        kept = f"{self.votes_anonymised} arena vote{_s(self.votes_anonymised)} kept, anonymised"
+        return ", ".join(parts) + f"; {kept}"
+
     def total(self) -> int:
         """Everything removed or anonymised: 0 when nothing of the user was left."""
         return sum(getattr(self, name) for name in ErasureReport.model_fields)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 class UserRemoved(BaseModel):
