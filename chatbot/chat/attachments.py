@@ -175,12 +175,10 @@ class S3Blobs:
         return deleted
 
     def delete(self, key: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-        except self.s3.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        # Listed, not read (HeadObject): deleting needs the listing anyway, not the right to read.
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not listed or listed[0]["Key"] != key:
+            return False
         self.s3.delete_object(Bucket=self.bucket, Key=key)
         return True
 

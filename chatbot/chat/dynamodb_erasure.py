@@ -10,13 +10,13 @@ safe to repeat, so an interrupted one is finished by running it again.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chatbot.api.erasure import ErasureReport
-from chatbot.api.records import Vote
 from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
 from chatbot.chat.erasure import opaque_voter_id
 from chatbot.policy.quotas import subject_of_key, subject_of_user
@@ -109,16 +109,17 @@ class DynamoDBErasure:
         votes = self._query(KeyConditionExpression=Key("pk").eq("VOTES"))
         anonymised = 0
         for item in votes:
-            vote = Vote.model_validate_json(item["body"])
-            if vote.user_id != user_id:
+            body = json.loads(item["body"])
+            if body.get("user_id") != user_id:
                 continue
-            # Only the body changes (`anonymous`, `tallied` stay): the counters are untouched.
+            # Only the user id changes, in the body as stored (a vote of an older release keeps
+            # its shape); `anonymous` and `tallied` stay, and the counters are untouched.
             self._table.update_item(
                 Key={"pk": item["pk"], "sk": item["sk"]},
                 UpdateExpression="SET body = :body",
                 ConditionExpression="body = :old",
                 ExpressionAttributeValues={
-                    ":body": vote.model_copy(update={"user_id": voter}).model_dump_json(),
+                    ":body": json.dumps({**body, "user_id": voter}),
                     ":old": item["body"],
                 },
             )

@@ -21,28 +21,33 @@ if TYPE_CHECKING:
     from chatbot.retrieval.store import PgVectorStore
 
 
+_THEIRS = (
+    "(d.workspace = %(private)s AND d.owner_id = %(user)s)"
+    " OR (d.workspace <> %(private)s AND d.uploaded_by = %(user)s)"
+)
+
+
 def erase_documents(store: PgVectorStore, user_id: str, blobs: Blobs | None) -> ErasureReport:
-    """Deletes the user's documents (and, given the blob store, their objects); the counts."""
-    with store.pool.transaction() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id"
-            " WHERE (d.workspace = %(private)s AND d.owner_id = %(user)s)"
-            " OR (d.workspace <> %(private)s AND d.uploaded_by = %(user)s)",
-            {"private": PRIVATE, "user": user_id},
-        )
-        row = cur.fetchone()
-        chunks = int(row[0]) if row else 0
-        cur.execute(
-            "DELETE FROM documents WHERE (workspace = %(private)s AND owner_id = %(user)s)"
-            " OR (workspace <> %(private)s AND uploaded_by = %(user)s) RETURNING workspace, source",
-            {"private": PRIVATE, "user": user_id},
-        )
-        deleted = cur.fetchall()
+    """Deletes the user's documents (and, given the blob store, their objects); the counts.
+    The objects go before the rows: the rows name the shared objects, so were the deletion
+    interrupted, running it again still finds every object left."""
+    scope = {"private": PRIVATE, "user": user_id}
+    with store.pool.connection() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT d.workspace, d.source FROM documents d WHERE {_THEIRS}", scope)
+        documents = cur.fetchall()
     files = 0
     if blobs is not None:
         if "/" not in user_id:  # a key's folder is the id itself (object_keys.object_key)
             files += len(blobs.delete_folder(f"{PRIVATE_FOLDER}/{user_id}"))
-        for workspace, source in deleted:
+        for workspace, source in documents:
             if workspace != PRIVATE:
                 files += blobs.delete(f"{SHARED_FOLDER}/{workspace}/{source}")
-    return ErasureReport(documents=len(deleted), chunks=chunks, files=files)
+    with store.pool.transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {_THEIRS}", scope
+        )
+        row = cur.fetchone()
+        chunks = int(row[0]) if row else 0
+        cur.execute(f"DELETE FROM documents d WHERE {_THEIRS}", scope)
+        deleted = cur.rowcount
+    return ErasureReport(documents=deleted, chunks=chunks, files=files)

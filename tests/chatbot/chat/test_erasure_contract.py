@@ -7,6 +7,7 @@ keeps those under an opaque id, so the leaderboard reads the same before and aft
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from chatbot.chat.api_keys import ApiKey
 from chatbot.chat.erasure import ERASED_PREFIX, StoreErasure, eraser_for
 from chatbot.chat.feedback import Feedback
 from chatbot.chat.leaderboard import build_leaderboard, leaderboard_from_counts
+from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.shares import Share
 from chatbot.chat.vote_rules import VoteRules
 from chatbot.policy.limits import Limits
@@ -207,3 +209,44 @@ def test_arena_votes_stay_under_one_opaque_id_and_the_leaderboard_does_not_chang
     assert leaderboard_from_counts(store.arena_counts()) == leaderboard_from_counts(counts_before)
     assert build_leaderboard(votes, rules=rules) == build_leaderboard(votes_before, rules=rules)
     assert store.backfill_arena_counts() == 0
+
+
+def store_as_an_older_release_did(backend: Backend, body: dict) -> None:
+    """A vote as releases before lanes and categories wrote it: the body without those fields."""
+    store = backend.store
+    if isinstance(store, PostgresHistoryStore):
+        with store._pool.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO chat_votes (session_id, round, anonymous, created_at, body) VALUES (%s, 1, true, %s, %s)",
+                (body["session_id"], body["created_at"], json.dumps(body)),
+            )
+    else:
+        store._table.put_item(
+            Item={
+                "pk": "VOTES",
+                "sk": f"{body['session_id']}#{1:010d}",
+                "anonymous": True,
+                "body": json.dumps(body),
+            }
+        )
+
+
+def test_a_vote_an_older_release_stored_is_anonymised_and_keeps_its_shape(backend: Backend):
+    old = {
+        "session_id": "old-arena",
+        "round": 1,
+        "user_id": "al",
+        "choice": "left",
+        "models": ["m-a", "m-b"],
+        "anonymous": True,
+        "created_at": "2025-01-02T03:04:05+00:00",
+    }
+    store_as_an_older_release_did(backend, old)
+    (before,) = backend.store.list_votes()
+
+    assert backend.eraser.erase_user("al").votes_anonymised == 1
+
+    (after,) = backend.store.list_votes()
+    assert after.user_id.startswith(ERASED_PREFIX)
+    assert after.model_copy(update={"user_id": "al"}) == before
+    assert after.lanes == ["a", "b"]  # still read as the older release's votes are
