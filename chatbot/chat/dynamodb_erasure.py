@@ -163,6 +163,7 @@ class DynamoDBErasure:
             )
             self._delete(items)
             counters += len(items)
+        self._delete([{"pk": f"STREAM_LEASES#{user_id}", "sk": "LEASES"}])  # ended streams': not counted
         limits = sum(self._delete_if_present({"pk": "QUOTA_LIMITS", "sk": subject}) for subject in subjects)
         return {"usage_rows": len(rows), "holds": len(holds), "counters": counters, "limits": limits}
 

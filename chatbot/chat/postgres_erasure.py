@@ -63,9 +63,9 @@ class PostgresErasure:
 
     @staticmethod
     def _erase_usage(cur: Any, user_id: str, key_ids: list[str]) -> dict[str, int]:
-        cur.execute("SELECT to_regclass('quota_usage') IS NOT NULL")
-        row = cur.fetchone()
-        if not (row and row[0]):
+        if _exists(cur, "stream_leases"):  # leases of streams that ended or died: not counted
+            cur.execute("DELETE FROM stream_leases WHERE user_id = %s", (user_id,))
+        if not _exists(cur, "quota_usage"):
             return {}  # no quota store has opened this database: no usage to delete
         subjects = [subject_of_user(user_id), *(subject_of_key(key) for key in key_ids)]
         return {
@@ -74,6 +74,12 @@ class PostgresErasure:
             "counters": _deleted(cur, "DELETE FROM quota_counters WHERE subject = ANY(%s)", subjects),
             "limits": _deleted(cur, "DELETE FROM quota_limits WHERE scope = ANY(%s)", subjects),
         }
+
+
+def _exists(cur: Any, table: str) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+    row = cur.fetchone()
+    return bool(row and row[0])
 
 
 def _deleted(cur: Any, statement: str, value: object) -> int:
