@@ -22,6 +22,7 @@ from chatbot.api.users import UserChange, UserInfo, UserSaved, UsersError, Users
 from chatbot.chat.erasure import UserDataErasure, eraser_for
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
+from lambdas.chat_api.auth import AuthError, Caller
 from lambdas.chat_api.dependencies import Admin, Service
 
 if TYPE_CHECKING:
@@ -113,16 +114,26 @@ async def delete_user_data(name: str, admin: Admin, service: Service, request: R
     pool): conversations, documents, keys and usage details; their arena votes stay, anonymised.
     Safe to repeat: a second call deletes nothing and says so."""
     user = name.strip()
-    users_path = getattr(request.app.state, "users_file", None)
-    if users_path is not None:
+    if getattr(request.app.state, "users_file", None) is not None:
         user = user.lower()  # local names are lower-case (chatbot/api/users.py)
-        if user in await run_in_threadpool(UsersFile(users_path).names):
-            raise UserStillHasAnAccountError(
-                f"{user!r} still has an account. Remove the account with their data "
-                "(DELETE /users/{name}?delete_data=true), or remove it first."
-            )
+    if await run_in_threadpool(_can_sign_in, request, user):
+        raise UserStillHasAnAccountError(
+            f"{user!r} still has an account. Remove the account first (here: DELETE "
+            "/users/{name}?delete_data=true does both; with Cognito, delete or disable the user in "
+            "the user pool, and try again a minute later, once the API has noticed)."
+        )
     report = await run_in_threadpool(_erase, request, service, admin.user_id, user)
     return UserRemoved(user=user, account_removed=False, data=report)
+
+
+def _can_sign_in(request: Request, user: str) -> bool:
+    """Whether the account stands, asked where every request's account is checked: the users
+    file, or the Cognito user pool (whose answer the API keeps for a minute)."""
+    try:
+        request.app.state.accounts.check(Caller(user_id=user))
+    except AuthError:
+        return False
+    return True
 
 
 def _erase(request: Request, service: ChatService, actor: str, user: str) -> ErasureReport:
