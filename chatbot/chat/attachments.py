@@ -131,16 +131,23 @@ class LocalBlobs:
         except FileNotFoundError:
             return None
 
+    def _inside(self, key: str) -> Path | None:
+        """The key's path, unless a '..' in it would reach outside the store's folder."""
+        path = self.root / key
+        return path if path.resolve().is_relative_to(self.root.resolve()) else None
+
     def delete_folder(self, prefix: str) -> list[str]:
-        folder = self.root / prefix
-        if not folder.is_dir():
+        folder = self._inside(prefix)
+        if folder is None or not folder.is_dir():
             return []
         keys = [path.relative_to(self.root).as_posix() for path in folder.rglob("*") if path.is_file()]
         shutil.rmtree(folder)
         return keys
 
     def delete(self, key: str) -> bool:
-        path = self.root / key
+        path = self._inside(key)
+        if path is None:
+            return False
         existed = path.is_file()
         path.unlink(missing_ok=True)
         return existed
@@ -293,6 +300,8 @@ class Attachments:
 
     def erase_user(self, user_id: str) -> ErasureReport:
         """Deletes every file the user attached (a user's leaving): how many, and their objects."""
+        if not user_id:
+            return ErasureReport()  # `attachments/` itself: everyone's files
         keys = self.blobs.delete_folder(_user_folder(user_id))
         # Each attachment has one meta.json (written last, as its existence).
         attached = sum(1 for key in keys if key.endswith("/meta.json"))

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from chatbot.api.erasure import ErasureReport
 from chatbot.chat.dynamodb_store import DynamoDBHistoryStore
-from chatbot.chat.erasure import opaque_voter_id
+from chatbot.chat.erasure import checked_user_id, opaque_voter_id
 from chatbot.policy.quotas import subject_of_key, subject_of_user
 
 
@@ -35,6 +35,7 @@ class DynamoDBErasure:
         return self._store._table  # the store's per-thread table resource
 
     def erase_user(self, user_id: str) -> ErasureReport:
+        checked_user_id(user_id)
         key_ids, api_keys = self._erase_api_keys(user_id)
         sessions, messages = self._erase_sessions(user_id)
         return ErasureReport(

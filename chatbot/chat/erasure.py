@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.api.erasure import ErasureReport
+from chatbot.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from chatbot.chat.attachments import Attachments
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 #: What an anonymised vote's user id starts with: a reader sees it is nobody's name.
 ERASED_PREFIX = "erased-"
+
+
+def checked_user_id(user_id: str) -> str:
+    """The id, unless it is empty: an empty id's folder is every user's folder (`attachments/`)."""
+    if not user_id.strip():
+        raise InvalidRequestError("Name the user whose data to delete: the name is empty.")
+    return user_id
 
 
 def opaque_voter_id() -> str:
@@ -73,6 +81,7 @@ class UserDataErasure:
     def erase(self, user_id: str) -> ErasureReport:
         from chatbot.retrieval.document_erasure import erase_documents
 
+        checked_user_id(user_id)
         report = self.store.erase_user(user_id)
         if self.documents is not None:
             blobs = self.attachments.blobs if self.attachments is not None else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatbot.api.erasure import ErasureReport
-from chatbot.chat.erasure import opaque_voter_id
+from chatbot.chat.erasure import checked_user_id, opaque_voter_id
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.policy.quotas import subject_of_key, subject_of_user
 from chatbot.postgres import ConnectionPool
@@ -26,6 +26,7 @@ class PostgresErasure:
         return cls(store._pool)  # the store's own pool: the same database and its tables
 
     def erase_user(self, user_id: str) -> ErasureReport:
+        checked_user_id(user_id)
         with self._pool.transaction() as conn, conn.cursor() as cur:
             cur.execute("SELECT id FROM api_keys WHERE user_id = %s", (user_id,))
             key_ids = [row[0] for row in cur.fetchall()]

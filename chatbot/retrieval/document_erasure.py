@@ -37,7 +37,7 @@ def erase_documents(store: PgVectorStore, user_id: str, blobs: Blobs | None) -> 
         documents = cur.fetchall()
     files = 0
     if blobs is not None:
-        if "/" not in user_id:  # a key's folder is the id itself (object_keys.object_key)
+        if user_id and "/" not in user_id:  # the folder is the id itself (object_keys.object_key)
             files += len(blobs.delete_folder(f"{PRIVATE_FOLDER}/{user_id}"))
         for workspace, source in documents:
             if workspace != PRIVATE:

@@ -37,3 +37,13 @@ def test_a_users_attachments_go_and_a_user_whose_name_starts_the_same_keeps_thei
             attachments.get("al", ref.id)
     assert attachments.get("alice", alices.id) == alices
     assert attachments.erase_user("al").total() == 0
+
+
+def test_a_key_that_climbs_out_of_the_local_store_deletes_nothing(tmp_path: Path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the store's")
+    blobs = LocalBlobs(tmp_path / "attachments")
+
+    assert blobs.delete("../outside.txt") is False
+    assert blobs.delete_folder("..") == []
+    assert outside.read_text() == "not the store's"

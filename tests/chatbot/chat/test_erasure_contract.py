@@ -22,6 +22,7 @@ from chatbot.chat.leaderboard import build_leaderboard, leaderboard_from_counts
 from chatbot.chat.postgres_store import PostgresHistoryStore
 from chatbot.chat.shares import Share
 from chatbot.chat.vote_rules import VoteRules
+from chatbot.errors import InvalidRequestError
 from chatbot.policy.limits import Limits
 from chatbot.policy.quotas import QuotaStore, TokenPrice
 
@@ -250,3 +251,14 @@ def test_a_vote_an_older_release_stored_is_anonymised_and_keeps_its_shape(backen
     assert after.user_id.startswith(ERASED_PREFIX)
     assert after.model_copy(update={"user_id": "al"}) == before
     assert after.lanes == ["a", "b"]  # still read as the older release's votes are
+
+
+@pytest.mark.parametrize("nobody", ["", "  "])
+def test_an_empty_name_is_refused_before_anything_is_deleted(backend: Backend, nobody: str):
+    fill(backend)
+    before = [view(backend, user) for user in USERS]
+
+    with pytest.raises(InvalidRequestError):
+        backend.eraser.erase_user(nobody)
+
+    assert [view(backend, user) for user in USERS] == before

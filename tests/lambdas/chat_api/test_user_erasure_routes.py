@@ -135,3 +135,13 @@ def test_anyone_but_an_administrator_is_refused_and_nothing_is_deleted(api: InPr
     assert api.as_user("alice", "admin").delete("/users/al/data").status_code == 403
     assert "al" in api.users.names()
     assert len(api.app.state.service.store.list_sessions("al").sessions) == 1
+
+
+def test_an_empty_name_deletes_nothing(api: InProcessApi):
+    give_data(api, "al")
+    api.users.remove("al")
+
+    refused = api.as_user("root", "admin").delete("/users/%20/data")
+
+    assert refused.status_code == 422
+    assert len(api.app.state.service.store.list_sessions("al").sessions) == 1
