@@ -25,6 +25,7 @@ from chatbot.chat.vote_rules import VoteRules
 from chatbot.errors import InvalidRequestError
 from chatbot.policy.limits import Limits
 from chatbot.policy.quotas import QuotaStore, TokenPrice
+from chatbot.policy.stream_leases import StreamLeases, TooManyStreamsError
 
 USERS = ("al", "alice")
 
@@ -34,23 +35,28 @@ class Backend:
     store: object  # the history store (HistoryStore plus the everyday mixins)
     quotas: QuotaStore
     eraser: StoreErasure
+    leases: StreamLeases
 
 
 @pytest.fixture
 def postgres_backend(postgres_store) -> Backend:
     from chatbot.policy.postgres_quotas import PostgresQuotaStore
+    from chatbot.policy.postgres_stream_leases import PostgresStreamLeases
 
-    # The quota ledger lives in the history's database, as the chat API wires it.
+    # The quota ledger and the stream leases live in the history's database, as the API wires them.
     quotas = PostgresQuotaStore(postgres_store._pool)
-    return Backend(postgres_store, quotas, eraser_for(postgres_store))
+    leases = PostgresStreamLeases(postgres_store._pool, cap=1)
+    return Backend(postgres_store, quotas, eraser_for(postgres_store), leases)
 
 
 @pytest.fixture
 def dynamodb_backend(dynamodb_store) -> Backend:
     from chatbot.policy.dynamodb_quotas import DynamoDBQuotaStore
+    from chatbot.policy.dynamodb_stream_leases import DynamoDBStreamLeases
 
     quotas = DynamoDBQuotaStore("history", region="us-east-1")
-    return Backend(dynamodb_store, quotas, eraser_for(dynamodb_store))
+    leases = DynamoDBStreamLeases("history", cap=1, region="us-east-1")
+    return Backend(dynamodb_store, quotas, eraser_for(dynamodb_store), leases)
 
 
 @pytest.fixture(params=["postgres", "dynamodb"])
@@ -262,3 +268,14 @@ def test_an_empty_name_is_refused_before_anything_is_deleted(backend: Backend, n
         backend.eraser.erase_user(nobody)
 
     assert [view(backend, user) for user in USERS] == before
+
+
+def test_the_leases_of_streams_a_user_left_open_go_and_anothers_stay(backend: Backend):
+    for user in USERS:
+        backend.leases.acquire(user)  # a stream each, never released (the process died)
+
+    backend.eraser.erase_user("al")
+
+    backend.leases.acquire("al")  # the cap is 1: al's old lease is gone
+    with pytest.raises(TooManyStreamsError):
+        backend.leases.acquire("alice")
