@@ -19,6 +19,7 @@ from chatbot.api.api_keys import CreatedKey, KeyInfo
 from chatbot.api.attachments import AttachmentRef
 from chatbot.api.catalog import Limits, ModelInfo
 from chatbot.api.documents import DirectUpload, DocumentInfo, RetrievedChunk, UploadLine
+from chatbot.api.erasure import UserRemoved
 from chatbot.api.leaderboard import Leaderboard
 from chatbot.api.records import Session, SessionPage
 from chatbot.api.requests import ChatRequest, CompareRequest, VoteRequest
@@ -214,8 +215,13 @@ class ChatApi:
         """The tools of the MCP servers published to this user."""
         return _parse(ToolsListing, self._json("GET", "/tools"))
 
-    def remove_user(self, name: str) -> None:
-        self._json("DELETE", f"/users/{quote(name, safe='')}")
+    def remove_user(self, name: str, *, delete_data: bool = False) -> UserRemoved | None:
+        """Removes the account; with `delete_data`, their data too, and says how much went."""
+        path = f"/users/{quote(name, safe='')}"
+        if not delete_data:
+            self._json("DELETE", path)
+            return None
+        return _parse(UserRemoved, self._json("DELETE", path, params={"delete_data": "true"}))
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from chatbot.api.attachments import AttachmentRef
+from chatbot.api.erasure import ErasureReport
 from chatbot.chat.pipeline import Generation, PromptContext
 from chatbot.errors import ChatbotError, InvalidRequestError
 from chatbot.models.adapters import estimate_tokens, format_context
@@ -100,6 +102,14 @@ class Blobs(Protocol):
         """The object's bytes; None when there is no such object."""
         ...
 
+    def delete_folder(self, prefix: str) -> list[str]:
+        """Deletes every object under `prefix` + "/" (a user's leaving); the keys deleted."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Deletes one object; whether there was one."""
+        ...
+
 
 class LocalBlobs:
     """A folder of files (the local stack's blob store)."""
@@ -121,6 +131,27 @@ class LocalBlobs:
         except FileNotFoundError:
             return None
 
+    def _inside(self, key: str) -> Path | None:
+        """The key's path, unless a '..' in it would reach outside the store's folder."""
+        path = self.root / key
+        return path if path.resolve().is_relative_to(self.root.resolve()) else None
+
+    def delete_folder(self, prefix: str) -> list[str]:
+        folder = self._inside(prefix)
+        if folder is None or not folder.is_dir():
+            return []
+        keys = [path.relative_to(self.root).as_posix() for path in folder.rglob("*") if path.is_file()]
+        shutil.rmtree(folder)
+        return keys
+
+    def delete(self, key: str) -> bool:
+        path = self._inside(key)
+        if path is None:
+            return False
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return existed
+
 
 class S3Blobs:
     """Objects in an S3 bucket (the stack's documents bucket)."""
@@ -138,11 +169,35 @@ class S3Blobs:
         except self.s3.exceptions.NoSuchKey:
             return None
 
+    def delete_folder(self, prefix: str) -> list[str]:
+        # The trailing slash: `attachments/al/` never lists `attachments/alice/...`.
+        deleted: list[str] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{prefix}/")
+        for page in pages:
+            keys = [item["Key"] for item in page.get("Contents", [])]
+            if keys:  # at most 1000 a page, as DeleteObjects takes
+                objects = [{"Key": key} for key in keys]
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                deleted.extend(keys)
+        return deleted
 
-def _prefix(user_id: str, attachment_id: str) -> str:
+    def delete(self, key: str) -> bool:
+        # Listed, not read (HeadObject): deleting needs the listing anyway, not the right to read.
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not listed or listed[0]["Key"] != key:
+            return False
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+        return True
+
+
+def _user_folder(user_id: str) -> str:
     # Quoted so that no user id ('/', '..') reaches outside its own folder, locally or in S3.
     user = quote(user_id, safe="").replace(".", "%2E")
-    return f"{FOLDER}/{user}/{attachment_id}"
+    return f"{FOLDER}/{user}"
+
+
+def _prefix(user_id: str, attachment_id: str) -> str:
+    return f"{_user_folder(user_id)}/{attachment_id}"
 
 
 # -- the files and their text -------------------------------------------------------------
@@ -242,6 +297,15 @@ class Attachments:
         if text is None:
             return Attached(ref, "(This file's content is not available here.)")
         return Attached(ref, text.decode())
+
+    def erase_user(self, user_id: str) -> ErasureReport:
+        """Deletes every file the user attached (a user's leaving): how many, and their objects."""
+        if not user_id:
+            return ErasureReport()  # `attachments/` itself: everyone's files
+        keys = self.blobs.delete_folder(_user_folder(user_id))
+        # Each attachment has one meta.json (written last, as its existence).
+        attached = sum(1 for key in keys if key.endswith("/meta.json"))
+        return ErasureReport(attachments=attached, files=len(keys))
 
     def resolve(self, user_id: str, ids: Sequence[str]) -> list[Attached]:
         """The caller's files by id, in order (404 for an id not theirs)."""

@@ -1,9 +1,14 @@
 """MCP servers: administrators register, list, inspect and remove them; users list the tools of
-the servers published to their roles. A server's secret goes in once and never comes back out."""
+the servers published to their roles. A server's secret goes in once and never comes back out.
+
+Every change an administrator makes is in the audit log (issue 21): who, when, and the server
+before and after; never its secret (only whether one was set), nor its URL's query string, where
+some servers take a key."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from chatbot.api.quotas import AuditEntry
 from chatbot.api.records import utc_now
 from chatbot.api.requests import ChatRequest
 from chatbot.api.tool_specs import ToolChoice, ToolRequest, ToolSpec
@@ -24,6 +30,7 @@ from chatbot.tools.registry import DynamoDBMcpRegistry, McpRegistry, McpServer, 
 from chatbot.tools.toolbox import Toolbox
 from lambdas.chat_api.auth import Caller
 from lambdas.chat_api.dependencies import Admin, current_caller
+from lambdas.chat_api.users import record_audit
 
 router = APIRouter(tags=["tools"])
 
@@ -63,9 +70,36 @@ async def list_servers(admin: Admin, registry: Registry) -> list[McpServerInfo]:
     return [_info(server) for server in await run_in_threadpool(registry.list)]
 
 
+def _audited(server: McpServer | None) -> dict:
+    """What the audit log keeps of a server: no secret, and its URL without query or fragment."""
+    if server is None:
+        return {}
+    scheme, host, path, _, _ = urlsplit(server.url)
+    return {
+        "url": urlunsplit((scheme, host, path, "", "")),
+        "auth_header": server.auth_header,
+        "has_secret": server.has_secret,
+        "allow_private": server.allow_private,
+        "roles": server.roles,
+    }
+
+
+def _action(before: dict, after: dict, secret_changed: bool) -> str:
+    if not before:
+        return "create_mcp_server"
+    if not secret_changed and {**before, "roles": after["roles"]} == after:
+        return "publish_mcp_server"  # only who may use it changed
+    return "update_mcp_server"
+
+
+async def _previous(registry: McpRegistry, name: str) -> McpServer | None:
+    servers = await run_in_threadpool(registry.list)
+    return next((server for server in servers if server.name == name), None)
+
+
 @router.put("/mcp-servers/{name}")
 async def register_server(
-    name: str, body: McpServerRegistration, admin: Admin, registry: Registry
+    name: str, body: McpServerRegistration, admin: Admin, registry: Registry, request: Request
 ) -> McpServerInfo:
     try:
         server = McpServer(
@@ -85,13 +119,26 @@ async def register_server(
         raise InvalidMcpServerError(
             f"{where}: {message}. Names are lower-case letters, digits and dashes."
         ) from None
+    before = _audited(await _previous(registry, name))
     await run_in_threadpool(registry.put, server, body.secret)
-    return _info(await run_in_threadpool(registry.get, name))
+    saved = await run_in_threadpool(registry.get, name)
+    after = {**_audited(saved), "secret_changed": body.secret is not None}
+    action = _action(before, _audited(saved), body.secret is not None)
+    entry = AuditEntry(
+        at=utc_now(), actor=admin.user_id, action=action, target=f"mcp:{name}", before=before, after=after
+    )
+    await run_in_threadpool(record_audit, request, entry)
+    return _info(saved)
 
 
 @router.delete("/mcp-servers/{name}", status_code=204)
-async def remove_server(name: str, admin: Admin, registry: Registry) -> Response:
+async def remove_server(name: str, admin: Admin, registry: Registry, request: Request) -> Response:
+    before = _audited(await _previous(registry, name))
     await run_in_threadpool(registry.delete, name)
+    entry = AuditEntry(
+        at=utc_now(), actor=admin.user_id, action="delete_mcp_server", target=f"mcp:{name}", before=before
+    )
+    await run_in_threadpool(record_audit, request, entry)
     return Response(status_code=204)
 
 

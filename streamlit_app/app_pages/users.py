@@ -1,4 +1,5 @@
-"""Users (administrators only): add people, reset a forgotten password, remove an account.
+"""Users (administrators only): add people, reset a forgotten password, remove an account, and
+with it, on an explicit choice confirmed by typing the name, delete that person's data.
 
 Every change goes through the chat API's /users routes, which check the administrator role
 in the signed-in user's token themselves: this page is hidden from everyone else, and the API
@@ -52,13 +53,31 @@ if not others:
     st.caption("There is no one else to remove.")
 else:
     doomed = st.selectbox("User", others, key="users_remove_name")
-    if st.button("Remove", key="users_remove", icon=":material/person_remove:"):
+    delete_data = st.checkbox(
+        "Also delete their data",
+        key="users_remove_data",
+        help=(
+            "Their conversations (with shares, feedback, pins and attached files), the documents "
+            "they uploaded, their API keys and their usage details. Their arena votes stay, "
+            "anonymised, so the leaderboard does not change."
+        ),
+    )
+    confirmed = True
+    if delete_data:
+        st.warning(
+            f"This deletes everything {as_plain_text(doomed)} kept here, for good: it cannot be undone."
+        )
+        typed = st.text_input(f"Type {as_plain_text(doomed)} to confirm", key="users_remove_confirm")
+        confirmed = typed.strip().lower() == doomed
+    if st.button("Remove", key="users_remove", icon=":material/person_remove:", disabled=not confirmed):
         try:
-            api.remove_user(doomed)
+            removed = api.remove_user(doomed, delete_data=delete_data)
         except ApiError as exc:
             st.error(str(exc))
         else:
-            st.session_state["users_notice"] = f"Removed {as_plain_text(doomed)}."
+            deleted = f" and deleted their data: {removed.data.summary()}" if removed else ""
+            st.session_state["users_notice"] = f"Removed {as_plain_text(doomed)}{deleted}."
+            st.session_state.pop("users_remove_confirm", None)
             st.rerun()
 
 st.subheader("Limits")

@@ -68,3 +68,26 @@ def test_other_users_never_see_the_users_page(stack: UiStack):
     assert not app.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         app.switch_page("app_pages/users.py")  # not in carl's navigation at all
+
+
+def test_deleting_a_users_data_is_a_choice_confirmed_by_typing_their_name(stack: UiStack):
+    users = UsersFile(stack.users_file)
+    if not users.names():
+        users.create_first("ada", PASSWORD)
+    stack.add_user("dora")
+    app = open_users_page(sign_in(new_app(), "ada"))
+    app.selectbox(key="users_remove_name").set_value("dora")
+    app = app.checkbox(key="users_remove_data").check().run()
+    assert app.button(key="users_remove").disabled, "not until the name is typed"
+    assert any("cannot be undone" in w.value for w in app.warning)
+
+    app = app.text_input(key="users_remove_confirm").input("dor").run()
+    assert app.button(key="users_remove").disabled
+    app = app.text_input(key="users_remove_confirm").input("dora").run()
+    app = app.button(key="users_remove").click().run()
+
+    assert not app.exception
+    notice = next(s.value for s in app.success if s.value.startswith("Removed dora"))
+    assert "deleted their data: 0 conversations (0 messages)" in notice
+    assert "arena votes kept, anonymised" in notice
+    assert "dora" not in users.names()
