@@ -153,6 +153,10 @@ class LocalBlobs:
         return existed
 
 
+class BlobDeletionError(RuntimeError):
+    """Objects the bucket refused to delete (running the erasure again retries them)."""
+
+
 class S3Blobs:
     """Objects in an S3 bucket (the stack's documents bucket)."""
 
@@ -177,7 +181,16 @@ class S3Blobs:
             keys = [item["Key"] for item in page.get("Contents", [])]
             if keys:  # at most 1000 a page, as DeleteObjects takes
                 objects = [{"Key": key} for key in keys]
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                answer = self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+                # DeleteObjects answers 200 whatever happened to each key: a key it could not
+                # delete (no grant, object lock) is only listed in Errors.
+                if failed := answer.get("Errors"):
+                    raise BlobDeletionError(
+                        f"{len(failed)} of {len(keys)} objects under {prefix}/ were not deleted: "
+                        f"{failed[0].get('Code')} on {failed[0].get('Key')}"
+                    )
                 deleted.extend(keys)
         return deleted
 

@@ -324,4 +324,15 @@ class ChatBackend(pulumi.ComponentResource):
             # by the API under their own folder, which the indexer skips.
             attachments = pulumi.Output.concat(arn, f"/{object_keys.ATTACHMENTS_FOLDER}/*")
             statements.append(allow(["s3:PutObject", "s3:GetObject"], [attachments]))
+            # A removed user's files go with their data (chatbot/chat/erasure.py): listed by
+            # their folder, then deleted, in these folders only.
+            folders = [*object_keys.TOP_FOLDERS, object_keys.ATTACHMENTS_FOLDER]
+            statements.append(
+                allow(["s3:DeleteObject"], [pulumi.Output.concat(arn, f"/{top}/*") for top in folders])
+            )
+            statements.append(
+                allow(
+                    ["s3:ListBucket"], [arn], {"StringLike": {"s3:prefix": [f"{top}/*" for top in folders]}}
+                )
+            )
         return policy_document(statements)

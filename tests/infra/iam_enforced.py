@@ -70,6 +70,11 @@ def for_moto(statements: list[dict[str, Any]], resources: list[str], renames: di
             # AWS checks each write of a TransactWriteItems against its own action (there is no
             # IAM action of that name); moto checks the operation's name instead.
             statement = {**statement, "Action": [*actions, "dynamodb:TransactWriteItems"]}
+        if "s3:DeleteObject" in actions:
+            # AWS checks each key of a DeleteObjects against s3:DeleteObject on that key; moto
+            # first checks s3:DeleteObject on the bucket itself, and without it fails every key.
+            buckets = sorted({resource.split("/", 1)[0] for resource in named if "/" in resource})
+            statement = {**statement, "Resource": [*named, *buckets]}
         kept.append(statement)
     return json.dumps({"Version": "2012-10-17", "Statement": kept})
 

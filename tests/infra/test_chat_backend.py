@@ -150,9 +150,14 @@ def test_larger_files_go_straight_to_the_documents_bucket_under_its_document_fol
         f"{bucket.arn}/attachments/*",  # files attached to chat turns (issue 23)
     }
     assert grants["s3:GetObject"] == {f"{bucket.arn}/attachments/*"}, "read back: attachments only"
+    # A removed user's files go with their data (issue 21): listed and deleted, in the same folders.
+    assert grants["s3:DeleteObject"] == grants["s3:PutObject"]
+    assert grants["s3:ListBucket"] == {bucket.arn}
     assert {action for action, resources in grants.items() if any(bucket.arn in r for r in resources)} == {
         "s3:PutObject",
         "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
     }
     indexer = ChatApiSettings.model_fields["max_direct_upload_mb"].default
     assert settings.max_direct_upload_mb == indexer == IndexerSettings().max_document_mb, (

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chatbot.api.records import Message, Session
+from chatbot.chat.attachments import BlobDeletionError, S3Blobs
 from chatbot.chat.dynamodb_store import TABLE_SCHEMA, DynamoDBHistoryStore
 from chatbot.models.catalog import ModelCatalog
 from chatbot.models.registry import index_item, load_registry, registry_item
@@ -55,6 +56,7 @@ def chat_api_policy(run: OfflineRun, *, leave_out: tuple[str, ...] = ()) -> str:
         one(
             graph, "aws:dynamodb/table:Table", "chat-models"
         ).arn: f"arn:aws:dynamodb:{REGION}:123456789012:table/{MODELS}",
+        one(graph, "aws:s3/bucket:Bucket", "retrieval-documents").arn: f"arn:aws:s3:::{BUCKET}",
     }
     statements = role_statements(graph, "chat-role")
     for statement in statements:
@@ -103,6 +105,43 @@ def test_the_chat_api_reads_the_model_registry(aws, monkeypatch, dev_graph, cata
     table.put_item(Item=index_item(catalog.names))
     use_default_credentials(monkeypatch, aws.user("chat-api", chat_api_policy(dev_graph)))
     assert list(load_registry(MODELS, region=REGION)) == list(catalog)
+
+
+def test_the_chat_api_deletes_a_removed_users_files_and_still_reads_no_document(aws, dev_graph):
+    admin = aws.admin.session().client("s3")
+    admin.create_bucket(Bucket=BUCKET)
+    for key in (
+        "private/al/notes.txt",
+        "shared/team/plan.txt",
+        "attachments/al/a.png",
+        "attachments/alice/b.png",
+    ):
+        admin.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    s3 = aws.user("chat-api", chat_api_policy(dev_graph)).session().client("s3")
+    blobs = S3Blobs(s3, BUCKET)
+    assert blobs.delete_folder("private/al") == ["private/al/notes.txt"]
+    assert blobs.delete("shared/team/plan.txt")
+    assert blobs.delete_folder("attachments/al") == ["attachments/al/a.png"]
+    left = [item["Key"] for item in admin.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert left == ["attachments/alice/b.png"]
+    admin.put_object(Bucket=BUCKET, Key="private/bob/keep.txt", Body=b"bob's")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.get_object(Bucket=BUCKET, Key="private/bob/keep.txt")  # documents are the indexer's to read
+
+
+def test_files_the_bucket_refused_to_delete_are_an_error_not_a_count(aws, dev_graph):
+    # DeleteObjects answers 200 and lists refused keys in Errors: an erasure must not count them.
+    admin = aws.admin.session().client("s3")
+    admin.create_bucket(Bucket=BUCKET)
+    admin.put_object(Bucket=BUCKET, Key="attachments/al/a.png", Body=b"x")
+    s3 = (
+        aws.user("chat-api", chat_api_policy(dev_graph, leave_out=("s3:DeleteObject",)))
+        .session()
+        .client("s3")
+    )
+    with pytest.raises(BlobDeletionError, match="1 of 1 objects under attachments/al/ were not deleted"):
+        S3Blobs(s3, BUCKET).delete_folder("attachments/al")
+    assert admin.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
 
 
 def indexer_policy(run: OfflineRun, secret_arn: str) -> str:
