@@ -72,6 +72,7 @@ def start_turn(
     tool_choice: str = "auto",
     edit_of: int | None = None,
     attachments: list[AttachmentRef] | None = None,
+    preset: str | None = None,
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search. `edit_of`: the seq
@@ -95,6 +96,7 @@ def start_turn(
         edit_of=edit_of if session_id() else None,
         parent=parent,
         attachments=[ref.id for ref in attachments or []],
+        preset=preset,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt, attachments=list(attachments or [])))

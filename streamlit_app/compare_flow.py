@@ -120,11 +120,18 @@ def start_turn(
     lane_count: int,
     parameters: dict[str, Any],
     streaming: bool,
+    preset: str | None = None,
 ) -> None:
-    """Send one prompt to every lane; a worker reads the multiplexed stream."""
+    """Send one prompt to every lane; a worker reads the multiplexed stream. `preset`: its
+    system prompt and parameters apply to every lane (each keeps its own model)."""
     st.session_state.pop(KEY_ERROR, None)
     st.session_state.pop(KEY_VOTE_ERROR, None)
-    common: dict[str, Any] = {"message": prompt, "parameters": parameters, "streaming": streaming}
+    common: dict[str, Any] = {
+        "message": prompt,
+        "parameters": parameters,
+        "streaming": streaming,
+        "preset": preset,
+    }
     if session_id():
         request = CompareRequest(session_id=session_id(), **common)
     elif arena:
