@@ -50,7 +50,7 @@ except ApiError as exc:
 st.subheader("Models")
 for entry in models:
     with st.container(border=True, key=f"models_row_{entry.name}"):
-        label, enabled, audience, default, save = st.columns([3, 2, 3, 2, 1], vertical_alignment="bottom")
+        label, enabled, audience, default, save = st.columns([3, 2, 3, 2, 2], vertical_alignment="bottom")
         label.markdown(f"**{as_plain_text(entry.name)}**  \n{as_plain_text(entry.model_id)}")
         on = enabled.toggle("Enabled", value=entry.enabled, key=f"models_enabled_{entry.name}")
         who = audience.text_input(
