@@ -48,7 +48,7 @@ def access_for(request: Request, user_id: str, key_id: str | None = None) -> Mod
     return ModelAccessAdmission(request.app.state.model_access, roles_of(request, caller))
 
 
-def user_access(request: Request, access: Access, roles: Roles) -> ModelAccessAdmission:
+def user_access(access: Access, roles: Roles) -> ModelAccessAdmission:
     return ModelAccessAdmission(access, roles)
 
 

@@ -11,6 +11,7 @@ from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.preset_picker import NONE as NO_PRESET
 from streamlit_app.widgets.preset_picker import preset_picker
 from streamlit_app.widgets.tool_picker import tool_picker
 
@@ -41,6 +42,8 @@ if (opened := history.take_open_request()) is not None:
         chat_flow.load(api, opened.session_id)
     except ApiError as exc:
         st.error(f"That conversation cannot be opened: {as_plain_text(str(exc))}")
+    else:  # its later turns keep the preset it was started with (while it is still published)
+        st.session_state["chat_preset"] = chat_flow.opened_preset() or NO_PRESET
 
 chat_flow.absorb_finished(api)
 turn = chat_flow.live()

@@ -1,7 +1,7 @@
 """The Models page (administrators only; issue 21), against the real chat API and local models:
 an administrator switches a model off and a user no longer finds it, nor may call it; a preset
-the administrator writes is offered in Chat, sets the model and parameters, and is saved with
-the conversation."""
+the administrator writes is offered in Chat, sets the model and parameters, is saved with the
+conversation, and is chosen again when the conversation is opened from the history."""
 
 from __future__ import annotations
 
@@ -77,3 +77,9 @@ def test_a_preset_is_offered_in_chat_sets_model_and_parameters_and_is_saved_with
     with api_as(stack, "pia") as api:
         (session,) = api.get("/sessions").json()["sessions"]
     assert session["preset"] == "Tutor"
+
+    again = sign_in(new_app(), "pia")  # another visit: the chat opened from the history
+    assert again.selectbox(key="chat_preset").value == "No preset"
+    [opened] = [button for button in again.sidebar.button if button.key.startswith("hist_open_")]
+    again = opened.click().run()
+    assert again.selectbox(key="chat_preset").value == "Tutor", "its later turns keep its preset"

@@ -34,7 +34,6 @@ class Clients:
     def __init__(self, app, tmp_path: Path):
         tokens = LocalTokens(local_secret(tmp_path / "secret"))
         self.scripts = Scripts({SMALL: ["Paris", "."], GEMMA: ["Hi", "!"]})
-        self._made: list[TestClient] = []
         self.root = self._client(app, tokens.issue("root", roles=("admin",)))
         self.alice = self._client(app, tokens.issue("alice"))
         self.bea = self._client(app, tokens.issue("bea", roles=("research",)))
@@ -42,7 +41,6 @@ class Clients:
     def _client(self, app, token: str) -> TestClient:
         client = TestClient(app)
         client.headers["Authorization"] = f"Bearer {token}"
-        self._made.append(client)
         return client
 
 
