@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from chatbot.api.lanes import lane_label
 from chatbot.api.model_access import ModelEntry, ModelSettings, Preset, PresetSettings
 from chatbot.api.quotas import AuditEntry
 from chatbot.chat.pipeline import Admission, Generation, Grant
@@ -37,17 +38,20 @@ class ModelNotAllowedError(ChatbotError):
     code = "model_not_allowed"
     http_status = 403
 
-    def __init__(self, name: str, available: Iterable[str]):
+    def __init__(self, name: str, available: Iterable[str], lane: str | None = None):
         self.name = name
         self.available = sorted(available)
-        choices = ", ".join(self.available) or "none: ask an administrator to publish one to you"
-        super().__init__(
-            f"You may not use the model {name!r}: an administrator has switched it off or not "
-            f"published it to your roles. Pick one of: {choices}."
-        )
+        self.lane = lane
+        why = "an administrator has switched it off or not published it to your roles"
+        if lane:  # a pane is named by its label alone: an arena hides its models until the vote
+            message = f"You may not use the model of pane {lane_label(lane)} any more: {why}. Start a new comparison."
+        else:
+            choices = ", ".join(self.available) or "none: ask an administrator to publish one to you"
+            message = f"You may not use the model {name!r}: {why}. Pick one of: {choices}."
+        super().__init__(message)
 
     def details(self) -> dict[str, object]:
-        return {"available": self.available}
+        return {} if self.lane else {"available": self.available}
 
 
 class PresetNotFoundError(ChatbotError):
@@ -151,12 +155,13 @@ class ModelAccess:
         held = frozenset(roles)
         return [name for name in self.chat_models if self.allows(name, held)]
 
-    def check(self, model: str, roles: Iterable[str]) -> None:
-        """Raises ModelNotAllowedError (403) unless these roles may use the model. A model that
-        is not deployed at all is the catalog's to refuse (404)."""
+    def check(self, model: str, roles: Iterable[str], lane: str | None = None) -> None:
+        """Raises ModelNotAllowedError (403) unless these roles may use the model (`lane`: the
+        pane it answers in, named instead of the model). A model that is not deployed at all is
+        the catalog's to refuse (404)."""
         held = frozenset(roles)
         if model in self.chat_models and not self.allows(model, held):
-            raise ModelNotAllowedError(model, self.usable(held))
+            raise ModelNotAllowedError(model, self.usable(held), lane)
 
     def default_for(self, roles: Iterable[str]) -> str | None:
         """The default model if these roles may use it, else the first they may; None: none."""
@@ -244,5 +249,5 @@ class ModelAccessAdmission(Admission):
 
     def admit(self, user_id: str, generations: Sequence[Generation]) -> Grant:
         for generation in generations:
-            self._access.check(generation.endpoint.spec.name, self._roles)
+            self._access.check(generation.endpoint.spec.name, self._roles, generation.lane)
         return Grant()

@@ -91,6 +91,7 @@ def test_an_administrator_switches_a_model_off_and_a_user_no_longer_sees_or_call
     assert "may not use the model 'gemma3-270m'" in refused.json()["error"]["message"]
     lane = people.alice.post("/compare", json={"models": [SMALL, GEMMA], "message": "Hi"})
     assert (lane.status_code, lane.json()["error"]["code"]) == (403, "model_not_allowed")
+    assert "the model of pane Model B" in lane.json()["error"]["message"]
     assert people.alice.get("/sessions").json()["sessions"] == [], "a refused request saves nothing"
     gemma_calls = people.scripts.endpoints[GEMMA].calls  # prepared (a lazy stream), never started
     assert not any(call.started.is_set() for call in gemma_calls), "the model was never asked"
@@ -135,6 +136,19 @@ def test_the_arena_draws_only_from_the_models_the_caller_may_use(people: Clients
     too_few = people.alice.post("/compare", json={"arena": True, "lanes": 2, "message": "Hi"})
     assert too_few.status_code == 422
     assert "only 1 are available" in too_few.json()["error"]["message"]
+
+
+def test_an_arena_whose_hidden_model_was_switched_off_is_refused_without_naming_it(people: Clients):
+    switch(people, BEDROCK, enabled=False)
+    events = ndjson(people.alice.post("/compare", json={"arena": True, "lanes": 2, "message": "Hi"}))
+    session_id = events[0]["session_id"]
+    switch(people, GEMMA, enabled=False)  # one of the two it drew
+    refused = people.alice.post("/compare", json={"session_id": session_id, "message": "And then?"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "model_not_allowed")
+    message = refused.json()["error"]["message"]
+    assert GEMMA not in message, "the arena's models stay hidden until the vote"
+    assert SMALL not in message, "nor does a list of the others give them away"
+    assert "pane Model" in message
 
 
 def test_the_default_model_is_marked_and_one_model_at_a_time_is_the_default(people: Clients):
