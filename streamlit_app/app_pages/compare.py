@@ -13,6 +13,7 @@ from streamlit_app.widgets import history
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.preset_picker import NONE as NO_PRESET
 from streamlit_app.widgets.preset_picker import preset_picker
 from streamlit_app.widgets.votes import vote_buttons
 
@@ -26,6 +27,8 @@ if (opened := history.take_open_request()) is not None:
         flow.load(api, opened.session_id)
     except ApiError as exc:
         st.error(f"That comparison cannot be opened: {as_plain_text(str(exc))}")
+    else:  # its later rounds keep the preset it was started with (while it is still published)
+        st.session_state["cmp_preset"] = flow.opened_preset() or NO_PRESET
 
 flow.absorb_finished()
 turn = flow.live()

@@ -83,3 +83,27 @@ def test_a_preset_is_offered_in_chat_sets_model_and_parameters_and_is_saved_with
     [opened] = [button for button in again.sidebar.button if button.key.startswith("hist_open_")]
     again = opened.click().run()
     assert again.selectbox(key="chat_preset").value == "Tutor", "its later turns keep its preset"
+
+
+def test_a_preset_chosen_in_compare_sets_the_parameters_of_every_pane_and_is_saved_with_it(stack: UiStack):
+    admin = open_models_page(stack)
+    admin.text_input(key="presets_name").input("Brief")
+    admin.text_area(key="presets_system").input("Answer in one sentence.")
+    admin.text_area(key="presets_parameters").input('{"temperature": 0.0, "max_new_tokens": 6}')
+    admin = next(button for button in admin.button if button.label == "Save preset").click().run()
+    assert "Saved the preset Brief." in [success.value for success in admin.success]
+
+    user = sign_in(new_app(), stack.add_user("cai"))
+    user.switch_page("app_pages/compare.py")
+    user = user.run()
+    user = user.selectbox(key="cmp_preset").set_value("Brief").run()
+    assert (user.slider(key="cmp_temperature").value, user.number_input(key="cmp_max_new_tokens").value) == (
+        0.0,
+        6,
+    )
+    user.chat_input(key="cmp_prompt").set_value("Name a colour.")
+    user = user.run()
+    assert not user.exception
+    with api_as(stack, "cai") as api:
+        (session,) = api.get("/sessions").json()["sessions"]
+    assert (session["kind"], session["preset"]) == ("compare", "Brief")
