@@ -190,7 +190,10 @@ class ModelAccess:
         if name not in self.chat_models:  # embedding and rerank models serve retrieval, not people
             raise UnknownModelError(name, self.chat_models)
         before = self.store.stored_models()
-        if settings.default:  # one default: the others' flag is cleared first
+        # One default: the others' flag is cleared first. Separate writes, not a transaction:
+        # two administrators setting defaults at once may leave two flags, and `default_for`
+        # then takes the first in catalog order (the next change clears the other).
+        if settings.default:
             for other, stored in before.items():
                 if other != name and stored.default:
                     self.store.put_model(other, stored.model_copy(update={"default": False}))
