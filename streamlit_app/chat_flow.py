@@ -22,6 +22,8 @@ KEY_MESSAGES = "chat_messages"
 KEY_LIVE = "chat_live"
 #: Every stored message of the open chat, every branch (the page shows one path through it).
 KEY_TREE = "chat_tree"
+#: The preset the open chat was started with (issue 21), for the preset picker.
+KEY_OPENED_PRESET = "chat_opened_preset"
 
 
 def session_id() -> str | None:
@@ -38,7 +40,7 @@ def live() -> LiveTurn | None:
 
 def reset() -> None:
     """A new, empty conversation. A turn still streaming goes on in the background and is saved."""
-    for key in (KEY_SESSION, KEY_MESSAGES, KEY_LIVE, KEY_TREE):
+    for key in (KEY_SESSION, KEY_MESSAGES, KEY_LIVE, KEY_TREE, KEY_OPENED_PRESET):
         st.session_state.pop(key, None)
     feedback.forget_given()
 
@@ -58,6 +60,12 @@ def load(api: ChatApi, opened: str, *, through: int | None = None) -> None:
     st.session_state[KEY_TREE] = stored
     st.session_state[KEY_MESSAGES] = [Shown.from_stored(m) for m in branches.path_to(stored, leaf)]
     feedback.load_given(api, conversation.session.id, st.session_state[KEY_MESSAGES])
+    st.session_state[KEY_OPENED_PRESET] = conversation.session.preset
+
+
+def opened_preset() -> str | None:
+    """The preset the conversation shown last was started with (None: none)."""
+    return st.session_state.get(KEY_OPENED_PRESET)
 
 
 def start_turn(
@@ -72,6 +80,7 @@ def start_turn(
     tool_choice: str = "auto",
     edit_of: int | None = None,
     attachments: list[AttachmentRef] | None = None,
+    preset: str | None = None,
 ) -> None:
     """Send the prompt; a worker reads the answer while the page draws it. `search_shared`
     adds the shared workspace's documents (other people's) to the search. `edit_of`: the seq
@@ -95,6 +104,7 @@ def start_turn(
         edit_of=edit_of if session_id() else None,
         parent=parent,
         attachments=[ref.id for ref in attachments or []],
+        preset=preset,
     )
     turn = LiveTurn(prompt)
     messages().append(Shown(role="user", content=prompt, attachments=list(attachments or [])))

@@ -25,6 +25,8 @@ KEY_LIVE = "cmp_live"
 KEY_REVEALED = "cmp_revealed"
 KEY_ERROR = "cmp_error"
 KEY_VOTE_ERROR = "cmp_vote_error"
+#: The preset the open comparison was started with (issue 21), for the preset picker.
+KEY_OPENED_PRESET = "cmp_opened_preset"
 
 #: What a two-pane vote's choice is called on its button and afterwards.
 TWO_LANE_WORDS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
@@ -82,7 +84,16 @@ def arena_over() -> bool:
 
 
 def reset() -> None:
-    for key in (KEY_SESSION, KEY_KIND, KEY_LANES, KEY_ROUNDS, KEY_LIVE, KEY_REVEALED, KEY_ERROR):
+    for key in (
+        KEY_SESSION,
+        KEY_KIND,
+        KEY_LANES,
+        KEY_ROUNDS,
+        KEY_LIVE,
+        KEY_REVEALED,
+        KEY_ERROR,
+        KEY_OPENED_PRESET,
+    ):
         st.session_state.pop(key, None)
     st.session_state.pop(KEY_VOTE_ERROR, None)
 
@@ -92,6 +103,12 @@ def load(api: ChatApi, opened: str) -> None:
     conversation = api.conversation(opened)
     reset()
     _adopt(conversation)
+    st.session_state[KEY_OPENED_PRESET] = conversation.session.preset
+
+
+def opened_preset() -> str | None:
+    """The preset the comparison shown last was started with (None: none)."""
+    return st.session_state.get(KEY_OPENED_PRESET)
 
 
 def _adopt(conversation: Conversation) -> None:
@@ -120,11 +137,18 @@ def start_turn(
     lane_count: int,
     parameters: dict[str, Any],
     streaming: bool,
+    preset: str | None = None,
 ) -> None:
-    """Send one prompt to every lane; a worker reads the multiplexed stream."""
+    """Send one prompt to every lane; a worker reads the multiplexed stream. `preset`: its
+    system prompt and parameters apply to every lane (each keeps its own model)."""
     st.session_state.pop(KEY_ERROR, None)
     st.session_state.pop(KEY_VOTE_ERROR, None)
-    common: dict[str, Any] = {"message": prompt, "parameters": parameters, "streaming": streaming}
+    common: dict[str, Any] = {
+        "message": prompt,
+        "parameters": parameters,
+        "streaming": streaming,
+        "preset": preset,
+    }
     if session_id():
         request = CompareRequest(session_id=session_id(), **common)
     elif arena:

@@ -19,8 +19,10 @@ from streamlit_app.settings import UiSettings
 KEY_IDENTITY = "auth_identity"
 KEY_MODELS = "app_models"
 KEY_MODELS_AT = "app_models_at"
-#: The model list is read again after this long, so new models appear without a sign-out.
-MODELS_TTL_S = 300
+#: The model list is read again after this long, so new models appear without a sign-out, and
+#: a model an administrator switched off leaves the pickers as soon as the API stops serving it
+#: (issue 21: within 30 s).
+MODELS_TTL_S = 30
 
 
 @st.cache_resource(show_spinner=False)

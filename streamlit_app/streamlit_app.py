@@ -43,6 +43,7 @@ if user.is_admin and context.settings().login == "local":  # with Cognito, its u
     pages.append(st.Page("app_pages/users.py", title="Users", icon=":material/group:"))
 if user.is_admin:
     pages.append(st.Page("app_pages/mcp_servers.py", title="MCP servers", icon=":material/build:"))
+    pages.append(st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"))
 page = st.navigation(pages)
 
 with st.sidebar:

@@ -20,6 +20,8 @@ class ModelInfo(BaseModel):
     context_window: int
     max_new_tokens_limit: int
     default_parameters: dict[str, Any]
+    #: The model the app picks first (an administrator's choice, else the first listed; issue 21).
+    default: bool = False
 
 
 class Limits(BaseModel):

@@ -76,6 +76,9 @@ class Session(_Record):
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     message_count: int = 0
+    #: The preset the conversation was started with (issue 21); None: none, or a session an
+    #: earlier release saved.
+    preset: str | None = None
 
 
 class Message(_Record):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chatbot.api.attachments import ATTACHMENT_ID_PATTERN, MAX_ATTACHMENTS_PER_TURN
+from chatbot.api.model_access import PresetName
 
 #: Two lanes: left, right, tie or both_bad. More lanes: best (with best_lane) or all_bad.
 VoteChoice = Literal["left", "right", "tie", "both_bad", "best", "all_bad"]
@@ -18,7 +19,15 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ChatRequest(_Request):
+class _Presettable(_Request):
+    #: A preset published to the caller (GET /presets): its system prompt and parameters apply
+    #: under the request's own, and a new conversation is saved with its name (issue 21).
+    preset: PresetName | None = None
+    #: The answers' system prompt (the preset's when omitted; the model's own without either).
+    system_prompt: str | None = Field(None, max_length=8000)
+
+
+class ChatRequest(_Presettable):
     #: Continue this conversation; a new one is started when omitted.
     session_id: str | None = None
     model: str
@@ -51,7 +60,7 @@ class ChatRequest(_Request):
     )
 
 
-class CompareRequest(_Request):
+class CompareRequest(_Presettable):
     session_id: str | None = None
     #: A new compare session: the 2 to 4 models side by side.
     models: list[str] = Field(default_factory=list)

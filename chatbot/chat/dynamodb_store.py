@@ -149,6 +149,8 @@ class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits)
                 "updated_at": session.updated_at.isoformat(),
                 "message_count": 0,
                 "stop_requests": {},
+                # Issue 21; absent from the items of earlier releases, and when there is none.
+                **({"preset": session.preset} if session.preset else {}),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -165,6 +167,7 @@ class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits)
             created_at=datetime.fromisoformat(item["created_at"]),
             updated_at=datetime.fromisoformat(item["updated_at"]),
             message_count=int(item["message_count"]),
+            preset=item.get("preset"),
         )
 
     def _session_item(self, user_id: str, session_id: str) -> dict[str, Any]:

@@ -156,6 +156,11 @@ class Admission(ABC):
     @abstractmethod
     def admit(self, user_id: str, generations: Sequence[Generation]) -> Grant: ...
 
+    def allows(self, model: str) -> bool:
+        """Whether this admission would let an answer of `model` through (the arena draws only
+        such models); every model unless an admission decides by model (policy: model access)."""
+        return True
+
 
 class _Grants(Grant):
     """Every admission's grant, told in turn; one failing to settle or end stops no other."""
@@ -246,6 +251,11 @@ class Pipeline:
                 _Grants(grants).end()
             raise
         return _Grants(grants)
+
+    def usable(self, models: Sequence[str], admissions: Sequence[Admission] = ()) -> list[str]:
+        """The models every admission allows, in their order (what an arena may draw from)."""
+        every = (*self._admissions, *admissions)
+        return [model for model in models if all(admission.allows(model) for admission in every)]
 
     def run(self, jobs: Sequence[Job], grant: Grant, cancelled: threading.Event) -> EventStream:
         """Every job's events: one answer streamed here, several side by side. The grant begins

@@ -73,15 +73,17 @@ MIGRATIONS = [
         PRIMARY KEY (user_id, models, day)
     );
     """,
+    # The preset a conversation was started with (issue 21): null in the rows of earlier releases.
+    "ALTER TABLE chat_sessions ADD COLUMN IF NOT EXISTS preset text",
 ]
 #: The marker of the one-time backfill of arena_counters from chat_votes.
 _BACKFILL = ("chat_arena_backfill", 1)
 
-_SESSION_COLUMNS = "id, user_id, title, kind, lanes, created_at, updated_at, message_count"
+_SESSION_COLUMNS = "id, user_id, title, kind, lanes, created_at, updated_at, message_count, preset"
 
 
 def _session(row: tuple) -> Session:
-    id_, user_id, title, kind, lanes, created_at, updated_at, count = row
+    id_, user_id, title, kind, lanes, created_at, updated_at, count, preset = row
     return Session(
         id=id_,
         user_id=user_id,
@@ -91,6 +93,7 @@ def _session(row: tuple) -> Session:
         created_at=created_at,
         updated_at=updated_at,
         message_count=count,
+        preset=preset,
     )
 
 
@@ -121,8 +124,8 @@ class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday, PostgresArenaFits)
     def create_session(self, session: Session) -> Session:
         with self._pool.transaction() as conn, conn.cursor() as cur:
             cur.execute(
-                "INSERT INTO chat_sessions (id, user_id, title, kind, lanes, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO chat_sessions (id, user_id, title, kind, lanes, created_at, updated_at, preset)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     session.id,
                     session.user_id,
@@ -131,6 +134,7 @@ class PostgresHistoryStore(PostgresApiKeys, PostgresEveryday, PostgresArenaFits)
                     Json([lane.model_dump() for lane in session.lanes]),
                     session.created_at,
                     session.updated_at,
+                    session.preset,
                 ),
             )
         return session

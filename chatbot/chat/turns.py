@@ -99,7 +99,7 @@ class TurnRunner:
         grant = self.pipeline.admit(user_id, [generation], admissions)
         try:
             session = session or self.store.create_session(
-                Session(user_id=user_id, title=title_from(message))
+                Session(user_id=user_id, title=title_from(message), preset=request.preset)
             )
             prompt = self.store.append_message(
                 user_id,
@@ -135,7 +135,11 @@ class TurnRunner:
         else:
             kind = "arena" if request.arena else "compare"
             session = Session(
-                user_id=user_id, title=title_from(message), kind=kind, lanes=self._new_lanes(request)
+                user_id=user_id,
+                title=title_from(message),
+                kind=kind,
+                lanes=self._new_lanes(request, admissions),
+                preset=request.preset,
             )
         stored = session if request.session_id else None
         context = self._retrieve(user_id, message, request)
@@ -193,11 +197,10 @@ class TurnRunner:
             )
         return message
 
-    def _new_lanes(self, request: CompareRequest) -> list[Lane]:
-        if request.arena:
-            return arena.arena_lanes(
-                [spec.name for spec in self.catalog if spec.task == "chat"], request.lanes
-            )
+    def _new_lanes(self, request: CompareRequest, admissions: Sequence[Admission]) -> list[Lane]:
+        if request.arena:  # drawn only from the models the caller may use
+            chat_models = [spec.name for spec in self.catalog if spec.task == "chat"]
+            return arena.arena_lanes(self.pipeline.usable(chat_models, admissions), request.lanes)
         return arena.new_lanes(request.models)
 
     def _history(self, user_id: str, session: Session | None, lane: str | None) -> list[Turn]:
@@ -263,8 +266,9 @@ class TurnRunner:
         )
 
     def _retrieve(self, user_id: str, message: str, request: ChatRequest | CompareRequest) -> PromptContext:
+        asked = PromptContext(system=request.system_prompt)  # None: the model's own
         if not request.use_documents:
-            return PromptContext()
+            return asked
         if self._retriever is None:
             raise InvalidRequestError("Document search is not set up on this deployment.")
         workspaces = WITH_SHARED if request.search_shared else DEFAULT_WORKSPACES
@@ -280,7 +284,7 @@ class TurnRunner:
             )
             for chunk in chunks
         ]
-        return PromptContext().plus([chunk.text for chunk in chunks], sources)
+        return asked.plus([chunk.text for chunk in chunks], sources)
 
     def _prepare(
         self,

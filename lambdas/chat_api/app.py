@@ -35,6 +35,7 @@ from lambdas.chat_api import (
     documents,
     gateway,
     mcp_routes,
+    model_routes,
     quota_routes,
     users,
 )
@@ -43,6 +44,7 @@ from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.mcp_routes import CallerDep
+from lambdas.chat_api.model_routes import Access, ModelCheck, Roles, listed_models, with_preset
 from lambdas.chat_api.quota_routes import Quota
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.warm_up import models_ready
@@ -127,6 +129,7 @@ def create_app() -> FastAPI:
     app.include_router(gateway.router)
     app.include_router(users.router)
     app.include_router(quota_routes.router)
+    app.include_router(model_routes.router)
     app.include_router(arena_routes.router)
     app.include_router(mcp_routes.router)
     app.include_router(attachment_routes.router)
@@ -172,7 +175,9 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/models")
-    def models(user: User, catalog: Catalog) -> list[ModelInfo]:
+    def models(request: Request, catalog: Catalog, roles: Roles) -> list[ModelInfo]:
+        """The chat models the caller's roles may use (issue 21), the default marked."""
+        usable, default = listed_models(request, roles)
         return [
             ModelInfo(
                 name=spec.name,
@@ -182,28 +187,55 @@ def create_app() -> FastAPI:
                 context_window=spec.context_window,
                 max_new_tokens_limit=spec.max_new_tokens_limit,
                 default_parameters=spec.default_parameters.model_dump(),
+                default=spec.name == default,
             )
             for spec in catalog
-            if spec.task == "chat"  # embedding and rerank models serve retrieval, not people
+            if spec.name in usable  # chat models only: embedding and rerank serve retrieval
         ]
 
     @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def chat(
-        request: Request, body: ChatRequest, caller: CallerDep, service: Service, leases: Leases, quota: Quota
+        request: Request,
+        body: ChatRequest,
+        caller: CallerDep,
+        service: Service,
+        leases: Leases,
+        quota: Quota,
+        check: ModelCheck,
+        access: Access,
+        roles: Roles,
     ) -> StreamingResponse:
         cancelled = threading.Event()
+        body = await run_in_threadpool(with_preset, body, access, roles)
         toolbox = await mcp_routes.chat_toolbox(request, caller, body)  # None: no tools chosen
         events = await admitted(
-            leases, service.chat, caller.user_id, body, cancelled=cancelled, quota=quota, toolbox=toolbox
+            leases,
+            service.chat,
+            caller.user_id,
+            body,
+            cancelled=cancelled,
+            quota=quota,
+            access=check,
+            toolbox=toolbox,
         )
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
     async def compare(
-        body: CompareRequest, user: User, service: Service, leases: Leases, quota: Quota
+        body: CompareRequest,
+        user: User,
+        service: Service,
+        leases: Leases,
+        quota: Quota,
+        check: ModelCheck,
+        access: Access,
+        roles: Roles,
     ) -> StreamingResponse:
         cancelled = threading.Event()
-        events = await admitted(leases, service.compare, user, body, cancelled=cancelled, quota=quota)
+        body = await run_in_threadpool(with_preset, body, access, roles)
+        events = await admitted(
+            leases, service.compare, user, body, cancelled=cancelled, quota=quota, access=check
+        )
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
     @app.get("/sessions")

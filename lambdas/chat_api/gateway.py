@@ -39,11 +39,13 @@ from chatbot.chat.completions import CompletionMessage, CompletionRequest
 from chatbot.chat.pipeline import Admission
 from chatbot.errors import ChatbotError, InvalidRequestError, UnknownModelError, http_status_of
 from chatbot.models.events import DoneEvent, ErrorEvent, Event, EventStream, TokenEvent, ToolCallEvent
+from chatbot.policy.model_access import ModelAccessAdmission
 from chatbot.policy.quotas import QuotaExceededError, RateLimitedError
 from chatbot.tools.completions import ToolCompletions
 from lambdas.chat_api.auth import AuthError, api_key_record, presented_api_key
 from lambdas.chat_api.auth import Caller as AuthCaller
 from lambdas.chat_api.dependencies import Service, current_caller, model_server_answers
+from lambdas.chat_api.model_routes import access_for
 from lambdas.chat_api.openai_schema import (
     AssistantMessage,
     ChatCompletion,
@@ -150,20 +152,31 @@ async def gateway_caller(request: Request) -> GatewayCaller:
 Caller = Annotated[GatewayCaller, Depends(gateway_caller)]
 
 
-def _cards(service: Service) -> list[ModelCard]:
-    return [ModelCard(id=spec.name) for spec in service.catalog if spec.task == "chat"]
+def _access(request: Request, caller: GatewayCaller) -> ModelAccessAdmission:
+    return access_for(request, caller.user_id, caller.key.id if caller.key else None)
+
+
+async def _cards(request: Request, caller: GatewayCaller) -> list[ModelCard]:
+    """The chat models the caller may use (issue 21: the others are not listed)."""
+    access = await run_in_threadpool(_access, request, caller)
+    catalog = request.app.state.catalog
+    usable = await run_in_threadpool(
+        lambda: [spec.name for spec in catalog if spec.task == "chat" and access.allows(spec.name)]
+    )
+    return [ModelCard(id=name) for name in usable]
 
 
 @router.get("/models")
-async def list_models(caller: Caller, service: Service) -> ModelList:
-    return ModelList(data=_cards(service))
+async def list_models(request: Request, caller: Caller) -> ModelList:
+    return ModelList(data=await _cards(request, caller))
 
 
 @router.get("/models/{model_id}")
-async def get_model(model_id: str, caller: Caller, service: Service) -> ModelCard:
-    card = next((card for card in _cards(service) if card.id == model_id), None)
+async def get_model(request: Request, model_id: str, caller: Caller) -> ModelCard:
+    cards = await _cards(request, caller)
+    card = next((card for card in cards if card.id == model_id), None)
     if card is None:
-        raise UnknownModelError(model_id, [card.id for card in _cards(service)])
+        raise UnknownModelError(model_id, [card.id for card in cards])
     return card
 
 
@@ -177,10 +190,11 @@ async def chat_completions(
 ) -> Response | ChatCompletion:
     cancelled = threading.Event()
     quota = await run_in_threadpool(quota_for, request, caller.user_id, caller.key.id if caller.key else None)
+    access = await run_in_threadpool(_access, request, caller)
     if body.tools or any(m.role == "tool" or m.tool_calls for m in body.messages):
-        events = await _tool_completion(body, caller, service, leases, cancelled, quota)
+        events = await _tool_completion(body, caller, service, leases, cancelled, quota, access)
     else:
-        events = await _completion_events(body, caller, service, leases, cancelled, quota)
+        events = await _completion_events(body, caller, service, leases, cancelled, quota, access)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         chunks = _sse(relay(events, cancelled), body.model, include_usage)
@@ -205,6 +219,7 @@ async def _tool_completion(
     leases: Leases,
     cancelled: threading.Event,
     quota: Admission | None,
+    access: Admission,
 ) -> EventStream:
     """A request with tools, or with earlier tool calls and results (chatbot/tools/completions.py)."""
     if any(m.images for m in body.messages):
@@ -225,6 +240,7 @@ async def _tool_completion(
         key=caller.key,
         cancelled=cancelled,
         quota=quota,
+        access=access,
     )
 
 
@@ -235,6 +251,7 @@ async def _completion_events(
     leases: Leases,
     cancelled: threading.Event,
     quota: Admission | None,
+    access: Admission,
 ) -> EventStream:
     if any(m.images for m in body.messages[:-1]):
         raise InvalidRequestError("Only the last message may carry images: send earlier ones as text.")
@@ -256,6 +273,7 @@ async def _completion_events(
         key=caller.key,
         cancelled=cancelled,
         quota=quota,
+        access=access,
     )
 
 

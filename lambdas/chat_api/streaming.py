@@ -29,6 +29,7 @@ async def admitted(
     start: Callable[..., EventStream],
     *args: Any,
     quota: Admission | None = None,
+    access: Admission | None = None,
     **kwargs: Any,
 ) -> EventStream:
     """The events of `start(*args, **kwargs)` (a ChatService or Completions entry point), with
@@ -36,8 +37,9 @@ async def admitted(
     taken once the request is known to be good (a 429 before anything is saved when the user
     has too many streaming), given back when the events end, are closed (stop, disconnect) or
     fail; if they are never read, the leases expire. `quota` (the caller's limits) is admitted
-    after the leases."""
-    admissions = (StreamLeaseAdmission(leases), *((quota,) if quota else ()))
+    after the leases. `access` (the models the caller may use) is admitted first: a refused model
+    takes no lease and reserves nothing."""
+    admissions = (*((access,) if access else ()), StreamLeaseAdmission(leases), *((quota,) if quota else ()))
     return await run_in_threadpool(start, *args, admissions=admissions, **kwargs)
 
 

@@ -27,11 +27,13 @@ from lambdas.chat_api.auth import (
 from lambdas.chat_api.settings import ChatApiSettings
 
 if TYPE_CHECKING:
+    from chatbot.api.quotas import AuditEntry
     from chatbot.chat.attachments import Attachments
     from chatbot.chat.chat_store import ChatStore
     from chatbot.chat.service import ChatService
     from chatbot.models.catalog import ModelCatalog
     from chatbot.models.clients import RuntimeClients
+    from chatbot.policy.model_access import ModelAccess
     from chatbot.policy.quotas import QuotaStore
     from chatbot.policy.stream_leases import StreamLeases
     from chatbot.retrieval.direct_uploads import DirectUploads
@@ -70,7 +72,8 @@ class LazyState(State):
 
 def register_services(state: LazyState, settings: ChatApiSettings) -> None:
     """What the routes use, each built on first use: `accounts`, `catalog`, `clients`, `retrieval`
-    (None where documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`."""
+    (None where documents are off), `service`, `direct_uploads`, `stream_leases`, `quotas`,
+    `model_access` (which models and presets each role may use; its changes audited with the quotas')."""
     state.lazy("accounts", lambda: build_accounts(settings))
     state.lazy("catalog", lambda: build_catalog(settings))
     state.lazy("clients", lambda: build_clients(settings))
@@ -79,6 +82,9 @@ def register_services(state: LazyState, settings: ChatApiSettings) -> None:
     state.lazy("direct_uploads", lambda: build_direct_uploads(settings))
     state.lazy("stream_leases", lambda: build_stream_leases(settings))
     state.lazy("quotas", lambda: build_quotas(settings))
+    state.lazy(
+        "model_access", lambda: build_model_access(settings, state.catalog, lambda e: state.quotas.record(e))
+    )
 
 
 def max_document_bytes(settings: ChatApiSettings) -> int | None:
@@ -243,6 +249,29 @@ def build_quotas(settings: ChatApiSettings) -> QuotaStore:
     return PostgresQuotaStore(
         ConnectionPool(database_url(settings=settings.database), max_connections=4), settings.limits
     )
+
+
+def build_model_access(
+    settings: ChatApiSettings, catalog: ModelCatalog, audit: Callable[[AuditEntry], None]
+) -> ModelAccess:
+    """Which deployed models and presets each role may use, kept where the history is (every
+    instance reads it, at most 30 s late), its changes recorded in the quotas' audit log."""
+    from chatbot.policy.model_access import ModelAccess, ModelAccessStore
+
+    store: ModelAccessStore
+    if settings.history_table:
+        from chatbot.policy.dynamodb_model_access import DynamoDBModelAccessStore
+
+        store = DynamoDBModelAccessStore(settings.history_table, region=settings.region)
+    else:
+        from chatbot.policy.postgres_model_access import PostgresModelAccessStore
+        from chatbot.postgres import ConnectionPool, database_url
+
+        # A small pool of its own: the settings are read at most every 30 s.
+        store = PostgresModelAccessStore(
+            ConnectionPool(database_url(settings=settings.database), max_connections=2)
+        )
+    return ModelAccess(catalog, store, audit=audit)
 
 
 def build_stream_leases(settings: ChatApiSettings) -> StreamLeases:

@@ -11,6 +11,8 @@ from streamlit_app.widgets.feedback import feedback_bar
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body, chat_bubble, copy_box
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.preset_picker import NONE as NO_PRESET
+from streamlit_app.widgets.preset_picker import preset_picker
 from streamlit_app.widgets.tool_picker import tool_picker
 
 api = context.api()
@@ -40,6 +42,8 @@ if (opened := history.take_open_request()) is not None:
         chat_flow.load(api, opened.session_id)
     except ApiError as exc:
         st.error(f"That conversation cannot be opened: {as_plain_text(str(exc))}")
+    else:  # its later turns keep the preset it was started with (while it is still published)
+        st.session_state["chat_preset"] = chat_flow.opened_preset() or NO_PRESET
 
 chat_flow.absorb_finished(api)
 turn = chat_flow.live()
@@ -54,7 +58,11 @@ models = context.chat_models_or_stop(
 
 picker, mode, knobs, fresh = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
 with picker:
-    model = model_picker(models, key="chat_model")
+    preset = preset_picker(api, key="chat_preset", prefix="chat", model_key="chat_model")
+    # The administrators' default first (GET /models marks it; issue 21).
+    model = model_picker(
+        models, key="chat_model", index=next((i for i, m in enumerate(models) if m.default), 0)
+    )
 with mode:
     streaming = st.toggle(
         "Stream tokens", value=True, key="chat_streaming", help="Off: the whole answer at once."
@@ -102,6 +110,7 @@ def send_edit(text: str, seq: int) -> None:
         tool_choice,
         edit_of=seq,
         attachments=files_of(seq),
+        preset=preset.name if preset else None,
     )
 
 
@@ -143,6 +152,7 @@ if turn is None and last_is_answer and chat_flow.last_prompt():
         kwargs={
             "edit_of": (last_question := next((m.seq for m in reversed(shown) if m.role == "user"), None)),
             "attachments": files_of(last_question),
+            "preset": preset.name if preset else None,
         },
     )
 
@@ -177,6 +187,7 @@ if prompt and turn is None:
             tools,
             tool_choice,
             attachments=attached,
+            preset=preset.name if preset else None,
         )
         chat_bubble(chat_flow.messages()[-1])
         turn = chat_flow.live()

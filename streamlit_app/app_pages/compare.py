@@ -13,6 +13,8 @@ from streamlit_app.widgets import history
 from streamlit_app.widgets.live_view import Pane, follow
 from streamlit_app.widgets.messages import answer_body
 from streamlit_app.widgets.model_settings import ParameterBounds, model_picker, parameter_controls
+from streamlit_app.widgets.preset_picker import NONE as NO_PRESET
+from streamlit_app.widgets.preset_picker import preset_picker
 from streamlit_app.widgets.votes import vote_buttons
 
 api = context.api()
@@ -25,6 +27,8 @@ if (opened := history.take_open_request()) is not None:
         flow.load(api, opened.session_id)
     except ApiError as exc:
         st.error(f"That comparison cannot be opened: {as_plain_text(str(exc))}")
+    else:  # its later rounds keep the preset it was started with (while it is still published)
+        st.session_state["cmp_preset"] = flow.opened_preset() or NO_PRESET
 
 flow.absorb_finished()
 turn = flow.live()
@@ -83,6 +87,8 @@ else:
 
 options, knobs, fresh = st.columns([2, 2, 2], vertical_alignment="bottom")
 streaming = options.toggle("Stream tokens", value=True, key="cmp_streaming")
+with options:  # its system prompt and parameters, for every pane (each keeps its model)
+    preset = preset_picker(api, key="cmp_preset", prefix="cmp")
 with knobs.popover("Parameters", icon=":material/tune:", width="stretch"):
     parameters = parameter_controls(
         ParameterBounds.of(models if arena and not started else chosen), prefix="cmp"
@@ -132,6 +138,7 @@ if prompt and turn is None:
         lane_count=lane_count,
         parameters=parameters,
         streaming=streaming,
+        preset=preset.name if preset else None,
     )
     turn = flow.live()
 
