@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from chatbot.api.records import Lane, Message, Session, SessionPage, Vote
@@ -52,6 +50,7 @@ from chatbot.chat.dynamodb_everyday import DynamoDBEveryday
 from chatbot.chat.dynamodb_fits import DynamoDBArenaFits
 from chatbot.chat.store import SessionNotFoundError, VoteExistsError, stop_applies
 from chatbot.chat.vote_rules import VoteRules, cast_time_reason, daily_key, over_limit_reason, void_reasons
+from chatbot.dynamodb_table import PerThreadTable
 
 #: The table layout; the Pulumi program creates the same (infra/components/chat_backend.py).
 TABLE_SCHEMA: dict[str, Any] = {
@@ -120,16 +119,8 @@ class DynamoDBHistoryStore(DynamoDBApiKeys, DynamoDBEveryday, DynamoDBArenaFits)
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region
-        self._local = threading.local()
 
-    @property
-    def _table(self) -> Any:
-        # boto3 resources are not thread-safe, and compare lanes save from their own threads.
-        table = getattr(self._local, "table", None)
-        if table is None:
-            table = boto3.resource("dynamodb", region_name=self._region).Table(self.table_name)
-            self._local.table = table
-        return table
+    _table = PerThreadTable()
 
     def _session_key(self, user_id: str, session_id: str) -> dict[str, str]:
         return {"pk": _user_key(user_id), "sk": f"SESSION#{session_id}"}

@@ -9,13 +9,12 @@ IAM_ACTIONS (Query, PutItem, DeleteItem).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 
 from chatbot.api.model_access import ModelSettings, Preset
+from chatbot.dynamodb_table import PerThreadTable
 from chatbot.policy.model_access import ModelAccessStore
 
 _MODELS = "MODEL_SETTINGS"
@@ -26,15 +25,8 @@ class DynamoDBModelAccessStore(ModelAccessStore):
     def __init__(self, table_name: str, *, region: str | None = None):
         self.table_name = table_name
         self._region = region
-        self._local = threading.local()
 
-    @property
-    def _table(self) -> Any:
-        table = getattr(self._local, "table", None)  # boto3 resources are not thread-safe
-        if table is None:
-            table = boto3.resource("dynamodb", region_name=self._region).Table(self.table_name)
-            self._local.table = table
-        return table
+    _table = PerThreadTable()
 
     def _partition(self, pk: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from chatbot.dynamodb_table import PerThreadTable
 from chatbot.policy.limits import Limits, LimitsConfig, utc_day, utc_month
 from chatbot.policy.quotas import (
     DEFAULT_LEASE_S,
@@ -89,15 +88,8 @@ class DynamoDBQuotaStore(QuotaStore):
         super().__init__(defaults, lease_s=lease_s, **({"clock": clock} if clock else {}))
         self.table_name = table_name
         self._region = region
-        self._local = threading.local()
 
-    @property
-    def _table(self) -> Any:
-        table = getattr(self._local, "table", None)  # boto3 resources are not thread-safe
-        if table is None:
-            table = boto3.resource("dynamodb", region_name=self._region).Table(self.table_name)
-            self._local.table = table
-        return table
+    _table = PerThreadTable()
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         for item in items:

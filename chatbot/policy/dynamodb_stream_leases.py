@@ -6,14 +6,13 @@ retries instead of writing their leases back. The calls are among the history st
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from chatbot.dynamodb_table import PerThreadTable
 from chatbot.policy.stream_leases import StreamLeases
 
 #: Optimistic retries of one take under contention before answering that the cap is reached.
@@ -38,15 +37,8 @@ class DynamoDBStreamLeases(StreamLeases):
         super().__init__(cap, ttl_s=ttl_s, renew_every_s=renew_every_s, **({"clock": clock} if clock else {}))
         self.table_name = table_name
         self._region = region
-        self._local = threading.local()
 
-    @property
-    def _table(self) -> Any:
-        table = getattr(self._local, "table", None)  # boto3 resources are not thread-safe
-        if table is None:
-            table = boto3.resource("dynamodb", region_name=self._region).Table(self.table_name)
-            self._local.table = table
-        return table
+    _table = PerThreadTable()
 
     @staticmethod
     def _key(user_id: str) -> dict[str, str]:
