@@ -3,25 +3,11 @@ every file of theirs, with its text and metadata, and none of anyone else's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from chatbot.chat.attachments import AttachmentNotFoundError, Attachments, Blobs, LocalBlobs, S3Blobs
-
-
-@pytest.fixture(params=["local", "s3"])
-def blobs(request, tmp_path: Path) -> Iterator[Blobs]:
-    if request.param == "local":
-        yield LocalBlobs(tmp_path / "attachments")
-        return
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="documents")
-        yield S3Blobs(s3, "documents")
+from chatbot.chat.attachments import AttachmentNotFoundError, Attachments, Blobs, LocalBlobs
 
 
 def test_a_users_attachments_go_and_a_user_whose_name_starts_the_same_keeps_theirs(blobs: Blobs):

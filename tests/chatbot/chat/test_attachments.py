@@ -6,7 +6,7 @@ by the real adapter) over both real history stores and both blob stores."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -42,17 +42,6 @@ from tests.scripted_endpoint import Scripts
 SMOL = "smollm2-135m"  # a 2048-token window; 256 new tokens by default
 BEDROCK = "smollm2-135m-bedrock"  # the same model through Converse: a messages prompt
 LIMIT = 64 * 1024
-
-
-@pytest.fixture(params=["local", "s3"])
-def blobs(request, tmp_path: Path) -> Iterator[Blobs]:
-    if request.param == "local":
-        yield LocalBlobs(tmp_path / "attachments")
-        return
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="documents")
-        yield S3Blobs(s3, "documents")
 
 
 @pytest.fixture

@@ -4,14 +4,11 @@ and the objects in the documents bucket; never anyone else's, even whose name st
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
 
-from chatbot.chat.attachments import Blobs, LocalBlobs, S3Blobs
+from chatbot.chat.attachments import Blobs
 from chatbot.postgres import create_database
 from chatbot.retrieval.chunking import TextChunk
 from chatbot.retrieval.document_erasure import erase_documents
@@ -27,17 +24,6 @@ def store(postgres_server_url: str) -> Iterator[PgVectorStore]:
     store = PgVectorStore.open(url, embedding_model="test-model", dimension=384)
     yield store
     store.close()
-
-
-@pytest.fixture(params=["local", "s3"])
-def blobs(request, tmp_path: Path) -> Iterator[Blobs]:
-    if request.param == "local":
-        yield LocalBlobs(tmp_path / "documents")
-        return
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="documents")
-        yield S3Blobs(s3, "documents")
 
 
 def add(store: PgVectorStore, blobs: Blobs, user: str, source: str, workspace: str = PRIVATE) -> None:
