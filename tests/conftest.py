@@ -71,6 +71,20 @@ def runtime_clients(model_server_url: str, runtime_client) -> RuntimeClients:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """bcrypt at its default cost (12 rounds) takes about a quarter of a second per hash, by
+    design, and the tests add accounts by the dozen. What they check (a bcrypt hash is stored, a
+    password checks against it, a reset replaces it) holds at any cost, so hashes made in the
+    test process use bcrypt's lowest; servers and commands the tests start hash as shipped."""
+    import bcrypt
+
+    shipped = bcrypt.gensalt
+    bcrypt.gensalt = lambda rounds=4, prefix=b"2b": shipped(rounds, prefix)
+    yield
+    bcrypt.gensalt = shipped
+
+
 #: Fixtures that run a real model, whatever uses them (pytest resolves fixtures' own fixtures).
 MODEL_FIXTURES = frozenset(
     {"model_server_url", "runtime_client", "runtime_clients", "embedder", "stack", "indexer_retrieval"}
