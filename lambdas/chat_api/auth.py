@@ -309,6 +309,11 @@ class LocalAccounts:
             )
 
 
+class AccountCheckUnavailableError(AuthError):
+    """The user pool did not answer and nothing is known of the account yet. To a request it is
+    a 401 to try again; to a deletion of the account's data it means: delete nothing."""
+
+
 class CognitoAccounts:
     """The user pool: a token's or key's user must still be there and enabled. Cognito's tokens
     live an hour and cannot be revoked one by one, so the user's status is asked of the pool
@@ -345,7 +350,7 @@ class CognitoAccounts:
                 checked = (now, self._enabled(caller.user_id))
             except Exception as exc:  # botocore's errors, throttling included
                 if checked is None:
-                    raise AuthError(
+                    raise AccountCheckUnavailableError(
                         f"Cannot check your account with the user pool ({exc}). Try again."
                     ) from None
                 # The pool did not answer: the last known status stands until it does.

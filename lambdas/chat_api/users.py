@@ -22,7 +22,7 @@ from chatbot.api.users import UserChange, UserInfo, UserSaved, UsersError, Users
 from chatbot.chat.erasure import UserDataErasure, eraser_for
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
-from lambdas.chat_api.auth import AuthError, Caller
+from lambdas.chat_api.auth import AccountCheckUnavailableError, AuthError, Caller
 from lambdas.chat_api.dependencies import Admin, Service
 
 if TYPE_CHECKING:
@@ -34,6 +34,13 @@ router = APIRouter()
 class UsersManagedElsewhereError(ChatbotError):
     code = "users_managed_elsewhere"
     http_status = 404
+
+
+class AccountStatusUnknownError(ChatbotError):
+    """Whether the account stands could not be checked: no data is deleted on a guess."""
+
+    code = "account_check_unavailable"
+    http_status = 503
 
 
 class UserStillHasAnAccountError(ChatbotError):
@@ -131,6 +138,11 @@ def _can_sign_in(request: Request, user: str) -> bool:
     file, or the Cognito user pool (whose answer the API keeps for a minute)."""
     try:
         request.app.state.accounts.check(Caller(user_id=user))
+    except AccountCheckUnavailableError:
+        raise AccountStatusUnknownError(
+            f"Nothing was deleted: the user pool did not say whether {user!r} can still sign in. "
+            "Try again in a minute."
+        ) from None
     except AuthError:
         return False
     return True

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from chatbot.api.records import Message, Session, Vote
 from chatbot.chat.api_keys import ApiKey
+from lambdas.chat_api.auth import CognitoAccounts
 from tests.lambdas.chat_api.in_process import InProcessApi, in_process_api
 
 _databases = iter(range(1_000_000))
@@ -120,6 +123,24 @@ def test_the_data_of_someone_who_can_still_sign_in_is_not_deleted(api: InProcess
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "user_still_has_an_account"
     assert len(api.app.state.service.store.list_sessions("alice").sessions) == 1
+
+
+def test_nothing_is_deleted_while_the_user_pool_cannot_say_whether_the_account_stands(api: InProcessApi):
+    give_data(api, "al")
+    pool = boto3.client("cognito-idp", region_name="us-east-1")
+    answers = Stubber(pool)
+    answers.add_response("list_users", {"Users": [{"Username": "root", "Enabled": True}]})  # the admin
+    answers.add_client_error("list_users", "TooManyRequestsException", "Rate exceeded", 400)  # then al
+    answers.activate()
+    api.app.state.accounts = CognitoAccounts(pool, "us-east-1_pool")
+
+    refused = api.as_user("root", "admin").delete("/users/al/data")
+
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "account_check_unavailable"
+    assert "Nothing was deleted" in refused.json()["error"]["message"]
+    assert len(api.app.state.service.store.list_sessions("al").sessions) == 1
+    answers.assert_no_pending_responses()
 
 
 def test_anyone_but_an_administrator_is_refused_and_nothing_is_deleted(api: InProcessApi):
