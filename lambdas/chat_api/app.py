@@ -44,7 +44,7 @@ from lambdas.chat_api.dependencies import Admin, Catalog, Service, User, current
 from lambdas.chat_api.everyday_routes import router as everyday_router
 from lambdas.chat_api.guards import unstorable_text_error
 from lambdas.chat_api.mcp_routes import CallerDep
-from lambdas.chat_api.model_routes import Access, ModelCheck, Roles, listed_models, with_preset
+from lambdas.chat_api.model_routes import Access, ModelCheck, Roles, listed_models, user_access, with_preset
 from lambdas.chat_api.quota_routes import Quota
 from lambdas.chat_api.streaming import Leases, admitted, relay
 from lambdas.chat_api.warm_up import models_ready
@@ -193,7 +193,10 @@ def create_app() -> FastAPI:
             if spec.name in usable  # chat models only: embedding and rerank serve retrieval
         ]
 
-    @app.post("/chat", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    @app.post(
+        "/chat",
+        dependencies=[Depends(model_server_answers), Depends(models_ready(current_user, user_access))],
+    )
     async def chat(
         request: Request,
         body: ChatRequest,
@@ -220,7 +223,10 @@ def create_app() -> FastAPI:
         )
         return StreamingResponse(_ndjson(events, cancelled), media_type=NDJSON)
 
-    @app.post("/compare", dependencies=[Depends(model_server_answers), Depends(models_ready(current_user))])
+    @app.post(
+        "/compare",
+        dependencies=[Depends(model_server_answers), Depends(models_ready(current_user, user_access))],
+    )
     async def compare(
         body: CompareRequest,
         user: User,

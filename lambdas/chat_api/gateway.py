@@ -156,6 +156,11 @@ def _access(request: Request, caller: GatewayCaller) -> ModelAccessAdmission:
     return access_for(request, caller.user_id, caller.key.id if caller.key else None)
 
 
+def gateway_access(request: Request, caller: Caller) -> ModelAccessAdmission:
+    """The caller's model check, as a dependency (the warm-up asks it before any model)."""
+    return _access(request, caller)
+
+
 async def _cards(request: Request, caller: GatewayCaller) -> list[ModelCard]:
     """The chat models the caller may use (issue 21: the others are not listed)."""
     access = await run_in_threadpool(_access, request, caller)
@@ -183,7 +188,7 @@ async def get_model(request: Request, model_id: str, caller: Caller) -> ModelCar
 @router.post(
     "/chat/completions",
     response_model=None,
-    dependencies=[Depends(model_server_answers), Depends(models_ready(gateway_caller))],
+    dependencies=[Depends(model_server_answers), Depends(models_ready(gateway_caller, gateway_access))],
 )
 async def chat_completions(
     request: Request, body: ChatCompletionRequest, caller: Caller, service: Service, leases: Leases

@@ -3,9 +3,11 @@ copy running answers 503 `model_warming_up` with Retry-After here, so nothing is
 stream starts (a stream has already said 200). Its refusal is what starts a copy
 (chatbot/models/endpoints.py: Endpoint.ensure_ready).
 
-Used as a route dependency after the caller's own (so that no one signed out can start a model):
+Used as a route dependency after the caller's own (so that no one signed out can start a model),
+with the caller's model check (so that no one starts, or learns the state of, a model their roles
+may not use: the pipeline refuses those with a 403 later):
 
-    @app.post("/chat", dependencies=[Depends(models_ready(current_user))])
+    @app.post("/chat", dependencies=[Depends(models_ready(current_user, user_access))])
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatbot.chat.service import ChatService
 from chatbot.errors import ChatbotError, ModelWarmingUpError
+from chatbot.policy.model_access import ModelAccessAdmission
 from lambdas.chat_api.dependencies import current_service
 
 
@@ -31,11 +34,13 @@ def named_models(body: Any) -> list[str]:
     return list(dict.fromkeys(name for name in names if isinstance(name, str)))
 
 
-def check_ready(service: ChatService, names: list[str]) -> None:
-    """Ask every named model, so that each cold one starts now (not one per retry); then raise
-    the first ModelWarmingUpError, if any."""
+def check_ready(service: ChatService, names: list[str], access: ModelAccessAdmission) -> None:
+    """Ask every named model the caller may use, so that each cold one starts now (not one per
+    retry); then raise the first ModelWarmingUpError, if any."""
     cold: list[ModelWarmingUpError] = []
     for name in names:
+        if not access.allows(name):
+            continue  # not theirs to start: the pipeline answers 403 model_not_allowed
         try:
             endpoint = service.endpoint(name)
         except ChatbotError:
@@ -48,9 +53,11 @@ def check_ready(service: ChatService, names: list[str]) -> None:
         raise cold[0]
 
 
-def models_ready(caller: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
+def models_ready(
+    caller: Callable[..., Any], access: Callable[..., ModelAccessAdmission]
+) -> Callable[..., Awaitable[None]]:
     """A dependency that runs `caller` (the route's own authentication, run once per request)
-    first, then asks each named model whether it is up."""
+    first, then asks each named model the caller's `access` allows whether it is up."""
 
     # Defaults, not Annotated: this module's annotations are strings, which FastAPI resolves in
     # the module's globals, where `caller` is not.
@@ -58,11 +65,12 @@ def models_ready(caller: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
         request: Request,
         _caller: Any = Depends(caller),  # noqa: B008 (FastAPI's way)
         service: ChatService = Depends(current_service),  # noqa: B008
+        check: ModelAccessAdmission = Depends(access),  # noqa: B008
     ) -> None:
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             return  # the route answers a body that is not JSON
-        await run_in_threadpool(check_ready, service, named_models(body))  # ModelWarmingUpError: 503
+        await run_in_threadpool(check_ready, service, named_models(body), check)  # ModelWarmingUpError: 503
 
     return ready

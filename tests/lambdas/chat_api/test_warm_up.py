@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,12 +15,13 @@ import pytest
 import yaml
 
 from chatbot.api.local_tokens import local_secret
+from chatbot.api.users import UsersFile
 from lambdas.chat_api.auth import LocalTokens
 from tests.lambdas.chat_api.conftest import api_env, client_for
 from tests.servers import ROOT, chat_api_server
 
 #: Each its own scale-to-zero model (and so its own cold start), all served by smollm2-135m.
-COLD = ("cold-chat", "cold-compare-a", "cold-compare-b", "cold-gateway")
+COLD = ("cold-chat", "cold-compare-a", "cold-compare-b", "cold-gateway", "cold-hidden")
 
 
 def scale_to_zero_catalog(folder: Path) -> Path:
@@ -104,3 +106,37 @@ def test_the_gateway_answers_a_cold_model_in_openais_shape_with_retry_after(caro
 def test_a_signed_out_caller_never_starts_a_cold_model(cold_api: str):
     response = httpx.post(f"{cold_api}/chat", json={"model": "cold-chat", "message": "Hi"})
     assert response.status_code == 401
+
+
+def test_a_model_the_callers_roles_may_not_use_is_neither_started_nor_revealed(
+    cold_api: str, secret_file: Path
+):
+    # Administrators are named in the users file: made now, so tokens issued from here on count.
+    path = secret_file.parent / "users.yaml"
+    users = UsersFile(path)
+    users.add("root", "roots password", admin=True)
+    users.add("dora", "doras password")
+    tokens = LocalTokens(local_secret(secret_file))
+    with (
+        client_for(cold_api, tokens, "root") as admin,
+        client_for(cold_api, tokens, "dora") as dora,
+        _removed_afterwards(path),  # no accounts again: the other tests' callers are in no file
+    ):
+        admin.headers["Authorization"] = f"Bearer {tokens.issue('root', roles=['admin'])}"
+        assert admin.put("/admin/models/cold-hidden", json={"enabled": False}).status_code == 200
+        body = {"model": "cold-hidden", "message": "Hi", "parameters": {"max_new_tokens": 4}}
+        for _ in range(2):  # refused alike, cold or not: nothing says whether it is up
+            refused = dora.post("/chat", json=body)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["code"] == "model_not_allowed"
+        assert admin.put("/admin/models/cold-hidden", json={"enabled": True}).status_code == 200
+        # Still cold: had a refused call started it, this one (no warm-up wait here) would answer.
+        assert_warming_up(dora.post("/chat", json=body))
+
+
+@contextmanager
+def _removed_afterwards(path: Path) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
