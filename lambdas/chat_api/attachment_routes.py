@@ -43,6 +43,6 @@ async def upload_attachment(
 
 @router.get("/attachments/{attachment_id}")
 async def get_attachment(attachment_id: str, user: User, service: Service) -> AttachmentRef:
-    if not re.match(ATTACHMENT_ID_PATTERN, attachment_id):
+    if not re.fullmatch(ATTACHMENT_ID_PATTERN, attachment_id):
         raise AttachmentNotFoundError(f"{attachment_id[:40]!r} is not an attachment id.")
     return await run_in_threadpool(_attachments(service).get, user, attachment_id)

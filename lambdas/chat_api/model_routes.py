@@ -124,7 +124,7 @@ async def one_preset(name: str, admin: Admin, access: Access) -> Preset:
 
 @router.put("/admin/presets/{name}")
 async def set_preset(name: str, body: PresetSettings, admin: Admin, access: Access) -> Preset:
-    if not re.match(PRESET_NAME_PATTERN, name):
+    if not re.fullmatch(PRESET_NAME_PATTERN, name):  # fullmatch: `$` alone lets a final newline by
         raise InvalidRequestError(
             f"{name[:80]!r} cannot be a preset's name: up to 64 letters, digits, spaces, '.', '_', '-'."
         )

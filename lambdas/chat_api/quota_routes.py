@@ -154,7 +154,7 @@ async def all_limits(admin: Admin, quotas: Quotas) -> LimitsOverview:
 @router.put("/admin/limits/{role}")
 async def set_role_limits(role: str, body: Limits, admin: Admin, quotas: Quotas) -> Limits:
     """Each member of the role gets these limits (`user` is everyone)."""
-    if not re.match(ROLE_PATTERN, role):
+    if not re.fullmatch(ROLE_PATTERN, role):
         raise InvalidRequestError(f"{role!r} cannot be a role name: use letters, digits, '.', '_', '-'.")
     await run_in_threadpool(quotas.set_limits, f"role:{role}", body, admin.user_id)
     return body

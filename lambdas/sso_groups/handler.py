@@ -84,7 +84,9 @@ def came_through(attributes: Mapping[str, str], provider: str) -> bool:
 
 def roles_for(groups: Iterable[str], mapping: Mapping[str, Iterable[str]]) -> list[str]:
     """The roles the mapping gives these provider groups; unmapped groups give none."""
-    return _unique(role for group in groups for role in mapping.get(group, ()) if ROLE_PATTERN.match(role))
+    return _unique(
+        role for group in groups for role in mapping.get(group, ()) if ROLE_PATTERN.fullmatch(role)
+    )
 
 
 def override(

@@ -13,7 +13,11 @@ from streamlit_app.formatting import as_plain_text
 from streamlit_app.models_client import ModelsApi
 
 KEY_PRESETS = "presets_listing"
-NONE = "No preset"
+#: The picker's value and label for "no preset": neither can be a preset's name (a name starts
+#: with a letter or a digit), so a preset of any name, "No preset" included, is never taken for
+#: none, nor shown as it.
+NONE = ""
+NONE_LABEL = "(no preset)"
 #: The parameter controls a preset sets (streamlit_app/widgets/model_settings.py's keys).
 _CONTROLLED = ("temperature", "top_p", "max_new_tokens")
 
@@ -34,7 +38,7 @@ def _presets(api: ChatApi) -> list[Preset]:
 
 
 def _apply(presets: dict[str, Preset], key: str, prefix: str, model_key: str | None) -> None:
-    preset = presets.get(st.session_state.get(key) or NONE)
+    preset = presets.get(st.session_state.get(key) or NONE)  # None for NONE: no preset has its name
     if preset is None:
         return
     if model_key is not None:
@@ -55,6 +59,7 @@ def preset_picker(api: ChatApi, *, key: str, prefix: str, model_key: str | None 
     chosen = st.selectbox(
         "Preset",
         [NONE, *presets],
+        format_func=lambda name: name or NONE_LABEL,
         key=key,
         on_change=_apply,
         args=(presets, key, prefix, model_key),

@@ -61,7 +61,7 @@ def test_a_preset_is_offered_in_chat_sets_model_and_parameters_and_is_saved_with
     assert "Saved the preset Tutor." in [success.value for success in admin.success]
 
     user = sign_in(new_app(), stack.add_user("pia"))
-    assert user.selectbox(key="chat_preset").options == ["No preset", "Tutor"]
+    assert user.selectbox(key="chat_preset").options == ["(no preset)", "Tutor"]
     user = user.selectbox(key="chat_preset").set_value("Tutor").run()
     assert user.selectbox(key="chat_model").value == GEMMA
     assert (
@@ -79,7 +79,7 @@ def test_a_preset_is_offered_in_chat_sets_model_and_parameters_and_is_saved_with
     assert session["preset"] == "Tutor"
 
     again = sign_in(new_app(), "pia")  # another visit: the chat opened from the history
-    assert again.selectbox(key="chat_preset").value == "No preset"
+    assert again.selectbox(key="chat_preset").value == ""  # shown as "(no preset)"
     [opened] = [button for button in again.sidebar.button if button.key.startswith("hist_open_")]
     again = opened.click().run()
     assert again.selectbox(key="chat_preset").value == "Tutor", "its later turns keep its preset"
@@ -107,3 +107,22 @@ def test_a_preset_chosen_in_compare_sets_the_parameters_of_every_pane_and_is_sav
     with api_as(stack, "cai") as api:
         (session,) = api.get("/sessions").json()["sessions"]
     assert (session["kind"], session["preset"]) == ("compare", "Brief")
+
+
+def test_a_preset_named_no_preset_is_never_taken_for_none(stack: UiStack):
+    admin = open_models_page(stack)
+    admin.text_input(key="presets_name").input("No preset")
+    admin.selectbox(key="presets_model").set_value(GEMMA)
+    admin.text_area(key="presets_parameters").input('{"max_new_tokens": 4}')
+    admin = next(button for button in admin.button if button.label == "Save preset").click().run()
+    assert "Saved the preset No preset." in [success.value for success in admin.success]
+
+    user = sign_in(new_app(), stack.add_user("noa"))
+    picker = user.selectbox(key="chat_preset")
+    assert (picker.value, picker.options[0]) == ("", "(no preset)")  # none, whatever presets are named
+    user.chat_input(key="chat_prompt").set_value("Hi")
+    user = user.run()
+    assert not user.exception
+    with api_as(stack, "noa") as api:
+        (session,) = api.get("/sessions").json()["sessions"]
+    assert session["preset"] is None

@@ -178,8 +178,9 @@ def test_admin_changes_are_checked_against_the_deployed_models(people: Clients):
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_model")
     hot = people.root.put("/admin/presets/Hot", json={"model": SMALL, "parameters": {"temperature": 9}})
     assert hot.status_code == 422
-    bad_name = people.root.put("/admin/presets/%20lead", json={"model": SMALL})
-    assert bad_name.status_code == 422
+    for bad in ("%20lead", "lead%0A"):  # a space first; a newline last (where `$` alone matches)
+        bad_name = people.root.put(f"/admin/presets/{bad}", json={"model": SMALL})
+        assert bad_name.status_code == 422, bad_name.text
     assert people.root.get("/admin/presets").json() == []
 
 
