@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.api.erasure import ErasureReport
-from chatbot.errors import InvalidRequestError
+from chatbot.errors import ChatbotError, InvalidRequestError
 
 if TYPE_CHECKING:
     from chatbot.chat.attachments import Attachments
@@ -70,6 +70,23 @@ def eraser_for(store: HistoryStore) -> StoreErasure:
     raise TypeError(f"No eraser for a {type(store).__name__}")
 
 
+class ErasureIncompleteError(ChatbotError):
+    """Part of a user's data is deleted and the rest is not (a bucket refused a file, the
+    documents' database failed). `report` counts what went, for the audit log; running the
+    deletion again carries on, since every eraser is idempotent."""
+
+    code = "erasure_incomplete"
+    http_status = 503
+
+    def __init__(self, user_id: str, report: ErasureReport, cause: Exception):
+        super().__init__(
+            f"Part of {user_id!r}'s data is deleted, the rest is not ({cause}). Run the deletion "
+            "again: it carries on where this one stopped."
+        )
+        self.report = report
+        self.cause = cause
+
+
 @dataclass
 class UserDataErasure:
     """Everything of one user's, in every place it is kept (documents and blobs where there are)."""
@@ -83,9 +100,12 @@ class UserDataErasure:
 
         checked_user_id(user_id)
         report = self.store.erase_user(user_id)
-        if self.documents is not None:
-            blobs = self.attachments.blobs if self.attachments is not None else None
-            report += erase_documents(self.documents, user_id, blobs)
-        if self.attachments is not None:
-            report += self.attachments.erase_user(user_id)
+        try:
+            if self.documents is not None:
+                blobs = self.attachments.blobs if self.attachments is not None else None
+                report += erase_documents(self.documents, user_id, blobs)
+            if self.attachments is not None:
+                report += self.attachments.erase_user(user_id)
+        except Exception as exc:  # the history is gone already: say so, with what went
+            raise ErasureIncompleteError(user_id, report, exc) from exc
         return report

@@ -19,7 +19,7 @@ from chatbot.api.erasure import ErasureReport, UserRemoved
 from chatbot.api.quotas import AuditEntry
 from chatbot.api.records import utc_now
 from chatbot.api.users import UserChange, UserInfo, UserSaved, UsersError, UsersFile
-from chatbot.chat.erasure import UserDataErasure, eraser_for
+from chatbot.chat.erasure import ErasureIncompleteError, UserDataErasure, eraser_for
 from chatbot.chat.store import HistoryStore
 from chatbot.errors import ChatbotError
 from lambdas.chat_api.auth import AccountCheckUnavailableError, AuthError, Caller
@@ -156,7 +156,17 @@ def _erase(request: Request, service: ChatService, actor: str, user: str) -> Era
         documents=retrieval.store if retrieval is not None else None,
         attachments=service.turns.attachments,
     )
-    report = erasure.erase(user)
+    try:
+        report = erasure.erase(user)
+    except ErasureIncompleteError as exc:  # what did go is recorded all the same
+        _audit(
+            request,
+            actor,
+            "delete_user_data",
+            user,
+            {**exc.report.model_dump(), "incomplete": str(exc.cause)},
+        )
+        raise
     _audit(request, actor, "delete_user_data", user, report.model_dump())
     return report
 

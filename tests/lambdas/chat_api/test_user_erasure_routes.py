@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from chatbot.api.records import Message, Session, Vote
 from chatbot.chat.api_keys import ApiKey
+from chatbot.chat.attachments import BlobDeletionError, LocalBlobs
 from lambdas.chat_api.auth import CognitoAccounts
 from tests.lambdas.chat_api.in_process import InProcessApi, in_process_api
 
@@ -141,6 +142,31 @@ def test_nothing_is_deleted_while_the_user_pool_cannot_say_whether_the_account_s
     assert "Nothing was deleted" in refused.json()["error"]["message"]
     assert len(api.app.state.service.store.list_sessions("al").sessions) == 1
     answers.assert_no_pending_responses()
+
+
+class RefusingBucket(LocalBlobs):
+    """Blobs whose deletions a bucket refuses, as S3Blobs reports a DeleteObjects answer's
+    Errors (tests/infra/test_iam.py shows it against S3's answer)."""
+
+    def delete_folder(self, prefix: str) -> list[str]:
+        raise BlobDeletionError(f"1 of 1 objects under {prefix}/ were not deleted: AccessDenied")
+
+
+def test_a_deletion_a_bucket_stops_halfway_says_so_and_the_audit_log_keeps_what_went(api: InProcessApi):
+    give_data(api, "al")
+    attachments = api.app.state.service.turns.attachments
+    attachments.blobs = RefusingBucket(attachments.blobs.root)
+    api.users.remove("al")
+
+    stopped = api.as_user("root", "admin").delete("/users/al/data")
+
+    assert stopped.status_code == 503
+    assert stopped.json()["error"]["code"] == "erasure_incomplete"
+    assert "Run the deletion again" in stopped.json()["error"]["message"]
+    audit = api.as_user("root", "admin").get("/admin/audit").json()
+    deletion = next(entry for entry in audit if entry["action"] == "delete_user_data")
+    assert (deletion["after"]["sessions"], deletion["after"]["api_keys"]) == (1, 1)
+    assert "AccessDenied" in deletion["after"]["incomplete"]
 
 
 def test_anyone_but_an_administrator_is_refused_and_nothing_is_deleted(api: InProcessApi):
