@@ -34,9 +34,13 @@ ERASED_PREFIX = "erased-"
 
 
 def checked_user_id(user_id: str) -> str:
-    """The id, unless it is empty: an empty id's folder is every user's folder (`attachments/`)."""
+    """The id, unless it would name a folder beyond the user's own: empty (`attachments/` is
+    every user's folder), `.` or `..` (`private/..` is the whole store), or holding a `/`. No
+    user name nor Cognito sub is any of these."""
     if not user_id.strip():
         raise InvalidRequestError("Name the user whose data to delete: the name is empty.")
+    if user_id.strip() in (".", "..") or "/" in user_id:
+        raise InvalidRequestError(f"{user_id[:80]!r} cannot be a user's name: no data is deleted for it.")
     return user_id
 
 

@@ -259,8 +259,10 @@ def test_a_vote_an_older_release_stored_is_anonymised_and_keeps_its_shape(backen
     assert after.lanes == ["a", "b"]  # still read as the older release's votes are
 
 
-@pytest.mark.parametrize("nobody", ["", "  "])
-def test_an_empty_name_is_refused_before_anything_is_deleted(backend: Backend, nobody: str):
+@pytest.mark.parametrize("nobody", ["", "  ", ".", "..", "al/.."])
+def test_an_empty_name_or_one_naming_another_folder_is_refused_before_anything_is_deleted(
+    backend: Backend, nobody: str
+):
     fill(backend)
     before = [view(backend, user) for user in USERS]
 
