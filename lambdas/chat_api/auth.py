@@ -313,6 +313,9 @@ class AccountCheckUnavailableError(AuthError):
     """The user pool did not answer and nothing is known of the account yet. To a request it is
     a 401 to try again; to a deletion of the account's data it means: delete nothing."""
 
+    code = "account_unchecked"
+    http_status = 401
+
 
 class CognitoAccounts:
     """The user pool: a token's or key's user must still be there and enabled. Cognito's tokens
