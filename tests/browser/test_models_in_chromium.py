@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from chatbot.api.local_tokens import local_secret
 from lambdas.chat_api.auth import LocalTokens
@@ -20,10 +21,21 @@ READER = "mo"  # not an administrator: the session's first user (USER) is the on
 
 
 def picker_options(page: Page) -> list[str]:
+    """The model picker's options, read from its open list. A click that lands while the page
+    reruns (the sign-in's cookie component can set one off well after the page looked idle on a
+    loaded machine) is swallowed by the redrawn widget, so the list is opened again until it shows."""
     picker = main(page).get_by_test_id("stSelectbox").filter(has_text="Model")
-    picker.locator("input").click()
     options = page.get_by_role("option")
-    options.first.wait_for()
+    for _ in range(3):
+        wait_until_idle(page)
+        picker.locator("input").click()
+        try:
+            options.first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError("the model picker's list never opened")
     names = [option.inner_text().strip() for option in options.all()]
     page.keyboard.press("Escape")
     return names

@@ -131,10 +131,17 @@ def test_the_build_calls_aws_with_the_stacks_profile_and_region(tmp_path, monkey
 
 def test_the_program_hands_the_profile_to_the_build(all_kinds):
     run = all_kinds
-    build = next(r for r in run.graph.resources if r.type.startswith("pulumi-python:dynamic"))
-    assert build.inputs["profile"] == "deployer"
-    assert build.inputs["region"] == "us-east-1"
-    policy = next(
-        r for r in run.graph.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-build-policy")
-    )
-    assert policy.urn in build.dependencies, "the build must wait for its role's policy"
+    # Every build run (the stack has one per custom-code model, beside other dynamic resources),
+    # paired with its own role policy by name: the mocks register them in no fixed order.
+    builds = [
+        r
+        for r in run.graph.resources
+        if r.type.startswith("pulumi-python:dynamic") and r.name.endswith("-build-run")
+    ]
+    policies = {r.name: r for r in run.graph.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert builds
+    for build in builds:
+        assert build.inputs["profile"] == "deployer"
+        assert build.inputs["region"] == "us-east-1"
+        policy = policies[build.name.removesuffix("-build-run") + "-build-policy"]
+        assert policy.urn in build.dependencies, f"{build.name} must wait for its role's policy"
